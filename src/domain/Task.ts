@@ -1,0 +1,67 @@
+/**
+ * PVE tasks (pve-api.md §6): status, log and list rows. A task succeeded only when it has
+ * stopped with `OK` or `WARNINGS: N`; every other exit status is a failure, including
+ * "unexpected status", which a worker killed by a crash leaves behind.
+ */
+import { Schema } from "effect"
+import { UpidString } from "./Upid.js"
+
+export const TaskState = Schema.Literal("running", "stopped")
+
+export const TaskStatus = Schema.Struct({
+  upid: UpidString,
+  node: Schema.String,
+  pid: Schema.Number,
+  pstart: Schema.Number,
+  starttime: Schema.Number,
+  type: Schema.String,
+  id: Schema.String,
+  user: Schema.String,
+  tokenid: Schema.optional(Schema.String),
+  status: TaskState,
+  exitstatus: Schema.optional(Schema.String)
+})
+export type TaskStatus = typeof TaskStatus.Type
+
+const WARNINGS_RE = /^WARNINGS: \d+$/
+
+export const isSuccessfulExit = (exitstatus: string): boolean =>
+  exitstatus === "OK" || WARNINGS_RE.test(exitstatus)
+
+export const TaskLogLine = Schema.Struct({ n: Schema.Number, t: Schema.String })
+export type TaskLogLine = typeof TaskLogLine.Type
+
+export interface TaskLog {
+  readonly lines: ReadonlyArray<TaskLogLine>
+  readonly total: number
+}
+
+/** GET /nodes/{node}/tasks rows; running tasks have `status: "RUNNING"` and no `endtime`. */
+export const TaskListEntry = Schema.Struct({
+  upid: UpidString,
+  node: Schema.String,
+  pid: Schema.Number,
+  pstart: Schema.Number,
+  starttime: Schema.Number,
+  type: Schema.String,
+  id: Schema.optional(Schema.String),
+  user: Schema.String,
+  tokenid: Schema.optional(Schema.String),
+  status: Schema.optional(Schema.String),
+  endtime: Schema.optional(Schema.Number)
+})
+export type TaskListEntry = typeof TaskListEntry.Type
+
+export interface TaskFilter {
+  readonly source?: "archive" | "active" | "all"
+  readonly vmid?: number
+  readonly typefilter?: string
+  readonly userfilter?: string
+  readonly statusfilter?: string
+  readonly errors?: boolean
+  /** Epoch seconds. */
+  readonly since?: number
+  readonly until?: number
+  readonly start?: number
+  readonly limit?: number
+}

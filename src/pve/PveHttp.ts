@@ -1,0 +1,166 @@
+/**
+ * One PVE request, start to finish: bounded concurrency (pveproxy serves 3 at a time), the
+ * token header, a deadline, the `{"data": …}` envelope decoded with Schema, and every failure
+ * turned into a typed `PveError`. Reads retry once on a stale keep-alive socket (pveproxy closes
+ * idle ones after 5 s); mutations are sent exactly once and never retried here.
+ */
+import { HttpClientRequest, type HttpClientError } from "@effect/platform"
+import { NodeHttpClient } from "@effect/platform-node"
+import { Duration, Effect, Option, ParseResult, Queue, Schema, type Scope } from "effect"
+import type { Dispatcher } from "undici"
+import { REASON_HEADER } from "./dispatcher.js"
+import { toPveError } from "./errorMapping.js"
+import type { PveConnectionSettings } from "./PveConnection.js"
+import { type PveError, PveBadResponse, PveTimeout, PveTransport } from "./PveError.js"
+import { authorizationHeader } from "./PveToken.js"
+
+export type ParamValue = string | number | boolean | ReadonlyArray<string>
+export type Params = Readonly<Record<string, ParamValue | undefined>>
+
+export interface PveRequest<A, I> {
+  readonly method: "GET" | "POST" | "PUT" | "DELETE"
+  /** Below `/api2/json`, e.g. `/nodes/pve1/qemu/100/config`. */
+  readonly path: string
+  readonly params?: Params
+  /** The schema of the envelope's `data`. */
+  readonly data: Schema.Schema<A, I>
+  /** A sibling of `data` some GETs add (task log and list carry `total`). */
+  readonly withTotal?: boolean
+}
+
+export interface PveResponse<A> {
+  readonly data: A
+  readonly total: number | undefined
+}
+
+export type Send = <A, I>(request: PveRequest<A, I>) => Effect.Effect<PveResponse<A>, PveError>
+
+// PVE's booleans are the strings 1/0; the string "true" is a 400 (pve-api.md §1.1).
+const encodeParams = (params: Params): Array<[string, string]> =>
+  Object.entries(params).flatMap(([key, value]): Array<[string, string]> => {
+    if (value === undefined) return []
+    if (typeof value === "boolean") return [[key, value ? "1" : "0"]]
+    if (typeof value === "number") return [[key, String(value)]]
+    if (typeof value === "string") return [[key, value]]
+    return value.map((v): [string, string] => [key, v])
+  })
+
+/** Errors raised before any request byte left: only these prove a mutation was not applied. */
+const NOT_SENT_CODES = new Set([
+  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT",
+  "FELHOM_FINGERPRINT_MISMATCH", "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID"
+])
+/** A keep-alive socket the server had already closed. */
+const STALE_SOCKET_CODES = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET", "UND_ERR_CLOSED"])
+
+const errorCode = (cause: unknown): string | undefined => {
+  if (typeof cause !== "object" || cause === null || !("code" in cause)) return undefined
+  return typeof cause.code === "string" ? cause.code : undefined
+}
+
+const causeMessage = (cause: unknown): string =>
+  cause instanceof Error ? cause.message : String(cause)
+
+const toTransport = (method: string, path: string, error: HttpClientError.HttpClientError): PveTransport => {
+  const cause = error.cause
+  const code = errorCode(cause)
+  const reason = code !== undefined ? `${code}: ${causeMessage(cause)}` : causeMessage(cause)
+  return new PveTransport({ method, path, code, requestSent: code === undefined || !NOT_SENT_CODES.has(code), reason })
+}
+
+const isStaleSocket = (error: PveError): boolean =>
+  error._tag === "PveTransport" && error.code !== undefined && STALE_SOCKET_CODES.has(error.code)
+
+const ErrorBody = Schema.parseJson(Schema.Struct({
+  message: Schema.optional(Schema.String),
+  errors: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
+}))
+
+/** A FIFO permit pool: Queue takers are served in arrival order, in O(1) (see effect-notes.md). */
+const makePermits = (n: number) =>
+  Effect.gen(function*() {
+    const tokens = yield* Queue.bounded<void>(n)
+    yield* tokens.offerAll(Array.from({ length: n }, () => undefined))
+    return <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E> =>
+      Effect.acquireUseRelease(Queue.take(tokens), () => effect, () => Queue.offer(tokens, undefined))
+  })
+
+export const makeSend = (
+  settings: PveConnectionSettings,
+  dispatcher: Dispatcher
+): Effect.Effect<Send, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const client = NodeHttpClient.makeUndici(dispatcher)
+    const withPermit = yield* makePermits(settings.concurrency)
+    const base = `${settings.url.origin}/api2/json`
+    const auth = authorizationHeader(settings.token)
+    const timeout = settings.requestTimeout
+
+    const once = <A, I>(req: PveRequest<A, I>): Effect.Effect<PveResponse<A>, PveError> => {
+      const params = encodeParams(req.params ?? {})
+      const url = new URL(base + req.path)
+      let request = HttpClientRequest.make(req.method)(url).pipe(
+        HttpClientRequest.setHeaders({ authorization: auth, "accept-encoding": "gzip, deflate", accept: "application/json" })
+      )
+      if (req.method === "GET" || req.method === "DELETE") {
+        request = HttpClientRequest.setUrlParams(request, params)
+      } else {
+        request = HttpClientRequest.bodyUrlParams(request, params)
+      }
+      const attempt = client.execute(request).pipe(
+        Effect.flatMap((response) =>
+          Effect.map(response.text, (text) => ({
+            status: response.status,
+            reason: Option.getOrElse(Option.fromNullable(response.headers[REASON_HEADER]), () => ""),
+            text
+          }))
+        ),
+        Effect.mapError((error) => toTransport(req.method, req.path, error)),
+        Effect.timeoutFail({
+          duration: timeout,
+          onTimeout: () => new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })
+        })
+      )
+      return withPermit(attempt).pipe(
+        Effect.flatMap(({ reason, status, text }) =>
+          status >= 400 ? Effect.fail(errorAnswer(req, status, reason, text)) : decodeEnvelope(req, text)
+        )
+      )
+    }
+
+    return (req) =>
+      req.method === "GET"
+        ? once(req).pipe(Effect.catchIf(isStaleSocket, () => once(req)))
+        : once(req)
+  })
+
+const errorAnswer = <A, I>(req: PveRequest<A, I>, status: number, reason: string, text: string): PveError => {
+  // Older PVE sends no `message` in the body; the reason phrase then holds the text (§1.3).
+  const body = Schema.decodeUnknownOption(ErrorBody)(text)
+  const message = Option.flatMap(body, (b) => Option.fromNullable(b.message))
+  return toPveError({
+    method: req.method,
+    path: req.path,
+    status,
+    text: Option.getOrElse(message, () => reason),
+    errors: Option.getOrElse(Option.flatMap(body, (b) => Option.fromNullable(b.errors)), () => ({}))
+  })
+}
+
+const decodeEnvelope = <A, I>(req: PveRequest<A, I>, text: string): Effect.Effect<PveResponse<A>, PveBadResponse> =>
+  Schema.decodeUnknown(
+    Schema.parseJson(Schema.Struct({ data: req.data, total: Schema.optional(Schema.Number) }))
+  )(text, { errors: "all", onExcessProperty: "ignore" }).pipe(
+    Effect.map(({ data, total }) => ({ data, total })),
+    Effect.mapError((error) =>
+      new PveBadResponse({
+        method: req.method,
+        path: req.path,
+        issue: ParseResult.ArrayFormatter.formatErrorSync(error)
+          .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") + ": " : ""}${issue.message}`)
+          .join("; ")
+      })
+    )
+  )

@@ -1,0 +1,95 @@
+/**
+ * The live `Pve`: each call is one `PveRequest` — path, params, and the Schema of what PVE
+ * answers (pve-api.md §3–§7). Paths are built from a `GuestRef`, so a guest is always addressed
+ * on the node it lives on.
+ */
+import { Effect, Either, Schema } from "effect"
+import { ClusterGuest, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
+import type { GuestRef } from "../domain/Guest.js"
+import { GuestConfigResponse, PendingEntry, toGuestConfig } from "../domain/GuestConfig.js"
+import { TaskListEntry, TaskLogLine, TaskStatus } from "../domain/Task.js"
+import { parseUpid, UpidString } from "../domain/Upid.js"
+import { makeDispatcher } from "./dispatcher.js"
+import { MutationResult } from "./MutationResult.js"
+import type { ConfigChange, PowerAction, PowerOptions, PveShape } from "./Pve.js"
+import { PveConnection } from "./PveConnection.js"
+import { PveBadResponse, type PveError } from "./PveError.js"
+import { makeSend, type Params } from "./PveHttp.js"
+import { waitTask } from "./waitTask.js"
+
+const MutationAnswer = Schema.NullOr(UpidString)
+
+const toMutationResult = (upid: UpidString | null): MutationResult =>
+  upid === null ? MutationResult.Sync() : MutationResult.Task({ upid })
+
+const taskPath = (upid: UpidString): Effect.Effect<string, PveError> =>
+  Either.match(parseUpid(upid), {
+    onLeft: (e) => Effect.fail(new PveBadResponse({ method: "GET", path: "/nodes/?/tasks", issue: e.message })),
+    onRight: (parts) => Effect.succeed(`/nodes/${parts.node}/tasks/${encodeURIComponent(upid)}`)
+  })
+
+const powerParams = (action: PowerAction, options: PowerOptions | undefined): Params => ({
+  timeout: options?.timeout,
+  // forceStop only exists on shutdown; sending it elsewhere is a 400 (strict validation).
+  forceStop: action === "shutdown" ? options?.forceStop : undefined
+})
+
+const configParams = (change: ConfigChange): Params => ({
+  ...change.set,
+  delete: change.delete.length > 0 ? change.delete.join(",") : undefined,
+  digest: change.digest
+})
+
+export const make = Effect.gen(function*() {
+  const settings = yield* PveConnection
+  const dispatcher = yield* makeDispatcher(settings)
+  const send = yield* makeSend(settings, dispatcher)
+  const get = <A, I>(path: string, data: Schema.Schema<A, I>, params?: Params) =>
+    Effect.map(send({ method: "GET", path, data, params }), (r) => r.data)
+  const mutate = (method: "POST" | "PUT" | "DELETE", path: string, params?: Params) =>
+    Effect.map(send({ method, path, data: MutationAnswer, params }), (r) => toMutationResult(r.data))
+
+  const taskStatus = (upid: UpidString) => Effect.flatMap(taskPath(upid), (p) => get(`${p}/status`, TaskStatus))
+
+  const shape: PveShape = {
+    version: get("/version", PveVersion),
+    nodes: get("/nodes", Schema.Array(NodeInfo)),
+    guests: get("/cluster/resources", Schema.Array(ClusterGuest), { type: "vm" }),
+    status: (guest) => get(`${guest.path}/status/current`, GuestStatus),
+    power: (guest, action, options) => mutate("POST", `${guest.path}/status/${action}`, powerParams(action, options)),
+    config: (guest, options) =>
+      Effect.map(
+        get(`${guest.path}/config`, GuestConfigResponse, { current: options?.current === true ? true : undefined }),
+        toGuestConfig
+      ),
+    pending: (guest) => get(`${guest.path}/pending`, Schema.Array(PendingEntry)),
+    setConfig: (guest, change) =>
+      // lxc has only the synchronous PUT; qemu POST answers a qmconfig task (pve-api.md §5.4).
+      mutate(guest.type === "qemu" && change.mode !== "sync" ? "POST" : "PUT", `${guest.path}/config`, configParams(change)),
+    snapshots: (guest) =>
+      Effect.map(get(`${guest.path}/snapshot`, Schema.Array(Snapshot)), (list) => list.filter((s) => s.name !== "current")),
+    createSnapshot: (guest, snapshot) =>
+      mutate("POST", `${guest.path}/snapshot`, {
+        snapname: snapshot.name,
+        description: snapshot.description,
+        vmstate: guest.type === "qemu" ? snapshot.vmstate : undefined
+      }),
+    rollbackSnapshot: (guest, name, options) =>
+      mutate("POST", `${snapshotPath(guest, name)}/rollback`, { start: options?.start }),
+    deleteSnapshot: (guest, name, options) => mutate("DELETE", snapshotPath(guest, name), { force: options?.force }),
+    taskStatus,
+    taskLog: (upid, options) =>
+      Effect.flatMap(taskPath(upid), (p) =>
+        Effect.map(
+          send({ method: "GET", path: `${p}/log`, data: Schema.Array(TaskLogLine), params: { start: options?.start, limit: options?.limit } }),
+          (r) => ({ lines: r.data, total: r.total ?? r.data.length })
+        )),
+    tasks: (node, filter) =>
+      get(`/nodes/${encodeURIComponent(node)}/tasks`, Schema.Array(TaskListEntry), { ...filter }),
+    permissions: (path) => get("/access/permissions", Permissions, { path }),
+    waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline)
+  }
+  return shape
+})
+
+const snapshotPath = (guest: GuestRef, name: string): string => `${guest.path}/snapshot/${encodeURIComponent(name)}`

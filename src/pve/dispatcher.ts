@@ -1,0 +1,85 @@
+/**
+ * The undici dispatcher PVE requests travel through: the TLS trust decision, keep-alive tuned
+ * below pveproxy's 5 s idle close (pve-api.md §8), gzip decoding, and the status line's reason
+ * phrase — the only place older PVE servers put an error's text (pve-api.md §1.3).
+ */
+import * as Tls from "node:tls"
+import { Effect, type Scope } from "effect"
+import { Agent, buildConnector, DecoratorHandler, type Dispatcher, interceptors } from "undici"
+import type { PveConnectionSettings } from "./PveConnection.js"
+
+/** Header under which the reason phrase of the status line is handed to the response reader. */
+export const REASON_HEADER = "x-felhom-reason-phrase"
+
+/** Raised by the pinning connector; a transport failure that must never be retried. */
+export class FingerprintMismatch extends Error {
+  readonly code = "FELHOM_FINGERPRINT_MISMATCH"
+  constructor(readonly expected: string, readonly actual: string) {
+    super(`server certificate fingerprint ${actual} does not match the pinned ${expected}`)
+  }
+}
+
+/**
+ * Pinning replaces chain validation, as PVE's own client does (hostname check off when pinned).
+ * The check runs in the connector, before undici writes a single request byte, so the token
+ * never reaches an impostor. Session caching is off: a resumed session shows no peer
+ * certificate and the pin would fail on reconnect (effect-notes.md).
+ */
+const pinningConnector = (fingerprint: string): buildConnector.connector => {
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, timeout: 10_000 })
+  return (options, callback) =>
+    base(options, (error, socket) => {
+      if (error !== null || socket === null) return callback(error ?? new Error("connect failed"), null)
+      const actual = socket instanceof Tls.TLSSocket ? socket.getPeerCertificate().fingerprint256 ?? "" : ""
+      if (actual.toUpperCase() !== fingerprint) {
+        socket.destroy()
+        return callback(new FingerprintMismatch(fingerprint, actual.toUpperCase()), null)
+      }
+      return callback(null, socket)
+    })
+}
+
+type ResponseStart = NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>
+
+// undici's typings declare DecoratorHandler without its methods; at run time it forwards every
+// handler callback (old and new API) to the wrapped handler, which is what we extend.
+interface Forwarding extends Dispatcher.DispatchHandler {
+  onResponseStart(...args: Parameters<ResponseStart>): void
+}
+const ForwardingHandler = DecoratorHandler as unknown as new(handler: Dispatcher.DispatchHandler) => Forwarding
+
+class ReasonPhraseHandler extends ForwardingHandler {
+  override onResponseStart(...[controller, statusCode, headers, statusMessage]: Parameters<ResponseStart>): void {
+    const withReason = statusMessage === undefined ? headers : { ...headers, [REASON_HEADER]: statusMessage }
+    return super.onResponseStart(controller, statusCode, withReason, statusMessage)
+  }
+}
+
+const reasonPhrase: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) =>
+  dispatch(options, new ReasonPhraseHandler(handler))
+
+const connectOptions = (settings: PveConnectionSettings): Agent.Options["connect"] => {
+  switch (settings.trust._tag) {
+    case "Fingerprint":
+      return pinningConnector(settings.trust.fingerprint)
+    case "CaPem":
+      return { ca: settings.trust.pem, timeout: 10_000 }
+    case "SystemCa":
+      return { timeout: 10_000 }
+  }
+}
+
+export const makeDispatcher = (settings: PveConnectionSettings): Effect.Effect<Dispatcher, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() =>
+      new Agent({
+        connect: connectOptions(settings),
+        connections: settings.concurrency,
+        pipelining: 1,
+        // pveproxy closes idle keep-alive sockets after 5 s; retire ours first.
+        keepAliveTimeout: 3_000,
+        keepAliveMaxTimeout: 4_000
+      }).compose(reasonPhrase, interceptors.decompress())
+    ),
+    (dispatcher) => Effect.promise(() => dispatcher.destroy()).pipe(Effect.ignore)
+  )

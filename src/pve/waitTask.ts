@@ -1,0 +1,42 @@
+/**
+ * Waiting on a PVE task. PVE answers most mutations with a UPID at once and does the work in a
+ * forked worker (pve-api.md §4.2), so the outcome is only known from the task's status. Polls
+ * start at 50 ms and double up to 1 s: short tasks are seen within tens of milliseconds, long
+ * ones cost no more requests than a fixed 1 s poll. Success is `OK` or `WARNINGS: N` only.
+ */
+import { Duration, Effect, Schedule } from "effect"
+import { isSuccessfulExit, type TaskStatus } from "../domain/Task.js"
+import type { UpidString } from "../domain/Upid.js"
+import { type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"
+
+/** The delay before poll `n` (0-based): 50 ms, 100 ms, 200 ms, … capped at 1 s. */
+export const pollDelay = (n: number): Duration.Duration => Duration.millis(Math.min(50 * 2 ** n, 1_000))
+
+const retrySchedule = Schedule.union(Schedule.exponential("50 millis", 2), Schedule.spaced("1 second"))
+
+/** A read that failed for a reason that may pass: keep polling until the deadline. */
+const isTransient = (error: PveError): boolean =>
+  error._tag === "PveTransport" || error._tag === "PveTimeout" || error._tag === "PveConfigBusy" ||
+  (error._tag === "PveApiError" && error.status >= 500)
+
+export const waitTask = (
+  taskStatus: (upid: UpidString) => Effect.Effect<TaskStatus, PveError>,
+  upid: UpidString,
+  deadline: Duration.DurationInput
+): Effect.Effect<TaskStatus, PveError | PveTaskFailed> => {
+  const poll = taskStatus(upid).pipe(Effect.retry({ schedule: retrySchedule, while: isTransient }))
+  const loop = (n: number): Effect.Effect<TaskStatus, PveError> =>
+    Effect.flatMap(poll, (status) =>
+      status.status === "stopped" ? Effect.succeed(status) : Effect.zipRight(Effect.sleep(pollDelay(n)), loop(n + 1))
+    )
+  return loop(0).pipe(
+    Effect.timeoutFail({
+      duration: deadline,
+      onTimeout: () => new PveTimeout({ operation: `waiting for task ${upid}`, afterMillis: Duration.toMillis(Duration.decode(deadline)) })
+    }),
+    Effect.flatMap((status) => {
+      const exit = status.exitstatus ?? "unexpected status"
+      return isSuccessfulExit(exit) ? Effect.succeed(status) : Effect.fail(new PveTaskFailed({ upid, exitstatus: exit }))
+    })
+  )
+}
