@@ -1,0 +1,184 @@
+/**
+ * StateStore: the agent's one SQLite database (state.db). It owns the connection, makes the
+ * file durable (WAL + synchronous=FULL: NORMAL can lose the last commits on power loss,
+ * effect-notes.md "Files and durability") and private (0600 file, 0700 directory, design.md
+ * invariant 8), and applies migrations. Each owner (journal, nonces, …) registers its own
+ * numbered migrations under its own name, so a later store adds tables without renumbering
+ * anyone else's (a single global "latest id" would silently skip them).
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import { Clock, Context, Data, Effect, Layer, Schema } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+/** The database could not be opened or prepared (file, directory, pragmas). */
+export class StateStoreOpenError extends Data.TaggedError("StateStoreOpenError")<{
+  readonly filename: string
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `cannot open state database ${this.filename}: ${this.reason}`
+  }
+}
+
+/** A migration failed, or the recorded history disagrees with the code (renamed/renumbered). */
+export class StateStoreMigrationError extends Data.TaggedError("StateStoreMigrationError")<{
+  readonly owner: string
+  readonly id: number
+  readonly name: string
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `migration ${this.owner}#${this.id} (${this.name}) failed: ${this.reason}`
+  }
+}
+
+export interface Migration {
+  /** Positive and increasing within one owner; never reused or renumbered once shipped. */
+  readonly id: number
+  readonly name: string
+  readonly up: Effect.Effect<unknown, SqlError, SqlClient.SqlClient>
+}
+
+export interface StateStoreShape {
+  readonly filename: string
+  readonly sql: SqlClient.SqlClient
+  /**
+   * Applies `owner`'s migrations that are not yet recorded, each in its own transaction
+   * together with its record, in id order. Idempotent: re-running applies nothing.
+   * Answers the ids applied by this call.
+   */
+  readonly migrate: (
+    owner: string,
+    migrations: ReadonlyArray<Migration>
+  ) => Effect.Effect<ReadonlyArray<number>, StateStoreMigrationError>
+}
+
+const MEMORY = ":memory:"
+const BUSY_TIMEOUT_MS = 5_000
+
+const AppliedRow = Schema.Struct({ id: Schema.Number, name: Schema.String })
+const decodeApplied = Schema.decodeUnknown(Schema.Array(AppliedRow))
+const decodeJournalMode = Schema.decodeUnknown(Schema.Array(Schema.Struct({ journal_mode: Schema.String })))
+
+/**
+ * Creates the parent directory (0700) and the database file (0600) before SQLite opens it.
+ * SQLite gives -wal/-shm/-journal the mode of the database file and fchmods them past the
+ * umask (os_unix.c robust_open), so a 0600 database keeps its side files 0600 too. An
+ * existing file is tightened, never loosened.
+ */
+const prepareFile = (filename: string) =>
+  Effect.try({
+    try: () => {
+      const dir = path.dirname(path.resolve(filename))
+      if (!fs.existsSync(dir)) {
+        fs.mkdirSync(dir, { recursive: true, mode: 0o700 })
+        fs.chmodSync(dir, 0o700) // mkdir's mode is filtered by the umask
+      }
+      const fd = fs.openSync(filename, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600)
+      try {
+        fs.fchmodSync(fd, 0o600)
+      } finally {
+        fs.closeSync(fd)
+      }
+      for (const suffix of ["-wal", "-shm", "-journal"]) {
+        if (fs.existsSync(filename + suffix)) fs.chmodSync(filename + suffix, 0o600)
+      }
+    },
+    catch: (cause) => new StateStoreOpenError({ filename, reason: String(cause), cause })
+  })
+
+const pragmas = (sql: SqlClient.SqlClient, filename: string) =>
+  Effect.gen(function*() {
+    // The client runs every statement on one connection, so connection pragmas hold for its lifetime.
+    yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
+    yield* sql.unsafe("PRAGMA synchronous = FULL")
+    yield* sql.unsafe("PRAGMA foreign_keys = ON")
+    if (filename !== MEMORY) {
+      // SqliteClient already asked for WAL; a filesystem that cannot do WAL answers another mode.
+      const rows = yield* sql.unsafe("PRAGMA journal_mode = WAL")
+      const mode = yield* decodeJournalMode(rows).pipe(
+        Effect.mapError((e) => new StateStoreOpenError({ filename, reason: e.message, cause: e }))
+      )
+      if (mode[0]?.journal_mode !== "wal") {
+        return yield* new StateStoreOpenError({ filename, reason: `journal_mode is ${mode[0]?.journal_mode}, not wal` })
+      }
+    }
+  }).pipe(
+    Effect.catchTag("SqlError", (cause) => new StateStoreOpenError({ filename, reason: cause.message, cause }))
+  )
+
+const migrateWith = (sql: SqlClient.SqlClient) =>
+(owner: string, migrations: ReadonlyArray<Migration>) =>
+  Effect.gen(function*() {
+    const sorted = [...migrations].sort((a, b) => a.id - b.id)
+    const applied: Array<number> = []
+    for (const [i, m] of sorted.entries()) {
+      const fail = (reason: string, cause?: unknown) =>
+        new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason, cause })
+      if (!Number.isInteger(m.id) || m.id <= 0 || sorted[i + 1]?.id === m.id) {
+        return yield* fail("migration ids must be unique positive integers")
+      }
+      const ran = yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const rows = yield* sql`SELECT id, name FROM schema_migrations WHERE owner = ${owner} AND id = ${m.id}`
+          const existing = yield* decodeApplied(rows).pipe(Effect.mapError((e) => fail("bad migration row", e)))
+          const prior = existing[0]
+          if (prior !== undefined) {
+            if (prior.name !== m.name) return yield* fail(`recorded as "${prior.name}"; ids must never be reused`)
+            return false
+          }
+          yield* Effect.provideService(m.up, SqlClient.SqlClient, sql)
+          const now = yield* Clock.currentTimeMillis
+          yield* sql`INSERT INTO schema_migrations (owner, id, name, applied_at) VALUES (${owner}, ${m.id}, ${m.name}, ${now})`
+          return true
+        })
+      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(e.message, e))))
+      if (ran) applied.push(m.id)
+    }
+    return applied
+  })
+
+const open = (filename: string) =>
+  Effect.gen(function*() {
+    if (filename !== MEMORY) yield* prepareFile(filename)
+    // better-sqlite3 throws from its constructor (unwritable path, not a database): a defect
+    // inside SqliteClient.make, turned back into a typed error here.
+    const client = yield* SqliteClient.make({ filename }).pipe(
+      Effect.catchAllDefect((cause) => new StateStoreOpenError({ filename, reason: String(cause), cause }))
+    )
+    yield* pragmas(client, filename)
+    yield* client`CREATE TABLE IF NOT EXISTS schema_migrations (
+      owner TEXT NOT NULL,
+      id INTEGER NOT NULL,
+      name TEXT NOT NULL,
+      applied_at INTEGER NOT NULL,
+      PRIMARY KEY (owner, id)
+    ) STRICT`.pipe(
+      Effect.catchTag("SqlError", (cause) => new StateStoreOpenError({ filename, reason: cause.message, cause }))
+    )
+    const store: StateStoreShape = { filename, sql: client, migrate: migrateWith(client) }
+    return Context.make(StateStore, store).pipe(
+      Context.add(SqlClient.SqlClient, client),
+      Context.add(SqliteClient.SqliteClient, client)
+    )
+  })
+
+export class StateStore extends Context.Tag("felhom/StateStore")<StateStore, StateStoreShape>() {
+  /** The database file at `filename` (parent directory created 0700 if missing). */
+  static readonly layer = (options: {
+    readonly filename: string
+  }): Layer.Layer<StateStore | SqlClient.SqlClient | SqliteClient.SqliteClient, StateStoreOpenError> =>
+    Layer.scopedContext(open(options.filename)).pipe(Layer.provide(Reactivity.layer))
+
+  /** A private in-memory database, for tests and dry runs; gone when the layer is released. */
+  static readonly layerMemory: Layer.Layer<
+    StateStore | SqlClient.SqlClient | SqliteClient.SqliteClient,
+    StateStoreOpenError
+  > = Layer.scopedContext(open(MEMORY)).pipe(Layer.provide(Reactivity.layer))
+}
