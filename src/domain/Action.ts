@@ -1,0 +1,102 @@
+/**
+ * What a plan asks the engine to do (design.md invariant 3): Start, Stop or SetConfig on a
+ * guest present on both sides. Schemas, because every action is journaled before it runs
+ * (invariant 5); its op id is deterministic so a re-planned identical action is recognised as
+ * already applied instead of being run twice.
+ */
+import { createHash } from "node:crypto"
+import { Schema } from "effect"
+import { ConfigValue } from "./GuestConfig.js"
+import { GuestRef } from "./Guest.js"
+
+export const Start = Schema.TaggedStruct("Start", { guest: GuestRef })
+export type Start = typeof Start.Type
+
+/**
+ * Stop = PVE `shutdown` with `timeout: shutdownTimeout` and `forceStop: 1`: a graceful
+ * shutdown (guest agent or ACPI) first, then a hard stop when the guest does not go down in
+ * time, all inside one PVE task (pve-api.md §4.2). A plain `stop` would pull the plug on a
+ * guest that could have shut down cleanly; a shutdown without forceStop can leave a hung guest
+ * running forever ("VM quit/powerdown failed - got timeout") and never converge.
+ */
+export const Stop = Schema.TaggedStruct("Stop", {
+  guest: GuestRef,
+  /** Seconds the guest gets to shut down before it is stopped hard. */
+  shutdownTimeout: Schema.Int.pipe(Schema.positive())
+})
+export type Stop = typeof Stop.Type
+
+/**
+ * A config write carrying only the keys that differ after normalization plus the digest it was
+ * planned against, so PVE refuses it if the guest changed in between (pve-api.md §5.4).
+ */
+export const SetConfig = Schema.TaggedStruct("SetConfig", {
+  guest: GuestRef,
+  set: Schema.Record({ key: Schema.String, value: ConfigValue }),
+  delete: Schema.Array(Schema.String),
+  digest: Schema.String
+})
+export type SetConfig = typeof SetConfig.Type
+
+export const Action = Schema.Union(Start, Stop, SetConfig)
+export type Action = typeof Action.Type
+export type ActionTag = Action["_tag"]
+
+/** The action-specific parameters (everything but the guest), as hashed into the op id. */
+export const actionParams = (action: Action): Readonly<Record<string, unknown>> => {
+  switch (action._tag) {
+    case "Start":
+      return {}
+    case "Stop":
+      return { shutdownTimeout: action.shutdownTimeout }
+    case "SetConfig":
+      return { set: action.set, delete: [...action.delete].sort(), digest: action.digest }
+  }
+}
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [k: string]: Json }
+
+const toJson = (u: unknown): Json => {
+  if (u === null || u === undefined) return null
+  if (typeof u === "string" || typeof u === "boolean") return u
+  if (typeof u === "number") return Number.isFinite(u) ? u : null
+  if (Array.isArray(u)) return u.map(toJson)
+  if (typeof u === "object") {
+    const out: Record<string, Json> = {}
+    for (const [k, v] of Object.entries(u)) if (v !== undefined) out[k] = toJson(v)
+    return out
+  }
+  return String(u)
+}
+
+/**
+ * Canonical JSON: object keys sorted by code unit, no whitespace, numbers in JavaScript's
+ * shortest form. For our values (strings, finite numbers, arrays, plain objects) this matches
+ * RFC 8785, so the same action always hashes to the same bytes.
+ */
+export const canonicalJson = (u: unknown): string => {
+  const j = toJson(u)
+  if (j === null || typeof j !== "object") return JSON.stringify(j)
+  if (Array.isArray(j)) return `[${j.map(canonicalJson).join(",")}]`
+  const keys = Object.keys(j).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((j as Record<string, Json>)[k])}`).join(",")}}`
+}
+
+/**
+ * Deterministic op id of a planned action: sha256 hex over canonical JSON of vmid, action tag,
+ * params and desired revision (design.md invariant 5). The node is left out on purpose: a
+ * guest is identified by vmid wherever it lives (invariant 3), so a migration does not turn
+ * an applied action into a new one.
+ */
+export const plannedOpId = (action: Action, revision: string | undefined): string =>
+  createHash("sha256")
+    .update(
+      canonicalJson({
+        vmid: action.guest.vmid,
+        action: action._tag,
+        params: actionParams(action),
+        revision: revision ?? null
+      }),
+      "utf8"
+    )
+    .digest("hex")

@@ -1,0 +1,48 @@
+/**
+ * Property-string keys beyond the quirk table that still re-print in PVE's own order
+ * (pve-api.md §8): qemu `cpu`, `hotplug`, and disks/mount points. Compared as maps so key
+ * order alone is never drift (peers.md: Telmate #1164 "disks always report planned changes").
+ */
+import { parseProperties, printCanonical, propertyField } from "./propertyString.js"
+import type { FieldNormalizer, InputValue } from "./types.js"
+
+/** qemu `cpu`: `host` ≡ `cputype=host`. */
+export const qemuCpu = propertyField({ family: "cpu", defaultKey: "cputype" })
+
+const HOTPLUG_DEFAULT = "disk,network,usb"
+
+/** qemu `hotplug`: a set; `1` is PVE's default set, absent = default (pve-api.md §5.5). */
+export const qemuHotplug: FieldNormalizer = {
+  family: "hotplug",
+  normalize: (value: InputValue) => {
+    const text = String(value).trim()
+    if (text === "1") return HOTPLUG_DEFAULT
+    if (text === "0") return "0"
+    return [...new Set(text.split(",").map((s) => s.trim()).filter((s) => s !== ""))].sort().join(",")
+  },
+  absent: HOTPLUG_DEFAULT
+}
+
+/**
+ * Disks (qemu) and rootfs/mount points (lxc): `size` is written by PVE from the volume, so an
+ * observed size is only compared when the document names one.
+ */
+const disk = (defaultKey: string): FieldNormalizer => {
+  const toMap = (text: string) => parseProperties(text, defaultKey)
+  return {
+    family: "disk",
+    normalize: (value: InputValue) => printCanonical(toMap(String(value))),
+    equal: (desired, observed) => {
+      const d = toMap(desired)
+      const o = toMap(observed)
+      if (!d.has("size")) o.delete("size")
+      return printCanonical(d) === printCanonical(o)
+    }
+  }
+}
+
+export const qemuDisk = disk("file")
+export const lxcVolume = disk("volume")
+
+export const QEMU_DISK_RE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/
+export const LXC_VOLUME_RE = /^(rootfs|mp\d+)$/
