@@ -1,0 +1,189 @@
+/**
+ * `keys generate`, `op sign`, `op verify`: the operator's and hub developer's side of signed
+ * ops. `op verify` runs the agent's own Verifier and explains every step in order, so a
+ * refusal the agent logs can be reproduced offline. The lead mounts `keysCommand` and
+ * `opCommand` in the root command (`op submit` joins `opCommand` with the engine).
+ */
+import { Args, Command, Options } from "@effect/cli"
+import { FileSystem, Path } from "@effect/platform"
+import { Clock, Console, Data, Effect, Either, Option } from "effect"
+import { generateKeyPairSync, randomUUID } from "node:crypto"
+import { setExitCode } from "../cli/run.js"
+import { keyIdOf, parsePrivateKey, signEnvelope } from "./Envelope.js"
+import { type OpFlags, payloadFromFlags } from "./opFlags.js"
+import { decodeOpPayload, OP_ACTION_KINDS, OP_PAYLOAD_TYPE } from "./OpPayload.js"
+import { loadSigners } from "./Signers.js"
+import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS, VERIFY_STEPS, verify } from "./Verifier.js"
+
+/** A CLI input problem (bad key file, invalid payload); one line, exit 1 (cli/run.ts). */
+export class OpCliError extends Data.TaggedError("OpCliError")<{ readonly reason: string }> {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1000))
+
+// keys generate ---------------------------------------------------------------------------
+
+const generate = Command.make(
+  "generate",
+  { out: Options.directory("out").pipe(Options.withDescription("directory for signer.key (0600) and signer.pub")) },
+  ({ out }) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+      const keyid = keyIdOf(publicKey)
+      const pub = String(publicKey.export({ format: "pem", type: "spki" }))
+      yield* fs.makeDirectory(out, { recursive: true, mode: 0o700 })
+      const keyFile = path.join(out, "signer.key")
+      const pubFile = path.join(out, "signer.pub")
+      // "wx": never overwrite a key that may already be trusted somewhere.
+      yield* fs.writeFileString(keyFile, String(privateKey.export({ format: "pem", type: "pkcs8" })), {
+        mode: 0o600,
+        flag: "wx"
+      })
+      yield* fs.chmod(keyFile, 0o600)
+      yield* fs.writeFileString(pubFile, pub, { mode: 0o644, flag: "wx" })
+      const snippet = { signers: [{ keyid, publicKey: pub, capabilities: ["power", "config", "snapshot"] }] }
+      yield* Console.log([
+        `private key: ${keyFile} (keep it secret; 0600)`,
+        `public key:  ${pubFile}`,
+        `keyid:       ${keyid}`,
+        "",
+        "signers file entry (add \"irreversible\" only for keys allowed to roll back or delete snapshots):",
+        JSON.stringify(snippet, null, 2)
+      ].join("\n"))
+    })
+).pipe(Command.withDescription("generate an ed25519 signing key pair and print its keyid"))
+
+export const keysCommand = Command.make("keys").pipe(
+  Command.withDescription("signing keys for signed ops"),
+  Command.withSubcommands([generate])
+)
+
+// op sign ---------------------------------------------------------------------------------
+
+const signOptions = {
+  key: Options.file("key").pipe(Options.withDescription("PEM (pkcs8) ed25519 private key")),
+  keyid: Options.text("keyid").pipe(Options.optional, Options.withDescription("keyid (default: derived from the key)")),
+  payload: Options.file("payload").pipe(Options.optional, Options.withDescription("JSON payload file, signed byte for byte")),
+  opId: Options.text("op-id").pipe(Options.optional, Options.withDescription("op id (default: a random UUID)")),
+  iss: Options.text("iss").pipe(Options.withDefault("felhom-cli"), Options.withDescription("issuer")),
+  aud: Options.text("aud").pipe(Options.optional, Options.withDescription("agent id the op is for")),
+  vmid: Options.integer("vmid").pipe(Options.optional, Options.withDescription("target guest")),
+  action: Options.choice("action", OP_ACTION_KINDS).pipe(Options.optional),
+  seq: Options.integer("seq").pipe(Options.optional, Options.withDescription("per-agent sequence number, above the last one")),
+  ttl: Options.integer("ttl").pipe(Options.withDefault(300), Options.withDescription("seconds until exp")),
+  nbfIn: Options.integer("nbf-in").pipe(Options.optional, Options.withDescription("seconds until nbf")),
+  set: Options.keyValueMap("set").pipe(Options.optional, Options.withDescription("set-config: key=value (repeatable)")),
+  delete: Options.text("delete").pipe(Options.repeated, Options.withDescription("set-config: key to delete (repeatable)")),
+  snapshot: Options.text("snapshot").pipe(Options.optional, Options.withDescription("snapshot name")),
+  description: Options.text("description").pipe(Options.optional, Options.withDescription("snapshot-create description")),
+  digest: Options.text("digest").pipe(Options.optional, Options.withDescription("precondition config digest")),
+  timeout: Options.integer("timeout").pipe(Options.optional, Options.withDescription("shutdown timeout, seconds")),
+  flag: Options.choice("flag", ["vmstate", "start", "force", "force-stop"] as const).pipe(
+    Options.repeated,
+    Options.withDescription("vmstate (snapshot-create), start (rollback), force (delete), force-stop (shutdown)")
+  )
+}
+
+const issuesLine = (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) =>
+  issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")
+
+const required = <A>(name: string, value: Option.Option<A>) =>
+  Option.match(value, {
+    onNone: () => Effect.fail(new OpCliError({ reason: `--${name} is required without --payload` })),
+    onSome: Effect.succeed
+  })
+
+/** The bytes to sign: the payload file as is (after it decodes), or JSON built from flags. */
+const payloadBytes = (flags: Command.Command.ParseConfig<typeof signOptions>) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    if (Option.isSome(flags.payload)) {
+      const bytes = yield* fs.readFile(flags.payload.value)
+      const json = yield* Effect.try({
+        try: () => JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes)) as unknown,
+        catch: () => new OpCliError({ reason: `${flags.payload.pipe(Option.getOrElse(() => ""))} is not UTF-8 JSON` })
+      })
+      const decoded = decodeOpPayload(json)
+      if (Either.isLeft(decoded)) return yield* new OpCliError({ reason: `payload is not a valid op: ${decoded.left.message}` })
+      return bytes
+    }
+    const opFlags: OpFlags = {
+      opId: Option.getOrElse(flags.opId, () => randomUUID()),
+      iss: flags.iss,
+      aud: yield* required("aud", flags.aud),
+      vmid: yield* required("vmid", flags.vmid),
+      action: yield* required("action", flags.action),
+      seq: yield* required("seq", flags.seq),
+      ttl: flags.ttl,
+      nbfIn: flags.nbfIn,
+      set: flags.set,
+      delete: flags.delete,
+      snapshot: flags.snapshot,
+      description: flags.description,
+      digest: flags.digest,
+      flag: flags.flag,
+      timeout: flags.timeout
+    }
+    const payload = payloadFromFlags(opFlags, yield* nowSeconds)
+    if (Either.isLeft(payload)) return yield* new OpCliError({ reason: `invalid op: ${issuesLine(payload.left)}` })
+    return new TextEncoder().encode(JSON.stringify(payload.right))
+  })
+
+const sign = Command.make("sign", signOptions, (flags) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const pem = yield* fs.readFileString(flags.key)
+    const privateKey = parsePrivateKey(pem)
+    if (Either.isLeft(privateKey)) return yield* new OpCliError({ reason: `${flags.key}: ${privateKey.left}` })
+    const keyid = Option.getOrElse(flags.keyid, () => keyIdOf(privateKey.right))
+    const bytes = yield* payloadBytes(flags)
+    yield* Console.log(JSON.stringify(signEnvelope(OP_PAYLOAD_TYPE, bytes, [{ keyid, privateKey: privateKey.right }])))
+  })).pipe(Command.withDescription("build (from flags or a JSON payload) and sign an op; prints the envelope JSON"))
+
+// op verify -------------------------------------------------------------------------------
+
+const verifyCommand = Command.make(
+  "verify",
+  {
+    file: Args.file({ name: "envelope" }),
+    signers: Options.file("signers").pipe(Options.withDescription("signers file (JSON or YAML)")),
+    agentId: Options.text("agent-id").pipe(Options.withDescription("this agent's id (the expected aud)")),
+    skew: Options.integer("skew").pipe(Options.withDefault(DEFAULT_SKEW_SECONDS)),
+    maxLifetime: Options.integer("max-lifetime").pipe(Options.withDefault(DEFAULT_MAX_LIFETIME_SECONDS))
+  },
+  (flags) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const bytes = yield* fs.readFile(flags.file)
+      const signers = yield* loadSigners(flags.signers)
+      const result = yield* Effect.either(verify(bytes, { ...flags, signers }))
+      const failed = Either.isLeft(result) ? result.left : undefined
+      const failedAt = failed === undefined
+        ? VERIFY_STEPS.length
+        : VERIFY_STEPS.findIndex((s) => (s.refusals as ReadonlyArray<string>).includes(failed._tag))
+      const lines = VERIFY_STEPS.slice(0, failedAt).map((s) => `✓ ${s.step}`)
+      if (failed !== undefined) {
+        lines.push(`✗ ${VERIFY_STEPS[failedAt]?.step ?? "verify"}: ${failed._tag}: ${failed.message}`)
+        yield* Console.log(lines.join("\n"))
+        return yield* setExitCode(1)
+      }
+      if (Either.isRight(result)) {
+        const op = result.right.op
+        lines.push(
+          `· replay: not checked here (the agent admits op ${op.op_id} with seq ${op.seq} once, atomically)`,
+          `verified: ${op.action.kind} on ${op.target.vmid}, signed by ${result.right.keyid}`
+        )
+      }
+      yield* Console.log(lines.join("\n"))
+    })
+).pipe(Command.withDescription("verify a signed op envelope as the agent would, explaining every check"))
+
+export const opCommand = Command.make("op").pipe(
+  Command.withDescription("signed ops: sign and verify envelopes"),
+  Command.withSubcommands([sign, verifyCommand])
+)
