@@ -1,0 +1,12 @@
+/** The `felhom-agent` command tree. */
+import { Command } from "@effect/cli"
+import { keysCommand, opCommand } from "../authz/cli.js"
+import { guestsCommand } from "./guests.js"
+import { simCommand } from "./sim.js"
+
+export const rootCommand = Command.make("felhom-agent").pipe(
+  Command.withDescription("keeps a Proxmox VE host's guests as a hub wants them"),
+  Command.withSubcommands([simCommand, guestsCommand, keysCommand, opCommand])
+)
+
+export const cli = Command.run(rootCommand, { name: "felhom-agent", version: "0.1.0" })

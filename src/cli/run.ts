@@ -1,0 +1,47 @@
+/**
+ * How every command ends: success exits 0; any failure prints one clear line on stderr and exits
+ * 1 (commands with their own codes, like `plan`'s 2, call `setExitCode`). The process
+ * exits only after stdout and stderr drained: under systemd they are sockets written
+ * asynchronously, and lines were measured lost without this (effect-notes.md).
+ */
+import { ValidationError } from "@effect/cli"
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Console, Effect, Exit } from "effect"
+
+// The exit code is a property of the process, so it lives at module level.
+let requestedExit = 0
+/** A command that succeeds but has something to signal (e.g. `plan` found changes = 2). */
+export const setExitCode = (code: number) => Effect.sync(() => { requestedExit = code })
+
+const describe = (error: unknown): string => {
+  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" && error.message !== "") {
+    return error.message
+  }
+  return String(error)
+}
+
+const drain = (stream: NodeJS.WriteStream) =>
+  new Promise<void>((resolve) => stream.write("", () => resolve()))
+
+export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.ValidationError, never>): void =>
+  NodeRuntime.runMain(
+    program.pipe(
+      Effect.catchAll((error) =>
+        // @effect/cli has already printed what was wrong with the arguments.
+        ValidationError.isValidationError(error)
+          ? Effect.sync(() => { requestedExit = 1 })
+          : Effect.zipRight(Console.error(`felhom-agent: ${describe(error)}`), Effect.sync(() => { requestedExit = 1 }))
+      ),
+      Effect.catchAllDefect((defect) =>
+        Effect.zipRight(Console.error(`felhom-agent: internal error: ${describe(defect)}`), Effect.sync(() => { requestedExit = 1 }))
+      )
+    ),
+    {
+      disableErrorReporting: true,
+      teardown: (exit, onExit) => {
+        const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+        const code = Exit.isSuccess(exit) || interrupted ? requestedExit : 1
+        void Promise.all([drain(process.stdout), drain(process.stderr)]).then(() => onExit(code))
+      }
+    }
+  )

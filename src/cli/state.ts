@@ -1,0 +1,32 @@
+/**
+ * Options and layers shared by the commands that keep state: the state directory (`state.db`
+ * inside it; the directory is created 0700 and the database 0600 by StateStore) and the
+ * journal over it. Also the log routing of those commands: logs go to stderr, so stdout
+ * carries only the command's answer (and `--json` stays parseable).
+ */
+import { Options } from "@effect/cli"
+import { Config, Layer, Logger } from "effect"
+import * as path from "node:path"
+import { Journal } from "../state/Journal.js"
+import { StateStore } from "../state/StateStore.js"
+
+export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
+
+export const stateOptions = {
+  stateDir: Options.text("state-dir").pipe(
+    Options.withFallbackConfig(Config.string("FELHOM_STATE_DIR")),
+    Options.withDefault(DEFAULT_STATE_DIR),
+    Options.withDescription(`directory of state.db, the op journal (env FELHOM_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+  )
+}
+
+export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON"))
+
+export const stateDbPath = (stateDir: string): string => path.join(stateDir, "state.db")
+
+/** The journal over `<stateDir>/state.db`, with the StateStore it runs on. */
+export const journalLayer = (stateDir: string) =>
+  Journal.layer.pipe(Layer.provideMerge(StateStore.layer({ filename: stateDbPath(stateDir) })))
+
+/** logfmt lines on stderr. */
+export const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))

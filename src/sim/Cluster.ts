@@ -1,0 +1,199 @@
+/**
+ * The simulated cluster: nodes, guests, tokens, tasks, the mutation log and the active
+ * faults. Handlers and the control API both act on it. Invariant: a mutation is logged
+ * exactly when a guest's state changed (a no-op or a failed request logs nothing).
+ */
+import { Data, Either } from "effect"
+import type { TokenRecord } from "./Access.js"
+import { activate, noFaults, type ActiveFaults, type SimFaults } from "./Faults.js"
+import { digestOf, serializeConfig, touched, type GuestState, type TagStyle } from "./GuestState.js"
+import { Prng } from "./Prng.js"
+import { buildGuest, canonicalSeedValue, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
+import { TaskEngine } from "./Tasks.js"
+
+export interface SimMutation {
+  readonly seq: number
+  /** ms epoch */
+  readonly at: number
+  readonly vmid: number
+  readonly node: string
+  /** config | start | stop | shutdown | reboot | snapshot-create | snapshot-rollback | snapshot-delete | lock | unlock | edit */
+  readonly kind: string
+  readonly params: Readonly<Record<string, unknown>>
+  readonly upid?: string
+  readonly user: string
+}
+
+export interface SimGuestView {
+  readonly vmid: number
+  readonly type: "qemu" | "lxc"
+  readonly node: string
+  readonly status: "running" | "stopped"
+  readonly config: Readonly<Record<string, string>>
+  readonly pending: Readonly<Record<string, string>>
+  readonly pendingDelete: ReadonlyArray<string>
+  readonly snapshots: Readonly<Record<string, Readonly<Record<string, string>>>>
+  readonly configText: string
+  readonly digest: string
+}
+
+export class SimControlError extends Data.TaggedError("SimControlError")<{ readonly message: string }> {}
+
+export interface ClusterSettings {
+  readonly seed: number
+  readonly nodes: ReadonlyArray<string>
+  readonly guests: ReadonlyArray<SimGuestSeed> | number
+  readonly tokens: ReadonlyArray<SimTokenSeed>
+  readonly taskDuration: number
+  readonly statsDelay: number
+  readonly tagStyle: TagStyle
+}
+
+export class SimCluster {
+  prng: Prng
+  /** The leaf certificate fingerprint shown as `ssl_fingerprint` in GET /nodes ("" over http). */
+  fingerprint = ""
+  readonly guests = new Map<number, GuestState>()
+  readonly tokens = new Map<string, TokenRecord>()
+  tasks: TaskEngine
+  private log: Array<SimMutation> = []
+  private faultState: ActiveFaults = noFaults
+
+  constructor(readonly settings: ClusterSettings) {
+    this.prng = new Prng(settings.seed)
+    this.tasks = this.newEngine()
+    this.populate()
+  }
+
+  get nodes(): ReadonlyArray<string> {
+    return this.settings.nodes
+  }
+  get faults(): ActiveFaults {
+    return this.faultState
+  }
+
+  private newEngine(): TaskEngine {
+    return new TaskEngine(this.prng, () => this.settings.taskDuration, () => this.faultState)
+  }
+
+  private populate(): void {
+    for (const t of this.settings.tokens) {
+      this.tokens.set(t.tokenid, {
+        tokenid: t.tokenid, secret: t.secret, privsep: t.privsep ?? true, acls: t.privileges, userAcls: t.userPrivileges
+      })
+    }
+    const seeds = typeof this.settings.guests === "number" ? generateSeeds(this.settings.guests, this.nodes, this.prng) : this.settings.guests
+    const added = this.addGuests(seeds)
+    if (Either.isLeft(added)) this.seedError = added.left.message
+  }
+
+  /** Set when the initial seeds were invalid; startSimulator turns it into SimStartError. */
+  seedError: string | undefined = undefined
+
+  seedContext(): SeedContext {
+    return { nodes: this.nodes, prng: this.prng, tagStyle: this.settings.tagStyle, newMac: () => this.newMac(), now: Date.now() }
+  }
+
+  /** A MAC with PVE's default datacenter prefix (pve-api.md §8 "net0 canonical form"). */
+  newMac(): string {
+    return `BC:24:11:${this.prng.hex(3).match(/../g)?.join(":") ?? "00:00:00"}`
+  }
+
+  addGuests(seeds: ReadonlyArray<SimGuestSeed>): Either.Either<ReadonlyArray<number>, SimControlError> {
+    const ctx = this.seedContext()
+    const built: Array<GuestState> = []
+    for (const s of seeds) {
+      if (this.guests.has(s.vmid) || built.some((g) => g.vmid === s.vmid))
+        return Either.left(new SimControlError({ message: `vmid ${s.vmid} already exists` }))
+      const g = buildGuest(s, ctx)
+      if (typeof g === "string") return Either.left(new SimControlError({ message: g }))
+      built.push(g)
+    }
+    for (const g of built) this.guests.set(g.vmid, g)
+    return Either.right(built.map((g) => g.vmid))
+  }
+
+  record(g: GuestState, kind: string, params: Readonly<Record<string, unknown>>, user: string, upid?: string): void {
+    this.log.push({
+      seq: this.log.length + 1, at: Date.now(), vmid: g.vmid, node: g.node, kind, params, user, ...(upid === undefined ? {} : { upid })
+    })
+  }
+
+  mutations(): ReadonlyArray<SimMutation> {
+    return this.log
+  }
+
+  view(vmid: number): Either.Either<SimGuestView, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    return Either.right({
+      vmid: g.vmid, type: g.kind, node: g.node, status: g.running ? "running" : "stopped",
+      config: Object.fromEntries(g.config), pending: Object.fromEntries(g.pending), pendingDelete: [...g.pendingDelete.keys()],
+      snapshots: Object.fromEntries([...g.snapshots].map(([n, m]) => [n, Object.fromEntries(m)])),
+      configText: serializeConfig(g), digest: digestOf(g)
+    })
+  }
+
+  /** Sets a lock as another actor would (e.g. a backup job): visible everywhere, logged. */
+  setLock(vmid: number, lock: string): Either.Either<void, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    if (g.config.get("lock") === lock) return Either.void
+    g.config.set("lock", lock)
+    touched(g)
+    this.record(g, "lock", { lock }, "root@pam")
+    return Either.void
+  }
+
+  clearLock(vmid: number): Either.Either<void, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    if (!g.config.has("lock")) return Either.void
+    g.config.delete("lock")
+    touched(g)
+    this.record(g, "unlock", {}, "root@pam")
+    return Either.void
+  }
+
+  /** A concurrent edit by another user: changes the live config (and so the digest). */
+  edit(vmid: number, change: { readonly set?: Record<string, string | number>; readonly delete?: ReadonlyArray<string> }): Either.Either<string, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    const ctx = this.seedContext()
+    for (const [k, raw] of Object.entries(change.set ?? {})) {
+      const v = canonicalSeedValue(g.kind, k, raw, ctx)
+      if (v === undefined) g.config.delete(k)
+      else g.config.set(k, v)
+    }
+    for (const k of change.delete ?? []) g.config.delete(k)
+    touched(g)
+    this.record(g, "edit", { ...change }, "root@pam")
+    return Either.right(digestOf(g))
+  }
+
+  setFaults(f: SimFaults): void {
+    this.faultState = activate(f)
+    this.tasks.release()
+  }
+
+  clearFaults(): void {
+    this.faultState = noFaults
+    this.tasks.release()
+  }
+
+  /** Back to the initial seeds: guests, tasks, log and faults; the PRNG restarts from the seed. */
+  reset(): void {
+    this.tasks.dispose()
+    this.prng = new Prng(this.settings.seed)
+    this.tasks = this.newEngine()
+    this.guests.clear()
+    this.tokens.clear()
+    this.log = []
+    this.faultState = noFaults
+    this.populate()
+  }
+
+  dispose(): void {
+    this.tasks.dispose()
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A guest's state and its config "file" (pve-api.md §5): main section, the pending section
+ * (`[PENDING]` qemu, `[pve:pending]` lxc) and one `[snapname]` section per snapshot, with the
+ * description as `#` lines (§5.2). The digest is the SHA-1 of that text, so it is
+ * content-based: an identical rewrite keeps it (§8 "Digest").
+ */
+import { createHash } from "node:crypto"
+import { splitList } from "./Params.js"
+
+export type GuestKind = "qemu" | "lxc"
+
+export interface GuestState {
+  readonly vmid: number
+  readonly kind: GuestKind
+  node: string
+  running: boolean
+  /** ms epoch of the last start (uptime) and of creation (statsDelay). */
+  startedAt: number
+  readonly createdAt: number
+  pid: number
+  /** Stored values (as in the file); `description` holds the decoded text. */
+  config: Map<string, string>
+  pending: Map<string, string>
+  /** Pending deletes; true = forced (`!key`). */
+  pendingDelete: Map<string, boolean>
+  snapshots: Map<string, Map<string, string>>
+  digestCache: string | undefined
+}
+
+/** `encode_text` (CO ParseUtils.pm): `%`, `:`, control and non-ASCII characters are escaped. */
+const encodeLine = (line: string): string => {
+  let out = ""
+  for (const ch of line) {
+    const c = ch.codePointAt(0) ?? 0
+    if (c < 0x20 || c > 0x7e || ch === "%" || ch === ":") {
+      for (const byte of Buffer.from(ch, "utf8")) out += `%${byte.toString(16).toUpperCase().padStart(2, "0")}`
+    } else out += ch
+  }
+  return out
+}
+
+/**
+ * The stored form of a description: split on `\n`, trailing empty pieces dropped (Perl split).
+ * Undefined = empty, i.e. the key is not written (§5.2).
+ */
+export const storeDescription = (text: string): string | undefined => {
+  const lines = text.split("\n")
+  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
+  return lines.length === 0 ? undefined : lines.join("\n")
+}
+
+/** Read-back asymmetry (§5.2): qemu trims trailing whitespace, lxc ends with exactly one `\n`. */
+export const readDescription = (kind: GuestKind, stored: string): string =>
+  kind === "qemu" ? stored.replace(/\s+$/u, "") : `${stored}\n`
+
+export interface TagStyle {
+  readonly caseSensitive?: boolean
+  readonly ordering?: "alphabetical" | "config"
+}
+
+/** `get_unique_tags` (GC GuestHelpers.pm, §5.3): dedupe, lowercase, sort, join with `;`. */
+export const normalizeTags = (input: string, style: TagStyle = {}): string => {
+  const cs = style.caseSensitive === true
+  const seen = new Set<string>()
+  const tags: Array<string> = []
+  for (const raw of splitList(input)) {
+    const t = cs ? raw : raw.toLowerCase()
+    if (seen.has(t)) continue
+    seen.add(t)
+    tags.push(t)
+  }
+  if (style.ordering !== "config") {
+    tags.sort(cs ? (a, b) => (a < b ? -1 : a > b ? 1 : 0) : (a, b) => a.toLowerCase().localeCompare(b.toLowerCase()))
+  }
+  return tags.join(";")
+}
+
+const sortedKeys = (m: ReadonlyMap<string, string>): Array<string> =>
+  [...m.keys()].filter((k) => k !== "description").sort()
+
+const section = (values: ReadonlyMap<string, string>, lines: Array<string>): void => {
+  const desc = values.get("description")
+  if (desc !== undefined) for (const l of desc.split("\n")) lines.push(`#${encodeLine(l)}`)
+  for (const key of sortedKeys(values)) lines.push(`${key}: ${values.get(key) ?? ""}`)
+}
+
+/** The whole config file text, deterministic (sorted keys, sorted snapshot sections). */
+export const serializeConfig = (g: GuestState): string => {
+  const lines: Array<string> = []
+  section(g.config, lines)
+  if (g.pending.size > 0 || g.pendingDelete.size > 0) {
+    lines.push("", g.kind === "qemu" ? "[PENDING]" : "[pve:pending]")
+    if (g.pendingDelete.size > 0) {
+      const del = [...g.pendingDelete.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, f]) => (f ? `!${k}` : k))
+      lines.push(`delete: ${del.join(",")}`)
+    }
+    section(g.pending, lines)
+  }
+  for (const name of [...g.snapshots.keys()].sort()) {
+    const snap = g.snapshots.get(name)
+    if (snap === undefined) continue
+    lines.push("", `[${name}]`)
+    section(snap, lines)
+  }
+  return `${lines.join("\n")}\n`
+}
+
+export const digestOf = (g: GuestState): string => {
+  if (g.digestCache === undefined) g.digestCache = createHash("sha1").update(serializeConfig(g)).digest("hex")
+  return g.digestCache
+}
+
+/** Call after any change of config, pending or snapshots. */
+export const touched = (g: GuestState): void => {
+  g.digestCache = undefined
+}
+
+/** The config path PVE names in "does not exist" errors (§1.4). */
+export const configPath = (kind: GuestKind, node: string, vmid: number): string =>
+  `nodes/${node}/${kind === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf`
+
+export const noun = (kind: GuestKind): "VM" | "CT" => (kind === "qemu" ? "VM" : "CT")

@@ -1,0 +1,165 @@
+/**
+ * The API's HTTP layer on node:http(s) directly, for byte-level control (pve-api.md §1):
+ * reason phrase = first line of the error message, `Connection: close` on every status ≥ 400,
+ * empty-bodied delayed 401s, gzip above 1024 bytes, keep-alive idle close, and injected
+ * faults (latency, 5xx, sockets destroyed before/after a mutation).
+ */
+import * as http from "node:http"
+import * as https from "node:https"
+import { gzipSync, deflateSync } from "node:zlib"
+import { parseTokenHeader, type TokenRecord } from "./Access.js"
+import { dispatch, isMutating } from "./api/Routes.js"
+import type { SimCluster } from "./Cluster.js"
+import { paramFromJson, type Params, type ParamValue } from "./Params.js"
+import { type Reply } from "./Reply.js"
+import type { SimTls } from "./Tls.js"
+
+export interface ApiServerOptions {
+  readonly tls: SimTls | undefined
+  readonly idleTimeout: number
+  readonly authFailureDelay: number
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Node refuses control characters in the reason phrase; PVE's messages are mostly ASCII. */
+const reasonPhrase = (message: string): string =>
+  (message.split("\n")[0] ?? "").replace(/[^\t\x20-\x7e]/g, "?")
+
+const render = (req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void => {
+  res.setHeader("Server", "pve-api-daemon/3.0")
+  res.setHeader("Cache-Control", "max-age=0")
+  res.setHeader("Pragma", "no-cache")
+  res.setHeader("Expires", new Date().toUTCString())
+  if (reply._tag === "AuthFail") {
+    res.setHeader("Connection", "close")
+    res.writeHead(401, reply.reason)
+    res.end()
+    return
+  }
+  let status = 200
+  let body: unknown
+  if (reply._tag === "Ok") body = reply.total === undefined ? { data: reply.data } : { data: reply.data, total: reply.total }
+  else {
+    status = reply.status
+    body = { data: null, message: reply.message, ...(reply.errors === undefined ? {} : { errors: reply.errors }) }
+    res.setHeader("Connection", "close")
+  }
+  let bytes = Buffer.from(JSON.stringify(body), "utf8")
+  res.setHeader("Content-Type", "application/json;charset=UTF-8")
+  const accept = String(req.headers["accept-encoding"] ?? "")
+  if (bytes.length > 1024 && /\bgzip\b/.test(accept)) {
+    bytes = gzipSync(bytes)
+    res.setHeader("Content-Encoding", "gzip")
+  } else if (bytes.length > 1024 && /\bdeflate\b/.test(accept)) {
+    bytes = deflateSync(bytes)
+    res.setHeader("Content-Encoding", "deflate")
+  }
+  res.setHeader("Content-Length", bytes.length)
+  if (reply._tag === "Ok") res.writeHead(200)
+  else res.writeHead(status, reasonPhrase(reply.message))
+  res.end(bytes)
+}
+
+const fail = (status: number, message: string): Reply => ({ _tag: "Fail", status, message })
+
+const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
+  new Promise((resolve, reject) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => resolve(Buffer.concat(chunks)))
+    req.on("error", reject)
+  })
+
+const addParam = (into: Params, key: string, value: ParamValue): void => {
+  const prev = into[key]
+  // Repeated form keys become arrays (HS AnyEvent.pm `decode_urlencoded`).
+  if (prev === undefined) into[key] = value
+  else into[key] = [...(typeof prev === "string" ? [prev] : prev), ...(typeof value === "string" ? [value] : value)]
+}
+
+/** Body params (form or JSON), then the query merged over them; `_dc` dropped (§1.1). */
+const parseParams = (req: http.IncomingMessage, url: URL, body: Buffer): { readonly params: Params } | { readonly reply: Reply } => {
+  const params: Params = {}
+  if (body.length > 0) {
+    const type = String(req.headers["content-type"] ?? "")
+    if (type.includes("application/json")) {
+      let json: unknown
+      try {
+        json = JSON.parse(body.toString("utf8"))
+      } catch {
+        return { reply: fail(400, "malformed JSON body\n") }
+      }
+      if (typeof json !== "object" || json === null || Array.isArray(json)) return { reply: fail(400, "JSON body must be an object\n") }
+      for (const [k, v] of Object.entries(json)) params[k] = paramFromJson(v)
+    } else for (const [k, v] of new URLSearchParams(body.toString("utf8"))) addParam(params, k, v)
+  }
+  const query: Params = {}
+  for (const [k, v] of url.searchParams) addParam(query, k, v)
+  Object.assign(params, query)
+  delete params["_dc"]
+  return { params }
+}
+
+const authenticate = (cluster: SimCluster, header: string | undefined): TokenRecord | "none" | "bad" => {
+  if (header === undefined || header === "") return "none"
+  const parsed = parseTokenHeader(header)
+  if (parsed === undefined) return "bad"
+  const t = cluster.tokens.get(parsed.tokenid)
+  return t !== undefined && t.secret === parsed.secret ? t : "bad"
+}
+
+const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+  const method = req.method ?? "GET"
+  const url = new URL(req.url ?? "/", "http://sim")
+  const body = await readBody(req)
+  if (!url.pathname.startsWith("/api2/json/")) return render(req, res, fail(501, "no such uri"))
+  const path = url.pathname.slice("/api2/json".length)
+  if (req.headers["transfer-encoding"] !== undefined) return render(req, res, fail(501, "chunked transfer not supported"))
+  if ((method === "GET" || method === "DELETE" || method === "HEAD") && Number(req.headers["content-length"] ?? "0") > 0)
+    return render(req, res, fail(501, `Unexpected content for method '${method}'`))
+
+  const f = cluster.faults
+  const hit = f.pathRe === undefined || f.pathRe.test(path)
+  if (hit && (f.http.latencyMs ?? 0) > 0) await sleep(f.http.latencyMs ?? 0)
+  if (hit && cluster.prng.chance(f.http.errorRate ?? 0)) {
+    const status = f.http.errorStatus ?? 500
+    return render(req, res, fail(status, `simulated failure (HTTP ${status})\n`))
+  }
+  const mutating = isMutating(method)
+  if (hit && mutating && cluster.prng.chance(f.http.dropBeforeRate ?? 0)) {
+    req.socket.destroy()
+    return
+  }
+
+  const auth = authenticate(cluster, req.headers["authorization"])
+  if (auth === "none") return render(req, res, { _tag: "AuthFail", reason: "No ticket" })
+  if (auth === "bad") {
+    // PVE delays every failed authentication by ~3 s (§2.1).
+    if (opts.authFailureDelay > 0) await sleep(opts.authFailureDelay)
+    return render(req, res, { _tag: "AuthFail", reason: "Authentication failed!" })
+  }
+  const parsed = parseParams(req, url, body)
+  if ("reply" in parsed) return render(req, res, parsed.reply)
+  const reply = await dispatch(cluster, auth, method, path, parsed.params)
+  if (hit && mutating && cluster.prng.chance(f.http.dropAfterRate ?? 0)) {
+    req.socket.destroy()
+    return
+  }
+  render(req, res, reply)
+}
+
+export const createApiServer = (cluster: SimCluster, opts: ApiServerOptions): http.Server => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    handle(cluster, opts, req, res).catch((e: unknown) => {
+      if (!res.headersSent) render(req, res, fail(500, `internal simulator error: ${String(e)}\n`))
+    })
+  }
+  const server: http.Server =
+    opts.tls === undefined
+      ? http.createServer(listener)
+      : https.createServer({ key: opts.tls.keyPem, cert: `${opts.tls.certPem}${opts.tls.caPem}` }, listener)
+  // pveproxy closes idle keep-alive connections after 5 s (§8 "Server limits").
+  server.keepAliveTimeout = opts.idleTimeout
+  return server
+}

@@ -1,0 +1,143 @@
+/**
+ * Request parameters and PVE's JSON-schema checks (pve-api.md §1.1, §1.3): every handler has
+ * `additionalProperties => 0`, booleans accept only 1/0 (JSON true/false are turned into 1/0
+ * before checking), integers are numeric strings or numbers, and the error texts are
+ * JSONSchema.pm's. Pure.
+ */
+import type { ParamErrors } from "./Reply.js"
+
+/** A parameter after transport decoding: JSON scalars become strings, repeated keys arrays. */
+export type ParamValue = string | ReadonlyArray<string>
+export type Params = Record<string, ParamValue>
+
+export interface ParamSpec {
+  readonly type: "string" | "integer" | "number" | "boolean"
+  readonly optional?: boolean
+  readonly minimum?: number
+  readonly maximum?: number
+  readonly maxLength?: number
+  readonly enum?: ReadonlyArray<string>
+  /** `*-list` formats: an array value is joined with `,` (CO RESTHandler.pm `$normalize_legacy_param_formats`). */
+  readonly list?: boolean
+  /** Returns the validator's die text (ending in `\n`) or undefined. */
+  readonly format?: (value: string) => string | undefined
+}
+
+export type Schema = Readonly<Record<string, ParamSpec>>
+
+/** Turns a decoded JSON body value into a parameter value; JSON booleans become 1/0 (§1.1). */
+export const paramFromJson = (v: unknown): ParamValue => {
+  if (typeof v === "boolean") return v ? "1" : "0"
+  if (typeof v === "number") return String(v)
+  if (typeof v === "string") return v
+  if (Array.isArray(v)) return v.map((x) => (typeof x === "string" ? x : JSON.stringify(x)))
+  if (v === null) return ""
+  return JSON.stringify(v)
+}
+
+const DNS_RE = /^(([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)\.)*([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)$/
+const TAG_RE = /^[a-z0-9_][a-z0-9_\-+.]*$/i
+const SNAPNAME_RE = /^[a-z][a-z0-9_-]+$/i
+const CONFIGID_RE = /^[a-z][a-z0-9_]+$/i
+const VMID_RE = /^[1-9][0-9]{2,8}$/
+const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/
+
+/** PVE's `split_list`: `;`, `,`, whitespace and NUL separate list items (pve-api.md §5.3). */
+export const splitList = (s: string): Array<string> => s.split(/[;,\s\0]+/).filter((x) => x !== "")
+
+export const formats = {
+  dnsName: (v: string) => (DNS_RE.test(v) ? undefined : "value does not look like a valid DNS name\n"),
+  tagList: (v: string) =>
+    splitList(v).every((t) => TAG_RE.test(t)) ? undefined : "invalid characters in tag\n",
+  snapshotName: (v: string) => (SNAPNAME_RE.test(v) ? undefined : `invalid configuration ID '${v}'\n`),
+  configIdList: (v: string) => {
+    const bad = splitList(v).find((k) => !CONFIGID_RE.test(k))
+    return bad === undefined ? undefined : `invalid configuration ID '${bad}'\n`
+  },
+  vmid: (v: string) => (VMID_RE.test(v) ? undefined : "value does not look like a valid VM ID\n"),
+  node: (v: string) => (NODE_RE.test(v) ? undefined : "value does not look like a valid node name\n")
+} as const
+
+const INT_RE = /^-?\d+$/
+const NUM_RE = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
+
+/** JSONSchema.pm `check_prop` for one scalar value; returns the error text or undefined. */
+export const checkValue = (spec: ParamSpec, value: string): string | undefined => {
+  switch (spec.type) {
+    case "boolean":
+      if (value !== "1" && value !== "0") return `type check ('boolean') failed - got '${value}'`
+      return undefined
+    case "integer":
+      if (!INT_RE.test(value)) return `type check ('integer') failed - got '${value}'`
+      break
+    case "number":
+      if (!NUM_RE.test(value)) return `type check ('number') failed - got '${value}'`
+      break
+    case "string":
+      if (spec.maxLength !== undefined && value.length > spec.maxLength)
+        return `value may only be ${spec.maxLength} characters long`
+      break
+  }
+  if (spec.type !== "string") {
+    const n = Number(value)
+    if (spec.minimum !== undefined && n < spec.minimum) return `value must have a minimum value of ${spec.minimum}`
+    if (spec.maximum !== undefined && n > spec.maximum) return `value must have a maximum value of ${spec.maximum}`
+  }
+  if (spec.enum !== undefined && !spec.enum.includes(value))
+    return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`
+  if (spec.format !== undefined) {
+    const err = spec.format(value)
+    if (err !== undefined) return `invalid format - ${err}`
+  }
+  return undefined
+}
+
+/**
+ * Validates `params` against a schema (a record, or a lookup for dynamic key sets such as
+ * config keys) and returns the scalar values plus the errors, keyed by parameter.
+ */
+export const validate = (
+  schema: Schema | ((key: string) => ParamSpec | undefined),
+  params: Params,
+  required: ReadonlyArray<string> = []
+): { readonly values: Record<string, string>; readonly errors: ParamErrors } => {
+  const lookup = typeof schema === "function" ? schema : (k: string) => schema[k]
+  const values: Record<string, string> = {}
+  const errors: ParamErrors = {}
+  for (const [key, raw] of Object.entries(params)) {
+    const spec = lookup(key)
+    if (spec === undefined) {
+      errors[key] = "property is not defined in schema and the schema does not allow additional properties"
+      continue
+    }
+    let value: string
+    if (typeof raw === "string") value = raw
+    else if (spec.list === true) value = raw.join(",")
+    else if (raw.length === 1 && raw[0] !== undefined) value = raw[0]
+    else {
+      errors[key] = `type check ('${spec.type}') failed - got ARRAY`
+      continue
+    }
+    const err = checkValue(spec, value)
+    if (err !== undefined) errors[key] = err
+    else values[key] = value
+  }
+  for (const key of required) {
+    if (params[key] === undefined && errors[key] === undefined) errors[key] = "property is missing and it is not optional"
+  }
+  return { values, errors }
+}
+
+export const hasErrors = (e: ParamErrors): boolean => Object.keys(e).length > 0
+
+/** Path and common parameter specs shared by many endpoints. */
+export const nodeSpec: ParamSpec = { type: "string", format: formats.node }
+export const vmidSpec: ParamSpec = { type: "integer", minimum: 100, maximum: 999_999_999, format: formats.vmid }
+export const snapnameSpec: ParamSpec = { type: "string", maxLength: 40, format: formats.snapshotName }
+export const boolSpec: ParamSpec = { type: "boolean" }
+export const intSpec = (minimum?: number, maximum?: number): ParamSpec => ({
+  type: "integer",
+  ...(minimum === undefined ? {} : { minimum }),
+  ...(maximum === undefined ? {} : { maximum })
+})
+export const strSpec = (maxLength?: number): ParamSpec => ({ type: "string", ...(maxLength === undefined ? {} : { maxLength }) })

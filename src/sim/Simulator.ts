@@ -1,0 +1,119 @@
+/**
+ * The PVE API simulator (design.md "The simulator"): an in-memory cluster served over real
+ * HTTP(S) on loopback, plus a control API for tests. `startSimulator` is a scoped resource:
+ * both servers and every task timer stop when the scope closes.
+ */
+import type * as http from "node:http"
+import { Data, Effect, Redacted, type Scope } from "effect"
+import { SimCluster } from "./Cluster.js"
+import { createControlServer } from "./ControlServer.js"
+import { createApiServer } from "./HttpServer.js"
+import { Prng } from "./Prng.js"
+import type { SimGuestSeed, SimTokenSeed } from "./Seeds.js"
+import { generateTls, type SimTls } from "./Tls.js"
+
+export type { SimGuestSeed, SimSnapshotSeed, SimTokenSeed } from "./Seeds.js"
+export type { SimMutation, SimGuestView } from "./Cluster.js"
+export type { SimFaults } from "./Faults.js"
+export { SimCluster, SimControlError } from "./Cluster.js"
+
+export interface SimOptions {
+  readonly seed?: number
+  readonly https?: boolean
+  readonly host?: string
+  readonly port?: number
+  readonly controlPort?: number
+  readonly nodes?: ReadonlyArray<string>
+  readonly guests?: ReadonlyArray<SimGuestSeed> | number
+  readonly tokens?: ReadonlyArray<SimTokenSeed>
+  readonly taskDuration?: number
+  readonly authFailureDelay?: number
+  readonly idleTimeout?: number
+  readonly statsDelay?: number
+  readonly tagStyle?: { readonly caseSensitive?: boolean; readonly ordering?: "alphabetical" | "config" }
+}
+
+export interface RunningSim {
+  readonly url: string
+  readonly controlUrl: string
+  readonly fingerprint: string
+  readonly caPem: string
+  readonly tokenId: string
+  readonly tokenSecret: Redacted.Redacted<string>
+  readonly cluster: SimCluster
+}
+
+export class SimStartError extends Data.TaggedError("SimStartError")<{ readonly message: string }> {}
+
+export const DEFAULT_TOKEN_ID = "felhom@pve!agent"
+
+const listen = (server: http.Server, host: string, port: number): Effect.Effect<number, SimStartError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<number, SimStartError>((resume) => {
+      const onError = (e: Error) => resume(Effect.fail(new SimStartError({ message: `cannot listen on ${host}:${port}: ${e.message}` })))
+      server.once("error", onError)
+      server.listen(port, host, () => {
+        server.off("error", onError)
+        const address = server.address()
+        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : port))
+      })
+    }),
+    () =>
+      Effect.async<void>((resume) => {
+        server.close(() => resume(Effect.void))
+        server.closeAllConnections()
+      })
+  )
+
+const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
+
+export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningSim, SimStartError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const seed = options.seed ?? 1
+    const useHttps = options.https ?? true
+    const host = options.host ?? "127.0.0.1"
+    // The default token's secret comes from its own stream so it does not shift guest randomness.
+    const secretRng = new Prng(seed ^ 0x5eed)
+    const defaultSecret = `${secretRng.hex(4)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${secretRng.hex(6)}`.toLowerCase()
+    const tokens: ReadonlyArray<SimTokenSeed> = options.tokens ?? [
+      { tokenid: DEFAULT_TOKEN_ID, secret: defaultSecret, privsep: true, privileges: [{ path: "/", privs: ["*"], propagate: true }] }
+    ]
+    const first = tokens[0]
+    if (first === undefined) return yield* new SimStartError({ message: "at least one token is required" })
+    const tls: SimTls | undefined = useHttps
+      ? yield* Effect.try({ try: generateTls, catch: (e) => new SimStartError({ message: `TLS generation failed: ${String(e)}` }) })
+      : undefined
+    const cluster = yield* Effect.acquireRelease(
+      Effect.sync(
+        () =>
+          new SimCluster({
+            seed,
+            nodes: options.nodes ?? ["pve1"],
+            guests: options.guests ?? [],
+            tokens,
+            taskDuration: options.taskDuration ?? 50,
+            statsDelay: options.statsDelay ?? 0,
+            tagStyle: options.tagStyle ?? {}
+          })
+      ),
+      (c) => Effect.sync(() => c.dispose())
+    )
+    if (cluster.seedError !== undefined) return yield* new SimStartError({ message: cluster.seedError })
+    cluster.fingerprint = tls?.fingerprint ?? ""
+    const api = createApiServer(cluster, {
+      tls,
+      idleTimeout: options.idleTimeout ?? 5000,
+      authFailureDelay: options.authFailureDelay ?? 3000
+    })
+    const port = yield* listen(api, host, options.port ?? 0)
+    const controlPort = yield* listen(createControlServer(cluster), host, options.controlPort ?? 0)
+    return {
+      url: `${useHttps ? "https" : "http"}://${urlHost(host)}:${port}`,
+      controlUrl: `http://${urlHost(host)}:${controlPort}`,
+      fingerprint: tls?.fingerprint ?? "",
+      caPem: tls?.caPem ?? "",
+      tokenId: first.tokenid,
+      tokenSecret: Redacted.make(first.secret),
+      cluster
+    }
+  })

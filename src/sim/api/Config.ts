@@ -1,0 +1,105 @@
+/**
+ * GET config / pending and the config writes (pve-api.md §5): qemu PUT (sync, null) and POST
+ * (task `qmconfig`, `background_delay`), lxc PUT. Pre-checks are synchronous for both verbs
+ * (§5.4); the change goes through the pending model of §5.5 (see ConfigWrite.ts).
+ */
+import { Either } from "effect"
+import { digestOf, type GuestKind } from "../GuestState.js"
+import { boolSpec, formats, intSpec, nodeSpec, snapnameSpec, strSpec, vmidSpec, type ParamSpec } from "../Params.js"
+import { die, ok, paramFail, type Reply } from "../Reply.js"
+import { check, kindOf, loadGuest, need, uriNode, uriVmid, vmPath, type Ctx } from "./Context.js"
+import { applyChange, precheckWrite } from "./ConfigWrite.js"
+import { mergedConfig, typedConfig, typedValue } from "./Views.js"
+import { keyInfo } from "../ConfigKeys.js"
+
+export const getConfig = (ctx: Ctx): Reply => {
+  const kind = kindOf(ctx.uri["kind"])
+  const p = need(ctx, vmPath(uriVmid(ctx)), "VM.Audit")
+  if (Either.isLeft(p)) return p.left
+  const v = check(ctx, { node: nodeSpec, vmid: vmidSpec, current: boolSpec, snapshot: snapnameSpec })
+  if (Either.isLeft(v)) return v.left
+  const { current, snapshot } = v.right
+  if (current !== undefined && snapshot !== undefined) {
+    const text = "cannot use 'snapshot' parameter with 'current'"
+    return paramFail({ snapshot: text, current: text })
+  }
+  const g = loadGuest(ctx, kind, uriNode(ctx), uriVmid(ctx))
+  if (Either.isLeft(g)) return g.left
+  const guest = g.right
+  let values: ReadonlyMap<string, string>
+  if (snapshot !== undefined) {
+    const snap = guest.snapshots.get(snapshot)
+    if (snap === undefined) return die(`snapshot '${snapshot}' does not exist`)
+    values = snap
+  } else values = current === "1" ? guest.config : mergedConfig(guest)
+  return ok({ ...typedConfig(guest, values), digest: digestOf(guest) })
+}
+
+export const getPending = (ctx: Ctx): Reply => {
+  const kind = kindOf(ctx.uri["kind"])
+  const p = need(ctx, vmPath(uriVmid(ctx)), "VM.Audit")
+  if (Either.isLeft(p)) return p.left
+  const v = check(ctx, { node: nodeSpec, vmid: vmidSpec })
+  if (Either.isLeft(v)) return v.left
+  const g = loadGuest(ctx, kind, uriNode(ctx), uriVmid(ctx))
+  if (Either.isLeft(g)) return g.left
+  const guest = g.right
+  const keys = [...new Set([...guest.config.keys(), ...guest.pending.keys(), ...guest.pendingDelete.keys()])].sort()
+  const rows: Array<Record<string, unknown>> = keys.map((key) => {
+    const row: Record<string, unknown> = { key }
+    const cur = guest.config.get(key)
+    if (cur !== undefined) row["value"] = typedValue(guest, key, cur)
+    const pend = guest.pending.get(key)
+    if (pend !== undefined) row["pending"] = typedValue(guest, key, pend)
+    const del = guest.pendingDelete.get(key)
+    if (del !== undefined) row["delete"] = del ? 2 : 1
+    return row
+  })
+  rows.push({ key: "digest", value: digestOf(guest) })
+  return ok(rows)
+}
+
+const commonSpecs = (kind: GuestKind, async: boolean): Record<string, ParamSpec> => ({
+  node: nodeSpec,
+  vmid: vmidSpec,
+  delete: { type: "string", list: true, format: formats.configIdList },
+  revert: { type: "string", list: true, format: formats.configIdList },
+  digest: strSpec(40),
+  ...(kind === "qemu" ? { skiplock: boolSpec, force: boolSpec } : {}),
+  ...(async ? { background_delay: intSpec(1, 30) } : {})
+})
+
+
+export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> => {
+  const kind = kindOf(ctx.uri["kind"])
+  const vmid = uriVmid(ctx)
+  const node = uriNode(ctx)
+  const common = commonSpecs(kind, async)
+  const v = check(ctx, (key) => common[key] ?? keyInfo(kind, key)?.spec)
+  const pre = Either.flatMap(v, (values) => precheckWrite(ctx, kind, values))
+  if (Either.isLeft(pre)) return pre.left
+  const change = pre.right
+  const g = loadGuest(ctx, kind, node, vmid)
+  if (Either.isLeft(g)) return g.left
+  const guest = g.right
+  const guard = change.guard(guest)
+  if (guard !== undefined) return guard
+
+  if (!async) {
+    applyChange(ctx, guest, change)
+    return ok(null)
+  }
+  const task = ctx.cluster.tasks.spawn(node, "qmconfig", String(vmid), ctx.token.tokenid, {
+    finish: () => {
+      applyChange(ctx, guest, change, task.upid)
+      return {}
+    }
+  })
+  const delay = change.values["background_delay"]
+  if (delay === undefined) return ok(task.upid)
+  // §5.4: wait up to background_delay s; null when done OK, 500 when it failed, else the UPID.
+  return ctx.cluster.tasks.waitFor(task, Number(delay) * 1000).then((t) =>
+    t.status === "running" ? ok(t.upid) : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "") ? ok(null) : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
+  )
+}
+

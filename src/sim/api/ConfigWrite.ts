@@ -1,0 +1,142 @@
+/**
+ * One config write: synchronous pre-checks (pve-api.md §5.4 — parameters, per-key privileges,
+ * canonical values, digest, lock, balloon ≤ memory) and the pending model of §5.5 (stopped
+ * guest: applied at once; running: fast-plug/hotplug keys live, the rest pending until the
+ * next start; a value equal to the current one leaves no pending entry).
+ */
+import { Either } from "effect"
+import { appliesLive, configPrivs, keyInfo } from "../ConfigKeys.js"
+import { digestOf, normalizeTags, storeDescription, type GuestKind, type GuestState } from "../GuestState.js"
+import { splitList } from "../Params.js"
+import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet, qemuMemoryMiB } from "../PropertyString.js"
+import { die, paramFail, permFail, type ParamErrors, type Reply } from "../Reply.js"
+import { type Check, type Ctx, lockError, needAny, skiplockError, uriVmid, vmPath } from "./Context.js"
+import { mergedConfig } from "./Views.js"
+
+const COMMON = new Set(["node", "vmid", "delete", "revert", "digest", "skiplock", "force", "background_delay"])
+
+export interface ConfigChange {
+  readonly values: Record<string, string>
+  readonly sets: ReadonlyMap<string, string>
+  /** key → forced */
+  readonly deletes: ReadonlyMap<string, boolean>
+  readonly reverts: ReadonlySet<string>
+  /** Checks against the loaded guest (digest, lock, balloon); a Reply = refuse. */
+  readonly guard: (g: GuestState) => Reply | undefined
+}
+
+const keyPermission = (ctx: Ctx, kind: GuestKind, key: string): Reply | undefined => {
+  const info = keyInfo(kind, key)
+  if (info === undefined) return undefined
+  if (info.priv === "root") return die(`only root can set '${key}' config`)
+  if (info.priv === "hookscript-lxc") return permFail("changing the hookscript is only allowed for root@pam")
+  const path = vmPath(uriVmid(ctx))
+  return needAny(ctx, path, [info.priv]).pipe(Either.match({ onLeft: (r) => r, onRight: () => undefined }))
+}
+
+const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok: string | undefined } | { error: string } => {
+  if (key === "description") return { ok: storeDescription(value) }
+  if (key === "tags") return { ok: normalizeTags(value, ctx.cluster.settings.tagStyle) }
+  const mac = () => ctx.cluster.newMac()
+  if (/^net\d+$/.test(key)) return kind === "qemu" ? canonicalQemuNet(value, mac) : canonicalLxcNet(value, mac)
+  if (kind === "qemu" && key === "memory") return canonicalQemuMemory(value)
+  return { ok: value }
+}
+
+export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, string>): Check<ConfigChange> => {
+  const path = vmPath(uriVmid(ctx))
+  const any = needAny(ctx, path, configPrivs(kind))
+  if (Either.isLeft(any)) return Either.left(any.left)
+  const skip = skiplockError(values)
+  if (skip !== undefined) return Either.left(skip)
+
+  const deleteList = splitList(values["delete"] ?? "")
+  const revertList = splitList(values["revert"] ?? "")
+  const setKeys = Object.keys(values).filter((k) => !COMMON.has(k))
+  const errors: ParamErrors = {}
+  const deletes = new Map<string, boolean>()
+  for (const raw of deleteList) {
+    const key = raw.startsWith("!") ? raw.slice(1) : raw
+    if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
+    else if (revertList.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
+    else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
+    deletes.set(key, values["force"] === "1")
+  }
+  for (const key of revertList) {
+    if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
+  }
+  if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
+  const sets = new Map<string, string>()
+  for (const key of setKeys) {
+    const c = canonical(ctx, kind, key, values[key] ?? "")
+    if ("error" in c) errors[key] = `invalid format - ${c.error}`
+    else if (c.ok === undefined) deletes.set(key, false)
+    else sets.set(key, c.ok)
+  }
+  if (Object.keys(errors).length > 0) return Either.left(paramFail(errors))
+  if (sets.size === 0 && deletes.size === 0 && revertList.length === 0) return Either.left(die("no options specified"))
+
+  for (const key of [...sets.keys(), ...deletes.keys(), ...revertList]) {
+    const denied = keyPermission(ctx, kind, key)
+    if (denied !== undefined) return Either.left(denied)
+  }
+  if (kind === "lxc") {
+    for (const key of deletes.keys())
+      if (key === "memory" || key === "rootfs" || key === "ostype") return Either.left(die(`unable to delete required option '${key}'`))
+    if (sets.has("unprivileged") || deletes.has("unprivileged"))
+      return Either.left(die("unable to modify read-only option: 'unprivileged'"))
+  }
+
+  const digest = values["digest"]
+  const guard = (g: GuestState): Reply | undefined => {
+    const locked = lockError(g)
+    const mismatch = digest !== undefined && digest !== "" && digest !== digestOf(g)
+    const digestFail = die(
+      kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
+    )
+    // qemu asserts the digest before the lock; lxc checks the lock first (§5.4).
+    if (kind === "qemu") {
+      if (mismatch) return digestFail
+      if (locked !== undefined) return die(locked)
+      const merged = mergedConfig(g)
+      const memory = sets.has("memory") ? qemuMemoryMiB(sets.get("memory")) : qemuMemoryMiB(merged.get("memory"))
+      const balloon = sets.get("balloon") ?? (deletes.has("balloon") ? undefined : merged.get("balloon"))
+      if (balloon !== undefined && Number(balloon) > memory) return die("balloon value too large (must be smaller than assigned memory)")
+      return undefined
+    }
+    if (locked !== undefined) return die(locked)
+    return mismatch ? digestFail : undefined
+  }
+  return Either.right({ values, sets, deletes, reverts: new Set(revertList), guard })
+}
+
+/** Applies the change under the pending model; logs a `config` mutation iff the file changed. */
+export const applyChange = (ctx: Ctx, g: GuestState, change: ConfigChange, upid?: string): void => {
+  const before = digestOf(g)
+  const hotplug = g.config.get("hotplug")
+  const live = (key: string): boolean => !g.running || appliesLive(g.kind, key, hotplug)
+  for (const key of change.reverts) {
+    g.pending.delete(key)
+    g.pendingDelete.delete(key)
+  }
+  for (const [key, value] of change.sets) {
+    g.pendingDelete.delete(key)
+    if (live(key)) {
+      g.config.set(key, value)
+      g.pending.delete(key)
+    } else if (g.config.get(key) === value) g.pending.delete(key)
+    else g.pending.set(key, value)
+  }
+  for (const [key, force] of change.deletes) {
+    g.pending.delete(key)
+    if (live(key)) {
+      g.config.delete(key)
+      g.pendingDelete.delete(key)
+    } else if (g.config.has(key)) g.pendingDelete.set(key, force)
+  }
+  g.digestCache = undefined
+  if (digestOf(g) !== before) {
+    const { node: _n, vmid: _v, ...params } = change.values
+    ctx.cluster.record(g, "config", params, ctx.token.tokenid, upid)
+  }
+}

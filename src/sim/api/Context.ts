@@ -1,0 +1,73 @@
+/**
+ * What a handler sees: the cluster, the authenticated token, the merged parameters and the
+ * URI parameters; plus the checks every guest endpoint repeats (privilege, schema, config
+ * exists on that node, lock) as Either so handlers stay linear without throwing.
+ */
+import { Either } from "effect"
+import { effectivePrivs, type TokenRecord } from "../Access.js"
+import type { SimCluster } from "../Cluster.js"
+import { configPath, noun, type GuestKind, type GuestState } from "../GuestState.js"
+import { hasErrors, validate, type ParamSpec, type Params, type Schema } from "../Params.js"
+import { die, paramFail, permFail, type Reply } from "../Reply.js"
+
+export interface Ctx {
+  readonly cluster: SimCluster
+  readonly token: TokenRecord
+  readonly params: Params
+  readonly uri: Readonly<Record<string, string>>
+  readonly method: string
+}
+
+export type Check<A> = Either.Either<A, Reply>
+
+/** Schema check of all parameters (URI ones included, as PVE merges them, §1.1). */
+export const check = (
+  ctx: Ctx,
+  schema: Schema | ((key: string) => ParamSpec | undefined),
+  required: ReadonlyArray<string> = []
+): Check<Record<string, string>> => {
+  const { values, errors } = validate(schema, ctx.params, required)
+  return hasErrors(errors) ? Either.left(paramFail(errors)) : Either.right(values)
+}
+
+export const need = (ctx: Ctx, path: string, priv: string): Check<void> =>
+  effectivePrivs(ctx.token, path).has(priv) ? Either.void : Either.left(permFail(`${path}, ${priv}`))
+
+/** `check => ['perm', path, [privs], any => 1]`: the message lists the alternatives with `|`. */
+export const needAny = (ctx: Ctx, path: string, privs: ReadonlyArray<string>): Check<void> => {
+  const have = effectivePrivs(ctx.token, path)
+  return privs.some((p) => have.has(p)) ? Either.void : Either.left(permFail(`${path}, ${privs.join("|")}`))
+}
+
+export const vmPath = (vmid: string | number): string => `/vms/${vmid}`
+
+/** `load_config`: the guest must live on the requested node with that type (§1.4, §8 "Wrong node"). */
+export const findGuest = (cluster: SimCluster, node: string, kind: GuestKind, vmid: number): GuestState | undefined => {
+  const g = cluster.guests.get(vmid)
+  return g !== undefined && g.node === node && g.kind === kind ? g : undefined
+}
+
+export const notExistText = (kind: GuestKind, node: string, vmid: number): string =>
+  `Configuration file '${configPath(kind, node, vmid)}' does not exist`
+
+export const loadGuest = (ctx: Ctx, kind: GuestKind, node: string, vmid: number): Check<GuestState> => {
+  const g = findGuest(ctx.cluster, node, kind, vmid)
+  return g === undefined ? Either.left(die(notExistText(kind, node, vmid))) : Either.right(g)
+}
+
+/** `check_lock` text (§1.4): "VM is locked (backup)" / "CT is locked (backup)". */
+export const lockError = (g: GuestState): string | undefined => {
+  const lock = g.config.get("lock")
+  return lock === undefined ? undefined : `${noun(g.kind)} is locked (${lock})`
+}
+
+export const isTemplate = (g: GuestState): boolean => g.config.get("template") === "1"
+
+export const kindOf = (segment: string | undefined): GuestKind => (segment === "lxc" ? "lxc" : "qemu")
+
+export const uriVmid = (ctx: Ctx): number => Number(ctx.uri["vmid"] ?? "0")
+export const uriNode = (ctx: Ctx): string => ctx.uri["node"] ?? ""
+
+/** The `skiplock` rule (§4.2): only root@pam, never a token. */
+export const skiplockError = (values: Record<string, string>): Reply | undefined =>
+  values["skiplock"] === "1" ? paramFail({ skiplock: "Only root may use this option." }) : undefined

@@ -1,0 +1,121 @@
+/**
+ * How guests look on the wire: config with JSON types (pve-api.md §5.1), list rows (§3.2),
+ * status/current (§4.1) and /cluster/resources rows (§3.1). Pure over guest state.
+ */
+import { readAsNumber } from "../ConfigKeys.js"
+import { readDescription, type GuestState } from "../GuestState.js"
+import { diskSizeBytes, qemuMemoryMiB } from "../PropertyString.js"
+
+const MiB = 1024 * 1024
+const HOST_CPUS = 8
+
+/** Values re-parsed from the file: integers/booleans as numbers, the rest strings (§5.1). */
+export const typedConfig = (g: GuestState, values: ReadonlyMap<string, string>): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of values) out[k] = typedValue(g, k, v)
+  return out
+}
+
+export const typedValue = (g: GuestState, key: string, v: string): unknown => {
+  if (key === "description") return readDescription(g.kind, v)
+  if (key === "cipassword") return "**********"
+  if (readAsNumber(g.kind, key) && /^-?\d+(\.\d+)?$/.test(v)) return Number(v)
+  return v
+}
+
+/** Default GET config: pending values override, pending deletes removed (§5.1). */
+export const mergedConfig = (g: GuestState): Map<string, string> => {
+  const m = new Map(g.config)
+  for (const [k, v] of g.pending) m.set(k, v)
+  for (const k of g.pendingDelete.keys()) m.delete(k)
+  return m
+}
+
+export const guestName = (g: GuestState): string =>
+  g.kind === "qemu"
+    ? (g.config.get("name") ?? `VM ${g.vmid}`)
+    : (g.config.get("hostname")?.replace(/\s/g, "") ?? `CT${g.vmid}`)
+
+const maxmem = (g: GuestState): number =>
+  (g.kind === "qemu" ? qemuMemoryMiB(g.config.get("memory")) : Number(g.config.get("memory") ?? "512")) * MiB
+
+const maxdisk = (g: GuestState): number => {
+  if (g.kind === "lxc") return diskSizeBytes(g.config.get("rootfs"))
+  for (const k of ["scsi0", "virtio0", "sata0", "ide0"]) {
+    const size = diskSizeBytes(g.config.get(k))
+    if (size > 0) return size
+  }
+  return 0
+}
+
+const cpus = (g: GuestState): number => {
+  const c = g.config
+  if (g.kind === "qemu") return Number(c.get("vcpus") ?? Number(c.get("sockets") ?? "1") * Number(c.get("cores") ?? "1"))
+  return Number(c.get("cores") ?? c.get("cpulimit") ?? HOST_CPUS)
+}
+
+const uptime = (g: GuestState): number => (g.running ? Math.max(1, Math.floor((Date.now() - g.startedAt) / 1000)) : 0)
+
+const liveKeys = (g: GuestState, row: Record<string, unknown>): void => {
+  const lock = g.config.get("lock")
+  if (lock !== undefined) row["lock"] = lock
+  const tags = g.config.get("tags")
+  if (tags !== undefined) row["tags"] = tags
+}
+
+/** A row of GET /nodes/N/qemu or /lxc; qemu has no `type`, lxc pressure values are strings (§3.2). */
+export const listRow = (g: GuestState): Record<string, unknown> => {
+  const mem = maxmem(g)
+  const row: Record<string, unknown> = {
+    vmid: g.vmid, status: g.running ? "running" : "stopped", name: guestName(g), cpus: cpus(g), maxmem: mem,
+    maxdisk: maxdisk(g), disk: 0, mem: g.running ? Math.floor(mem * 0.4) : 0, uptime: uptime(g),
+    cpu: g.running ? 0.01 : 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0
+  }
+  if (g.running) row["pid"] = g.pid
+  if (g.config.get("template") === "1") row["template"] = 1
+  if (g.kind === "lxc") {
+    row["type"] = "lxc"
+    row["maxswap"] = Number(g.config.get("swap") ?? "512") * MiB
+    row["swap"] = 0
+    for (const p of ["pressurecpusome", "pressurecpufull", "pressureiosome", "pressureiofull", "pressurememorysome", "pressurememoryfull"])
+      row[p] = "0.00"
+  }
+  liveKeys(g, row)
+  return row
+}
+
+/** GET status/current: the list row plus `ha`, and for qemu `qmpstatus`/`agent` (§4.1). */
+export const statusCurrent = (g: GuestState): Record<string, unknown> => {
+  const row = listRow(g)
+  row["ha"] = { managed: 0 }
+  if (g.kind === "qemu") {
+    row["qmpstatus"] = g.running ? "running" : "stopped"
+    const agent = g.config.get("agent")
+    if (agent !== undefined && /^(1|enabled=1)/.test(agent)) row["agent"] = 1
+    row["clipboard"] = null
+    if (g.running) {
+      row["running-machine"] = "pc-i440fx-9.2+pve1"
+      row["running-qemu"] = "9.2.0"
+    }
+  }
+  return row
+}
+
+/** A /cluster/resources row; stats (name, template, ...) only once "RRD data" exists (§3.1). */
+export const resourceRow = (g: GuestState, statsDelay: number, now: number): Record<string, unknown> => {
+  const hasStats = now - g.createdAt >= statsDelay
+  const row: Record<string, unknown> = {
+    id: `${g.kind}/${g.vmid}`, vmid: g.vmid, node: g.node, type: g.kind,
+    status: hasStats ? (g.running ? "running" : "stopped") : "unknown"
+  }
+  if (hasStats) {
+    const mem = maxmem(g)
+    Object.assign(row, {
+      name: guestName(g), uptime: uptime(g), template: g.config.get("template") === "1" ? 1 : 0, maxcpu: cpus(g),
+      cpu: g.running ? 0.01 : 0, maxmem: mem, mem: g.running ? Math.floor(mem * 0.4) : 0, maxdisk: maxdisk(g), disk: 0,
+      netin: 0, netout: 0, diskread: 0, diskwrite: 0
+    })
+  }
+  liveKeys(g, row)
+  return row
+}

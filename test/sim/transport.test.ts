@@ -1,0 +1,61 @@
+import * as http from "node:http"
+import * as https from "node:https"
+import type { TLSSocket } from "node:tls"
+import { X509Certificate } from "node:crypto"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { startSimulator } from "../../src/sim/Simulator.js"
+import { data, request } from "./client.js"
+
+describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
+  it.scoped("HTTPS with a CA-signed leaf; fingerprint = SHA-256 of the leaf, shown as ssl_fingerprint", () =>
+    Effect.gen(function*() {
+      const s = yield* startSimulator({ authFailureDelay: 0 })
+      expect(s.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+      expect(s.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/)
+      const peer = yield* Effect.promise(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const req = https.request(`${s.url}/api2/json/version`, { ca: s.caPem, agent: false }, (res) => {
+              const cert = (res.socket as TLSSocket).getPeerCertificate()
+              res.resume()
+              resolve(cert.fingerprint256)
+            })
+            req.on("error", reject)
+            req.end()
+          })
+      )
+      expect(peer).toBe(s.fingerprint)
+      expect(new X509Certificate(s.caPem).subject).toContain("CN=felhom sim CA")
+      const nodes = data(yield* request(s, "/nodes"))
+      expect(nodes[0]).toMatchObject({ id: "node/pve1", node: "pve1", type: "node", status: "online", ssl_fingerprint: s.fingerprint })
+    }))
+
+  it.scoped("bodies over 1024 bytes are gzipped when asked; small ones are not", () =>
+    Effect.gen(function*() {
+      const s = yield* startSimulator({ https: false, authFailureDelay: 0, guests: 30 })
+      const big = yield* request(s, "/cluster/resources", { headers: { "accept-encoding": "gzip" } })
+      expect(big.headers["content-encoding"]).toBe("gzip")
+      expect(data(big).length).toBeGreaterThan(30)
+      const small = yield* request(s, "/version", { headers: { "accept-encoding": "gzip" } })
+      expect(small.headers["content-encoding"]).toBeUndefined()
+    }))
+
+  it.scoped("idle keep-alive connections are closed by the server after idleTimeout", () =>
+    Effect.gen(function*() {
+      const s = yield* startSimulator({ https: false, authFailureDelay: 0, idleTimeout: 100 })
+      const closed = yield* Effect.promise(
+        () =>
+          new Promise<boolean>((resolve, reject) => {
+            const agent = new http.Agent({ keepAlive: true })
+            const req = http.request(`${s.url}/api2/json/version`, { agent }, (res) => {
+              res.resume()
+              res.on("end", () => res.socket.on("close", () => resolve(true)))
+            })
+            req.on("error", reject)
+            req.end()
+          })
+      )
+      expect(closed).toBe(true)
+    }))
+})
