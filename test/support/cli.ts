@@ -1,0 +1,66 @@
+/**
+ * Runs the real CLI (`src/main.ts` through tsx) as a child process, the way an operator does.
+ */
+import * as ChildProcess from "node:child_process"
+import * as Path from "node:path"
+import { Effect } from "effect"
+
+export const ROOT = Path.resolve(import.meta.dirname, "../..")
+export const MAIN = Path.join(ROOT, "src/main.ts")
+
+export interface CliResult {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** `felhom-agent ARGS…`, to completion. */
+export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<CliResult> =>
+  Effect.async<CliResult>((resume) => {
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: "1", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on("data", (d: Buffer) => { stderr += d.toString() })
+    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
+    return Effect.sync(() => { child.kill("SIGKILL") })
+  })
+
+/** A long-running `felhom-agent ARGS…`, killed when the scope closes; resolves once stdout matches `ready`. */
+export const spawnCli = (args: ReadonlyArray<string>, ready: RegExp) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly child: ChildProcess.ChildProcess; readonly output: () => string }, Error>((resume) => {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let out = ""
+      let done = false
+      const output = () => out
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString()
+        if (!done && ready.test(out)) {
+          done = true
+          resume(Effect.succeed({ child, output }))
+        }
+      })
+      child.stderr.on("data", (d: Buffer) => { out += d.toString() })
+      child.on("exit", (code) => {
+        if (!done) {
+          done = true
+          resume(Effect.fail(new Error(`exited ${code} before ready: ${out}`)))
+        }
+      })
+    }),
+    ({ child }) =>
+      Effect.async<void>((resume) => {
+        if (child.exitCode !== null) return resume(Effect.void)
+        child.once("exit", () => resume(Effect.void))
+        child.kill("SIGTERM")
+      })
+  )
