@@ -4,7 +4,8 @@
  * turned into a typed `PveError`. Reads retry once on a stale keep-alive socket (pveproxy closes
  * idle ones after 5 s); mutations are sent exactly once and never retried here.
  */
-import { HttpClientRequest, type HttpClientError } from "@effect/platform"
+import * as Zlib from "node:zlib"
+import { HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Duration, Effect, Option, ParseResult, Queue, Schema, type Scope } from "effect"
 import type { Dispatcher } from "undici"
@@ -73,6 +74,22 @@ const toTransport = (method: string, path: string, error: HttpClientError.HttpCl
 const isStaleSocket = (error: PveError): boolean =>
   error._tag === "PveTransport" && error.code !== undefined && STALE_SOCKET_CODES.has(error.code)
 
+/**
+ * pveproxy compresses bodies over 1 KiB when asked (pve-api.md §1.2). undici's request API
+ * does not decode them (its decompress interceptor is experimental and warns on stderr).
+ */
+const bodyText = (method: string, path: string, response: HttpClientResponse.HttpClientResponse) =>
+  Effect.flatMap(Effect.mapError(response.arrayBuffer, (error) => toTransport(method, path, error)), (buffer) =>
+    Effect.try({
+      try: () => {
+        const bytes = Buffer.from(buffer)
+        const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
+        const plain = encoding === "gzip" ? Zlib.gunzipSync(bytes) : encoding === "deflate" ? Zlib.inflateSync(bytes) : bytes
+        return plain.toString("utf8")
+      },
+      catch: (cause) => new PveBadResponse({ method, path, issue: `undecodable compressed body: ${causeMessage(cause)}` })
+    }))
+
 const ErrorBody = Schema.parseJson(Schema.Struct({
   message: Schema.optional(Schema.String),
   errors: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
@@ -101,23 +118,20 @@ export const makeSend = (
     const once = <A, I>(req: PveRequest<A, I>): Effect.Effect<PveResponse<A>, PveError> => {
       const params = encodeParams(req.params ?? {})
       const url = new URL(base + req.path)
-      let request = HttpClientRequest.make(req.method)(url).pipe(
-        HttpClientRequest.setHeaders({ authorization: auth, "accept-encoding": "gzip, deflate", accept: "application/json" })
+      const request = HttpClientRequest.make(req.method)(url).pipe(
+        HttpClientRequest.setHeaders({ authorization: auth, "accept-encoding": "gzip, deflate", accept: "application/json" }),
+        // GET/DELETE carry parameters in the query; a body there is a 501 (pve-api.md §1.1).
+        (r) => req.method === "GET" || req.method === "DELETE" ? HttpClientRequest.setUrlParams(r, params) : HttpClientRequest.bodyUrlParams(r, params)
       )
-      if (req.method === "GET" || req.method === "DELETE") {
-        request = HttpClientRequest.setUrlParams(request, params)
-      } else {
-        request = HttpClientRequest.bodyUrlParams(request, params)
-      }
       const attempt = client.execute(request).pipe(
+        Effect.mapError((error) => toTransport(req.method, req.path, error)),
         Effect.flatMap((response) =>
-          Effect.map(response.text, (text) => ({
+          Effect.map(bodyText(req.method, req.path, response), (text) => ({
             status: response.status,
             reason: Option.getOrElse(Option.fromNullable(response.headers[REASON_HEADER]), () => ""),
             text
           }))
         ),
-        Effect.mapError((error) => toTransport(req.method, req.path, error)),
         Effect.timeoutFail({
           duration: timeout,
           onTimeout: () => new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })

@@ -1,11 +1,11 @@
 /**
  * The undici dispatcher PVE requests travel through: the TLS trust decision, keep-alive tuned
- * below pveproxy's 5 s idle close (pve-api.md §8), gzip decoding, and the status line's reason
+ * below pveproxy's 5 s idle close (pve-api.md §8), and the status line's reason
  * phrase — the only place older PVE servers put an error's text (pve-api.md §1.3).
  */
 import * as Tls from "node:tls"
 import { Effect, type Scope } from "effect"
-import { Agent, buildConnector, DecoratorHandler, type Dispatcher, interceptors } from "undici"
+import { Agent, buildConnector, DecoratorHandler, type Dispatcher } from "undici"
 import type { PveConnectionSettings } from "./PveConnection.js"
 
 /** Header under which the reason phrase of the status line is handed to the response reader. */
@@ -79,7 +79,7 @@ export const makeDispatcher = (settings: PveConnectionSettings): Effect.Effect<D
         // pveproxy closes idle keep-alive sockets after 5 s; retire ours first.
         keepAliveTimeout: 3_000,
         keepAliveMaxTimeout: 4_000
-      }).compose(reasonPhrase, interceptors.decompress())
+      }).compose(reasonPhrase)
     ),
     (dispatcher) => Effect.promise(() => dispatcher.destroy()).pipe(Effect.ignore)
   )
