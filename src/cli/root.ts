@@ -1,12 +1,25 @@
 /** The `felhom-agent` command tree. */
 import { Command } from "@effect/cli"
 import { keysCommand, opCommand } from "../authz/cli.js"
+import { applyCommand } from "./apply.js"
+import { configCommand } from "./config.js"
 import { guestsCommand } from "./guests.js"
+import { journalCommand } from "./journal.js"
+import { planCommand } from "./plan.js"
 import { simCommand } from "./sim.js"
 
 export const rootCommand = Command.make("felhom-agent").pipe(
   Command.withDescription("keeps a Proxmox VE host's guests as a hub wants them"),
-  Command.withSubcommands([simCommand, guestsCommand, keysCommand, opCommand])
+  Command.withSubcommands([
+    simCommand,
+    guestsCommand,
+    planCommand,
+    applyCommand,
+    journalCommand,
+    configCommand,
+    keysCommand,
+    opCommand
+  ])
 )
 
 export const cli = Command.run(rootCommand, { name: "felhom-agent", version: "0.1.0" })

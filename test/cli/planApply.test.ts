@@ -1,0 +1,73 @@
+/**
+ * `plan`, `apply` and `journal` as an operator runs them: child processes against a simulator
+ * in this process over HTTPS with a pinned fingerprint. Exit codes are the contract: plan 0/2/1,
+ * apply 0 only when every action succeeded.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Redacted } from "effect"
+import { execFile } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
+import { MAIN } from "../support/cli.js"
+import { Sim } from "../support/sim.js"
+import { SEEDS } from "../reconcile/EngineSupport.js"
+
+
+interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
+
+const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.async<Run>((resume) => {
+    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
+      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+  })
+
+const setup = Effect.gen(function*() {
+  const sim = yield* Sim
+  const dir = yield* Effect.acquireRelease(
+    Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-cli-"))),
+    (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+  )
+  const tokenFile = path.join(dir, "token")
+  fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
+  const desiredFile = path.join(dir, "desired.yaml")
+  fs.writeFileSync(desiredFile, "revision: t1\nguests:\n  \"100\":\n    config:\n      description: from the cli\n  \"102\":\n    power: running\n")
+  const connection = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint]
+  return { sim, dir, desiredFile, connection, stateDir: path.join(dir, "state") }
+})
+
+describe("CLI: plan / apply / journal", () => {
+  it.scoped("plan exits 2 with changes, apply applies them (exit 0), plan then exits 0; journal shows the ops", () =>
+    Effect.gen(function*() {
+      const { sim, desiredFile, connection, stateDir, dir } = yield* setup
+      const before = yield* cli(["plan", ...connection, "--desired", desiredFile])
+      expect(before.code).toBe(2)
+      expect(before.stdout).toContain("qemu/100")
+      expect(before.stdout).toContain(`"web server" → "from the cli"`)
+      const applied = yield* cli(["apply", ...connection, "--desired", desiredFile, "--json"], { FELHOM_STATE_DIR: stateDir })
+      expect(applied.code).toBe(0)
+      const report = JSON.parse(applied.stdout) as { succeeded: boolean; results: ReadonlyArray<{ opId: string; outcome: { _tag: string } }> }
+      expect(report.succeeded).toBe(true)
+      expect(report.results.map((r) => r.outcome._tag)).toEqual(["Applied", "Applied"])
+      expect(fs.statSync(stateDir).mode & 0o777).toBe(0o700)
+      expect(sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toHaveLength(2)
+      const after = yield* cli(["plan", ...connection, "--desired", desiredFile, "--json"])
+      expect(after.code).toBe(0)
+      expect((JSON.parse(after.stdout) as { actionCount: number }).actionCount).toBe(0)
+      const list = yield* cli(["journal", "list", "--json", "--state-dir", stateDir])
+      expect(list.code).toBe(0)
+      expect((JSON.parse(list.stdout) as ReadonlyArray<{ phase: string }>).map((o) => o.phase)).toEqual(["done", "done"])
+      const opId = report.results[0]?.opId ?? ""
+      const show = yield* cli(["journal", "show", opId, "--state-dir", stateDir])
+      expect(show.code).toBe(0)
+      expect(show.stdout).toContain("in-flight")
+      const bad = path.join(dir, "bad.yaml")
+      fs.writeFileSync(bad, "guests:\n  \"12\":\n    power: sideways\n")
+      const broken = yield* cli(["plan", ...connection, "--desired", bad])
+      expect(broken.code).toBe(1)
+      expect(broken.stderr).toContain("guests.12")
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+})
