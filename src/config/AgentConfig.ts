@@ -1,0 +1,156 @@
+/**
+ * AgentConfig: every setting, read once at start-up from an optional config file (YAML or
+ * JSON; `--config` or `FELHOM_CONFIG`) with `FELHOM_*` variables layered on top, then the
+ * secrets from files — including systemd credentials in `$CREDENTIALS_DIRECTORY`. A bad
+ * setting is one error naming each bad key; secrets stay `Redacted`.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { Config, Context, Data, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
+import * as Yaml from "yaml"
+import { type PveToken, parsePveToken } from "../pve/PveToken.js"
+import { Settings } from "./settings.js"
+
+export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
+  readonly source: string
+  readonly issues: ReadonlyArray<{ readonly path: string; readonly message: string }>
+}> {
+  override get message(): string {
+    return `invalid configuration (${this.source}): ${this.issues.map((i) => `${i.path}: ${i.message}`).join("; ")}`
+  }
+}
+
+export interface AgentConfigShape {
+  readonly settings: Settings
+  readonly pveToken: PveToken
+  readonly hubToken: Option.Option<Redacted.Redacted<string>>
+  /** Where each secret came from, for `config check`; never the secret itself. */
+  readonly secretSources: Readonly<Record<string, string>>
+}
+
+export class AgentConfig extends Context.Tag("felhom/AgentConfig")<AgentConfig, AgentConfigShape>() {
+  static readonly layer = (options: { readonly configPath: Option.Option<string> }) =>
+    Layer.effect(AgentConfig, load(options.configPath))
+}
+
+/** `FELHOM_*` variable → settings path. Every documented variable, nothing implicit. */
+export const ENV_KEYS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+  ["FELHOM_AGENT_ID", ["agentId"]],
+  ["FELHOM_STATE_DIR", ["stateDir"]],
+  ["FELHOM_PVE_URL", ["pve", "url"]],
+  ["FELHOM_PVE_TOKEN_FILE", ["pve", "tokenFile"]],
+  ["FELHOM_PVE_FINGERPRINT", ["pve", "fingerprint"]],
+  ["FELHOM_PVE_CA_FILE", ["pve", "caFile"]],
+  ["FELHOM_DESIRED_SOURCE", ["desired", "source"]],
+  ["FELHOM_DESIRED_FILE", ["desired", "file"]],
+  ["FELHOM_HUB_URL", ["hub", "url"]],
+  ["FELHOM_HUB_TOKEN_FILE", ["hub", "tokenFile"]],
+  ["FELHOM_SIGNERS_FILE", ["signersFile"]],
+  ["FELHOM_RECONCILE_INTERVAL", ["reconcile", "interval"]],
+  ["FELHOM_HEALTH_LISTEN", ["health", "listen"]],
+  ["FELHOM_LOG_FORMAT", ["log", "format"]],
+  ["FELHOM_LOG_LEVEL", ["log", "level"]]
+]
+
+type Raw = { [key: string]: unknown }
+const isRecord = (u: unknown): u is Raw => typeof u === "object" && u !== null && !Array.isArray(u)
+
+const setPath = (target: Raw, path: ReadonlyArray<string>, value: string): Raw => {
+  const [head, ...rest] = path
+  if (head === undefined) return target
+  if (rest.length === 0) return { ...target, [head]: value }
+  const child = target[head]
+  return { ...target, [head]: setPath(isRecord(child) ? child : {}, rest, value) }
+}
+
+const readConfigFile = (path: string) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* Effect.mapError(fs.readFileString(path), (e) =>
+      new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: `cannot read: ${e.message}` }] }))
+    const doc = yield* Effect.try({
+      try: () => Yaml.parse(text) as unknown,
+      // The parser's message may quote file content; keep only its position.
+      catch: (e) => new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: `not valid YAML/JSON${e instanceof Yaml.YAMLParseError ? ` at line ${e.linePos?.[0]?.line ?? "?"}` : ""}` }] })
+    })
+    if (doc === null || doc === undefined) return {}
+    if (!isRecord(doc)) return yield* new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: "expected a mapping of settings" }] })
+    return doc
+  })
+
+const withEnv = (raw: Raw) =>
+  Effect.reduce(ENV_KEYS, raw, (acc, [name, path]) =>
+    Effect.map(Effect.orDie(Config.option(Config.string(name))), Option.match({ onNone: () => acc, onSome: (v) => setPath(acc, path, v) })))
+
+/** Cross-key rules the per-key schema cannot state. */
+const consistency = (s: Settings): ReadonlyArray<Issue> => [
+  ...(s.desired.source === "file" && s.desired.file === undefined ? [{ path: "desired.file", message: "is required when desired.source is \"file\"" }] : []),
+  ...(s.desired.source === "hub" && s.hub === undefined ? [{ path: "hub", message: "is required when desired.source is \"hub\"" }] : []),
+  ...(s.pve.fingerprint !== undefined && s.pve.caFile !== undefined ? [{ path: "pve.fingerprint", message: "give either pve.fingerprint or pve.caFile, not both" }] : [])
+]
+
+type Issue = { readonly path: string; readonly message: string }
+
+/**
+ * An optional key decodes as `X | undefined`, so a bad value also fails the `undefined`
+ * branch; that echo says nothing the real issue does not, and is dropped.
+ */
+const withoutUndefinedEcho = (issues: ReadonlyArray<Issue>): ReadonlyArray<Issue> =>
+  issues.filter((issue) =>
+    !issue.message.startsWith("Expected undefined") ||
+    !issues.some((other) => other !== issue && !other.message.startsWith("Expected undefined") &&
+      (other.path === issue.path || other.path.startsWith(`${issue.path}.`) || issue.path === "(root)")))
+
+export const decodeSettings = (raw: unknown, source: string) =>
+  Effect.flatMap(
+    Effect.mapError(Schema.decodeUnknown(Settings)(raw, { errors: "all", onExcessProperty: "error" }), (error) =>
+      new ConfigInvalid({
+        source,
+        issues: withoutUndefinedEcho(ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
+          path: i.path.length > 0 ? i.path.join(".") : "(root)",
+          message: i.message
+        })))
+      })),
+    (settings) => {
+      const issues = consistency(settings)
+      return issues.length > 0 ? Effect.fail(new ConfigInvalid({ source, issues })) : Effect.succeed(settings)
+    }
+  )
+
+/** A secret file named by a setting, else the systemd credential of that name, else none. */
+const secretFile = (setting: string | undefined, credential: string) =>
+  Effect.gen(function*() {
+    if (setting !== undefined) return Option.some({ path: setting, source: setting })
+    const dir = yield* Effect.orDie(Config.option(Config.string("CREDENTIALS_DIRECTORY")))
+    if (Option.isNone(dir)) return Option.none()
+    const path = (yield* Path.Path).join(dir.value, credential)
+    const exists = yield* Effect.orElseSucceed((yield* FileSystem.FileSystem).exists(path), () => false)
+    return exists ? Option.some({ path, source: `systemd credential ${credential}` }) : Option.none()
+  })
+
+const readSecret = (what: string, path: string) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
+    Effect.mapError((e) => new ConfigInvalid({ source: path, issues: [{ path: what, message: `cannot read the secret file: ${e._tag === "SystemError" ? e.reason : e.message}` }] }))
+  )
+
+export const load = (configPath: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const envPath = yield* Effect.orDie(Config.option(Config.string("FELHOM_CONFIG")))
+    const path = Option.orElse(configPath, () => envPath)
+    const source = Option.getOrElse(path, () => "environment")
+    const raw = yield* withEnv(Option.isSome(path) ? yield* readConfigFile(path.value) : {})
+    const settings = yield* decodeSettings(raw, source)
+    const pveFile = yield* secretFile(settings.pve.tokenFile, "pve-token")
+    if (Option.isNone(pveFile)) {
+      return yield* new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: "is required (or a systemd credential named pve-token)" }] })
+    }
+    const pveToken = yield* Effect.flatMap(readSecret("pve.tokenFile", pveFile.value.path), (text) =>
+      Effect.mapError(parsePveToken(text), (e) => new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: e.reason }] })))
+    const hubFile = settings.hub === undefined ? Option.none() : yield* secretFile(settings.hub.tokenFile, "hub-token")
+    const hubToken = yield* Option.match(hubFile, {
+      onNone: () => Effect.succeed(Option.none<Redacted.Redacted<string>>()),
+      onSome: (f) => Effect.map(readSecret("hub.tokenFile", f.path), (t) => Option.some(Redacted.make(t.trim())))
+    })
+    const secretSources: Record<string, string> = { "pve token": pveFile.value.source }
+    if (Option.isSome(hubFile)) secretSources["hub token"] = hubFile.value.source
+    return { settings, pveToken, hubToken, secretSources } satisfies AgentConfigShape
+  })

@@ -1,0 +1,100 @@
+/**
+ * The agent's settings as a Schema: the one place every key, its type, its default and its
+ * meaning are written down. A config file and `FELHOM_*` variables are decoded through it,
+ * unknown keys refused, so a typo is an error that names the key — never a silent default.
+ */
+import { Duration, Option, ParseResult, Schema } from "effect"
+
+const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
+
+/** "30s", "500ms", "5m", "1h", or Effect's own "30 seconds"; a bare number is seconds. */
+export const DurationSetting = Schema.transformOrFail(
+  Schema.Union(Schema.String, Schema.Number),
+  Schema.DurationFromSelf,
+  {
+    strict: true,
+    decode: (input, _, ast) => {
+      const bad = () => ParseResult.fail(new ParseResult.Type(ast, input, `expected a duration like "30s", "500ms", "5m", got ${JSON.stringify(input)}`))
+      if (typeof input === "number") return input >= 0 && Number.isFinite(input) ? ParseResult.succeed(Duration.seconds(input)) : bad()
+      const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(input.trim())
+      if (short !== null) return ParseResult.succeed(Duration.millis(Number(short[1]) * (UNIT_MS[short[2] ?? "s"] ?? 1_000)))
+      return Option.match(Duration.decodeUnknown(input.trim()), { onNone: bad, onSome: ParseResult.succeed })
+    },
+    encode: (d) => ParseResult.succeed(`${Duration.toMillis(d)}ms`)
+  }
+)
+
+/** `host:port`; the health server listens on loopback unless told otherwise. */
+export const ListenSetting = Schema.String.pipe(
+  Schema.pattern(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: () => "expected host:port, e.g. 127.0.0.1:9105" })
+)
+
+const PositiveInt = Schema.Int.pipe(Schema.positive())
+const withDefault = <A, I>(schema: Schema.Schema<A, I>, value: () => I) =>
+  Schema.optionalWith(schema, { default: () => Schema.decodeSync(schema)(value()) })
+
+export const PveSettings = Schema.Struct({
+  url: Schema.String,
+  /** Token file; defaults to the systemd credential `pve-token` when that exists. */
+  tokenFile: Schema.optional(Schema.String),
+  fingerprint: Schema.optional(Schema.String.pipe(Schema.pattern(/^([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}$/, {
+    message: () => "expected a SHA-256 fingerprint in PVE's form: 32 hex pairs joined by ':'"
+  }))),
+  caFile: Schema.optional(Schema.String),
+  insecureHttp: withDefault(Schema.Boolean, () => false),
+  requestTimeout: withDefault(DurationSetting, () => "30s"),
+  /** pveproxy serves 3 requests at a time (pve-api.md §8). */
+  concurrency: withDefault(PositiveInt, () => 3)
+})
+
+export const DesiredSettings = Schema.Struct({
+  /** `empty` (the default: zero mutations), `file`, or `hub`. */
+  source: withDefault(Schema.Literal("empty", "file", "hub"), () => "empty" as const),
+  file: Schema.optional(Schema.String),
+  pollInterval: withDefault(DurationSetting, () => "5s")
+})
+
+export const HubSettings = Schema.Struct({
+  url: Schema.String,
+  tokenFile: Schema.optional(Schema.String),
+  caFile: Schema.optional(Schema.String),
+  pollInterval: withDefault(DurationSetting, () => "30s")
+})
+
+export const ReconcileSettings = Schema.Struct({
+  interval: withDefault(DurationSetting, () => "30s"),
+  /** Guests mutated at once (GuestQueue's global bound). */
+  concurrency: withDefault(PositiveInt, () => 4),
+  shutdownTimeout: withDefault(DurationSetting, () => "60s"),
+  taskDeadline: withDefault(DurationSetting, () => "10m")
+})
+
+export const SignedOpsSettings = Schema.Struct({
+  skew: withDefault(DurationSetting, () => "60s"),
+  maxLifetime: withDefault(DurationSetting, () => "1h"),
+  nonceCapacity: withDefault(PositiveInt, () => 100_000)
+})
+
+export const Settings = Schema.Struct({
+  agentId: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+    message: () => "agentId must be 1-128 characters of letters, digits, '.', '_' or '-'"
+  })),
+  stateDir: withDefault(Schema.String, () => "/var/lib/felhom-agent"),
+  pve: PveSettings,
+  desired: withDefault(DesiredSettings, () => ({})),
+  hub: Schema.optional(HubSettings),
+  signersFile: Schema.optional(Schema.String),
+  reconcile: withDefault(ReconcileSettings, () => ({})),
+  signedOps: withDefault(SignedOpsSettings, () => ({})),
+  health: withDefault(Schema.Struct({ listen: withDefault(ListenSetting, () => "127.0.0.1:9105") }), () => ({})),
+  log: withDefault(
+    Schema.Struct({
+      format: withDefault(Schema.Literal("logfmt", "json"), () => "logfmt" as const),
+      level: withDefault(Schema.Literal("debug", "info", "warning", "error"), () => "info" as const)
+    }),
+    () => ({})
+  ),
+  /** How long SIGTERM waits for in-flight ops to reach a journaled phase. */
+  shutdownGrace: withDefault(DurationSetting, () => "30s")
+})
+export type Settings = typeof Settings.Type

@@ -1,0 +1,100 @@
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
+import { load } from "../../src/config/AgentConfig.js"
+import { runCli } from "../support/cli.js"
+
+const SECRET = "7d9e1c2b-aaaa-bbbb-cccc-0123456789ab"
+
+const dir = () => Fs.mkdtempSync(Path.join(Os.tmpdir(), "felhom-config-"))
+const write = (d: string, name: string, text: string) => {
+  const p = Path.join(d, name)
+  Fs.writeFileSync(p, text, { mode: 0o600 })
+  return p
+}
+
+/** `load` with exactly these environment variables. */
+const loadWith = (configPath: string | undefined, env: Record<string, string>) =>
+  load(Option.fromNullable(configPath)).pipe(
+    Effect.provide(Layer.merge(NodeContext.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+  )
+
+describe("AgentConfig", () => {
+  it.effect("a config file with defaults filled in, secrets from the token file, env on top", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}\n`)
+      const file = write(d, "agent.yaml", `agentId: host1\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\nreconcile:\n  interval: 2m\n`)
+      const config = yield* loadWith(file, { FELHOM_LOG_FORMAT: "json", FELHOM_RECONCILE_INTERVAL: "45s" })
+      expect(config.settings.agentId).toBe("host1")
+      expect(Duration.toMillis(config.settings.reconcile.interval)).toBe(45_000)
+      expect(config.settings.log.format).toBe("json")
+      expect(config.settings.desired.source).toBe("empty")
+      expect(config.settings.health.listen).toBe("127.0.0.1:9105")
+      expect(config.pveToken.tokenId).toBe("felhom@pve!agent")
+      expect(Redacted.value(config.pveToken.secret)).toBe(SECRET)
+      expect(JSON.stringify(config)).not.toContain(SECRET)
+    }))
+
+  it.effect("environment alone is enough; the token can come from systemd's credentials directory", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      write(d, "pve-token", `felhom@pve!agent=${SECRET}`)
+      const config = yield* loadWith(undefined, {
+        FELHOM_AGENT_ID: "host2", FELHOM_PVE_URL: "https://pve2:8006", CREDENTIALS_DIRECTORY: d
+      })
+      expect(config.settings.pve.url).toBe("https://pve2:8006")
+      expect(config.secretSources["pve token"]).toBe("systemd credential pve-token")
+    }))
+
+  it.effect("every bad key is named in one error, and nothing leaks", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
+      const file = write(d, "agent.yaml", `agentId: "bad id"\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\n  fingerprint: AA:BB\nreconcile:\n  interval: soon\n  bogus: 1\ndesired:\n  source: file\n`)
+      const exit = yield* Effect.exit(loadWith(file, {}))
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
+        const message = exit.cause.error.message
+        for (const key of ["agentId", "pve.fingerprint", "reconcile.interval", "reconcile.bogus"]) expect(message).toContain(`${key}:`)
+        expect(message).not.toContain("Expected undefined")
+        expect(message).not.toContain(SECRET)
+      }
+    }))
+
+  it.effect("cross-key rules: desired.source file needs desired.file", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
+      const exit = yield* Effect.exit(loadWith(undefined, {
+        FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006", FELHOM_PVE_TOKEN_FILE: token, FELHOM_DESIRED_SOURCE: "file"
+      }))
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain("desired.file: is required")
+    }))
+
+  it.effect("a missing token is named", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(loadWith(undefined, { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006" }))
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain("pve.tokenFile: is required")
+    }))
+
+  it.live("config check prints the effective settings with the secret redacted; a bad config exits 1 in one line", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
+      const good = write(d, "good.yaml", `agentId: host1\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\n`)
+      const ok = yield* runCli(["config", "check", "--config", good])
+      expect(ok.code).toBe(0)
+      expect(ok.stdout).toContain("agentId: host1")
+      expect(ok.stdout).toContain("<redacted>")
+      expect(ok.stdout + ok.stderr).not.toContain(SECRET)
+      const bad = write(d, "bad.yaml", "agentId: host1\npve:\n  url: 3\n")
+      const failed = yield* runCli(["config", "check", "--config", bad])
+      expect(failed.code).toBe(1)
+      expect(failed.stderr.trim().split("\n")).toHaveLength(1)
+      expect(failed.stderr).toContain("pve.url: Expected string, actual 3")
+    }))
+})
