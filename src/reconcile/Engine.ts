@@ -234,22 +234,48 @@ const make = (options: EngineOptions) =>
         return { _tag: "Fresh" as const, op }
       })
 
-    const job = (action: Action, opId: string, runOptions: RunOptions): Effect.Effect<Outcome> =>
+    /**
+     * A planned op id names "the n-th application of this change under this revision". The plan
+     * proposes an action only while the fresh observation shows it is still needed, so a done op
+     * with the same base id means the guest drifted back since — and PVE digests are content-
+     * based (pve-api.md §8), so even a SetConfig's digest repeats. The next generation applies it
+     * again. Signed ops keep their envelope id, so a replay stays AlreadyApplied.
+     */
+    const plannedOpIdOf = (base: string): Effect.Effect<string, Stop> => {
+      const generation = (n: number): Effect.Effect<string, Stop> => {
+        const id = n === 0 ? base : `${base}.${n}`
+        return Effect.flatMap(write(journal.get(id)), (known) =>
+          Option.isSome(known) && known.value.origin === "planned" && known.value.phase === "done"
+            ? generation(n + 1)
+            : Effect.succeed(id))
+      }
+      return generation(0)
+    }
+
+    const job = (action: Action, runOptions: RunOptions): Effect.Effect<{ readonly opId: string; readonly outcome: Outcome }> =>
       Effect.gen(function*() {
-        const started = yield* begin(action, opId, runOptions, options.tokenUser)
-        if (started._tag === "Unfinished") return yield* resolveUnsure(started.op, "left unfinished by an earlier run")
-        return yield* execute(action, started.op)
-      }).pipe(Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome)))
+        const opId = runOptions.opId ?? (yield* plannedOpIdOf(plannedOpId(action, runOptions.revision)))
+        const outcome = yield* Effect.gen(function*() {
+          const started = yield* begin(action, opId, runOptions, options.tokenUser)
+          if (started._tag === "Unfinished") return yield* resolveUnsure(started.op, "left unfinished by an earlier run")
+          return yield* execute(action, started.op)
+        }).pipe(Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome)))
+        return { opId, outcome }
+      }).pipe(
+        Effect.catchTag("EngineStop", (s) =>
+          Effect.succeed({ opId: runOptions.opId ?? plannedOpId(action, runOptions.revision), outcome: s.outcome }))
+      )
 
     const run = (action: Action, runOptions: RunOptions): Effect.Effect<OpResult> => {
-      const opId = runOptions.opId ?? plannedOpId(action, runOptions.revision)
-      return queue.submit(action.guest.vmid, runOptions.kind ?? "reconcile", job(action, opId, runOptions)).pipe(
+      const baseId = runOptions.opId ?? plannedOpId(action, runOptions.revision)
+      const refused = (outcome: Outcome) => Effect.succeed({ opId: baseId, outcome })
+      return queue.submit(action.guest.vmid, runOptions.kind ?? "reconcile", job(action, runOptions)).pipe(
         Effect.catchTags({
-          GuestQueueSuperseded: () => Effect.succeed(Outcome.Skipped({ reason: "superseded by a newer plan for this guest" })),
-          GuestQueueShutdown: (e) => Effect.succeed(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
+          GuestQueueSuperseded: () => refused(Outcome.Skipped({ reason: "superseded by a newer plan for this guest" })),
+          GuestQueueShutdown: (e) => refused(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
         }),
-        Effect.map((outcome) => ({ opId, action, outcome })),
-        Effect.annotateLogs({ opId, vmid: action.guest.vmid, action: action._tag })
+        Effect.map(({ opId, outcome }) => ({ opId, action, outcome })),
+        Effect.annotateLogs({ opId: baseId, vmid: action.guest.vmid, action: action._tag })
       )
     }
 

@@ -81,7 +81,7 @@ describe("Engine: power", () => {
 })
 
 describe("Engine: idempotency", () => {
-  it.live("an op id already done answers AlreadyApplied without a PVE call", () =>
+  it.live("an op id already done answers AlreadyApplied without a PVE call (as a signed op's id does)", () =>
     Effect.gen(function*() {
       const engine = yield* Engine
       const doc = desired({ guests: { 102: { power: "running" } } })
@@ -89,10 +89,11 @@ describe("Engine: idempotency", () => {
       const [start] = p.actions
       if (start === undefined) return expect.fail("no action planned")
       const o = observed.find((x) => x.guest.vmid === 102)
-      const first = yield* engine.run(start, { revision: p.revision, ...(o === undefined ? {} : { observed: o }) })
+      const opId = "hub-op-0001"
+      const first = yield* engine.run(start, { revision: p.revision, opId, ...(o === undefined ? {} : { observed: o }) })
       expect(first.outcome._tag).toBe("Applied")
       const mutations = (yield* ours).length
-      const again = yield* engine.run(start, { revision: p.revision })
+      const again = yield* engine.run(start, { revision: p.revision, opId })
       expect(again.outcome).toEqual({ _tag: "AlreadyApplied" })
       expect(again.opId).toBe(first.opId)
       expect((yield* ours).length).toBe(mutations)

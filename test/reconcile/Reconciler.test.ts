@@ -9,6 +9,7 @@ import type { DesiredState } from "../../src/domain/DesiredState.js"
 import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
 import { Reconciler, ReconcilerMetrics } from "../../src/reconcile/Reconciler.js"
 import type { SimGuestSeed } from "../../src/sim/Simulator.js"
+import { Pve } from "../../src/pve/Pve.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll, SEEDS } from "./EngineSupport.js"
 
@@ -64,6 +65,33 @@ describe("Reconciler", () => {
       expect(for102).toEqual(["Failed", "Skipped"])
       expect((yield* ours).filter((m) => m.vmid === 102)).toEqual([])
     }).pipe(Effect.provide(withProvider(DesiredProvider.Static(drifted)))))
+})
+
+describe("Reconciler: drift after convergence", () => {
+  const pinned = desired({ revision: "r1", guests: { 100: { config: { description: "managed" } }, 102: { power: "running" } } })
+
+  it.live("a guest that drifts back to an earlier state is corrected again, under the same revision", () =>
+    Effect.gen(function*() {
+      const reconciler = yield* Reconciler
+      const sim = yield* Sim
+      const pve = yield* Pve
+      const first = yield* reconciler.runOnce
+      expect(first.results.map((r) => r.outcome._tag)).toEqual(["Applied", "Applied"])
+      // An operator puts both guests back exactly as they were: the config file, and so its
+      // content-based digest, is identical to the one the first SetConfig was planned against.
+      yield* sim.cluster.edit(100, { set: { description: "web server" } })
+      const start102 = first.results.find((r) => r.action.guest.vmid === 102)
+      if (start102 === undefined) return yield* Effect.dieMessage("no action for guest 102")
+      const stop = yield* pve.power(start102.action.guest, "stop")
+      if (stop._tag === "Task") yield* pve.waitTask(stop.upid, { deadline: "10 seconds" })
+      const second = yield* reconciler.runOnce
+      expect(second.results.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], ["Start", "Applied"]])
+      expect(new Set(second.results.map((r) => r.opId))).not.toEqual(new Set(first.results.map((r) => r.opId)))
+      const mine = yield* ours
+      expect(mine.filter((m) => m.vmid === 100 && m.kind === "config")).toHaveLength(2)
+      expect(mine.filter((m) => m.vmid === 102 && m.kind === "start")).toHaveLength(2)
+      expect((yield* reconciler.runOnce).plan.actions).toEqual([])
+    }).pipe(Effect.provide(withProvider(DesiredProvider.Static(pinned)))))
 })
 
 // PVE's read-back quirks, seeded as PVE would store them (pve-api.md "Quirks").
