@@ -6,6 +6,7 @@ import { configCommand } from "./config.js"
 import { guestsCommand } from "./guests.js"
 import { journalCommand } from "./journal.js"
 import { planCommand } from "./plan.js"
+import { selftestCommand } from "./selftest.js"
 import { simCommand } from "./sim.js"
 
 export const rootCommand = Command.make("felhom-agent").pipe(
@@ -16,6 +17,7 @@ export const rootCommand = Command.make("felhom-agent").pipe(
     planCommand,
     applyCommand,
     journalCommand,
+    selftestCommand,
     configCommand,
     keysCommand,
     opCommand
