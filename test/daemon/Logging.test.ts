@@ -1,0 +1,184 @@
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Config, ConfigProvider, Effect, LogLevel, Redacted } from "effect"
+import { isJournalStream, journalPriority, Logging } from "../../src/daemon/Logging.js"
+
+const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "log-burst.ts")
+
+/** Runs `effect` with the agent's logger writing into an array; returns the lines. */
+const capture = (
+  effect: Effect.Effect<unknown>,
+  options: { format?: "logfmt" | "json"; journald?: boolean; level?: LogLevel.LogLevel } = {}
+) =>
+  Effect.gen(function*() {
+    const lines: Array<string> = []
+    yield* effect.pipe(Effect.provide(Logging.layer({ ...options, write: (line) => lines.push(line) })))
+    return lines
+  })
+
+describe("Logging format", () => {
+  it.effect("logfmt with a timestamp outside systemd", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(Effect.logInfo("hello").pipe(Effect.annotateLogs({ vmid: 100 })), { journald: false })
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(/^timestamp=\d{4}-\d\d-\d\dT\S+Z level=INFO fiber=#\d+ message=hello vmid=100$/)
+    }))
+
+  it.effect("under journald: <N> priority per level and no timestamp", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(
+        Effect.all([
+          Effect.logError("e"),
+          Effect.logWarning("w"),
+          Effect.logInfo("i"),
+          Effect.logDebug("d"),
+          Effect.logFatal("f")
+        ]),
+        { journald: true, level: LogLevel.Debug }
+      )
+      expect(lines.map((l) => l.slice(0, 3))).toEqual(["<3>", "<4>", "<6>", "<7>", "<2>"])
+      expect(lines[0]).toMatch(/^<3>level=ERROR fiber=#\d+ message=e$/)
+      expect(lines.some((l) => l.includes("timestamp"))).toBe(false)
+    }))
+
+  it.effect("JSON lines by option, with and without journald", () =>
+    Effect.gen(function*() {
+      const plain = yield* capture(Effect.logWarning("careful").pipe(Effect.annotateLogs({ vmid: 101 })), { format: "json", journald: false })
+      const entry: unknown = JSON.parse(plain[0] ?? "")
+      expect(entry).toMatchObject({ message: "careful", logLevel: "WARN", annotations: { vmid: 101 } })
+      expect(entry).toHaveProperty("timestamp")
+      const journal = yield* capture(Effect.logWarning("careful"), { format: "json", journald: true })
+      expect(journal[0]?.startsWith("<4>{")).toBe(true)
+      expect(JSON.parse((journal[0] ?? "").slice(3))).not.toHaveProperty("timestamp")
+    }))
+
+  it.effect("multi-line errors and causes stay one line", () =>
+    Effect.gen(function*() {
+      const lines = yield* capture(
+        Effect.all([
+          Effect.logError("failed", new Error("first\nsecond")),
+          Effect.logError("failed", Cause.fail(new Error("third\nfourth")))
+        ]),
+        { journald: true }
+      )
+      expect(lines).toHaveLength(2)
+      expect(lines[0]).toContain("message=\"Error: first\\nsecond\"")
+      expect(lines[1]).toContain("cause=\"Error: third\\nfourth")
+    }))
+
+  it.effect("the minimum level drops debug by default", () =>
+    Effect.gen(function*() {
+      expect(yield* capture(Effect.logDebug("noise"), { journald: false })).toEqual([])
+    }))
+
+  it.effect("a Redacted value never prints, in logfmt or JSON, message or annotation", () =>
+    Effect.gen(function*() {
+      const secret = "pve-token-secret-0123456789"
+      const token = Redacted.make(secret)
+      const fromConfig = yield* Effect.withConfigProvider(
+        Config.redacted("token"),
+        ConfigProvider.fromMap(new Map([["token", secret]]))
+      )
+      const log = Effect.all([
+        Effect.logInfo("token", token),
+        Effect.logInfo({ token: fromConfig }).pipe(Effect.annotateLogs({ token })),
+        Effect.logError("failed", token)
+      ])
+      const lines = [
+        ...(yield* capture(log, { journald: false })),
+        ...(yield* capture(log, { format: "json", journald: true }))
+      ]
+      expect(lines).toHaveLength(6)
+      for (const line of lines) {
+        expect(line).not.toContain(secret)
+        expect(line).toContain("redacted")
+      }
+    }))
+
+  it("maps levels to syslog priorities", () => {
+    expect(journalPriority(LogLevel.Error)).toBe(3)
+    expect(journalPriority(LogLevel.Warning)).toBe(4)
+    expect(journalPriority(LogLevel.Info)).toBe(6)
+    expect(journalPriority(LogLevel.Debug)).toBe(7)
+    expect(journalPriority(LogLevel.Trace)).toBe(7)
+  })
+
+  it("JOURNAL_STREAM counts only when it names the stream itself", () => {
+    expect(isJournalStream({}, 2)).toBe(false)
+    expect(isJournalStream({ JOURNAL_STREAM: "0:0" }, 2)).toBe(false)
+  })
+})
+
+interface BurstRun {
+  readonly code: number | null
+  readonly lines: ReadonlyArray<string>
+}
+
+/**
+ * Starts the fixture, sends SIGTERM once it is ready, and reads its stderr like a slow journald:
+ * paused for a while after the signal, so the socket buffer fills and Node queues the rest in
+ * memory — the situation in which an exit without draining loses lines (effect-notes.md).
+ */
+const runBurst = (runner: "logging" | "cli" | "noflush", count: number, mode: "sigterm" | "exit", format = "logfmt") =>
+  Effect.async<BurstRun>((resume) => {
+    const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, mode, String(count), format, runner], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stderr = ""
+    let stdout = ""
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk })
+    const slowReader = () => {
+      child.stderr.pause()
+      setTimeout(() => child.stderr.resume(), 1500)
+    }
+    if (mode === "exit") slowReader()
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      if (mode === "sigterm" && stdout.includes("READY")) {
+        stdout = ""
+        slowReader()
+        child.kill("SIGTERM")
+      }
+    })
+    child.on("close", (code) => resume(Effect.succeed({ code, lines: stderr.split("\n").filter((l) => l !== "") })))
+    return Effect.sync(() => { child.kill("SIGKILL") })
+  })
+
+const seqs = (lines: ReadonlyArray<string>): Array<number> =>
+  lines.flatMap((l) => {
+    const match = /message="line (\d+)"/.exec(l) ?? /"message":"line (\d+)"/.exec(l)
+    return match === null ? [] : [Number(match[1])]
+  })
+
+const allOf = (count: number) => Array.from({ length: count }, (_, i) => i)
+
+describe("no log line is lost at exit", () => {
+  it.live("every line of a SIGTERM shutdown burst arrives through a pipe (Logging.teardown)", () =>
+    Effect.gen(function*() {
+      const run = yield* runBurst("logging", 5000, "sigterm")
+      expect(run.code).toBe(0)
+      expect(seqs(run.lines)).toEqual(allOf(5000))
+    }))
+
+  it.live("the same through the CLI's runCli teardown, in JSON", () =>
+    Effect.gen(function*() {
+      const run = yield* runBurst("cli", 5000, "sigterm", "json")
+      expect(run.code).toBe(0)
+      expect(seqs(run.lines)).toEqual(allOf(5000))
+    }))
+
+  it.live("a burst followed by a normal exit arrives whole", () =>
+    Effect.gen(function*() {
+      const run = yield* runBurst("logging", 5000, "exit")
+      expect(run.code).toBe(0)
+      expect(seqs(run.lines)).toEqual(allOf(5000))
+    }))
+
+  it.live("control: exiting without draining loses lines with this reader", () =>
+    Effect.gen(function*() {
+      const run = yield* runBurst("noflush", 5000, "sigterm")
+      expect(seqs(run.lines).length).toBeLessThan(5000)
+    }))
+})
