@@ -7,8 +7,9 @@
 import * as Zlib from "node:zlib"
 import { HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
-import { Duration, Effect, Option, ParseResult, Queue, Schema, type Scope } from "effect"
+import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
 import type { Dispatcher } from "undici"
+import { recordPveRequest } from "../daemon/Metrics.js"
 import { REASON_HEADER } from "./dispatcher.js"
 import { toPveError } from "./errorMapping.js"
 import type { PveConnectionSettings } from "./PveConnection.js"
@@ -137,7 +138,15 @@ export const makeSend = (
           onTimeout: () => new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })
         })
       )
-      return withPermit(attempt).pipe(
+      // Latency by endpoint template and status, per attempt (a retried read counts twice).
+      const timed = Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const exit = yield* Effect.exit(attempt)
+        const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
+        yield* recordPveRequest(req.method, req.path, Exit.isSuccess(exit) ? exit.value.status : "error", seconds)
+        return yield* exit
+      })
+      return withPermit(timed).pipe(
         Effect.flatMap(({ reason, status, text }) =>
           status >= 400 ? Effect.fail(errorAnswer(req, status, reason, text)) : decodeEnvelope(req, text)
         )

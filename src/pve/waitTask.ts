@@ -4,7 +4,8 @@
  * start at 50 ms and double up to 1 s: short tasks are seen within tens of milliseconds, long
  * ones cost no more requests than a fixed 1 s poll. Success is `OK` or `WARNINGS: N` only.
  */
-import { Duration, Effect, Schedule } from "effect"
+import { Clock, Duration, Effect, Schedule } from "effect"
+import { recordTaskWait } from "../daemon/Metrics.js"
 import { isSuccessfulExit, type TaskStatus } from "../domain/Task.js"
 import type { UpidString } from "../domain/Upid.js"
 import { type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"
@@ -29,7 +30,15 @@ export const waitTask = (
     Effect.flatMap(poll, (status) =>
       status.status === "stopped" ? Effect.succeed(status) : Effect.zipRight(Effect.sleep(pollDelay(n)), loop(n + 1))
     )
-  return loop(0).pipe(
+  const timed = Effect.gen(function*() {
+    const started = yield* Clock.currentTimeMillis
+    const status = yield* loop(0)
+    const exit = status.exitstatus ?? "unexpected status"
+    const kind = exit === "OK" ? "ok" : isSuccessfulExit(exit) ? "warnings" : "error"
+    yield* recordTaskWait(status.type, kind, ((yield* Clock.currentTimeMillis) - started) / 1000)
+    return status
+  })
+  return timed.pipe(
     Effect.timeoutFail({
       duration: deadline,
       onTimeout: () => new PveTimeout({ operation: `waiting for task ${upid}`, afterMillis: Duration.toMillis(Duration.decode(deadline)) })

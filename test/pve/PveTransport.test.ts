@@ -8,6 +8,7 @@ import * as Zlib from "node:zlib"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Redacted, Schema, type Scope } from "effect"
 import { GuestRef } from "../../src/domain/Guest.js"
+import { prometheusText } from "../../src/daemon/Metrics.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { makeConnectionSettings, type PveConnectionInput, PveConnection } from "../../src/pve/PveConnection.js"
 import { type Handler, rawServer } from "../support/rawServer.js"
@@ -152,6 +153,18 @@ describe("transport", () => {
       yield* Effect.all(Array.from({ length: 12 }, () => pve.version), { concurrency: "unbounded" })
       expect(server.seen).toHaveLength(12)
       expect(peak).toBeLessThanOrEqual(3)
+    })))
+
+  it.live("every request is measured by endpoint template and status", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* rawServer((req, res, i) =>
+        req.url?.includes("/status/current") === true ? json({ data: { status: "running" } })(req, res, i) : req.socket.destroy())
+      const pve = yield* pveOf({ url: server.url, token })
+      yield* pve.status(guest)
+      yield* Effect.exit(pve.power(guest, "stop"))
+      const text = yield* prometheusText
+      expect(text).toMatch(/felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/current"[^}]*status="200"[^}]*\} [1-9]/)
+      expect(text).toMatch(/felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/stop"[^}]*status="error"[^}]*\} [1-9]/)
     })))
 
   it.live("the Authorization header carries the token in PVE's form", () =>
