@@ -100,9 +100,21 @@ const withoutUndefinedEcho = (issues: ReadonlyArray<Issue>): ReadonlyArray<Issue
     !issues.some((other) => other !== issue && !other.message.startsWith("Expected undefined") &&
       (other.path === issue.path || other.path.startsWith(`${issue.path}.`) || issue.path === "(root)")))
 
+/**
+ * `desired.source` may be left out: a configured `desired.file` means "file", else a
+ * configured `hub` means "hub", else the Empty provider (zero mutations).
+ */
+const withDesiredSource = (raw: unknown): unknown => {
+  if (!isRecord(raw)) return raw
+  const desired = isRecord(raw["desired"]) ? raw["desired"] : {}
+  if (desired["source"] !== undefined) return raw
+  const source = desired["file"] !== undefined ? "file" : raw["hub"] !== undefined ? "hub" : undefined
+  return source === undefined ? raw : { ...raw, desired: { ...desired, source } }
+}
+
 export const decodeSettings = (raw: unknown, source: string) =>
   Effect.flatMap(
-    Effect.mapError(Schema.decodeUnknown(Settings)(raw, { errors: "all", onExcessProperty: "error" }), (error) =>
+    Effect.mapError(Schema.decodeUnknown(Settings)(withDesiredSource(raw), { errors: "all", onExcessProperty: "error" }), (error) =>
       new ConfigInvalid({
         source,
         issues: withoutUndefinedEcho(ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({

@@ -75,6 +75,16 @@ export const SignedOpsSettings = Schema.Struct({
   nonceCapacity: withDefault(PositiveInt, () => 100_000)
 })
 
+export const GateSettings = Schema.Struct({
+  /**
+   * Config keys automatic reconcile may write, beyond the always-benign defaults (description,
+   * tags, onboot, name, protection, startup). Anything else needs a signed op.
+   */
+  allowKeys: withDefault(Schema.Array(Schema.String.pipe(Schema.pattern(/^[a-z][a-z0-9_-]*$/))), () => []),
+  /** Take a safety snapshot before every rollback, so the rollback itself can be reverted. */
+  safetySnapshot: withDefault(Schema.Boolean, () => false)
+})
+
 export const Settings = Schema.Struct({
   agentId: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
     message: () => "agentId must be 1-128 characters of letters, digits, '.', '_' or '-'"
@@ -86,6 +96,7 @@ export const Settings = Schema.Struct({
   signersFile: Schema.optional(Schema.String),
   reconcile: withDefault(ReconcileSettings, () => ({})),
   signedOps: withDefault(SignedOpsSettings, () => ({})),
+  gate: withDefault(GateSettings, () => ({})),
   health: withDefault(Schema.Struct({ listen: withDefault(ListenSetting, () => "127.0.0.1:9105") }), () => ({})),
   log: withDefault(
     Schema.Struct({

@@ -75,6 +75,20 @@ describe("AgentConfig", () => {
       expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain("desired.file: is required")
     }))
 
+  it.effect("desired.source follows what is configured when left out: file, else hub, else empty", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
+      const hubToken = write(d, "hub-token", "hub-bearer")
+      const base = { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006", FELHOM_PVE_TOKEN_FILE: token }
+      expect((yield* loadWith(undefined, base)).settings.desired.source).toBe("empty")
+      expect((yield* loadWith(undefined, { ...base, FELHOM_HUB_URL: "https://hub", FELHOM_HUB_TOKEN_FILE: hubToken })).settings.desired.source).toBe("hub")
+      expect((yield* loadWith(undefined, { ...base, FELHOM_HUB_URL: "https://hub", FELHOM_HUB_TOKEN_FILE: hubToken, FELHOM_DESIRED_FILE: "/x.yaml" })).settings.desired.source).toBe("file")
+      // The shipped example validates.
+      const example = yield* loadWith(`${process.cwd()}/deploy/agent.example.yaml`, { FELHOM_PVE_TOKEN_FILE: token, FELHOM_HUB_TOKEN_FILE: hubToken })
+      expect(example.settings.desired.source).toBe("hub")
+    }))
+
   it.effect("a missing token is named", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(loadWith(undefined, { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006" }))
