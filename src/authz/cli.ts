@@ -2,7 +2,7 @@
  * `keys generate`, `op sign`, `op verify`: the operator's and hub developer's side of signed
  * ops. `op verify` runs the agent's own Verifier and explains every step in order, so a
  * refusal the agent logs can be reproduced offline. The lead mounts `keysCommand` and
- * `opCommand` in the root command (`op submit` joins `opCommand` with the engine).
+ * `opCommand` in the root command; `op submit` (submitCli.ts) runs an envelope for real.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
@@ -13,6 +13,7 @@ import { keyIdOf, parsePrivateKey, signEnvelope } from "./Envelope.js"
 import { type OpFlags, payloadFromFlags } from "./opFlags.js"
 import { decodeOpPayload, OP_ACTION_KINDS, OP_PAYLOAD_TYPE } from "./OpPayload.js"
 import { loadSigners } from "./Signers.js"
+import { submitCommand } from "./submitCli.js"
 import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS, VERIFY_STEPS, verify } from "./Verifier.js"
 
 /** A CLI input problem (bad key file, invalid payload); one line, exit 1 (cli/run.ts). */
@@ -184,6 +185,6 @@ const verifyCommand = Command.make(
 ).pipe(Command.withDescription("verify a signed op envelope as the agent would, explaining every check"))
 
 export const opCommand = Command.make("op").pipe(
-  Command.withDescription("signed ops: sign and verify envelopes"),
-  Command.withSubcommands([sign, verifyCommand])
+  Command.withDescription("signed ops: sign, verify and submit envelopes"),
+  Command.withSubcommands([sign, verifyCommand, submitCommand])
 )

@@ -3,15 +3,18 @@ import { Command } from "@effect/cli"
 import { keysCommand, opCommand } from "../authz/cli.js"
 import { applyCommand } from "./apply.js"
 import { configCommand } from "./config.js"
+import { daemonCommand } from "./daemon.js"
 import { guestsCommand } from "./guests.js"
 import { journalCommand } from "./journal.js"
 import { planCommand } from "./plan.js"
+import { revertCommand } from "./revert.js"
 import { selftestCommand } from "./selftest.js"
 import { simCommand } from "./sim.js"
 
 export const rootCommand = Command.make("felhom-agent").pipe(
   Command.withDescription("keeps a Proxmox VE host's guests as a hub wants them"),
   Command.withSubcommands([
+    daemonCommand,
     simCommand,
     guestsCommand,
     planCommand,
@@ -20,7 +23,8 @@ export const rootCommand = Command.make("felhom-agent").pipe(
     selftestCommand,
     configCommand,
     keysCommand,
-    opCommand
+    opCommand,
+    revertCommand
   ])
 )
 

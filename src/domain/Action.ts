@@ -1,6 +1,7 @@
 /**
- * What a plan asks the engine to do (design.md invariant 3): Start, Stop or SetConfig on a
- * guest present on both sides. Schemas, because every action is journaled before it runs
+ * What the engine runs. A plan asks for Start, Stop or SetConfig on a guest present on both
+ * sides (design.md invariant 3); signed ops may also ask for a hard stop, a shutdown with their
+ * own timeout/forceStop, and snapshot create/rollback/delete (OpPayload.ts). Schemas, because every action is journaled before it runs
  * (invariant 5); its op id is deterministic so a re-planned identical action is recognised as
  * already applied instead of being run twice.
  */
@@ -28,7 +29,9 @@ export type Stop = typeof Stop.Type
 
 /**
  * A config write carrying only the keys that differ after normalization plus the digest it was
- * planned against, so PVE refuses it if the guest changed in between (pve-api.md §5.4).
+ * planned against, so PVE refuses it if the guest changed in between (pve-api.md §5.4). An
+ * empty digest (a signed op without a precondition) means "the digest the engine reads with
+ * the pre-state": the write is still guarded, so the journaled inverse is exact.
  */
 export const SetConfig = Schema.TaggedStruct("SetConfig", {
   guest: GuestRef,
@@ -38,7 +41,42 @@ export const SetConfig = Schema.TaggedStruct("SetConfig", {
 })
 export type SetConfig = typeof SetConfig.Type
 
-export const Action = Schema.Union(Start, Stop, SetConfig)
+/** PVE `stop`: pulls the plug at once (signed ops only; the planner always shuts down). */
+export const HardStop = Schema.TaggedStruct("HardStop", { guest: GuestRef })
+export type HardStop = typeof HardStop.Type
+
+/** PVE `shutdown` as a signed op asks for it: its own timeout, forceStop only when asked. */
+export const Shutdown = Schema.TaggedStruct("Shutdown", {
+  guest: GuestRef,
+  timeout: Schema.optional(Schema.Int.pipe(Schema.positive())),
+  forceStop: Schema.Boolean
+})
+export type Shutdown = typeof Shutdown.Type
+
+export const SnapshotCreate = Schema.TaggedStruct("SnapshotCreate", {
+  guest: GuestRef,
+  name: Schema.String,
+  description: Schema.optional(Schema.String),
+  vmstate: Schema.optional(Schema.Boolean)
+})
+export type SnapshotCreate = typeof SnapshotCreate.Type
+
+/** Loses every change since the snapshot: irreversible unless a safety snapshot is taken first. */
+export const SnapshotRollback = Schema.TaggedStruct("SnapshotRollback", {
+  guest: GuestRef,
+  name: Schema.String,
+  start: Schema.optional(Schema.Boolean)
+})
+export type SnapshotRollback = typeof SnapshotRollback.Type
+
+export const SnapshotDelete = Schema.TaggedStruct("SnapshotDelete", {
+  guest: GuestRef,
+  name: Schema.String,
+  force: Schema.optional(Schema.Boolean)
+})
+export type SnapshotDelete = typeof SnapshotDelete.Type
+
+export const Action = Schema.Union(Start, Stop, SetConfig, HardStop, Shutdown, SnapshotCreate, SnapshotRollback, SnapshotDelete)
 export type Action = typeof Action.Type
 export type ActionTag = Action["_tag"]
 
@@ -51,6 +89,16 @@ export const actionParams = (action: Action): Readonly<Record<string, unknown>> 
       return { shutdownTimeout: action.shutdownTimeout }
     case "SetConfig":
       return { set: action.set, delete: [...action.delete].sort(), digest: action.digest }
+    case "HardStop":
+      return {}
+    case "Shutdown":
+      return { timeout: action.timeout, forceStop: action.forceStop }
+    case "SnapshotCreate":
+      return { name: action.name, description: action.description, vmstate: action.vmstate }
+    case "SnapshotRollback":
+      return { name: action.name, start: action.start }
+    case "SnapshotDelete":
+      return { name: action.name, force: action.force }
   }
 }
 

@@ -1,7 +1,9 @@
 /**
  * Engine: runs one action, exactly once in effect (design.md invariants 4 and 5).
  *
- *   gate → GuestQueue lane of the guest → journal intent (durable before any PVE call) → PVE call
+ *   GuestQueue lane of the guest → read the pre-state fresh → precondition digest → gate (policy
+ *   and the inverse, from that pre-state) → journal intent with the inverse (durable before any
+ *   PVE call) → PVE call
  *   → Task(upid): journal the UPID at once → waitTask → OK / WARNINGS: N
  *   → Sync: success
  *   → verify by re-reading (status, or config with pending merged through the normalizers)
@@ -11,8 +13,11 @@
  * sent again: the op is resolved by re-observing, with start-up recovery's own logic applied to
  * this one op (task-list search for our UPID, else the post-state). A call PVE refused, or one
  * that certainly never left, is journaled failed and re-planned by the next pass. Digest
- * mismatch is a Conflict, never forced; a lock is a Skip naming the lock. Outcomes are data;
- * `run` never fails.
+ * mismatch is a Conflict, never forced; a lock is a Skip naming the lock. A power action whose
+ * target state the fresh read already shows is journaled done without a call (PVE would fail
+ * "already running"). A gate decision may ask for an action first (the safety snapshot before a
+ * rollback): it runs in the same job, as its own journaled op. Outcomes are data; `run` never
+ * fails.
  *
  * Test hook: with FELHOM_TEST_PAUSE_AT=<phase> (before-call | after-call | waiting | after-task)
  * the engine writes `FELHOM_TEST_PAUSED <phase>` to stderr at that phase and blocks forever, so
@@ -21,16 +26,26 @@
 import { Config, Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
 import { type Action, plannedOpId } from "../domain/Action.js"
 import type { UpidString } from "../domain/Upid.js"
-import { MutationResult, Pve } from "../pve/Pve.js"
+import { Gate, type GateOrigin } from "../gate/Gate.js"
+import type { PreState } from "../gate/inverse.js"
+import { Pve } from "../pve/Pve.js"
 import type { PveError, PveWaitError } from "../pve/PveError.js"
 import { Journal } from "../state/Journal.js"
-import type { OpDetail, OpOrigin, OpRecord } from "../state/OpRecord.js"
+import type { JsonValue, OpDetail, OpOrigin, OpRecord } from "../state/OpRecord.js"
 import { recover } from "../state/Recovery.js"
-import { Gate } from "./Gate.js"
 import { GuestQueue, type GuestJobKind } from "./GuestQueue.js"
 import { retryRead, type ReadRetry } from "./observe.js"
-import { checkPostState, journalAction, journalParams, type PostStateUnknown, preStateOf } from "./opShape.js"
-import { type OpResult, Outcome } from "./Outcome.js"
+import {
+  callPve,
+  checkPostState,
+  journalAction,
+  journalParams,
+  type PostStateUnknown,
+  nothingToSend,
+  preStateOf,
+  readPreState
+} from "./opShape.js"
+import { describeOutcome, isSuccess, type OpResult, Outcome } from "./Outcome.js"
 import type { ObservedGuest } from "./plan.js"
 
 export interface EngineOptions {
@@ -45,11 +60,19 @@ export interface EngineOptions {
 export interface RunOptions {
   /** The desired revision the action was planned from; part of the planned op id. */
   readonly revision: string | undefined
-  /** The guest as observed for the plan: its pre-state is journaled with the intent. */
+  /**
+   * The guest as observed for the plan. Informational: the journaled pre-state and the inverse
+   * come from a fresh read inside the guest's queue job, which nothing else can race.
+   */
   readonly observed?: ObservedGuest
   /** Signed ops bring their envelope id; planned actions use plannedOpId. */
   readonly opId?: string
+  /** The journal's origin (default "planned"). */
   readonly origin?: OpOrigin
+  /** Who asks the gate; default "signed" for signed ops, else "planned". `revert` says "revert". */
+  readonly gateOrigin?: GateOrigin
+  /** A signed op's precondition: the config digest must still be this, or the op is a Conflict. */
+  readonly precondition?: { readonly digest: string }
   /** "reconcile" (default, coalescing) or "ordered" (signed ops). */
   readonly kind?: GuestJobKind
 }
@@ -175,21 +198,10 @@ const make = (options: EngineOptions) =>
         return Outcome.Applied({ upid, exitstatus, verified: Either.isRight(seen), detail })
       })
 
-    const call = (action: Action): Effect.Effect<MutationResult, PveError> => {
-      switch (action._tag) {
-        case "Start":
-          return pve.power(action.guest, "start")
-        case "Stop":
-          return pve.power(action.guest, "shutdown", { timeout: action.shutdownTimeout, forceStop: true })
-        case "SetConfig":
-          return pve.setConfig(action.guest, { set: action.set, delete: action.delete, digest: action.digest })
-      }
-    }
-
     const execute = (action: Action, op: OpRecord) =>
       Effect.gen(function*() {
         yield* pause("before-call")
-        const answer = yield* Effect.either(call(action))
+        const answer = yield* Effect.either(Effect.provideService(callPve(action), Pve, pve))
         if (Either.isLeft(answer)) return yield* onCallError(op, answer.left)
         yield* pause("after-call")
         if (answer.right._tag === "Sync") return yield* verify(op, undefined, undefined)
@@ -202,36 +214,70 @@ const make = (options: EngineOptions) =>
         return yield* verify(op, upid, status.exitstatus)
       })
 
-    /** Journals the intent, or finds the op already known: done, flagged, or left unfinished. */
-    const begin = (action: Action, opId: string, options: RunOptions, tokenUser: string) =>
+    /** Journals the intent with the gate's inverse; a done op id is AlreadyApplied. */
+    const begin = (action: Action, opId: string, options: RunOptions & { readonly tokenUser: string }, pre: PreState, inverse: JsonValue | null) =>
+      journal.intent({
+        opId,
+        origin: options.origin ?? "planned",
+        vmid: action.guest.vmid,
+        node: action.guest.node,
+        guestType: action.guest.type,
+        action: journalAction(action),
+        params: journalParams(action),
+        preState: preStateOf(action, pre),
+        preDigest: pre.config.digest,
+        inverse,
+        tokenUser: options.tokenUser
+      }).pipe(
+        Effect.catchTags({
+          JournalAlreadyApplied: () => Effect.fail(stop(Outcome.AlreadyApplied())),
+          JournalNeedsOperator: (e) => Effect.fail(stop(Outcome.Skipped({ reason: e.message })))
+        }),
+        write
+      )
+
+    /** The pre-state, read fresh in the job; unreadable → nothing journaled, nothing sent. */
+    const preStateFor = (action: Action) =>
+      read(Effect.provideService(readPreState(action), Pve, pve)).pipe(
+        Effect.mapError((e) => stop(Outcome.Failed({ errorTag: e._tag, message: `pre-state read failed: ${e.message}`, exitstatus: undefined })))
+      )
+
+    /** One op inside the guest's job: resume, or read → precondition → gate → (before) → intent → call. */
+    const runInJob = (action: Action, opId: string, options: RunOptions & { readonly tokenUser: string }): Effect.Effect<Outcome, Stop> =>
       Effect.gen(function*() {
         const known = yield* write(journal.get(opId))
-        if (Option.isSome(known) && (known.value.phase === "intent" || known.value.phase === "in-flight")) {
-          return { _tag: "Unfinished" as const, op: known.value }
+        if (Option.isSome(known)) {
+          const phase = known.value.phase
+          if (phase === "intent" || phase === "in-flight") return yield* resolveUnsure(known.value, "left unfinished by an earlier run")
+          if (phase === "done") return Outcome.AlreadyApplied()
         }
-        const { inverse } = yield* gate.check(action, options.observed).pipe(
+        const pre = yield* preStateFor(action)
+        const expected = options.precondition?.digest
+        if (expected !== undefined && expected !== pre.config.digest) {
+          return yield* stop(Outcome.Conflict({ detail: `config digest is ${pre.config.digest}, the op expects ${expected}; never forced` }))
+        }
+        // An empty digest asks for the one read here, so the inverse below stays exact.
+        const effective: Action = action._tag === "SetConfig" && action.digest === "" ? { ...action, digest: pre.config.digest } : action
+        const origin = options.gateOrigin ?? (options.origin === "signed" ? "signed" : "planned")
+        const decision = yield* gate.check(effective, { origin, opId, pre }).pipe(
           Effect.mapError((e) => stop(Outcome.Skipped({ reason: e.message })))
         )
-        const op = yield* journal.intent({
-          opId,
-          origin: options.origin ?? "planned",
-          vmid: action.guest.vmid,
-          node: action.guest.node,
-          guestType: action.guest.type,
-          action: journalAction(action),
-          params: journalParams(action),
-          preState: preStateOf(action, options.observed),
-          preDigest: action._tag === "SetConfig" ? action.digest : options.observed?.config?.digest ?? null,
-          inverse,
-          tokenUser
-        }).pipe(
-          Effect.catchTags({
-            JournalAlreadyApplied: () => Effect.fail(stop(Outcome.AlreadyApplied())),
-            JournalNeedsOperator: (e) => Effect.fail(stop(Outcome.Skipped({ reason: e.message })))
-          }),
-          write
-        )
-        return { _tag: "Fresh" as const, op }
+        if (decision.before !== undefined) {
+          const first = decision.before
+          const outcome = yield* runInJob(first.action, first.opId, { ...options, precondition: undefined }).pipe(
+            Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome))
+          )
+          if (!isSuccess(outcome)) {
+            return yield* stop(Outcome.Failed({ errorTag: "BeforeActionFailed", message: `${first.action._tag} ${first.opId}: ${describeOutcome(outcome)}`, exitstatus: undefined }))
+          }
+        }
+        const op = yield* begin(effective, opId, options, pre, decision.inverse)
+        if (nothingToSend(effective, pre)) {
+          const detail = effective._tag === "SetConfig" ? "no keys to write; no PVE call" : `already ${pre.status}; no PVE call`
+          yield* write(journal.finish(opId, { message: detail }))
+          return Outcome.Applied({ upid: undefined, exitstatus: undefined, verified: true, detail })
+        }
+        return yield* execute(effective, op)
       })
 
     /**
@@ -255,11 +301,9 @@ const make = (options: EngineOptions) =>
     const job = (action: Action, runOptions: RunOptions): Effect.Effect<{ readonly opId: string; readonly outcome: Outcome }> =>
       Effect.gen(function*() {
         const opId = runOptions.opId ?? (yield* plannedOpIdOf(plannedOpId(action, runOptions.revision)))
-        const outcome = yield* Effect.gen(function*() {
-          const started = yield* begin(action, opId, runOptions, options.tokenUser)
-          if (started._tag === "Unfinished") return yield* resolveUnsure(started.op, "left unfinished by an earlier run")
-          return yield* execute(action, started.op)
-        }).pipe(Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome)))
+        const outcome = yield* runInJob(action, opId, { ...runOptions, tokenUser: options.tokenUser }).pipe(
+          Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome))
+        )
         return { opId, outcome }
       }).pipe(
         Effect.catchTag("EngineStop", (s) =>

@@ -54,6 +54,8 @@ export interface ReconcilerOptions {
   /** Time between passes when nothing triggers one sooner (default 30 s). */
   readonly interval?: Duration.DurationInput
   readonly plan?: PlanOptions
+  /** Told of each pass `run` completes: the daemon's heartbeat and hub report read it. */
+  readonly onPass?: (pass: PassResult) => Effect.Effect<void>
 }
 
 export interface ReconcilerShape {
@@ -144,8 +146,10 @@ const make = (options: ReconcilerOptions) =>
         // One pending trigger is enough: a pass reads the latest document anyway.
         const trigger = yield* Queue.sliding<void>(1)
         yield* Stream.runForEach(provider.changes, () => Queue.offer(trigger, undefined)).pipe(Effect.forkScoped)
+        const onPass = options.onPass ?? (() => Effect.void)
         const pass = runOnce.pipe(
-          Effect.flatMap(logPass),
+          Effect.tap(logPass),
+          Effect.flatMap(onPass),
           Effect.catchAll((e) => Effect.logError("reconcile pass failed; retrying next interval").pipe(Effect.annotateLogs({ error: e.message })))
         )
         return yield* Effect.forever(

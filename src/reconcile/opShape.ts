@@ -2,21 +2,46 @@
  * How a plan action is written into the journal and how its intended post-state is checked.
  * One place for both, so an op journaled by one run is understood by the next one (and by
  * start-up recovery, which only has the journal record): action names match TaskTypes
- * (`start`, `shutdown`, `set-config`), params are plain JSON.
+ * (`start`, `stop`, `shutdown`, `set-config`, `snapshot-*`), params are plain JSON. Also the
+ * pre-state read and the one PVE call of each action.
  */
 import { Data, Effect, Either, Option, Schema } from "effect"
 import type { Action } from "../domain/Action.js"
 import { ConfigValue } from "../domain/GuestConfig.js"
 import { GuestRef } from "../domain/Guest.js"
-import { Pve } from "../pve/Pve.js"
+import type { PreState } from "../gate/inverse.js"
+import { type MutationResult, Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
 import type { JsonValue, OpRecord } from "../state/OpRecord.js"
 import { isEqual } from "./normalize.js"
-import type { ObservedGuest } from "./plan.js"
 
-/** The journal's action name; Stop is PVE's `shutdown` with forceStop (Action.ts). */
-export const journalAction = (action: Action): string =>
-  action._tag === "Start" ? "start" : action._tag === "Stop" ? "shutdown" : "set-config"
+/** The journal's action name, matching TaskTypes; the planner's Stop is PVE's `shutdown` (Action.ts). */
+export const journalAction = (action: Action): string => {
+  switch (action._tag) {
+    case "Start":
+      return "start"
+    case "Stop":
+    case "Shutdown":
+      return "shutdown"
+    case "HardStop":
+      return "stop"
+    case "SetConfig":
+      return "set-config"
+    case "SnapshotCreate":
+      return "snapshot-create"
+    case "SnapshotRollback":
+      return "snapshot-rollback"
+    case "SnapshotDelete":
+      return "snapshot-delete"
+  }
+}
+
+/** JSON cannot carry `undefined`: optional params are left out when absent. */
+const present = (entries: Record<string, JsonValue | undefined>): JsonValue => {
+  const out: Record<string, JsonValue> = {}
+  for (const [k, v] of Object.entries(entries)) if (v !== undefined) out[k] = v
+  return out
+}
 
 /**
  * Params as journaled (and hashed). qemu SetConfig is POSTed, so PVE answers a `qmconfig`
@@ -25,9 +50,12 @@ export const journalAction = (action: Action): string =>
 export const journalParams = (action: Action): JsonValue => {
   switch (action._tag) {
     case "Start":
+    case "HardStop":
       return {}
     case "Stop":
       return { timeout: action.shutdownTimeout, forceStop: true }
+    case "Shutdown":
+      return present({ timeout: action.timeout, forceStop: action.forceStop })
     case "SetConfig":
       return {
         set: { ...action.set },
@@ -35,16 +63,96 @@ export const journalParams = (action: Action): JsonValue => {
         digest: action.digest,
         ...(action.guest.type === "qemu" ? { mode: "async" } : {})
       }
+    case "SnapshotCreate":
+      return present({ name: action.name, description: action.description, vmstate: action.vmstate })
+    case "SnapshotRollback":
+      return present({ name: action.name, start: action.start })
+    case "SnapshotDelete":
+      return present({ name: action.name, force: action.force })
   }
 }
 
-/** The observed values the action is about: power state, or the keys it writes. */
-export const preStateOf = (action: Action, observed: ObservedGuest | undefined): JsonValue => {
-  if (action._tag !== "SetConfig") return { status: observed?.status?.status ?? null }
-  const values = observed?.config?.values ?? {}
-  const keys = [...Object.keys(action.set), ...action.delete].sort()
-  return { config: Object.fromEntries(keys.map((k) => [k, Object.hasOwn(values, k) ? values[k] ?? null : null])) }
+const isSnapshotAction = (action: Action): boolean =>
+  action._tag === "SnapshotCreate" || action._tag === "SnapshotRollback" || action._tag === "SnapshotDelete"
+
+/** The values the action is about, from the fresh pre-state: power state, written keys, snapshots. */
+export const preStateOf = (action: Action, pre: PreState): JsonValue => {
+  if (action._tag === "SetConfig") {
+    const values = pre.config.values
+    const keys = [...Object.keys(action.set), ...action.delete].sort()
+    return {
+      status: pre.status,
+      config: Object.fromEntries(keys.map((k) => [k, Object.hasOwn(values, k) ? values[k] ?? null : null]))
+    }
+  }
+  if (isSnapshotAction(action)) return { status: pre.status, snapshots: [...(pre.snapshots ?? [])] }
+  return { status: pre.status }
 }
+
+/**
+ * Reads the pre-state inside the guest's queue job: status and config (pending merged) always,
+ * the snapshot list for snapshot actions. One read each; the caller retries.
+ */
+export const readPreState = (action: Action): Effect.Effect<PreState, PveError, Pve> =>
+  Effect.gen(function*() {
+    const pve = yield* Pve
+    const { config, status } = yield* Effect.all(
+      { status: pve.status(action.guest), config: pve.config(action.guest) },
+      { concurrency: "unbounded" }
+    )
+    if (!isSnapshotAction(action)) return { status: status.status, config }
+    const snapshots = yield* pve.snapshots(action.guest)
+    return { status: status.status, config, snapshots: snapshots.map((s) => s.name) }
+  })
+
+/**
+ * Nothing to send: a power action whose target state the guest already shows, or a config
+ * write with no keys (the inverse of deleting keys that were absent). PVE would refuse both.
+ */
+export const nothingToSend = (action: Action, pre: PreState): boolean => {
+  switch (action._tag) {
+    case "SetConfig":
+      return Object.keys(action.set).length === 0 && action.delete.length === 0
+    case "Start":
+      return pre.status === "running"
+    case "Stop":
+    case "HardStop":
+    case "Shutdown":
+      return pre.status === "stopped"
+    default:
+      return false
+  }
+}
+
+/** The one PVE mutation an action is (pve-api.md §4.2, §5.4, §7). */
+export const callPve = (action: Action): Effect.Effect<MutationResult, PveError, Pve> =>
+  Effect.flatMap(Pve, (pve) => {
+    switch (action._tag) {
+      case "Start":
+        return pve.power(action.guest, "start")
+      case "Stop":
+        return pve.power(action.guest, "shutdown", { timeout: action.shutdownTimeout, forceStop: true })
+      case "HardStop":
+        return pve.power(action.guest, "stop")
+      case "Shutdown":
+        return pve.power(action.guest, "shutdown", {
+          ...(action.timeout === undefined ? {} : { timeout: action.timeout }),
+          forceStop: action.forceStop
+        })
+      case "SetConfig":
+        return pve.setConfig(action.guest, { set: action.set, delete: action.delete, digest: action.digest })
+      case "SnapshotCreate":
+        return pve.createSnapshot(action.guest, {
+          name: action.name,
+          ...(action.description === undefined ? {} : { description: action.description }),
+          ...(action.vmstate === undefined ? {} : { vmstate: action.vmstate })
+        })
+      case "SnapshotRollback":
+        return pve.rollbackSnapshot(action.guest, action.name, action.start === undefined ? {} : { start: action.start })
+      case "SnapshotDelete":
+        return pve.deleteSnapshot(action.guest, action.name, action.force === undefined ? {} : { force: action.force })
+    }
+  })
 
 /** A journal record the engine cannot check: an action or params it never writes. */
 export class PostStateUnknown extends Data.TaggedError("PostStateUnknown")<{ readonly opId: string; readonly reason: string }> {
@@ -58,6 +166,7 @@ const SetConfigParams = Schema.Struct({
   delete: Schema.Array(Schema.String)
 })
 const decodeSetConfig = Schema.decodeUnknownEither(SetConfigParams)
+const decodeSnapshot = Schema.decodeUnknownEither(Schema.Struct({ name: Schema.String }))
 const decodeRef = Schema.decodeUnknownOption(GuestRef)
 
 export const refOfOp = (op: OpRecord): Option.Option<GuestRef> =>
@@ -74,8 +183,9 @@ export const configShows = (
   deleted.every((k) => !Object.hasOwn(values, k))
 
 /**
- * Whether PVE now shows the op's intended post-state: the power state for start/shutdown, the
- * written keys (compared through the normalizers) for set-config. Used to verify a call and by
+ * Whether PVE now shows the op's intended post-state: the power state for start/stop/shutdown,
+ * the written keys (compared through the normalizers) for set-config, the snapshot listed
+ * (create) or gone (delete), the snapshot as the config's parent (rollback). Used to verify a call and by
  * `recover` when no task tells what happened. One read, no retry: callers retry.
  */
 export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
@@ -94,6 +204,19 @@ export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | 
         if (Either.isLeft(params)) return yield* new PostStateUnknown({ opId: op.opId, reason: params.left.message })
         const config = yield* pve.config(ref.value)
         return configShows(ref.value.type, config.values, params.right.set, params.right.delete)
+      }
+      case "snapshot-create":
+      case "snapshot-delete":
+      case "snapshot-rollback": {
+        const params = decodeSnapshot(op.params)
+        if (Either.isLeft(params)) return yield* new PostStateUnknown({ opId: op.opId, reason: params.left.message })
+        const name = params.right.name
+        if (op.action === "snapshot-rollback") {
+          // PVE makes the rolled-back snapshot the current config's parent (GC AbstractConfig.pm).
+          return (yield* pve.config(ref.value)).values["parent"] === name
+        }
+        const listed = (yield* pve.snapshots(ref.value)).some((s) => s.name === name)
+        return op.action === "snapshot-create" ? listed : !listed
       }
       default:
         return yield* new PostStateUnknown({ opId: op.opId, reason: `action ${op.action} is not the engine's` })

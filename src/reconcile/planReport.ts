@@ -66,6 +66,9 @@ const changesOf = (action: Action, observed: ObservedGuest | undefined): Readonl
       const deletes = action.delete.map((key): FieldChange => ({ key, current: now(key), desired: null, reason: "desired null: delete" }))
       return [...sets, ...deletes]
     }
+    default:
+      // Signed-op actions (HardStop, Shutdown, snapshots) never come out of a plan.
+      return [{ key: action._tag, current: null, desired: null, reason: "not a planned action" }]
   }
 }
 

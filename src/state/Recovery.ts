@@ -104,14 +104,14 @@ export const recover = <E, R>(
       Effect.map(read("post-state check", options.checkPostState(op)), (applied) =>
         applied
           ? Verdict.Done({ detail: { message: `${why}: applied` } })
-          : Verdict.Failed({ detail: { message: `${why}: not applied` } }))
+          : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } }))
 
     const fromExit = (op: OpRecord, upid: UpidString, exitstatus: string) =>
       isSuccessfulExit(exitstatus)
         ? Effect.succeed(Verdict.Done({ detail: { message: "task finished", exitstatus, upids: [upid] } }))
         : isUnknownExit(exitstatus)
         ? reobserve(op, `task ${upid} ended with "${exitstatus}"`)
-        : Effect.succeed(Verdict.Failed({ detail: { message: "task failed", exitstatus, upids: [upid] } }))
+        : Effect.succeed(Verdict.Failed({ detail: { message: "task failed", exitstatus, upids: [upid], errorTag: "PveTaskFailed" } }))
 
     const waitRunning = (op: OpRecord, upid: UpidString) =>
       pve.waitTask(upid, { deadline }).pipe(

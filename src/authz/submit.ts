@@ -1,0 +1,130 @@
+/**
+ * The signed-op pipeline end to end (design.md invariant 6), the one path both `op submit` and
+ * the hub loop use: verify → resolve the target guest → admit (replay protection) → gate and
+ * engine on the guest's ordered lane, journaled under the envelope's op id.
+ *
+ * The guest is resolved between verification and admission: nothing unverified makes us read
+ * PVE, and a transient PVE failure there leaves the op id unspent, so the hub may offer the same
+ * envelope again. Once admitted, the op id is spent whatever the gate or engine answer.
+ */
+import { Effect, Schema } from "effect"
+import { type Action, HardStop, SetConfig, Shutdown, SnapshotCreate, SnapshotDelete, SnapshotRollback, Start } from "../domain/Action.js"
+import { GuestRef } from "../domain/Guest.js"
+import type { OpOutcomeSummary } from "../hub/protocol.js"
+import { Pve } from "../pve/Pve.js"
+import type { PveError } from "../pve/PveError.js"
+import { Engine } from "../reconcile/Engine.js"
+import { describeOutcome, type OpResult } from "../reconcile/Outcome.js"
+import type { NonceStoreStorageError } from "../state/NonceStore.js"
+import type { OpPayload } from "./OpPayload.js"
+import type { SignedOpRefused } from "./SignedOpError.js"
+import { SignedOps } from "./SignedOps.js"
+
+/** The op names a vmid the cluster does not have (or a row PVE would never produce). */
+export class SubmitGuestNotFound extends Schema.TaggedError<SubmitGuestNotFound>()("SubmitGuestNotFound", {
+  opId: Schema.String,
+  vmid: Schema.Number
+}) {
+  override get message(): string {
+    return `op ${this.opId}: guest ${this.vmid} is not in the cluster`
+  }
+}
+
+export type SubmitRefused = SignedOpRefused | NonceStoreStorageError | SubmitGuestNotFound | PveError
+
+/** The engine action a verified payload asks for; its precondition digest guards it. */
+export const actionOf = (op: OpPayload, guest: GuestRef): Action => {
+  const a = op.action
+  switch (a.kind) {
+    case "start":
+      return Start.make({ guest })
+    case "stop":
+      return HardStop.make({ guest })
+    case "shutdown":
+      return Shutdown.make({ guest, forceStop: a.forceStop ?? false, ...(a.timeout === undefined ? {} : { timeout: a.timeout }) })
+    case "set-config":
+      // Empty digest: the engine guards the write with the digest it reads (Action.ts).
+      return SetConfig.make({ guest, set: a.set, delete: a.delete, digest: op.precondition?.digest ?? "" })
+    case "snapshot-create":
+      return SnapshotCreate.make({
+        guest,
+        name: a.name,
+        ...(a.description === undefined ? {} : { description: a.description }),
+        ...(a.vmstate === undefined ? {} : { vmstate: a.vmstate })
+      })
+    case "snapshot-rollback":
+      return SnapshotRollback.make({ guest, name: a.name, ...(a.start === undefined ? {} : { start: a.start }) })
+    case "snapshot-delete":
+      return SnapshotDelete.make({ guest, name: a.name, ...(a.force === undefined ? {} : { force: a.force }) })
+  }
+}
+
+const decodeRef = Schema.decodeUnknownOption(GuestRef)
+
+/** Where the op's guest lives now (by vmid, wherever it migrated: invariant 3). */
+const resolveGuest = (op: OpPayload) =>
+  Effect.gen(function*() {
+    const pve = yield* Pve
+    const rows = yield* pve.guests
+    const row = rows.find((r) => r.vmid === op.target.vmid)
+    const ref = row === undefined ? undefined : decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
+    if (ref === undefined || ref._tag === "None") return yield* new SubmitGuestNotFound({ opId: op.op_id, vmid: op.target.vmid })
+    return ref.value
+  })
+
+export interface SubmitResult extends OpResult {
+  readonly op: OpPayload
+  readonly keyid: string
+}
+
+/**
+ * Runs one signed op envelope. Refusals before the engine are the error channel; what the
+ * engine made of the op (Applied, Conflict, Skipped by the gate…) is the outcome.
+ */
+export const submitSignedOp = (envelope: unknown): Effect.Effect<SubmitResult, SubmitRefused, SignedOps | Engine | Pve> =>
+  Effect.gen(function*() {
+    const signed = yield* SignedOps
+    const engine = yield* Engine
+    const verified = yield* signed.verifyOnly(envelope)
+    const guest = yield* resolveGuest(verified.op)
+    // Verifies again (cheap) and admits atomically: of two concurrent submits, one is admitted.
+    const admitted = yield* signed.check(envelope)
+    const op = admitted.op
+    const result = yield* engine.run(actionOf(op, guest), {
+      revision: undefined,
+      opId: op.op_id,
+      origin: "signed",
+      kind: "ordered",
+      ...(op.precondition === undefined || op.action.kind === "set-config" ? {} : { precondition: op.precondition })
+    })
+    return { ...result, op, keyid: admitted.keyid }
+  }).pipe(Effect.withSpan("submitSignedOp"))
+
+const RESULT: Record<OpResult["outcome"]["_tag"], OpOutcomeSummary["result"]> = {
+  Applied: "applied",
+  AlreadyApplied: "already-applied",
+  Conflict: "conflict",
+  Skipped: "skipped",
+  Failed: "failed"
+}
+
+/**
+ * `submitSignedOp` as the hub loop's `onOp`: never fails. A storage error before admission is
+ * `deferred` (the op is offered again); every other refusal is `refused` with its tag.
+ */
+export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve> =>
+  submitSignedOp(envelope).pipe(
+    Effect.map((r): OpOutcomeSummary => ({
+      op_id: r.op.op_id,
+      seq: r.op.seq,
+      result: RESULT[r.outcome._tag],
+      ...(r.outcome._tag === "Failed" ? { error_tag: r.outcome.errorTag } : {}),
+      message: describeOutcome(r.outcome)
+    })),
+    Effect.catchAll((e) =>
+      Effect.succeed<OpOutcomeSummary>({
+        result: e._tag === "NonceStoreStorageError" || e._tag.startsWith("Pve") ? "deferred" : "refused",
+        error_tag: e._tag,
+        message: e.message
+      }))
+  )

@@ -1,0 +1,183 @@
+/**
+ * runDaemon: the composition root. Start-up order is the safety argument (design.md invariant
+ * 5): configuration (a bad one stops everything before it starts) → state database → journal
+ * recovery against PVE → ready. Only then do the reconciler and the hub loop take work.
+ * SIGTERM: not ready, stop taking work, let in-flight ops reach a journaled phase (bounded by
+ * `shutdownGrace`), exit 0. Whatever is still running then is in the journal with its UPID
+ * and is resolved by the next start's recovery.
+ */
+import { Clock, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import type { AgentConfigShape } from "../config/AgentConfig.js"
+import { Gate } from "../gate/Gate.js"
+import { HubClient } from "../hub/HubClient.js"
+import { HubLoop } from "../hub/HubLoop.js"
+import type { OpOutcomeSummary, ReportInput } from "../hub/protocol.js"
+import { Pve } from "../pve/Pve.js"
+import { PveConnection } from "../pve/PveConnection.js"
+import { Engine } from "../reconcile/Engine.js"
+import { GuestQueue } from "../reconcile/GuestQueue.js"
+import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
+import { NonceStore } from "../state/NonceStore.js"
+import { recover } from "../state/Recovery.js"
+import { Liveness, Readiness } from "./Health.js"
+import { HealthServer, parseListen } from "./HealthServer.js"
+import {
+  desiredLayer,
+  hubClientSettingsOf,
+  hubDesiredLayer,
+  pveConnectionOf,
+  queueLayer,
+  signedOpsLayer,
+  signersOf,
+  stateLayer
+} from "./layers.js"
+import { recordNonceFill } from "./Metrics.js"
+import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
+import { SignedOpRunner, signedOpRunnerLayer } from "./signedOpRunner.js"
+import { Watchdog } from "./Watchdog.js"
+
+/** Recovery must settle every op before readiness; an unresolved one is retried, never skipped. */
+const recoverUntilSettled = (deadline: Duration.Duration) =>
+  Effect.gen(function*() {
+    const engine = yield* Engine
+    const readiness = yield* Readiness
+    const sd = yield* SdNotify
+    const attempt = Effect.gen(function*() {
+      const summary = yield* recover({ checkPostState: engine.checkPostState, waitDeadline: deadline })
+      yield* Effect.logInfo("journal recovery").pipe(Effect.annotateLogs({ ...summary.counts, total: summary.total }))
+      if (summary.counts.unresolved === 0) return true
+      const reason = `${summary.counts.unresolved} op(s) could not be resolved against PVE yet; retrying`
+      yield* readiness.markNotReady(reason)
+      yield* sd.status(reason)
+      return false
+    })
+    yield* Effect.repeat(attempt, { until: (settled) => settled, schedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("1 minute"))) })
+  })
+
+/** What the hub hears about the last pass. */
+const reportOf = (last: Ref.Ref<Option.Option<PassResult>>): Effect.Effect<ReportInput> =>
+  Effect.map(Ref.get(last), Option.match({
+    onNone: (): ReportInput => ({ observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }),
+    onSome: (pass): ReportInput => ({
+      observed: {
+        guests: pass.observed.map((o) => ({
+          vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type, status: o.status?.status ?? o.guest.status,
+          ...(o.guest.name === undefined ? {} : { name: o.guest.name })
+        }))
+      },
+      drift: {
+        actions: pass.plan.actions.length,
+        planned: pass.plan.actions.map((a) => ({ vmid: a.guest.vmid, kind: a._tag, summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}` }))
+      },
+      restart_required: pass.plan.restartRequired.map((r) => r.vmid),
+      refusals: []
+    })
+  }))
+
+/**
+ * Waits until no guest job is queued or running, at most `grace`. It runs in a finalizer,
+ * i.e. uninterruptibly, so the bound is a plain deadline loop: `Effect.timeout` would fork the
+ * wait with the finalizer's uninterruptible flags, could not interrupt it when the grace ran
+ * out, and shutdown would hang for as long as a task did.
+ */
+const drainQueue = (grace: Duration.Duration) =>
+  Effect.gen(function*() {
+    const queue = yield* GuestQueue
+    const deadline = (yield* Clock.currentTimeMillis) + Duration.toMillis(grace)
+    const idle = Effect.map(queue.stats, (s) => s.running === 0 && s.queued === 0)
+    let drained = yield* idle
+    while (!drained && (yield* Clock.currentTimeMillis) < deadline) {
+      yield* Effect.sleep("50 millis")
+      drained = yield* idle
+    }
+    const left = yield* queue.stats
+    if (!drained) {
+      yield* Effect.logWarning("shutdown grace ran out; in-flight ops stay journaled for the next start's recovery").pipe(
+        Effect.annotateLogs({ running: left.running, queued: left.queued })
+      )
+    }
+  })
+
+const main = (config: AgentConfigShape) =>
+  Effect.gen(function*() {
+    const { settings } = config
+    const readiness = yield* Readiness
+    const liveness = yield* Liveness
+    const sd = yield* SdNotify
+    yield* sd.status("recovering the op journal")
+    yield* recoverUntilSettled(settings.reconcile.taskDeadline)
+    const reconciler = yield* Reconciler
+    yield* readiness.markReady
+    yield* Effect.logInfo("felhom-agent ready").pipe(Effect.annotateLogs({ agentId: settings.agentId, desired: settings.desired.source }))
+    const reconcileFiber = yield* Effect.fork(liveness.watch("reconciler", reconciler.run))
+    const hub = yield* Effect.serviceOption(HubLoop)
+    const hubFiber = yield* Option.match(hub, { onNone: () => Effect.succeed(Option.none()), onSome: (h) => Effect.map(Effect.fork(h.run), Option.some) })
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function*() {
+        yield* readiness.markNotReady("stopping")
+        yield* Effect.logInfo("stopping: no new work; waiting for in-flight ops").pipe(
+          Effect.annotateLogs({ graceMillis: Duration.toMillis(settings.shutdownGrace) })
+        )
+        yield* Fiber.interrupt(reconcileFiber)
+        yield* Option.match(hubFiber, { onNone: () => Effect.void, onSome: Fiber.interrupt })
+        yield* drainQueue(settings.shutdownGrace)
+      }))
+    return yield* Effect.never
+  })
+
+/** Every service of design.md, composed once from the settings. */
+export const daemonLayer = (config: AgentConfigShape) =>
+  Layer.unwrapEffect(Effect.gen(function*() {
+    const { settings } = config
+    // Every edge setting is checked here, before any layer is built: a bad one (signers file,
+    // PVE URL/CA, hub URL/token/CA) must stop the daemon before the state database is opened or
+    // the health port is bound (issue 5: "one clear line and exit 1 before anything starts").
+    const signers = yield* signersOf(settings)
+    const pveConnection = yield* pveConnectionOf(config)
+    const hubClient = settings.desired.source === "hub" ? Option.some(yield* hubClientSettingsOf(config)) : Option.none()
+    const lastPass = yield* Ref.make(Option.none<PassResult>())
+    const health = Layer.unwrapEffect(Effect.map(NonceStore, (store) =>
+      HealthServer.layer({ ...parseListen(settings.health.listen), onScrape: Effect.flatMap(store.fill, recordNonceFill) })))
+    const observability = Layer.mergeAll(Readiness.layer, Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }), SdNotify.layer())
+    const state = stateLayer(settings)
+    const pve = Pve.layer.pipe(Layer.provide(Layer.succeed(PveConnection, pveConnection)))
+    const engine = Engine.layer({ tokenUser: config.pveToken.tokenId, taskDeadline: settings.reconcile.taskDeadline }).pipe(
+      Layer.provideMerge(Layer.mergeAll(queueLayer(settings), Gate.layer({ allowKeys: settings.gate.allowKeys, safetySnapshot: settings.gate.safetySnapshot })))
+    )
+    const hubDesired = hubDesiredLayer(settings, signers)
+    const desired = desiredLayer(settings, hubDesired)
+    const reconciler = Layer.unwrapEffect(Effect.map(Liveness, (liveness) =>
+      Reconciler.layer({
+        interval: settings.reconcile.interval,
+        plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
+        onPass: (pass) => Effect.zipRight(Ref.set(lastPass, Option.some(pass)), liveness.beat)
+      })))
+    const signed = Layer.provideMerge(signedOpRunnerLayer, signedOpsLayer(settings, signers))
+    const hubLoop = Option.isNone(hubClient) ? Layer.empty : Layer.unwrapEffect(Effect.gen(function*() {
+      const runner = yield* SignedOpRunner
+      const nonces = yield* NonceStore
+      return HubLoop.layer({
+        agentId: settings.agentId,
+        interval: settings.hub?.pollInterval,
+        onOp: (envelope): Effect.Effect<OpOutcomeSummary> => runner.run(envelope),
+        report: reportOf(lastPass),
+        highWater: nonces.highWater(settings.agentId)
+      })
+    })).pipe(Layer.provide(Layer.mergeAll(HubClient.layer(hubClient.value), hubDesired, signed)))
+    const systemd = Layer.mergeAll(SystemdLifecycle.layer, Watchdog.layer())
+    const core = Layer.mergeAll(reconciler, hubLoop, signed).pipe(
+      Layer.provideMerge(desired),
+      Layer.provideMerge(engine),
+      Layer.provideMerge(pve),
+      Layer.provideMerge(state)
+    )
+    return systemd.pipe(
+      Layer.provideMerge(core),
+      Layer.provideMerge(health),
+      Layer.provideMerge(observability),
+      Layer.provideMerge(state)
+    )
+  }))
+
+export const runDaemon = (config: AgentConfigShape) =>
+  Effect.scoped(main(config)).pipe(Effect.provide(daemonLayer(config)))

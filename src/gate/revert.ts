@@ -1,0 +1,100 @@
+/**
+ * `revert OP_ID`: runs the inverse the gate journaled with an op, through the engine, as its
+ * own journaled op `revert:<OP_ID>`. Refused unless the op is done, has an inverse and was not
+ * reverted yet. A config inverse is guarded twice: the keys must still show the op's post-state
+ * (else someone changed them since, and undoing our op would clobber their change — Conflict),
+ * and the write carries the digest of that very read, so nothing can slip in between.
+ *
+ * Journal origin: "planned" (the journal's CHECK allows only planned/signed; a "revert" origin
+ * needs a journal migration), with the `revert:` op id prefix naming what it is. The gate is
+ * asked with origin "revert": the inverse restores a state the guest had.
+ */
+import { Effect, Either, Option, Schema } from "effect"
+import { type Action, SetConfig, SnapshotDelete, SnapshotRollback, Start, Stop } from "../domain/Action.js"
+import { Pve } from "../pve/Pve.js"
+import type { PveError } from "../pve/PveError.js"
+import { Engine } from "../reconcile/Engine.js"
+import { isEqual } from "../reconcile/normalize.js"
+import { refOfOp } from "../reconcile/opShape.js"
+import { type OpResult, Outcome } from "../reconcile/Outcome.js"
+import { Journal } from "../state/Journal.js"
+import type { JournalStorageError } from "../state/JournalError.js"
+import { decodeInverse, type Inverse } from "./inverse.js"
+
+export const RevertRefusalReason = Schema.Literal("not-found", "not-done", "no-inverse", "already-reverted", "bad-record")
+export type RevertRefusalReason = typeof RevertRefusalReason.Type
+
+export class RevertRefused extends Schema.TaggedError<RevertRefused>()("RevertRefused", {
+  opId: Schema.String,
+  reason: RevertRefusalReason,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `cannot revert op ${this.opId}: ${this.detail}`
+  }
+}
+
+/** The keys the op wrote no longer show its post-state: someone else changed them since. */
+export class RevertConflict extends Schema.TaggedError<RevertConflict>()("RevertConflict", {
+  opId: Schema.String,
+  keys: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `cannot revert op ${this.opId}: ${this.keys.join(", ")} changed since the op (not clobbering)`
+  }
+}
+
+export const revertOpId = (opId: string): string => `revert:${opId}`
+
+const refuse = (opId: string, reason: RevertRefusalReason, detail: string) => Effect.fail(new RevertRefused({ opId, reason, detail }))
+
+/** The inverse as an engine action; a config inverse is checked against the guest first. */
+const actionFor = (opId: string, inverse: Inverse, guest: Action["guest"]) =>
+  Effect.gen(function*() {
+    switch (inverse.kind) {
+      case "power":
+        return inverse.status === "running" ? Start.make({ guest }) : Stop.make({ guest, shutdownTimeout: inverse.shutdownTimeout })
+      case "snapshot-delete":
+        return SnapshotDelete.make({ guest, name: inverse.name })
+      case "snapshot-rollback":
+        return SnapshotRollback.make({ guest, name: inverse.name })
+      case "set-config": {
+        const config = yield* (yield* Pve).config(guest)
+        const values = config.values
+        const changed = Object.entries(inverse.expect)
+          .filter(([k, v]) => !isEqual(guest.type, k, v ?? undefined, Object.hasOwn(values, k) ? values[k] : undefined))
+          .map(([k]) => k)
+        if (changed.length > 0) return yield* new RevertConflict({ opId, keys: changed.sort() })
+        return SetConfig.make({ guest, set: inverse.set, delete: inverse.delete, digest: config.digest })
+      }
+    }
+  })
+
+export type RevertError = RevertRefused | RevertConflict | JournalStorageError | PveError
+
+/** Reverts one journaled op; the engine's outcome is the answer (Applied = reverted). */
+export const revertOp = (opId: string): Effect.Effect<OpResult, RevertError, Journal | Engine | Pve> =>
+  Effect.gen(function*() {
+    const journal = yield* Journal
+    const engine = yield* Engine
+    const found = yield* journal.get(opId)
+    if (Option.isNone(found)) return yield* refuse(opId, "not-found", "no such op in the journal")
+    const op = found.value
+    if (op.phase !== "done") return yield* refuse(opId, "not-done", `the op is ${op.phase}, only a done op can be reverted`)
+    if (op.inverse === null) return yield* refuse(opId, "no-inverse", `${op.action} has no journaled inverse (irreversible)`)
+    const id = revertOpId(opId)
+    const earlier = yield* journal.get(id)
+    if (Option.isSome(earlier) && earlier.value.phase === "done") {
+      return yield* refuse(opId, "already-reverted", `already reverted by op ${id}`)
+    }
+    const inverse = decodeInverse(op.inverse)
+    if (Either.isLeft(inverse)) return yield* refuse(opId, "bad-record", `the journaled inverse is not understood: ${inverse.left.message}`)
+    const ref = refOfOp(op)
+    if (Option.isNone(ref)) return yield* refuse(opId, "bad-record", "the journaled guest reference is not valid")
+    const action = yield* actionFor(opId, inverse.right, ref.value)
+    return yield* engine.run(action, { revision: undefined, opId: id, origin: "planned", gateOrigin: "revert", kind: "ordered" })
+  })
+
+/** Whether a revert's outcome means the op is undone now. */
+export const reverted = (result: OpResult): boolean =>
+  result.outcome._tag === "Applied" || Outcome.$is("AlreadyApplied")(result.outcome)

@@ -1,0 +1,29 @@
+/**
+ * The Nix files parse (issue 6): nothing here can build or evaluate them (no nixpkgs), but a
+ * syntax error would otherwise first show on a deployer's machine. Skipped, visibly, where
+ * Debian's nix-bin is not installed; .ci/run installs it.
+ */
+import * as ChildProcess from "node:child_process"
+import { describe, expect, it } from "@effect/vitest"
+import { ROOT } from "../support/cli.js"
+
+const hasNix = ChildProcess.spawnSync("sh", ["-c", "command -v nix-instantiate"]).status === 0
+
+describe("deploy files", () => {
+  it.skipIf(!hasNix)("every .nix file parses with nix-instantiate --parse", () => {
+    const result = ChildProcess.spawnSync("bash", ["scripts/check-flake.sh"], { cwd: ROOT, encoding: "utf8" })
+    expect(result.stdout + result.stderr).toMatch(/\d+ \.nix files parse/)
+    expect(result.status).toBe(0)
+  })
+
+  it("the systemd unit never sets MemoryDenyWriteExecute (V8 needs W^X pages)", async () => {
+    const { readFileSync } = await import("node:fs")
+    const unit = readFileSync(`${ROOT}/deploy/felhom-agent.service`, "utf8")
+    expect(unit).not.toMatch(/^\s*MemoryDenyWriteExecute\s*=\s*(yes|true|1)/m)
+    for (const line of ["Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "UMask=0077", "SystemCallFilter=@system-service"]) {
+      expect(unit).toContain(line)
+    }
+    expect(unit).toMatch(/^RestrictAddressFamilies=.*AF_UNIX/m)
+    expect(unit).toMatch(/^LoadCredential=pve-token:/m)
+  })
+})

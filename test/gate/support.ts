@@ -1,0 +1,70 @@
+/**
+ * Shared edges for the gate, revert and signed-op tests: the simulator with the real Pve client,
+ * the real GuestQueue, Journal and NonceStore over one SQLite store (memory, or a file to
+ * survive a "restart"), the real gate with a chosen policy, the engine and SignedOps.
+ * Signed ops are stamped with the real clock (tests run `it.live`: simulator I/O).
+ */
+import { Effect, Layer, Logger, LogLevel } from "effect"
+import * as crypto from "node:crypto"
+import { signEnvelope } from "../../src/authz/Envelope.js"
+import { encodeOpPayload, OP_PAYLOAD_TYPE, type OpAction, type OpPayload } from "../../src/authz/OpPayload.js"
+import { SignedOps } from "../../src/authz/SignedOps.js"
+import { noSigners, type Signers } from "../../src/authz/Signers.js"
+import { makeVmid } from "../../src/domain/Vmid.js"
+import { Gate, type GatePolicy } from "../../src/gate/Gate.js"
+import { Engine } from "../../src/reconcile/Engine.js"
+import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
+import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
+import { Journal } from "../../src/state/Journal.js"
+import { NonceStore } from "../../src/state/NonceStore.js"
+import { StateStore } from "../../src/state/StateStore.js"
+import { AGENT, type TestKey } from "../authz/support.js"
+import { SEEDS } from "../reconcile/EngineSupport.js"
+import { Sim, simWithPve } from "../support/sim.js"
+
+export { AGENT }
+
+const quiet = Logger.minimumLogLevel(LogLevel.None)
+
+/** Journal + NonceStore + queue + gate + engine over an existing Pve (and Sim). */
+export const agentLayer = (options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}) => {
+  const store = options.dbFile === undefined ? StateStore.layerMemory : StateStore.layer({ filename: options.dbFile })
+  const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(Layer.provideMerge(store))
+  const engine = Engine.layer({ tokenUser: DEFAULT_TOKEN_ID, readRetry: { base: "20 millis" } }).pipe(
+    Layer.provideMerge(Layer.mergeAll(stores, GuestQueue.layer(), Gate.layer(options.policy ?? {})))
+  )
+  const signers = options.signers ?? noSigners("no signers in this test")
+  return SignedOps.layer({ agentId: AGENT, signers }).pipe(Layer.provideMerge(engine), Layer.provide(quiet))
+}
+
+/** agentLayer over a fresh simulator. */
+export const gateLayer = (options: Parameters<typeof agentLayer>[0] & { readonly guests?: ReadonlyArray<SimGuestSeed> } = {}) =>
+  agentLayer(options).pipe(Layer.provideMerge(simWithPve({ guests: options.guests ?? SEEDS })))
+
+export const nowSeconds = () => Math.floor(Date.now() / 1000)
+
+// Strictly increasing across the run, also across a simulated restart on one state file.
+let seqCounter = Date.now()
+/** A valid op for AGENT, stamped now; a fresh op id and a rising seq unless given. */
+export const liveOp = (vmid: number, action: OpAction, overrides: Partial<OpPayload> = {}): OpPayload => {
+  seqCounter += 1
+  const now = nowSeconds()
+  return {
+    op_id: `op-${crypto.randomUUID()}`,
+    iss: "hub.test",
+    aud: AGENT,
+    target: { vmid: makeVmid(vmid) },
+    iat: now - 5,
+    exp: now + 300,
+    seq: seqCounter,
+    action,
+    ...overrides
+  }
+}
+
+export const sign = (key: TestKey, op: OpPayload) => signEnvelope(OP_PAYLOAD_TYPE, encodeOpPayload(op), [key])
+
+export const viewOf = (vmid: number) => Effect.flatMap(Sim, (sim) => Effect.orDie(sim.cluster.view(vmid)))
+
+/** Mutations our token made. */
+export const ourMutations = Effect.map(Sim, (sim) => sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID))
