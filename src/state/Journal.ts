@@ -60,6 +60,11 @@ export interface JournalShape {
   readonly history: (opId: string) => Effect.Effect<ReadonlyArray<PhaseEntry>, JournalStorageError>
   /** Ops in `intent` or `in-flight`, oldest intent first: what recovery must resolve. */
   readonly unfinished: Effect.Effect<ReadonlyArray<OpRecord>, JournalStorageError>
+  /**
+   * Which op each of these UPIDs was ever recorded for (any attempt, any phase): a task that
+   * belongs to another op is not a candidate when recovery searches for a lost UPID.
+   */
+  readonly upidOwners: (upids: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string>, JournalStorageError>
 }
 
 export class Journal extends Context.Tag("felhom/Journal")<Journal, JournalShape>() {
@@ -123,6 +128,13 @@ export const make = Effect.gen(function*() {
     Result: OpRecordFromRow,
     execute: () =>
       sql`SELECT * FROM journal_ops WHERE ${sql.in("phase", UNFINISHED_PHASES)} ORDER BY intent_at, rowid`
+  })
+
+  const findUpidOwners = SqlSchema.findAll({
+    Request: Schema.Array(Schema.String),
+    Result: Schema.Struct({ upid: Schema.String, op_id: Schema.String }),
+    // journal_phases keeps the UPIDs of earlier attempts too (a reopened op clears its row's).
+    execute: (upids) => sql`SELECT DISTINCT upid, op_id FROM journal_phases WHERE ${sql.in("upid", upids)}`
   })
 
   const appendPhase = (opId: string, phase: OpPhase, at: number, upid: string | null, detail: OpDetail | null) =>
@@ -247,7 +259,12 @@ export const make = Effect.gen(function*() {
       findHistory(opId).pipe(Effect.catchTags({ SqlError: storage("history"), ParseError: storage("history") })),
     unfinished: findUnfinished(undefined).pipe(
       Effect.catchTags({ SqlError: storage("unfinished"), ParseError: storage("unfinished") })
-    )
+    ),
+    upidOwners: (upids) =>
+      (upids.length === 0 ? Effect.succeed([]) : findUpidOwners(upids)).pipe(
+        Effect.map((rows) => new Map(rows.map((r) => [r.upid, r.op_id]))),
+        Effect.catchTags({ SqlError: storage("upidOwners"), ParseError: storage("upidOwners") })
+      )
   }
   return journal
 })

@@ -158,7 +158,14 @@ export const recover = <E, R>(
           pve.tasks(op.node, { source: "all", vmid: op.vmid, userfilter: op.tokenUser, since, limit: 1000 })
         )
         // source=all may list a task twice while it moves from active to archive.
-        const upids = [...new Set(rows.filter(belongsTo(op, mapping.types, since)).map((t) => t.upid))]
+        const found = [...new Set(rows.filter(belongsTo(op, mapping.types, since)).map((t) => t.upid))]
+        // A guest written several times within the search window shows several of our tasks;
+        // those the journal already assigns to other ops are theirs, not candidates for this one.
+        const owners = yield* read("journal UPIDs", journal.upidOwners(found))
+        const upids = found.filter((upid) => {
+          const owner = owners.get(upid)
+          return owner === undefined || owner === op.opId
+        })
         const [only, ...rest] = upids
         if (only === undefined) return yield* reobserve(op, "no task found")
         if (rest.length > 0) {

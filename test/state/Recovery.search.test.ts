@@ -5,6 +5,7 @@ import { Journal } from "../../src/state/Journal.js"
 import { recover } from "../../src/state/Recovery.js"
 import { StateStore } from "../../src/state/StateStore.js"
 import { mkUpid, now, pveLayer, row, runScenario, status, transport, USER } from "./recoveryHarness.js"
+import { intentFor } from "./support.js"
 
 describe("recover: no UPID journaled", () => {
   const since = () => now() - 120
@@ -58,6 +59,27 @@ describe("recover: no UPID journaled", () => {
       expect(r.op.phase).toBe("needs-operator")
       expect(r.op.detail?.upids).toEqual([a, b])
       expect(r.summary.counts["needs-operator"]).toBe(1)
+    }))
+
+  it.live("tasks the journal assigns to other ops are not candidates: a busy guest's op is still adopted", () =>
+    Effect.gen(function*() {
+      const earlier = mkUpid("qmstart", { pid: 10 })
+      const ours = mkUpid("qmstart", { pid: 11 })
+      const r = yield* runScenario({
+        // An earlier op of the same guest, inside the search window, with its task on record.
+        before: Effect.gen(function*() {
+          const journal = yield* Journal
+          yield* journal.intent(intentFor({ opId: "op-0" }))
+          yield* journal.recordUpid("op-0", earlier)
+          yield* journal.finish("op-0", { message: "task finished", exitstatus: "OK" })
+        }),
+        pve: {
+          tasks: () => Effect.succeed([row(earlier, "qmstart"), row(ours, "qmstart")]),
+          taskStatus: (u) => (u === ours ? Effect.succeed(status(ours, "stopped", "OK")) : Effect.die("adopted the other op's task"))
+        }
+      })
+      expect(r.op.phase).toBe("done")
+      expect(r.op.upid).toBe(ours)
     }))
 
   it.live("a task list read that keeps failing leaves the op in intent", () =>

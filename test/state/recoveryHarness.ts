@@ -93,6 +93,8 @@ export interface Scenario {
   readonly pve: Partial<PveShape>
   readonly postState?: Effect.Effect<boolean, string>
   readonly options?: Partial<RecoverOptions<string, never>>
+  /** Journal history written before the op under test (e.g. earlier ops of the same guest). */
+  readonly before?: Effect.Effect<void, unknown, Journal>
 }
 
 /** Journals one op, recovers, answers the summary, the op afterwards and the PVE calls made. */
@@ -106,6 +108,7 @@ export const runScenario = (s: Scenario) =>
     )
     return yield* Effect.gen(function*() {
       const journal = yield* Journal
+      if (s.before !== undefined) yield* Effect.orDie(s.before)
       yield* journal.intent(intentFor(s.op))
       if (s.upid !== undefined) yield* journal.recordUpid("op-1", s.upid)
       const summary = yield* recover({
