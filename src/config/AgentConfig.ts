@@ -90,6 +90,16 @@ const consistency = (s: Settings): ReadonlyArray<Issue> => [
 
 type Issue = { readonly path: string; readonly message: string }
 
+/** `pve.url`; a key that is empty or not a plain word is quoted, so every path is unambiguous. */
+const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.length === 0
+    ? "(root)"
+    : path.map((k, i) => {
+      const key = String(k)
+      if (/^[A-Za-z_][A-Za-z0-9_-]*$/.test(key)) return i === 0 ? key : `.${key}`
+      return `[${JSON.stringify(key)}]`
+    }).join("")
+
 /**
  * An optional key decodes as `X | undefined`, so a bad value also fails the `undefined`
  * branch; that echo says nothing the real issue does not, and is dropped.
@@ -118,7 +128,7 @@ export const decodeSettings = (raw: unknown, source: string) =>
       new ConfigInvalid({
         source,
         issues: withoutUndefinedEcho(ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
-          path: i.path.length > 0 ? i.path.join(".") : "(root)",
+          path: formatPath(i.path),
           message: i.message
         })))
       })),

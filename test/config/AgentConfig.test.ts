@@ -4,7 +4,7 @@ import * as Path from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
-import { load } from "../../src/config/AgentConfig.js"
+import { decodeSettings, load } from "../../src/config/AgentConfig.js"
 import { runCli } from "../support/cli.js"
 
 const SECRET = "7d9e1c2b-aaaa-bbbb-cccc-0123456789ab"
@@ -63,6 +63,14 @@ describe("AgentConfig", () => {
         expect(message).not.toContain("Expected undefined")
         expect(message).not.toContain(SECRET)
       }
+    }))
+
+  it.effect("odd keys are quoted in the error path, so it is never ambiguous", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(decodeSettings({ "": 1, "pve.url": 2, agentId: "a", pve: { url: "https://p" } }, "test"))
+      const message = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : ""
+      expect(message).toContain('[""]: is unexpected')
+      expect(message).toContain('["pve.url"]: is unexpected')
     }))
 
   it.effect("cross-key rules: desired.source file needs desired.file", () =>
