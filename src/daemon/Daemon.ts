@@ -54,25 +54,33 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
     yield* Effect.repeat(attempt, { until: (settled) => settled, schedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("1 minute"))) })
   })
 
-/** What the hub hears about the last pass. */
+/** What the hub hears about the last pass, including the actions the gate refused. */
 const reportOf = (last: Ref.Ref<Option.Option<PassResult>>): Effect.Effect<ReportInput> =>
-  Effect.map(Ref.get(last), Option.match({
-    onNone: (): ReportInput => ({ observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }),
-    onSome: (pass): ReportInput => ({
+  Effect.gen(function*() {
+    const pass = yield* Ref.get(last)
+    const at = yield* Clock.currentTimeMillis
+    if (Option.isNone(pass)) {
+      return { observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }
+    }
+    const { observed, plan, results } = pass.value
+    return {
       observed: {
-        guests: pass.observed.map((o) => ({
+        guests: observed.map((o) => ({
           vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type, status: o.status?.status ?? o.guest.status,
           ...(o.guest.name === undefined ? {} : { name: o.guest.name })
         }))
       },
       drift: {
-        actions: pass.plan.actions.length,
-        planned: pass.plan.actions.map((a) => ({ vmid: a.guest.vmid, kind: a._tag, summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}` }))
+        actions: plan.actions.length,
+        planned: plan.actions.map((a) => ({ vmid: a.guest.vmid, kind: a._tag, summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}` }))
       },
-      restart_required: pass.plan.restartRequired.map((r) => r.vmid),
-      refusals: []
-    })
-  }))
+      restart_required: plan.restartRequired.map((r) => r.vmid),
+      refusals: results.flatMap((r) =>
+        r.outcome._tag === "Skipped" && r.outcome.refusedBy !== undefined
+          ? [{ tag: r.outcome.refusedBy, message: `${r.action._tag} ${r.action.guest.type}/${r.action.guest.vmid}: ${r.outcome.reason}`, at }]
+          : [])
+    }
+  })
 
 /**
  * Waits until no guest job is queued or running, at most `grace`. It runs in a finalizer,

@@ -260,7 +260,7 @@ const make = (options: EngineOptions) =>
         const effective: Action = action._tag === "SetConfig" && action.digest === "" ? { ...action, digest: pre.config.digest } : action
         const origin = options.gateOrigin ?? (options.origin === "signed" ? "signed" : "planned")
         const decision = yield* gate.check(effective, { origin, opId, pre }).pipe(
-          Effect.mapError((e) => stop(Outcome.Skipped({ reason: e.message })))
+          Effect.mapError((e) => stop(Outcome.Skipped({ reason: e.message, refusedBy: e._tag })))
         )
         if (decision.before !== undefined) {
           const first = decision.before

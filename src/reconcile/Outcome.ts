@@ -20,7 +20,11 @@ export type Outcome = Data.TaggedEnum<{
   /** The config changed since it was planned (digest mismatch): never forced, re-planned next pass. */
   Conflict: { readonly detail: string }
   /** Not attempted now: a lock (named), a gate refusal, a superseded job, an operator flag. */
-  Skipped: { readonly reason: string }
+  Skipped: {
+    readonly reason: string
+    /** The typed refusal behind the skip (e.g. GateRefused), which the hub is told about. */
+    readonly refusedBy?: string
+  }
   /** Not applied (or not known to be): the error's tag and message, the task's exit status. */
   Failed: {
     readonly errorTag: string

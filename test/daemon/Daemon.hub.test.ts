@@ -106,6 +106,24 @@ describe("daemon with a hub", () => {
       expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
 
+  it.scopedLive("an action the reversibility gate refuses is reported as a refusal, and not applied", () =>
+    Effect.gen(function*() {
+      const s = yield* setup()
+      // memory is not on the benign allowlist: automatic reconcile may not change it.
+      s.hub.setDesired({ guests: { "100": { config: { memory: 8192 } } } }, { revision: "r-mem" })
+      const daemon = yield* spawnDaemon(s.env.configFile)
+      yield* waitReady(daemon, s.port)
+      const report = yield* pollUntil(
+        "a report with the gate's refusal",
+        Effect.sync(() => reports(s.hub).find((r) => r.refusals.some((f) => f.tag === "GateRefused"))),
+        (r) => r !== undefined,
+        { context: daemon.output }
+      )
+      expect(report?.refusals.find((f) => f.tag === "GateRefused")?.message).toContain("memory")
+      expect(s.sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toEqual([])
+      expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
+
   it.scopedLive("hub down: keeps reconciling the last good state, also after a restart", () =>
     Effect.gen(function*() {
       const s = yield* setup()
