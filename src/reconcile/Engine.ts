@@ -167,6 +167,11 @@ const make = (options: EngineOptions) =>
           return resolveUnsure(op, e.message)
         case "PveTransport":
           return e.requestSent ? resolveUnsure(op, e.message) : failOp(op, detail, failedOf(e))
+        case "PveApiError":
+          // A handler's `die` is a 500 (or 501 for an unknown route): PVE refused, nothing ran.
+          // 502 and up come from between pveproxy and pvedaemon (59x proxy errors, pve-api.md §8):
+          // the request may have run behind the proxy, so it is resolved, never re-sent.
+          return e.status >= 502 ? resolveUnsure(op, e.message) : failOp(op, detail, failedOf(e))
         default:
           return failOp(op, detail, failedOf(e))
       }

@@ -99,6 +99,31 @@ describe("Engine: a mutation whose answer was lost", () => {
     }).pipe(Effect.provide(engineLayer())))
 })
 
+describe("Engine: 5xx answers", () => {
+  it.live("a handler error (500) is a refusal: Failed at once, nothing re-observed", () =>
+    Effect.gen(function*() {
+      const sim = yield* Sim
+      sim.cluster.setFaults({ errorRate: 1, errorStatus: 500, pathPattern: "/status/start$" })
+      const [first] = yield* runAll(desired({ guests: { 103: { power: "running" } } }))
+      sim.cluster.clearFaults()
+      expect(first?.outcome).toMatchObject({ _tag: "Failed", errorTag: "PveApiError" })
+    }).pipe(Effect.provide(engineLayer())))
+
+  it.live("a proxy error (596) may hide an applied request: resolved by re-observing, never re-sent", () =>
+    Effect.gen(function*() {
+      const sim = yield* Sim
+      const doc = desired({ guests: { 103: { power: "running" } } })
+      sim.cluster.setFaults({ errorRate: 1, errorStatus: 596, pathPattern: "/status/start$" })
+      const [first] = yield* runAll(doc)
+      sim.cluster.clearFaults()
+      expect(first?.outcome).toMatchObject({ _tag: "Failed", errorTag: "NotApplied" })
+      expect(yield* ours).toEqual([])
+      const [second] = yield* runAll(doc)
+      expect(second?.outcome._tag).toBe("Applied")
+      expect(yield* ours).toHaveLength(1)
+    }).pipe(Effect.provide(engineLayer())))
+})
+
 describe("Engine.checkPostState with start-up recovery", () => {
   it.live("an intent whose call reached PVE before a crash is adopted from the task list and finished", () =>
     Effect.gen(function*() {
