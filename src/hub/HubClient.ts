@@ -13,7 +13,7 @@ import { Agent } from "undici"
 import { quote } from "../authz/SignedOpError.js"
 import { HubBadResponse, type HubError, type HubOperation, HubRejected, HubReportInvalid, HubUnreachable } from "./HubError.js"
 import { HubErrorBody, MAX_DESIRED_BYTES, MAX_OPS_BYTES, OpsResponse, Report } from "./protocol.js"
-import { issuesOf, parseJsonBytes } from "./verifyEnvelope.js"
+import { issuesOf, parseJsonBytes } from "../authz/verifyEnvelope.js"
 
 export type DesiredFetch = Data.TaggedEnum<{
   /** 304: the document behind our ETag is still current; nothing to verify. */

@@ -11,6 +11,7 @@
 import { Either } from "effect"
 import { PayloadMalformed } from "../authz/SignedOpError.js"
 import type { Signers } from "../authz/Signers.js"
+import { type EnvelopeRefused, issuesOf, payloadJson, verifyEnvelope } from "../authz/verifyEnvelope.js"
 import { decodeDesiredState, type DesiredState, type DesiredStateInvalid } from "../domain/DesiredState.js"
 import {
   DesiredCapabilityMissing,
@@ -21,7 +22,6 @@ import {
   DesiredWrongAudience
 } from "./HubError.js"
 import { decodeDesiredPayload, DESIRED_PAYLOAD_TYPE, MAX_DESIRED_BYTES } from "./protocol.js"
-import { type EnvelopeRefused, issuesOf, payloadJson, verifyEnvelope } from "./verifyEnvelope.js"
 
 export const DEFAULT_DESIRED_SKEW_SECONDS = 60
 

@@ -16,7 +16,7 @@ import { HubDesired } from "./HubDesiredProvider.js"
 import type { HubError, HubReportInvalid, HubStoreError } from "./HubError.js"
 import { makeHubStore } from "./HubStore.js"
 import type { OpOutcomeSummary, Refusal, Report, ReportInput } from "./protocol.js"
-import { parseJsonBytes } from "./verifyEnvelope.js"
+import { parseJsonBytes } from "../authz/verifyEnvelope.js"
 
 export type PassError = HubError | HubStoreError | HubReportInvalid
 

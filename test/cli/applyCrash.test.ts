@@ -7,22 +7,22 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { execFile, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
-import { MAIN } from "../support/cli.js"
+import { MAIN, runCli } from "../support/cli.js"
 import { Sim } from "../support/sim.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 
 const ARGS = (connection: ReadonlyArray<string>, desired: string, state: string) =>
-  ["--import", "tsx", MAIN, "apply", ...connection, "--desired", desired, "--state-dir", state]
+  ["apply", ...connection, "--desired", desired, "--state-dir", state]
 
-/** Runs apply until it reports the pause marker, then SIGKILLs it. */
+/** Runs apply until it reports the pause marker, then SIGKILLs it (runCli only runs to completion). */
 const killAt = (args: ReadonlyArray<string>, phase: string) =>
   Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, [...args], { env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase }, stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase }, stdio: ["ignore", "ignore", "pipe"] })
     let err = ""
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString()
@@ -31,11 +31,7 @@ const killAt = (args: ReadonlyArray<string>, phase: string) =>
     child.on("exit", (_code, signal) => resume(Effect.succeed(signal ?? `exited without pausing: ${err}`)))
   })
 
-const runApply = (args: ReadonlyArray<string>) =>
-  Effect.async<number>((resume) => {
-    execFile(process.execPath, [...args], { timeout: 60_000 }, (error) =>
-      resume(Effect.succeed(error === null ? 0 : typeof error.code === "number" ? error.code : -1)))
-  })
+const runApply = (args: ReadonlyArray<string>) => Effect.map(runCli(args, {}, { timeout: 60_000 }), (r) => r.code)
 
 describe("apply: crash recovery by SIGKILL at each phase", () => {
   for (const phase of ["before-call", "after-call", "waiting", "after-task"] as const) {

@@ -5,25 +5,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
-import { MAIN } from "../support/cli.js"
+import { runCli } from "../support/cli.js"
 import { Sim } from "../support/sim.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 
-
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
-
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.async<Run>((resume) => {
-    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, ...env }, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-  })
+const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runCli(args, env, { timeout: 60_000 })
 
 const setup = Effect.gen(function*() {
   const sim = yield* Sim

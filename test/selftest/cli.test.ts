@@ -5,25 +5,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { SelftestReport } from "../../src/selftest/report.js"
 import { Sim } from "../support/sim.js"
 import { GUESTS, QEMU_VMID, UNTAGGED_VMID } from "./support.js"
-import { MAIN } from "../support/cli.js"
+import { runCli } from "../support/cli.js"
 
-
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
-
-const cli = (args: ReadonlyArray<string>) =>
-  Effect.async<Run>((resume) => {
-    execFile(process.execPath, ["--import", "tsx", MAIN, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-  })
+const cli = (args: ReadonlyArray<string>) => runCli(args, {}, { timeout: 60_000 })
 
 const setup = Effect.gen(function*() {
   const sim = yield* Sim

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request } from "./client.js"
+import { data, dataRows, request } from "./client.js"
 
 const tokens = [
   { tokenid: "felhom@pve!agent", secret: "s3cret=with=equals", privileges: [{ path: "/", privs: ["*"] }] },
@@ -72,7 +72,7 @@ describe("authentication and permissions (pve-api.md §2)", () => {
       const cores = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { cores: "2" }, auth: lim })
       expect(cores.statusMessage).toBe("Permission check failed (/vms/100, VM.Config.CPU)")
       const list = yield* request(s, "/cluster/resources", { auth: lim, query: { type: "vm" } })
-      expect(data(list).map((x: { vmid: number }) => x.vmid)).toEqual([100])
+      expect(dataRows(list).map((x) => x.vmid)).toEqual([100])
     }))
 
   it.scoped("GET /access/permissions shows the caller's effective privileges", () =>

@@ -5,7 +5,7 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import { gunzipSync } from "node:zlib"
-import { Effect, Redacted } from "effect"
+import { Effect, Redacted, Schema } from "effect"
 import type { RunningSim } from "../../src/sim/Simulator.js"
 
 export interface SimResponse {
@@ -69,16 +69,55 @@ export const requestPromise = (sim: RunningSim, path: string, o: RequestOptions 
 export const request = (sim: RunningSim, path: string, o: RequestOptions = {}) =>
   Effect.promise(() => requestPromise(sim, path, o))
 
-/** `body.data` of a response, as unknown-shaped record access for assertions. */
-export const data = (r: SimResponse): any => (r.body as { data: unknown }).data
+/** `body.data` of a response, unknown-shaped: compare it whole, or read it through the accessors below. */
+export const data = (r: SimResponse): unknown => Schema.decodeUnknownSync(Envelope)(r.body).data
+
+const Envelope = Schema.Struct({ data: Schema.Unknown })
+/** A JSON object as the sim sends it; fields are `unknown` until an assertion compares them. */
+export const JsonObject = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+export type JsonObject = typeof JsonObject.Type
+const JsonRows = Schema.Array(JsonObject)
+
+/** `data` that must be an object (a config, a status, a version). */
+export const dataObject = (r: SimResponse): JsonObject => Schema.decodeUnknownSync(JsonObject)(data(r))
+/** `data` that must be a list of objects (resources, guest lists, tasks, snapshots, pending rows). */
+export const dataRows = (r: SimResponse): ReadonlyArray<JsonObject> => Schema.decodeUnknownSync(JsonRows)(data(r))
+/** `data` that must be a string: the UPID a task-starting call answers. */
+export const dataString = (r: SimResponse): string => Schema.decodeUnknownSync(Schema.String)(data(r))
+/** Any other body (the control API's) that must be an object. */
+export const asObject = (u: unknown): JsonObject => Schema.decodeUnknownSync(JsonObject)(u)
+
+/** A field that must be a string, for feeding back into a request (a digest, a name). */
+export const text = (o: JsonObject, key: string): string => Schema.decodeUnknownSync(Schema.String)(o[key])
+
+/** Row `i` of a list; fails the test with a clear message when the list is shorter. */
+export const row = (rows: ReadonlyArray<JsonObject>, i: number): JsonObject => {
+  const r = rows.at(i)
+  if (r === undefined) throw new Error(`no row ${i} in a list of ${rows.length}`)
+  return r
+}
+
+/** The first row whose `key` field equals `value`; fails the test when there is none. */
+export const rowWhere = (rows: ReadonlyArray<JsonObject>, key: string, value: unknown): JsonObject => {
+  const r = rows.find((x) => x[key] === value)
+  if (r === undefined) throw new Error(`no row with ${key} = ${JSON.stringify(value)}`)
+  return r
+}
+
+/** A stopped task's status: `exitstatus` is present once `status` is `stopped` (pve-api.md §6.2). */
+const StoppedTask = Schema.Struct(
+  { status: Schema.Literal("stopped"), exitstatus: Schema.String },
+  Schema.Record({ key: Schema.String, value: Schema.Unknown })
+)
+export type StoppedTask = typeof StoppedTask.Type
 
 /** Polls task status until stopped (no sleeps in assertions: we wait for the state). */
 export const waitTask = (sim: RunningSim, upid: string, node = "pve1") =>
   Effect.gen(function*() {
     for (;;) {
       const r = yield* request(sim, `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`)
-      const d = data(r)
-      if (d.status === "stopped") return d as { status: string; exitstatus: string; [k: string]: unknown }
+      const d = dataObject(r)
+      if (d.status === "stopped") return Schema.decodeUnknownSync(StoppedTask)(d)
       // Real timer, not Effect.sleep: it.scoped runs under the TestClock.
       yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 5)))
     }
@@ -90,5 +129,6 @@ export const control = (sim: RunningSim, method: string, path: string, body?: un
       method,
       ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { "content-type": "application/json" } })
     })
-    return { status: res.status, body: (await res.json()) as any }
+    const json: unknown = await res.json()
+    return { status: res.status, body: json }
   })

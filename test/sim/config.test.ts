@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { control, data, request, waitTask } from "./client.js"
+import { control, dataObject, dataRows, dataString, request, row, text, waitTask } from "./client.js"
 
 const start = () =>
   startSimulator({
@@ -19,7 +19,7 @@ describe("config, digest and pending (pve-api.md §5)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       expect((yield* put(s, "/nodes/pve1/qemu/102/config", { name: "a" })).body).toEqual({ data: null })
-      const upid: string = data(yield* request(s, "/nodes/pve1/qemu/102/config", { method: "POST", form: { name: "b" } }))
+      const upid = dataString(yield* request(s, "/nodes/pve1/qemu/102/config", { method: "POST", form: { name: "b" } }))
       expect(upid).toContain(":qmconfig:102:")
       expect((yield* waitTask(s, upid)).exitstatus).toBe("OK")
       const bg = yield* request(s, "/nodes/pve1/qemu/102/config", { method: "POST", form: { name: "c", background_delay: "5" } })
@@ -30,19 +30,19 @@ describe("config, digest and pending (pve-api.md §5)", () => {
   it.scoped("digest is content-based; mismatch messages differ per type; lock refuses", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const d1 = data(yield* request(s, "/nodes/pve1/qemu/102/config")).digest
+      const d1 = dataObject(yield* request(s, "/nodes/pve1/qemu/102/config")).digest
       expect(d1).toMatch(/^[0-9a-f]{40}$/)
       yield* put(s, "/nodes/pve1/qemu/102/config", { name: "x" })
-      const d2 = data(yield* request(s, "/nodes/pve1/qemu/102/config")).digest
+      const d2 = text(dataObject(yield* request(s, "/nodes/pve1/qemu/102/config")), "digest")
       yield* put(s, "/nodes/pve1/qemu/102/config", { name: "y" })
       yield* put(s, "/nodes/pve1/qemu/102/config", { name: "x" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/102/config")).digest).toBe(d2)
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/102/config")).digest).toBe(d2)
       expect(d2).not.toBe(d1)
       const edit = yield* control(s, "POST", "/guests/102/edit", { set: { name: "other" } })
       expect(edit.status).toBe(200)
       const q = yield* put(s, "/nodes/pve1/qemu/102/config", { name: "z", digest: d2 })
       expect([q.status, q.statusMessage]).toEqual([500, "checksum mismatch (file change by other user?)"])
-      const ld = data(yield* request(s, "/nodes/pve1/lxc/101/config")).digest
+      const ld = text(dataObject(yield* request(s, "/nodes/pve1/lxc/101/config")), "digest")
       yield* control(s, "POST", "/guests/101/edit", { set: { cores: 3 } })
       const l = yield* put(s, "/nodes/pve1/lxc/101/config", { cores: "2", digest: ld })
       expect(l.statusMessage).toBe("detected modified configuration - file changed by other user? Try again.")
@@ -56,30 +56,30 @@ describe("config, digest and pending (pve-api.md §5)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       yield* put(s, "/nodes/pve1/qemu/100/config", { cores: "4", name: "renamed" })
-      const merged = data(yield* request(s, "/nodes/pve1/qemu/100/config"))
+      const merged = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect([merged.cores, merged.name]).toEqual([4, "renamed"])
-      const cur = data(yield* request(s, "/nodes/pve1/qemu/100/config", { query: { current: "1" } }))
+      const cur = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config", { query: { current: "1" } }))
       expect([cur.cores, cur.name]).toEqual([1, "renamed"])
-      const pend = data(yield* request(s, "/nodes/pve1/qemu/100/pending"))
-      expect(pend.find((r: { key: string }) => r.key === "cores")).toEqual({ key: "cores", value: 1, pending: 4 })
-      expect(pend.at(-1).key).toBe("digest")
+      const pend = dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending"))
+      expect(pend.find((r) => r.key === "cores")).toEqual({ key: "cores", value: 1, pending: 4 })
+      expect(row(pend, -1).key).toBe("digest")
       // Setting the current value back clears the pending entry.
       yield* put(s, "/nodes/pve1/qemu/100/config", { cores: "1" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/pending")).find((r: { key: string }) => r.key === "cores")).toEqual({ key: "cores", value: 1 })
+      expect(dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending")).find((r) => r.key === "cores")).toEqual({ key: "cores", value: 1 })
       yield* put(s, "/nodes/pve1/qemu/100/config", { cores: "2", delete: "memory" })
-      const p2 = data(yield* request(s, "/nodes/pve1/qemu/100/pending"))
-      expect(p2.find((r: { key: string }) => r.key === "memory")).toEqual({ key: "memory", value: "2048", delete: 1 })
+      const p2 = dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending"))
+      expect(p2.find((r) => r.key === "memory")).toEqual({ key: "memory", value: "2048", delete: 1 })
       const both = yield* request(s, "/nodes/pve1/qemu/100/config", { query: { current: "1", snapshot: "x" } })
       expect(both.status).toBe(400)
-      yield* waitTask(s, data(yield* request(s, "/nodes/pve1/qemu/100/status/stop", { method: "POST" })))
-      const before = data(yield* request(s, "/nodes/pve1/qemu/100/config")).digest
-      yield* waitTask(s, data(yield* request(s, "/nodes/pve1/qemu/100/status/start", { method: "POST" })))
-      const after = data(yield* request(s, "/nodes/pve1/qemu/100/config", { query: { current: "1" } }))
+      yield* waitTask(s, dataString(yield* request(s, "/nodes/pve1/qemu/100/status/stop", { method: "POST" })))
+      const before = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).digest
+      yield* waitTask(s, dataString(yield* request(s, "/nodes/pve1/qemu/100/status/start", { method: "POST" })))
+      const after = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config", { query: { current: "1" } }))
       expect([after.cores, after.memory]).toEqual([2, undefined])
       expect(after.digest).not.toBe(before)
       yield* put(s, "/nodes/pve1/qemu/100/config", { sockets: "2" })
       yield* put(s, "/nodes/pve1/qemu/100/config", { revert: "sockets" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).sockets).toBeUndefined()
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).sockets).toBeUndefined()
     }))
 
   it.scoped("lxc: required keys cannot be deleted, unprivileged is read-only; balloon ≤ memory", () =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request } from "./client.js"
+import { dataObject, request } from "./client.js"
 
 const sim = startSimulator({ authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }] })
 
@@ -13,7 +13,7 @@ describe("envelope and errors (pve-api.md §1)", () => {
       expect(r.status).toBe(200)
       expect(r.headers["content-type"]).toBe("application/json;charset=UTF-8")
       expect(r.headers["server"]).toBe("pve-api-daemon/3.0")
-      expect(data(r).release).toBe("9.2")
+      expect(dataObject(r).release).toBe("9.2")
       expect(Object.keys(r.body as object)).toEqual(["data"])
     }))
 

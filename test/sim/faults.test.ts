@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { control, data, request, requestPromise } from "./client.js"
+import { asObject, control, dataObject, request, requestPromise } from "./client.js"
 
 const start = () =>
   startSimulator({ https: false, authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }] })
@@ -41,14 +41,14 @@ describe("fault injection and the control API", () => {
     Effect.gen(function*() {
       const s = yield* start()
       const g = yield* control(s, "GET", "/guests/100")
-      expect(g.body.configText).toContain("memory: 2048")
-      expect(g.body.digest).toMatch(/^[0-9a-f]{40}$/)
+      expect(asObject(g.body).configText).toContain("memory: 2048")
+      expect(asObject(g.body).digest).toMatch(/^[0-9a-f]{40}$/)
       yield* control(s, "POST", "/guests/100/lock", { lock: "backup" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).lock).toBe("backup")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).lock).toBe("backup")
       yield* control(s, "DELETE", "/guests/100/lock")
       const add = yield* control(s, "POST", "/guests", [{ vmid: 200, type: "lxc", status: "running" }])
       expect(add.status).toBe(201)
-      expect(data(yield* request(s, "/nodes/pve1/lxc/200/status/current")).status).toBe("running")
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/200/status/current")).status).toBe("running")
       const bad = yield* control(s, "POST", "/guests", [{ vmid: "x" }])
       expect(bad.status).toBe(400)
       yield* control(s, "POST", "/reset")

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request } from "./client.js"
+import { dataObject, dataRows, request, row } from "./client.js"
 
 const start = (tagStyle?: { caseSensitive?: boolean; ordering?: "alphabetical" | "config" }) =>
   startSimulator({
@@ -18,31 +18,31 @@ describe("round-trip quirks (pve-api.md §5, Quirks table)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       yield* put(s, "/nodes/pve1/qemu/100/config", { description: "a:%\n\nb  \n\n" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).description).toBe("a:%\n\nb")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).description).toBe("a:%\n\nb")
       yield* put(s, "/nodes/pve1/lxc/101/config", { description: "x\n\n" })
-      expect(data(yield* request(s, "/nodes/pve1/lxc/101/config")).description).toBe("x\n")
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/config")).description).toBe("x\n")
       yield* put(s, "/nodes/pve1/lxc/101/config", { description: "a\n\nb" })
-      expect(data(yield* request(s, "/nodes/pve1/lxc/101/config")).description).toBe("a\n\nb\n")
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/config")).description).toBe("a\n\nb\n")
       const view = s.cluster.view(100)
       expect(view._tag === "Right" && view.right.configText.startsWith("#a%3A%25\n#\n#b  \n")).toBe(true)
       yield* put(s, "/nodes/pve1/qemu/100/config", { description: "" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).description).toBeUndefined()
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).description).toBeUndefined()
     }))
 
   it.scoped("tags: split, dedupe, lowercase, sort, join with ;", () =>
     Effect.gen(function*() {
       const s = yield* start()
       yield* put(s, "/nodes/pve1/qemu/100/config", { tags: "Web, db;web  Alpha" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).tags).toBe("alpha;db;web")
-      const rows = data(yield* request(s, "/cluster/resources", { query: { type: "vm" } }))
-      expect(rows[0].tags).toBe("alpha;db;web")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).tags).toBe("alpha;db;web")
+      const rows = dataRows(yield* request(s, "/cluster/resources", { query: { type: "vm" } }))
+      expect(row(rows, 0).tags).toBe("alpha;db;web")
     }))
 
   it.scoped("tags respect tagStyle (case-sensitive, config order)", () =>
     Effect.gen(function*() {
       const s = yield* start({ caseSensitive: true, ordering: "config" })
       yield* put(s, "/nodes/pve1/qemu/100/config", { tags: "Web;db;Web" })
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).tags).toBe("Web;db")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).tags).toBe("Web;db")
     }))
 
   it.scoped("net canonicalization: qemu model=MAC first, sorted, bools 1/0, MAC kept or generated; lxc name first + hwaddr + type", () =>
@@ -50,11 +50,11 @@ describe("round-trip quirks (pve-api.md §5, Quirks table)", () => {
       const s = yield* start()
       yield* put(s, "/nodes/pve1/qemu/100/config", { net1: "firewall=true,bridge=vmbr1,model=virtio,macaddr=aa:bb:cc:dd:ee:ff" })
       yield* put(s, "/nodes/pve1/qemu/100/config", { net2: "tag=5,e1000,bridge=vmbr0" })
-      const c = data(yield* request(s, "/nodes/pve1/qemu/100/config"))
+      const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect(c.net1).toBe("virtio=aa:bb:cc:dd:ee:ff,bridge=vmbr1,firewall=1")
       expect(c.net2).toMatch(/^e1000=BC:24:11:[0-9A-F]{2}:[0-9A-F]{2}:[0-9A-F]{2},bridge=vmbr0,tag=5$/)
       yield* put(s, "/nodes/pve1/lxc/101/config", { net1: "ip=dhcp,bridge=vmbr0,name=eth1" })
-      expect(data(yield* request(s, "/nodes/pve1/lxc/101/config")).net1).toMatch(
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/config")).net1).toMatch(
         /^name=eth1,bridge=vmbr0,hwaddr=BC:24:11:[0-9A-F:]{8},ip=dhcp,type=veth$/
       )
     }))
@@ -63,24 +63,24 @@ describe("round-trip quirks (pve-api.md §5, Quirks table)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       yield* put(s, "/nodes/pve1/qemu/100/config", { memory: "current=4096" })
-      const c = data(yield* request(s, "/nodes/pve1/qemu/100/config"))
+      const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect([c.memory, c.cores, c.onboot, c.cpulimit]).toEqual(["4096", 2, 1, "1.5"])
       expect(typeof c.vmgenid).toBe("string")
       expect(c.meta).toMatch(/^creation-qemu=/)
       expect(c.smbios1).toMatch(/^uuid=/)
-      const l = data(yield* request(s, "/nodes/pve1/lxc/101/config"))
+      const l = dataObject(yield* request(s, "/nodes/pve1/lxc/101/config"))
       expect([l.memory, l.swap, l.unprivileged, l.cores]).toEqual([512, 512, 1, 1])
     }))
 
   it.scoped("list defaults: qemu rows without type and name 'VM 100'; lxc rows type lxc, 'CT101', pressure strings", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const q = data(yield* request(s, "/nodes/pve1/qemu"))
-      expect(q[0].name).toBe("VM 100")
-      expect(q[0].type).toBeUndefined()
-      const l = data(yield* request(s, "/nodes/pve1/lxc"))
-      expect([l[0].type, l[0].name, l[0].pressurecpusome]).toEqual(["lxc", "CT101", "0.00"])
-      const st = data(yield* request(s, "/nodes/pve1/qemu/100/status/current"))
+      const q = dataRows(yield* request(s, "/nodes/pve1/qemu"))
+      expect(row(q, 0).name).toBe("VM 100")
+      expect(row(q, 0).type).toBeUndefined()
+      const l = dataRows(yield* request(s, "/nodes/pve1/lxc"))
+      expect([row(l, 0).type, row(l, 0).name, row(l, 0).pressurecpusome]).toEqual(["lxc", "CT101", "0.00"])
+      const st = dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current"))
       expect(st.ha).toEqual({ managed: 0 })
       expect(st.qmpstatus).toBe("stopped")
     }))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request, waitTask } from "./client.js"
+import { dataObject, dataRows, dataString, request, row, rowWhere, waitTask } from "./client.js"
 
 const start = () =>
   startSimulator({
@@ -19,7 +19,7 @@ describe("snapshots (pve-api.md §7)", () => {
   it.scoped("list has every snapshot plus a synthetic current entry last", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const l = data(yield* request(s, "/nodes/pve1/qemu/100/snapshot"))
+      const l = dataRows(yield* request(s, "/nodes/pve1/qemu/100/snapshot"))
       expect(l.length).toBe(2)
       expect(l[0]).toMatchObject({ name: "base", description: "first", vmstate: 0 })
       expect(l[1]).toMatchObject({ name: "current", description: "You are here!", running: 1, parent: "base" })
@@ -29,18 +29,18 @@ describe("snapshots (pve-api.md §7)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       s.cluster.setFaults({ stuckTasks: [{ type: "qmsnapshot" }] })
-      const upid: string = data(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" }))
+      const upid = dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" }))
       expect(upid).toContain(":qmsnapshot:100:")
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/config")).lock).toBe("snapshot")
-      expect(data(yield* request(s, "/nodes/pve1/qemu/100/status/current")).lock).toBe("snapshot")
-      expect(data(yield* request(s, "/cluster/resources", { query: { type: "vm" } }))[0].lock).toBe("snapshot")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).lock).toBe("snapshot")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).lock).toBe("snapshot")
+      expect(row(dataRows(yield* request(s, "/cluster/resources", { query: { type: "vm" } })), 0).lock).toBe("snapshot")
       const locked = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "x" } })
       expect(locked.statusMessage).toBe("VM is locked (snapshot)")
       s.cluster.clearFaults()
       expect((yield* waitTask(s, upid)).exitstatus).toBe("OK")
-      const c = data(yield* request(s, "/nodes/pve1/qemu/100/config"))
+      const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect([c.lock, c.parent]).toEqual([undefined, "s1"])
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" })))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" })))).exitstatus).toBe(
         "snapshot name 's1' already used"
       )
       expect(s.cluster.mutations().map((m) => m.kind)).toEqual(["snapshot-create"])
@@ -50,21 +50,21 @@ describe("snapshots (pve-api.md §7)", () => {
     Effect.gen(function*() {
       const s = yield* start()
       yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { memory: "4096" } })
-      yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s2" })))
-      const rb: string = data(yield* post(s, "/nodes/pve1/qemu/100/snapshot/base/rollback"))
+      yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s2" })))
+      const rb = dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot/base/rollback"))
       expect(rb).toContain(":qmrollback:100:")
       expect((yield* waitTask(s, rb)).exitstatus).toBe("OK")
-      const st = data(yield* request(s, "/nodes/pve1/qemu/100/status/current"))
+      const st = dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current"))
       expect(st.status).toBe("stopped")
-      const c = data(yield* request(s, "/nodes/pve1/qemu/100/config"))
+      const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect([c.memory, c.parent]).toEqual(["2048", "base"])
-      const del: string = data(yield* request(s, "/nodes/pve1/qemu/100/snapshot/base", { method: "DELETE" }))
+      const del = dataString(yield* request(s, "/nodes/pve1/qemu/100/snapshot/base", { method: "DELETE" }))
       expect(del).toContain(":qmdelsnapshot:100:")
       expect((yield* waitTask(s, del)).exitstatus).toBe("OK")
-      const l = data(yield* request(s, "/nodes/pve1/qemu/100/snapshot"))
-      expect(l.map((x: { name: string }) => x.name).sort()).toEqual(["current", "s2"])
-      expect(l.find((x: { name: string }) => x.name === "s2").parent).toBeUndefined()
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/snapshot/nope/rollback")))).exitstatus).toBe(
+      const l = dataRows(yield* request(s, "/nodes/pve1/qemu/100/snapshot"))
+      expect(l.map((x) => x.name).sort()).toEqual(["current", "s2"])
+      expect(rowWhere(l, "name", "s2").parent).toBeUndefined()
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot/nope/rollback")))).exitstatus).toBe(
         "snapshot 'nope' does not exist"
       )
       const cfg = yield* request(s, "/nodes/pve1/qemu/100/snapshot/nope/config")
@@ -74,15 +74,15 @@ describe("snapshots (pve-api.md §7)", () => {
   it.scoped("template and nonexistent guests: task errors vs sync 500 per type", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/102/snapshot", { snapname: "t1" })))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/snapshot", { snapname: "t1" })))).exitstatus).toBe(
         "you can't take a snapshot if it's a template"
       )
       const q = yield* post(s, "/nodes/pve1/qemu/555/snapshot", { snapname: "t1" })
       expect(q.statusMessage).toBe("Configuration file 'nodes/pve1/qemu-server/555.conf' does not exist")
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/lxc/555/snapshot", { snapname: "t1" })))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/555/snapshot", { snapname: "t1" })))).exitstatus).toBe(
         "Configuration file 'nodes/pve1/lxc/555.conf' does not exist"
       )
-      const lx: string = data(yield* post(s, "/nodes/pve1/lxc/101/snapshot", { snapname: "c1" }))
+      const lx = dataString(yield* post(s, "/nodes/pve1/lxc/101/snapshot", { snapname: "c1" }))
       expect(lx).toContain(":vzsnapshot:101:")
       expect((yield* waitTask(s, lx)).exitstatus).toBe("OK")
     }))

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { parseUpid } from "../../src/domain/Upid.js"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request, waitTask } from "./client.js"
+import { dataRows, dataString, request, row, rowWhere, waitTask } from "./client.js"
 
 const start = () =>
   startSimulator({
@@ -24,7 +24,7 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
     Effect.gen(function*() {
       const s = yield* start()
       const r = yield* post(s, "/nodes/pve1/qemu/100/status/start")
-      const upid: string = data(r)
+      const upid = dataString(r)
       expect(upid).toMatch(/^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:100:felhom@pve!agent:$/)
       expect(parseUpid(upid)._tag).toBe("Right")
       const st = yield* waitTask(s, upid)
@@ -41,7 +41,7 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
   it.scoped("qemu start while running: UPID, then task error `VM 102 already running`", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const st = yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/102/status/start")))
+      const st = yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/start")))
       expect(st.exitstatus).toBe("VM 102 already running")
       expect(s.cluster.mutations()).toEqual([])
     }))
@@ -56,8 +56,8 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
   it.scoped("qemu stop/shutdown of a stopped VM: task OK, no mutation logged", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/status/stop")))).exitstatus).toBe("OK")
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown")))).exitstatus).toBe("OK")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/stop")))).exitstatus).toBe("OK")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown")))).exitstatus).toBe("OK")
       expect(s.cluster.mutations()).toEqual([])
     }))
 
@@ -75,16 +75,16 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
   it.scoped("template start fails in the task; nonexistent vmid: UPID then task error", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/103/status/start")))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/103/status/start")))).exitstatus).toBe(
         "you can't start a vm if it's a template"
       )
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/555/status/start")))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/555/status/start")))).exitstatus).toBe(
         "Configuration file 'nodes/pve1/qemu-server/555.conf' does not exist"
       )
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/lxc/555/status/start")))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/555/status/start")))).exitstatus).toBe(
         "Configuration file 'nodes/pve1/lxc/555.conf' does not exist"
       )
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/555/status/stop")))).exitstatus).toBe(
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/555/status/stop")))).exitstatus).toBe(
         "unable to find configuration file for VM 555 on node 'pve1'"
       )
     }))
@@ -93,9 +93,9 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
     Effect.gen(function*() {
       const s = yield* start()
       s.cluster.setLock(102, "backup")
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/102/status/stop")))).exitstatus).toBe("VM is locked (backup)")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/stop")))).exitstatus).toBe("VM is locked (backup)")
       s.cluster.setLock(101, "backup")
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/lxc/101/status/stop")))).exitstatus).toBe("CT is locked (backup)")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/101/status/stop")))).exitstatus).toBe("CT is locked (backup)")
     }))
 
   it.scoped("unknown UPID → 400 no such task; malformed → unable to parse", () =>
@@ -110,17 +110,17 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
   it.scoped("task list: source=archive by default; RUNNING rows with source=all; filters; total", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/status/start")))
+      yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))
       s.cluster.setFaults({ stuckTasks: [{ vmid: 102 }] })
-      const stuck: string = data(yield* post(s, "/nodes/pve1/qemu/102/status/stop"))
+      const stuck = dataString(yield* post(s, "/nodes/pve1/qemu/102/status/stop"))
       const archive = yield* request(s, "/nodes/pve1/tasks")
-      expect(data(archive).map((t: { upid: string }) => t.upid)).not.toContain(stuck)
+      expect(dataRows(archive).map((t) => t.upid)).not.toContain(stuck)
       expect((archive.body as { total: number }).total).toBe(1)
-      expect(data(archive)[0].status).toBe("OK")
+      expect(row(dataRows(archive), 0).status).toBe("OK")
       const all = yield* request(s, "/nodes/pve1/tasks", { query: { source: "all" } })
-      expect(data(all).find((t: { upid: string }) => t.upid === stuck).status).toBe("RUNNING")
+      expect(rowWhere(dataRows(all), "upid", stuck).status).toBe("RUNNING")
       const f = yield* request(s, "/nodes/pve1/tasks", { query: { source: "all", vmid: "100", typefilter: "qmstart" } })
-      expect(data(f).length).toBe(1)
+      expect(dataRows(f).length).toBe(1)
       s.cluster.clearFaults()
       expect((yield* waitTask(s, stuck)).exitstatus).toBe("OK")
     }))
@@ -129,12 +129,12 @@ describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", 
     Effect.gen(function*() {
       const s = yield* start()
       s.cluster.setFaults({ failTasks: [{ type: "qmstart", message: "boom", count: 1 }], warnTasks: [{ type: "qmstop", warnings: 2 }] })
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("boom")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("boom")
       expect(s.cluster.mutations()).toEqual([])
-      expect((yield* waitTask(s, data(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("OK")
-      const stop: string = data(yield* post(s, "/nodes/pve1/qemu/100/status/stop"))
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("OK")
+      const stop = dataString(yield* post(s, "/nodes/pve1/qemu/100/status/stop"))
       expect((yield* waitTask(s, stop)).exitstatus).toBe("WARNINGS: 2")
       const log = yield* request(s, `/nodes/pve1/tasks/${encodeURIComponent(stop)}/log`)
-      expect(data(log).at(-1)).toEqual({ n: 3, t: "TASK WARNINGS: 2" })
+      expect(dataRows(log).at(-1)).toEqual({ n: 3, t: "TASK WARNINGS: 2" })
     }))
 })

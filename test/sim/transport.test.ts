@@ -5,7 +5,7 @@ import { X509Certificate } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { data, request } from "./client.js"
+import { dataRows, request } from "./client.js"
 
 describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
   it.scoped("HTTPS with a CA-signed leaf; fingerprint = SHA-256 of the leaf, shown as ssl_fingerprint", () =>
@@ -27,7 +27,7 @@ describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
       )
       expect(peer).toBe(s.fingerprint)
       expect(new X509Certificate(s.caPem).subject).toContain("CN=felhom sim CA")
-      const nodes = data(yield* request(s, "/nodes"))
+      const nodes = dataRows(yield* request(s, "/nodes"))
       expect(nodes[0]).toMatchObject({ id: "node/pve1", node: "pve1", type: "node", status: "online", ssl_fingerprint: s.fingerprint })
     }))
 
@@ -36,7 +36,7 @@ describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
       const s = yield* startSimulator({ https: false, authFailureDelay: 0, guests: 30 })
       const big = yield* request(s, "/cluster/resources", { headers: { "accept-encoding": "gzip" } })
       expect(big.headers["content-encoding"]).toBe("gzip")
-      expect(data(big).length).toBeGreaterThan(30)
+      expect(dataRows(big).length).toBeGreaterThan(30)
       const small = yield* request(s, "/version", { headers: { "accept-encoding": "gzip" } })
       expect(small.headers["content-encoding"]).toBeUndefined()
     }))

@@ -14,20 +14,36 @@ export interface CliResult {
   readonly stderr: string
 }
 
+export interface RunOptions {
+  /** Milliseconds before the child is sent SIGTERM (its `code` is then null); none by default. */
+  readonly timeout?: number
+}
+
 /** `felhom-agent ARGS…`, to completion. */
-export const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}): Effect.Effect<CliResult> =>
+export const runCli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  options: RunOptions = {}
+): Effect.Effect<CliResult> =>
   Effect.async<CliResult>((resume) => {
     const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
+    const timer = options.timeout === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.timeout)
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => { stdout += d.toString() })
     child.stderr.on("data", (d: Buffer) => { stderr += d.toString() })
-    child.on("close", (code) => resume(Effect.succeed({ code, stdout, stderr })))
-    return Effect.sync(() => { child.kill("SIGKILL") })
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      child.kill("SIGKILL")
+    })
   })
 
 /** A long-running `felhom-agent ARGS…`, killed when the scope closes; resolves once stdout matches `ready`. */

@@ -7,57 +7,47 @@ import { Either } from "effect"
 import { digestOf, type GuestKind } from "../GuestState.js"
 import { boolSpec, formats, intSpec, nodeSpec, snapnameSpec, strSpec, vmidSpec, type ParamSpec } from "../Params.js"
 import { die, ok, paramFail, type Reply } from "../Reply.js"
-import { check, kindOf, loadGuest, need, uriNode, uriVmid, vmPath, type Ctx } from "./Context.js"
+import { check, guestCall, guestParams, guestRequest, kindOf, loadGuest, uriNode, uriVmid, type Ctx } from "./Context.js"
 import { applyChange, precheckWrite } from "./ConfigWrite.js"
 import { mergedConfig, typedConfig, typedValue } from "./Views.js"
 import { keyInfo } from "../ConfigKeys.js"
 
-export const getConfig = (ctx: Ctx): Reply => {
-  const kind = kindOf(ctx.uri["kind"])
-  const p = need(ctx, vmPath(uriVmid(ctx)), "VM.Audit")
-  if (Either.isLeft(p)) return p.left
-  const v = check(ctx, { node: nodeSpec, vmid: vmidSpec, current: boolSpec, snapshot: snapnameSpec })
-  if (Either.isLeft(v)) return v.left
-  const { current, snapshot } = v.right
-  if (current !== undefined && snapshot !== undefined) {
-    const text = "cannot use 'snapshot' parameter with 'current'"
-    return paramFail({ snapshot: text, current: text })
-  }
-  const g = loadGuest(ctx, kind, uriNode(ctx), uriVmid(ctx))
-  if (Either.isLeft(g)) return g.left
-  const guest = g.right
-  let values: ReadonlyMap<string, string>
-  if (snapshot !== undefined) {
-    const snap = guest.snapshots.get(snapshot)
-    if (snap === undefined) return die(`snapshot '${snapshot}' does not exist`)
-    values = snap
-  } else values = current === "1" ? guest.config : mergedConfig(guest)
-  return ok({ ...typedConfig(guest, values), digest: digestOf(guest) })
-}
+export const getConfig = (ctx: Ctx): Reply =>
+  Either.merge(Either.gen(function*() {
+    const params = { ...guestParams, current: boolSpec, snapshot: snapnameSpec }
+    const { kind, node, vmid, values } = yield* guestCall(ctx, { priv: "VM.Audit", params })
+    const { current, snapshot } = values
+    if (current !== undefined && snapshot !== undefined) {
+      const text = "cannot use 'snapshot' parameter with 'current'"
+      return paramFail({ snapshot: text, current: text })
+    }
+    const guest = yield* loadGuest(ctx, kind, node, vmid)
+    let shown: ReadonlyMap<string, string>
+    if (snapshot !== undefined) {
+      const snap = guest.snapshots.get(snapshot)
+      if (snap === undefined) return die(`snapshot '${snapshot}' does not exist`)
+      shown = snap
+    } else shown = current === "1" ? guest.config : mergedConfig(guest)
+    return ok({ ...typedConfig(guest, shown), digest: digestOf(guest) })
+  }))
 
-export const getPending = (ctx: Ctx): Reply => {
-  const kind = kindOf(ctx.uri["kind"])
-  const p = need(ctx, vmPath(uriVmid(ctx)), "VM.Audit")
-  if (Either.isLeft(p)) return p.left
-  const v = check(ctx, { node: nodeSpec, vmid: vmidSpec })
-  if (Either.isLeft(v)) return v.left
-  const g = loadGuest(ctx, kind, uriNode(ctx), uriVmid(ctx))
-  if (Either.isLeft(g)) return g.left
-  const guest = g.right
-  const keys = [...new Set([...guest.config.keys(), ...guest.pending.keys(), ...guest.pendingDelete.keys()])].sort()
-  const rows: Array<Record<string, unknown>> = keys.map((key) => {
-    const row: Record<string, unknown> = { key }
-    const cur = guest.config.get(key)
-    if (cur !== undefined) row["value"] = typedValue(guest, key, cur)
-    const pend = guest.pending.get(key)
-    if (pend !== undefined) row["pending"] = typedValue(guest, key, pend)
-    const del = guest.pendingDelete.get(key)
-    if (del !== undefined) row["delete"] = del ? 2 : 1
-    return row
-  })
-  rows.push({ key: "digest", value: digestOf(guest) })
-  return ok(rows)
-}
+export const getPending = (ctx: Ctx): Reply =>
+  Either.merge(Either.gen(function*() {
+    const { guest } = yield* guestRequest(ctx, { priv: "VM.Audit", params: guestParams })
+    const keys = [...new Set([...guest.config.keys(), ...guest.pending.keys(), ...guest.pendingDelete.keys()])].sort()
+    const rows: Array<Record<string, unknown>> = keys.map((key) => {
+      const row: Record<string, unknown> = { key }
+      const cur = guest.config.get(key)
+      if (cur !== undefined) row["value"] = typedValue(guest, key, cur)
+      const pend = guest.pending.get(key)
+      if (pend !== undefined) row["pending"] = typedValue(guest, key, pend)
+      const del = guest.pendingDelete.get(key)
+      if (del !== undefined) row["delete"] = del ? 2 : 1
+      return row
+    })
+    rows.push({ key: "digest", value: digestOf(guest) })
+    return ok(rows)
+  }))
 
 const commonSpecs = (kind: GuestKind, async: boolean): Record<string, ParamSpec> => ({
   node: nodeSpec,
@@ -69,37 +59,36 @@ const commonSpecs = (kind: GuestKind, async: boolean): Record<string, ParamSpec>
   ...(async ? { background_delay: intSpec(1, 30) } : {})
 })
 
+/**
+ * Unlike the other guest endpoints, parameters are verified before privileges: precheckWrite
+ * then checks any `VM.Config.*`, and each key's own privilege (ConfigWrite.ts). Keep that order.
+ */
+export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> =>
+  Either.merge(Either.gen(function*() {
+    const kind = kindOf(ctx.uri["kind"])
+    const vmid = uriVmid(ctx)
+    const node = uriNode(ctx)
+    const common = commonSpecs(kind, async)
+    const values = yield* check(ctx, (key) => common[key] ?? keyInfo(kind, key)?.spec)
+    const change = yield* precheckWrite(ctx, kind, values)
+    const guest = yield* loadGuest(ctx, kind, node, vmid)
+    const guard = change.guard(guest)
+    if (guard !== undefined) return guard
 
-export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> => {
-  const kind = kindOf(ctx.uri["kind"])
-  const vmid = uriVmid(ctx)
-  const node = uriNode(ctx)
-  const common = commonSpecs(kind, async)
-  const v = check(ctx, (key) => common[key] ?? keyInfo(kind, key)?.spec)
-  const pre = Either.flatMap(v, (values) => precheckWrite(ctx, kind, values))
-  if (Either.isLeft(pre)) return pre.left
-  const change = pre.right
-  const g = loadGuest(ctx, kind, node, vmid)
-  if (Either.isLeft(g)) return g.left
-  const guest = g.right
-  const guard = change.guard(guest)
-  if (guard !== undefined) return guard
-
-  if (!async) {
-    applyChange(ctx, guest, change)
-    return ok(null)
-  }
-  const task = ctx.cluster.tasks.spawn(node, "qmconfig", String(vmid), ctx.token.tokenid, {
-    finish: () => {
-      applyChange(ctx, guest, change, task.upid)
-      return {}
+    if (!async) {
+      applyChange(ctx, guest, change)
+      return ok(null)
     }
-  })
-  const delay = change.values["background_delay"]
-  if (delay === undefined) return ok(task.upid)
-  // §5.4: wait up to background_delay s; null when done OK, 500 when it failed, else the UPID.
-  return ctx.cluster.tasks.waitFor(task, Number(delay) * 1000).then((t) =>
-    t.status === "running" ? ok(t.upid) : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "") ? ok(null) : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
-  )
-}
-
+    const task = ctx.cluster.tasks.spawn(node, "qmconfig", String(vmid), ctx.token.tokenid, {
+      finish: () => {
+        applyChange(ctx, guest, change, task.upid)
+        return {}
+      }
+    })
+    const delay = change.values["background_delay"]
+    if (delay === undefined) return ok(task.upid)
+    // §5.4: wait up to background_delay s; null when done OK, 500 when it failed, else the UPID.
+    return ctx.cluster.tasks.waitFor(task, Number(delay) * 1000).then((t) =>
+      t.status === "running" ? ok(t.upid) : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "") ? ok(null) : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
+    )
+  }))

@@ -43,72 +43,71 @@ const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok:
   return { ok: value }
 }
 
-export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, string>): Check<ConfigChange> => {
-  const path = vmPath(uriVmid(ctx))
-  const any = needAny(ctx, path, configPrivs(kind))
-  if (Either.isLeft(any)) return Either.left(any.left)
-  const skip = skiplockError(values)
-  if (skip !== undefined) return Either.left(skip)
+export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, string>): Check<ConfigChange> =>
+  Either.gen(function*() {
+    yield* needAny(ctx, vmPath(uriVmid(ctx)), configPrivs(kind))
+    const skip = skiplockError(values)
+    if (skip !== undefined) return yield* Either.left(skip)
 
-  const deleteList = splitList(values["delete"] ?? "")
-  const revertList = splitList(values["revert"] ?? "")
-  const setKeys = Object.keys(values).filter((k) => !COMMON.has(k))
-  const errors: ParamErrors = {}
-  const deletes = new Map<string, boolean>()
-  for (const raw of deleteList) {
-    const key = raw.startsWith("!") ? raw.slice(1) : raw
-    if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
-    else if (revertList.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
-    else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
-    deletes.set(key, values["force"] === "1")
-  }
-  for (const key of revertList) {
-    if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
-  }
-  if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
-  const sets = new Map<string, string>()
-  for (const key of setKeys) {
-    const c = canonical(ctx, kind, key, values[key] ?? "")
-    if ("error" in c) errors[key] = `invalid format - ${c.error}`
-    else if (c.ok === undefined) deletes.set(key, false)
-    else sets.set(key, c.ok)
-  }
-  if (Object.keys(errors).length > 0) return Either.left(paramFail(errors))
-  if (sets.size === 0 && deletes.size === 0 && revertList.length === 0) return Either.left(die("no options specified"))
-
-  for (const key of [...sets.keys(), ...deletes.keys(), ...revertList]) {
-    const denied = keyPermission(ctx, kind, key)
-    if (denied !== undefined) return Either.left(denied)
-  }
-  if (kind === "lxc") {
-    for (const key of deletes.keys())
-      if (key === "memory" || key === "rootfs" || key === "ostype") return Either.left(die(`unable to delete required option '${key}'`))
-    if (sets.has("unprivileged") || deletes.has("unprivileged"))
-      return Either.left(die("unable to modify read-only option: 'unprivileged'"))
-  }
-
-  const digest = values["digest"]
-  const guard = (g: GuestState): Reply | undefined => {
-    const locked = lockError(g)
-    const mismatch = digest !== undefined && digest !== "" && digest !== digestOf(g)
-    const digestFail = die(
-      kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
-    )
-    // qemu asserts the digest before the lock; lxc checks the lock first (§5.4).
-    if (kind === "qemu") {
-      if (mismatch) return digestFail
-      if (locked !== undefined) return die(locked)
-      const merged = mergedConfig(g)
-      const memory = sets.has("memory") ? qemuMemoryMiB(sets.get("memory")) : qemuMemoryMiB(merged.get("memory"))
-      const balloon = sets.get("balloon") ?? (deletes.has("balloon") ? undefined : merged.get("balloon"))
-      if (balloon !== undefined && Number(balloon) > memory) return die("balloon value too large (must be smaller than assigned memory)")
-      return undefined
+    const deleteList = splitList(values["delete"] ?? "")
+    const revertList = splitList(values["revert"] ?? "")
+    const setKeys = Object.keys(values).filter((k) => !COMMON.has(k))
+    const errors: ParamErrors = {}
+    const deletes = new Map<string, boolean>()
+    for (const raw of deleteList) {
+      const key = raw.startsWith("!") ? raw.slice(1) : raw
+      if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
+      else if (revertList.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
+      else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
+      deletes.set(key, values["force"] === "1")
     }
-    if (locked !== undefined) return die(locked)
-    return mismatch ? digestFail : undefined
-  }
-  return Either.right({ values, sets, deletes, reverts: new Set(revertList), guard })
-}
+    for (const key of revertList) {
+      if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
+    }
+    if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
+    const sets = new Map<string, string>()
+    for (const key of setKeys) {
+      const c = canonical(ctx, kind, key, values[key] ?? "")
+      if ("error" in c) errors[key] = `invalid format - ${c.error}`
+      else if (c.ok === undefined) deletes.set(key, false)
+      else sets.set(key, c.ok)
+    }
+    if (Object.keys(errors).length > 0) return yield* Either.left(paramFail(errors))
+    if (sets.size === 0 && deletes.size === 0 && revertList.length === 0) return yield* Either.left(die("no options specified"))
+
+    for (const key of [...sets.keys(), ...deletes.keys(), ...revertList]) {
+      const denied = keyPermission(ctx, kind, key)
+      if (denied !== undefined) return yield* Either.left(denied)
+    }
+    if (kind === "lxc") {
+      for (const key of deletes.keys())
+        if (key === "memory" || key === "rootfs" || key === "ostype") return yield* Either.left(die(`unable to delete required option '${key}'`))
+      if (sets.has("unprivileged") || deletes.has("unprivileged"))
+        return yield* Either.left(die("unable to modify read-only option: 'unprivileged'"))
+    }
+
+    const digest = values["digest"]
+    const guard = (g: GuestState): Reply | undefined => {
+      const locked = lockError(g)
+      const mismatch = digest !== undefined && digest !== "" && digest !== digestOf(g)
+      const digestFail = die(
+        kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
+      )
+      // qemu asserts the digest before the lock; lxc checks the lock first (§5.4).
+      if (kind === "qemu") {
+        if (mismatch) return digestFail
+        if (locked !== undefined) return die(locked)
+        const merged = mergedConfig(g)
+        const memory = sets.has("memory") ? qemuMemoryMiB(sets.get("memory")) : qemuMemoryMiB(merged.get("memory"))
+        const balloon = sets.get("balloon") ?? (deletes.has("balloon") ? undefined : merged.get("balloon"))
+        if (balloon !== undefined && Number(balloon) > memory) return die("balloon value too large (must be smaller than assigned memory)")
+        return undefined
+      }
+      if (locked !== undefined) return die(locked)
+      return mismatch ? digestFail : undefined
+    }
+    return { values, sets, deletes, reverts: new Set(revertList), guard }
+  })
 
 /** Applies the change under the pending model; logs a `config` mutation iff the file changed. */
 export const applyChange = (ctx: Ctx, g: GuestState, change: ConfigChange, upid?: string): void => {

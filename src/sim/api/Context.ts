@@ -1,13 +1,14 @@
 /**
  * What a handler sees: the cluster, the authenticated token, the merged parameters and the
  * URI parameters; plus the checks every guest endpoint repeats (privilege, schema, config
- * exists on that node, lock) as Either so handlers stay linear without throwing.
+ * exists on that node, lock) as Either so handlers stay linear without throwing. A handler is
+ * `Either.merge(Either.gen(...))`: the first failing check's Reply is the answer.
  */
 import { Either } from "effect"
 import { effectivePrivs, type TokenRecord } from "../Access.js"
 import type { SimCluster } from "../Cluster.js"
 import { configPath, noun, type GuestKind, type GuestState } from "../GuestState.js"
-import { hasErrors, validate, type ParamSpec, type Params, type Schema } from "../Params.js"
+import { hasErrors, nodeSpec, validate, vmidSpec, type ParamSpec, type Params, type Schema } from "../Params.js"
 import { die, paramFail, permFail, type Reply } from "../Reply.js"
 
 export interface Ctx {
@@ -71,3 +72,44 @@ export const uriNode = (ctx: Ctx): string => ctx.uri["node"] ?? ""
 /** The `skiplock` rule (§4.2): only root@pam, never a token. */
 export const skiplockError = (values: Record<string, string>): Reply | undefined =>
   values["skiplock"] === "1" ? paramFail({ skiplock: "Only root may use this option." }) : undefined
+
+/** The URI parameters every /nodes/N/{qemu,lxc}/VMID endpoint declares. */
+export const guestParams: Schema = { node: nodeSpec, vmid: vmidSpec }
+
+/** A guest endpoint's request once its preamble passed: the guest it names and the checked parameters. */
+export interface GuestCall {
+  readonly kind: GuestKind
+  readonly vmid: number
+  readonly node: string
+  readonly values: Record<string, string>
+}
+
+export interface Preamble {
+  /** Privilege on /vms/VMID; several = any of them (`check => ['perm', path, [privs], any => 1]`). */
+  readonly priv: string | ReadonlyArray<string>
+  readonly params: Schema | ((kind: GuestKind) => Schema)
+  readonly required?: ReadonlyArray<string>
+}
+
+/**
+ * The preamble of endpoints whose `check => ['perm', ...]` runs before parameter verification:
+ * privilege first, then parameters. The config writes check per-key privileges on the parsed
+ * parameters instead, so they do not use this.
+ */
+export const guestCall = (ctx: Ctx, preamble: Preamble): Check<GuestCall> =>
+  Either.gen(function*() {
+    const kind = kindOf(ctx.uri["kind"])
+    const vmid = uriVmid(ctx)
+    yield* needAny(ctx, vmPath(vmid), typeof preamble.priv === "string" ? [preamble.priv] : preamble.priv)
+    const schema = typeof preamble.params === "function" ? preamble.params(kind) : preamble.params
+    const values = yield* check(ctx, schema, preamble.required)
+    return { kind, vmid, node: uriNode(ctx), values }
+  })
+
+/** `guestCall`, then `load_config`: for endpoints that answer from the guest's current state. */
+export const guestRequest = (ctx: Ctx, preamble: Preamble): Check<GuestCall & { readonly guest: GuestState }> =>
+  Either.gen(function*() {
+    const call = yield* guestCall(ctx, preamble)
+    const guest = yield* loadGuest(ctx, call.kind, call.node, call.vmid)
+    return { ...call, guest }
+  })

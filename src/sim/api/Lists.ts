@@ -10,11 +10,8 @@ import { die, ok, type Reply } from "../Reply.js"
 import { check, kindOf, uriNode, type Ctx } from "./Context.js"
 import { listRow, resourceRow } from "./Views.js"
 
-export const getVersion = (ctx: Ctx): Reply => {
-  const v = check(ctx, {})
-  if (Either.isLeft(v)) return v.left
-  return ok({ version: "9.2.11", release: "9.2", repoid: "a1b2c3d4" })
-}
+export const getVersion = (ctx: Ctx): Reply =>
+  Either.merge(Either.map(check(ctx, {}), () => ok({ version: "9.2.11", release: "9.2", repoid: "a1b2c3d4" })))
 
 const nodeRow = (ctx: Ctx, node: string): Record<string, unknown> => {
   const row: Record<string, unknown> = {
@@ -28,56 +25,49 @@ const nodeRow = (ctx: Ctx, node: string): Record<string, unknown> => {
   return row
 }
 
-export const getNodes = (ctx: Ctx): Reply => {
-  const v = check(ctx, {})
-  if (Either.isLeft(v)) return v.left
-  return ok(ctx.cluster.nodes.map((n) => nodeRow(ctx, n)))
-}
+export const getNodes = (ctx: Ctx): Reply =>
+  Either.merge(Either.map(check(ctx, {}), () => ok(ctx.cluster.nodes.map((n) => nodeRow(ctx, n)))))
 
-export const getResources = (ctx: Ctx): Reply => {
-  const v = check(ctx, { type: { type: "string", enum: ["vm", "storage", "node", "sdn"] } })
-  if (Either.isLeft(v)) return v.left
-  const type = v.right["type"]
-  const rows: Array<Record<string, unknown>> = []
-  if (type === undefined || type === "vm") {
-    const now = Date.now()
-    const vms: Array<readonly [string, Record<string, unknown>]> = []
-    for (const g of ctx.cluster.guests.values()) {
-      if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
-      vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now)])
+export const getResources = (ctx: Ctx): Reply =>
+  Either.merge(Either.gen(function*() {
+    const { type } = yield* check(ctx, { type: { type: "string", enum: ["vm", "storage", "node", "sdn"] } })
+    const rows: Array<Record<string, unknown>> = []
+    if (type === undefined || type === "vm") {
+      const now = Date.now()
+      const vms: Array<readonly [string, Record<string, unknown>]> = []
+      for (const g of ctx.cluster.guests.values()) {
+        if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
+        vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now)])
+      }
+      // PVE sorts the rows by vmid as a string: "1000" before "101" (§3.1).
+      vms.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      for (const [, r] of vms) rows.push(r)
     }
-    // PVE sorts the rows by vmid as a string: "1000" before "101" (§3.1).
-    vms.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    for (const [, r] of vms) rows.push(r)
-  }
-  if (type === undefined || type === "node") for (const n of ctx.cluster.nodes) rows.push(nodeRow(ctx, n))
-  return ok(rows)
-}
+    if (type === undefined || type === "node") for (const n of ctx.cluster.nodes) rows.push(nodeRow(ctx, n))
+    return ok(rows)
+  }))
 
 /** The text PVE gives for a node it cannot resolve (§8 "Wrong node"; exact text uncertain). */
 export const unknownNode = (node: string): Reply =>
   die(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`)
 
-export const getGuestList = (ctx: Ctx): Reply => {
-  const kind = kindOf(ctx.uri["kind"])
-  const v = check(ctx, kind === "qemu" ? { node: nodeSpec, full: boolSpec } : { node: nodeSpec })
-  if (Either.isLeft(v)) return v.left
-  const node = uriNode(ctx)
-  if (!ctx.cluster.nodes.includes(node)) return unknownNode(node)
-  const rows: Array<Record<string, unknown>> = []
-  for (const g of ctx.cluster.guests.values()) {
-    if (g.node !== node || g.kind !== kind) continue
-    if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
-    const row = listRow(g)
-    if (v.right["full"] === "1") row["qmpstatus"] = g.running ? "running" : "stopped"
-    rows.push(row)
-  }
-  // Built from a Perl hash: random order (§3.2).
-  return ok(ctx.cluster.prng.shuffle(rows))
-}
+export const getGuestList = (ctx: Ctx): Reply =>
+  Either.merge(Either.gen(function*() {
+    const kind = kindOf(ctx.uri["kind"])
+    const values = yield* check(ctx, kind === "qemu" ? { node: nodeSpec, full: boolSpec } : { node: nodeSpec })
+    const node = uriNode(ctx)
+    if (!ctx.cluster.nodes.includes(node)) return unknownNode(node)
+    const rows: Array<Record<string, unknown>> = []
+    for (const g of ctx.cluster.guests.values()) {
+      if (g.node !== node || g.kind !== kind) continue
+      if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
+      const row = listRow(g)
+      if (values["full"] === "1") row["qmpstatus"] = g.running ? "running" : "stopped"
+      rows.push(row)
+    }
+    // Built from a Perl hash: random order (§3.2).
+    return ok(ctx.cluster.prng.shuffle(rows))
+  }))
 
-export const getPermissions = (ctx: Ctx): Reply => {
-  const v = check(ctx, { path: strSpec(), userid: strSpec() })
-  if (Either.isLeft(v)) return v.left
-  return ok(permissionsView(ctx.token, v.right["path"]))
-}
+export const getPermissions = (ctx: Ctx): Reply =>
+  Either.merge(Either.map(check(ctx, { path: strSpec(), userid: strSpec() }), (values) => ok(permissionsView(ctx.token, values["path"]))))
