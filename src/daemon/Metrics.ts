@@ -99,15 +99,24 @@ export const recordPveRequest = (
   path: string,
   status: number | "error",
   secondsTaken: number
-): Effect.Effect<void> =>
-  Metric.update(
-    AgentMetrics.pveRequestSeconds.pipe(Metric.taggedWithLabels([
-      label("method", method),
-      label("endpoint", endpointTemplate(path)),
-      label("status", String(status))
-    ])),
-    secondsTaken
+): Effect.Effect<void> => Metric.update(pveRequestMetric(method, endpointTemplate(path), String(status)), secondsTaken)
+
+/**
+ * The tagged histogram per label set, built once: a fresh label array per request made Effect
+ * look the metric up anew every time (measured as a visible share of the client's CPU). The
+ * label space is bounded (route templates × methods × statuses), so the map is too.
+ */
+const pveRequestMetrics = new Map<string, typeof AgentMetrics.pveRequestSeconds>()
+const pveRequestMetric = (method: string, endpoint: string, status: string) => {
+  const key = `${method} ${endpoint} ${status}`
+  const known = pveRequestMetrics.get(key)
+  if (known !== undefined) return known
+  const metric = AgentMetrics.pveRequestSeconds.pipe(
+    Metric.taggedWithLabels([label("method", method), label("endpoint", endpoint), label("status", status)])
   )
+  pveRequestMetrics.set(key, metric)
+  return metric
+}
 
 // ---------------------------------------------------------------------------------------------
 // Prometheus text exposition format 0.0.4

@@ -5,7 +5,7 @@
  * idle ones after 5 s); mutations are sent exactly once and never retried here.
  */
 import * as Zlib from "node:zlib"
-import { HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
+import { HttpClient, HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
 import type { Dispatcher } from "undici"
@@ -110,7 +110,12 @@ export const makeSend = (
   dispatcher: Dispatcher
 ): Effect.Effect<Send, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const client = NodeHttpClient.makeUndici(dispatcher)
+    // No span per request: the agent installs no tracer, and building spans and propagation
+    // headers for thousands of requests per pass was measurable CPU for nothing.
+    const client = NodeHttpClient.makeUndici(dispatcher).pipe(
+      HttpClient.withTracerDisabledWhen(() => true),
+      HttpClient.withTracerPropagation(false)
+    )
     const withPermit = yield* makePermits(settings.concurrency)
     const base = `${settings.url.origin}/api2/json`
     const auth = authorizationHeader(settings.token)
@@ -172,10 +177,25 @@ const errorAnswer = <A, I>(req: PveRequest<A, I>, status: number, reason: string
   })
 }
 
+type EnvelopeDecoder<A> = (text: string) => Effect.Effect<{ readonly data: A; readonly total?: number | undefined }, ParseResult.ParseError>
+
+/**
+ * One compiled envelope decoder per response schema. Building `parseJson(Struct({ data }))` per
+ * request gave every request a fresh AST, so Effect's per-AST parser cache never hit and each
+ * response recompiled its whole decoder (the bulk of the client's CPU per call).
+ */
+const envelopeDecoders = new WeakMap<Schema.Schema.All, EnvelopeDecoder<unknown>>()
+const envelopeDecoder = <A, I>(data: Schema.Schema<A, I>): EnvelopeDecoder<A> => {
+  const cached = envelopeDecoders.get(data)
+  if (cached !== undefined) return cached as EnvelopeDecoder<A>
+  const decode = Schema.decodeUnknown(Schema.parseJson(Schema.Struct({ data, total: Schema.optional(Schema.Number) })))
+  const decoder: EnvelopeDecoder<A> = (text) => decode(text, { errors: "all", onExcessProperty: "ignore" })
+  envelopeDecoders.set(data, decoder as EnvelopeDecoder<unknown>)
+  return decoder
+}
+
 const decodeEnvelope = <A, I>(req: PveRequest<A, I>, text: string): Effect.Effect<PveResponse<A>, PveBadResponse> =>
-  Schema.decodeUnknown(
-    Schema.parseJson(Schema.Struct({ data: req.data, total: Schema.optional(Schema.Number) }))
-  )(text, { errors: "all", onExcessProperty: "ignore" }).pipe(
+  envelopeDecoder(req.data)(text).pipe(
     Effect.map(({ data, total }) => ({ data, total })),
     Effect.mapError((error) =>
       new PveBadResponse({

@@ -17,7 +17,14 @@ import { PveBadResponse, type PveError } from "./PveError.js"
 import { makeSend, type Params } from "./PveHttp.js"
 import { waitTask } from "./waitTask.js"
 
+// Answer schemas are built once: the client caches a compiled decoder per schema value.
 const MutationAnswer = Schema.NullOr(UpidString)
+const NodeList = Schema.Array(NodeInfo)
+const ClusterGuestList = Schema.Array(ClusterGuest)
+const PendingList = Schema.Array(PendingEntry)
+const SnapshotList = Schema.Array(Snapshot)
+const TaskLogLines = Schema.Array(TaskLogLine)
+const TaskList = Schema.Array(TaskListEntry)
 
 const toMutationResult = (upid: UpidString | null): MutationResult =>
   upid === null ? MutationResult.Sync() : MutationResult.Task({ upid })
@@ -53,8 +60,8 @@ export const make = Effect.gen(function*() {
 
   const shape: PveShape = {
     version: get("/version", PveVersion),
-    nodes: get("/nodes", Schema.Array(NodeInfo)),
-    guests: get("/cluster/resources", Schema.Array(ClusterGuest), { type: "vm" }),
+    nodes: get("/nodes", NodeList),
+    guests: get("/cluster/resources", ClusterGuestList, { type: "vm" }),
     status: (guest) => get(`${guest.path}/status/current`, GuestStatus),
     power: (guest, action, options) => mutate("POST", `${guest.path}/status/${action}`, powerParams(action, options)),
     config: (guest, options) =>
@@ -62,12 +69,12 @@ export const make = Effect.gen(function*() {
         get(`${guest.path}/config`, GuestConfigResponse, { current: options?.current === true ? true : undefined }),
         toGuestConfig
       ),
-    pending: (guest) => get(`${guest.path}/pending`, Schema.Array(PendingEntry)),
+    pending: (guest) => get(`${guest.path}/pending`, PendingList),
     setConfig: (guest, change) =>
       // lxc has only the synchronous PUT; qemu POST answers a qmconfig task (pve-api.md §5.4).
       mutate(guest.type === "qemu" && change.mode !== "sync" ? "POST" : "PUT", `${guest.path}/config`, configParams(change)),
     snapshots: (guest) =>
-      Effect.map(get(`${guest.path}/snapshot`, Schema.Array(Snapshot)), (list) => list.filter((s) => s.name !== "current")),
+      Effect.map(get(`${guest.path}/snapshot`, SnapshotList), (list) => list.filter((s) => s.name !== "current")),
     createSnapshot: (guest, snapshot) =>
       mutate("POST", `${guest.path}/snapshot`, {
         snapname: snapshot.name,
@@ -81,11 +88,11 @@ export const make = Effect.gen(function*() {
     taskLog: (upid, options) =>
       Effect.flatMap(taskPath(upid), (p) =>
         Effect.map(
-          send({ method: "GET", path: `${p}/log`, data: Schema.Array(TaskLogLine), params: { start: options?.start, limit: options?.limit } }),
+          send({ method: "GET", path: `${p}/log`, data: TaskLogLines, params: { start: options?.start, limit: options?.limit } }),
           (r) => ({ lines: r.data, total: r.total ?? r.data.length })
         )),
     tasks: (node, filter) =>
-      get(`/nodes/${encodeURIComponent(node)}/tasks`, Schema.Array(TaskListEntry), { ...filter }),
+      get(`/nodes/${encodeURIComponent(node)}/tasks`, TaskList, { ...filter }),
     permissions: (path) => get("/access/permissions", Permissions, { path }),
     waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline)
   }
