@@ -7,49 +7,8 @@
  * atomic with respect to every other fiber — that is what makes submit, cancel, start and
  * reclaim race-free without locks.
  */
-import type { Effect } from "effect"
 import type { Vmid } from "../domain/Vmid.js"
-
-/** `reconcile` jobs coalesce per guest; `ordered` (signed-op) jobs form an ordered log. */
-export type GuestJobKind = "reconcile" | "ordered"
-
-/** What happened to a job; the `outcome` label of the jobs counter. */
-export type GuestJobOutcome =
-  | "success"
-  | "failure"
-  | "defect"
-  | "interrupted"
-  | "superseded"
-  | "cancelled"
-  | "shutdown"
-
-/** What the job's own fiber ended with, plus the hand-off of that exit to its submitter. */
-export interface GuestJobResult {
-  readonly outcome: GuestJobOutcome
-  /** Completes the submitter's Deferred; called only after the lane's bookkeeping is done. */
-  readonly publish: () => void
-}
-
-export interface GuestJob {
-  readonly vmid: Vmid
-  readonly kind: GuestJobKind
-  readonly submittedAt: number
-  /** What an interrupted submitter does to this job once it runs (see GuestQueue header). */
-  readonly onInterrupt: "detach" | "interrupt"
-  state: "queued" | "running" | "finished"
-  prev: GuestJob | undefined
-  next: GuestJob | undefined
-  /** Set by an `interrupt`-policy submitter that was interrupted before the job fiber existed. */
-  interruptRequested: boolean
-  /** Interrupts the running job's fiber and waits for it; set once the fiber is forked. */
-  stop: Effect.Effect<void> | undefined
-  /** Builds the effect that runs the job (on the worker, or a child fiber); it never fails. */
-  readonly run: () => Effect.Effect<GuestJobResult>
-  /** Completes the submitter's Deferred with a queue-level error (superseded, shutdown). */
-  readonly reject: (outcome: "superseded" | "shutdown") => void
-  /** Waits until the submitter's Deferred is complete, whatever its exit. */
-  readonly settled: () => Effect.Effect<void>
-}
+import type { GuestJob } from "./GuestJob.js"
 
 export interface GuestLane {
   readonly vmid: Vmid
@@ -67,6 +26,8 @@ export interface GuestLane {
   pendingReconcile: GuestJob | undefined
   idleSince: number
   reaperArmed: boolean
+  /** Link of the ReadyLanes FIFO; meaningful only while `state` is "ready". */
+  nextReady: GuestLane | undefined
 }
 
 export const makeLane = (vmid: Vmid, now: number): GuestLane => ({
@@ -78,7 +39,8 @@ export const makeLane = (vmid: Vmid, now: number): GuestLane => ({
   current: undefined,
   pendingReconcile: undefined,
   idleSince: now,
-  reaperArmed: false
+  reaperArmed: false,
+  nextReady: undefined
 })
 
 export const append = (lane: GuestLane, job: GuestJob): void => {
@@ -106,4 +68,36 @@ export const shift = (lane: GuestLane): GuestJob | undefined => {
   const job = lane.head
   if (job !== undefined) unlink(lane, job)
   return job
+}
+
+/**
+ * The lanes that have work and no worker, in the order they became ready. An intrusive singly
+ * linked FIFO, not an Effect `Queue`: a worker that finishes a job takes the next lane in the
+ * same synchronous step instead of a `Queue.take` (a Deferred completion plus a scheduler hop,
+ * measured ≈ 50 µs per job), and parks only when this is empty.
+ */
+export class ReadyLanes {
+  private head: GuestLane | undefined = undefined
+  private tail: GuestLane | undefined = undefined
+
+  push(lane: GuestLane): void {
+    lane.nextReady = undefined
+    if (this.tail === undefined) this.head = lane
+    else this.tail.nextReady = lane
+    this.tail = lane
+  }
+
+  shift(): GuestLane | undefined {
+    const lane = this.head
+    if (lane === undefined) return undefined
+    this.head = lane.nextReady
+    if (this.head === undefined) this.tail = undefined
+    lane.nextReady = undefined
+    return lane
+  }
+
+  clear(): void {
+    this.head = undefined
+    this.tail = undefined
+  }
 }

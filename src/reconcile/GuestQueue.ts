@@ -9,6 +9,9 @@
  *   fibers reach a semaphore in scheduler order, 1,999 of 2,000 out of call order).
  * - A lane with work sits in one global FIFO of ready lanes, at most once; `concurrency` worker
  *   fibers take a lane, run its head job, and put the lane back at the tail if it has more work.
+ *   The FIFO is plain data (GuestLane `ReadyLanes`), not an Effect `Queue`: a worker takes the
+ *   next lane in the same synchronous step that finished its job and parks (an `Effect.async`
+ *   resumed by admit) only when the FIFO is empty — no fiber hand-off per job.
  *   That bounds global concurrency without any Semaphore (3.22's wakes every waiter on release,
  *   O(n²), and lets a releasing fiber overtake queued waiters, which would starve lanes), keeps
  *   per-vmid exclusivity (a running lane is not in the ready FIFO), and is round-robin across
@@ -22,6 +25,9 @@
  *   submit's lookup-or-create are each synchronous sections, so a submit either finds the lane
  *   (and makes it busy, so the reaper backs off) or finds none and creates the only one.
  *
+ * - A job runs on its worker fiber with the submitter's context, captured at submit; the worker
+ *   switches its context with one `FiberRef.set` only when it changes (no `Effect.provide`).
+ *
  * Cancellation: a submitter interrupted while its job is queued removes the job; it never runs.
  * Interrupted while the job runs, by default (`onInterrupt: "detach"`) the job is NOT interrupted
  * — a PVE mutation in flight must reach a journaled phase — its outcome is dropped and the lane
@@ -33,15 +39,16 @@
  * `Effect.uninterruptible`, and the close waits for it; the Journal recovers anything else);
  * every submitter still waiting, queued or running, fails with GuestQueueShutdown.
  */
-import { Cause, Context, Data, Deferred, Duration, Effect, Exit, Fiber, FiberId, FiberSet, Layer, Metric, MetricBoundaries, MetricLabel, Queue } from "effect"
+import { Cause, Context, Data, Duration, Effect, Exit, Fiber, FiberRef, FiberSet, Layer, Metric, MetricBoundaries, MetricLabel } from "effect"
 import type { Scope } from "effect"
 import type { Vmid } from "../domain/Vmid.js"
-import type { GuestJob, GuestJobKind, GuestJobOutcome, GuestLane } from "./GuestLane.js"
-import { append, makeLane, shift, unlink } from "./GuestLane.js"
+import type { GuestJobKind, GuestJobOutcome } from "./GuestJob.js"
+import { GuestJob } from "./GuestJob.js"
+import type { GuestLane } from "./GuestLane.js"
+import { append, makeLane, ReadyLanes, shift, unlink } from "./GuestLane.js"
 
-export type { GuestJobKind, GuestJobOutcome } from "./GuestLane.js"
+export type { GuestJobKind, GuestJobOutcome } from "./GuestJob.js"
 
-/** A newer reconcile job for the same guest replaced this one before it started. */
 export class GuestQueueSuperseded extends Data.TaggedError("GuestQueueSuperseded")<{
   readonly vmid: Vmid
 }> {}
@@ -121,56 +128,37 @@ const outcomeOf = (exit: Exit.Exit<unknown, unknown>): GuestJobOutcome =>
     ? "failure"
     : "defect"
 
+// Effect caches a metric's hook per label array *identity* (a WeakMap): a fresh array per update
+// misses and pays a registry lookup + MetricKey hash, ≈ 27 % of GuestQueue's time in the profile.
+// So every label array is built once here. (`Metric.taggedWithLabels` does not help: it unions
+// its labels into a new array on every update.)
+const noLabels: ReadonlyArray<MetricLabel.MetricLabel> = []
+const jobLabels = (kind: GuestJobKind) => {
+  const labels = (outcome: GuestJobOutcome) => [MetricLabel.make("kind", kind), MetricLabel.make("outcome", outcome)]
+  return {
+    success: labels("success"),
+    failure: labels("failure"),
+    defect: labels("defect"),
+    interrupted: labels("interrupted"),
+    superseded: labels("superseded"),
+    cancelled: labels("cancelled"),
+    shutdown: labels("shutdown")
+  } satisfies Record<GuestJobOutcome, ReadonlyArray<MetricLabel.MetricLabel>>
+}
+const jobsLabels = { reconcile: jobLabels("reconcile"), ordered: jobLabels("ordered") } as const
+
 const countJob = (kind: GuestJobKind, outcome: GuestJobOutcome): void =>
-  GuestQueueMetrics.jobs.unsafeUpdate(1, [MetricLabel.make("kind", kind), MetricLabel.make("outcome", outcome)])
+  GuestQueueMetrics.jobs.unsafeUpdate(1, jobsLabels[kind][outcome])
 
 /**
- * Builds a job whose typed result lives only in closures, so lanes can hold any job. The effects
- * around the job are built when it runs, not when it is queued: Effect values are a few hundred
- * bytes each, and 100k queued jobs made that a 3 KB/job heap cost (measured, bench-queue.ts).
+ * Narrows an erased job's awaiting effect back to the submitter's types: the job only ever
+ * settles with the exit of the submitter's own effect (A, E) or with a GuestQueueError.
  */
-const makeJob = <A, E, R>(
-  vmid: Vmid,
-  kind: GuestJobKind,
-  effect: Effect.Effect<A, E, R>,
-  context: Context.Context<R>,
-  submittedAt: number,
-  options: GuestQueueSubmitOptions | undefined
-): { readonly job: GuestJob; readonly deferred: Deferred.Deferred<A, E | GuestQueueError> } => {
-  const deferred = Deferred.unsafeMake<A, E | GuestQueueError>(FiberId.none)
-  const onInterrupt = options?.onInterrupt ?? "detach"
-  const publish = (exit: Exit.Exit<A, E>) => ({ outcome: outcomeOf(exit), publish: () => Deferred.unsafeDone(deferred, exit) })
-  const job: GuestJob = {
-    vmid,
-    kind,
-    submittedAt,
-    onInterrupt,
-    state: "queued",
-    prev: undefined,
-    next: undefined,
-    interruptRequested: false,
-    stop: undefined,
-    run: () => {
-      const provided = Effect.provide(effect, context)
-      // "detach" jobs run on the worker fiber itself: no fiber per job (with lazily built
-      // effects, 100k ops went from 13.9 s to 5.6 s in bench-queue.ts). A failure, defect or
-      // self-interruption ends up in the exit, never in the worker; the context is the caller's.
-      if (onInterrupt === "detach") return Effect.map(Effect.exit(provided), publish)
-      // "interrupt" jobs get a child fiber, so their submitter can stop them, not the worker.
-      return Effect.flatMap(Effect.fork(provided), (fiber) => {
-        job.stop = Effect.asVoid(Fiber.interrupt(fiber))
-        return job.interruptRequested ? Fiber.interrupt(fiber) : Fiber.await(fiber)
-      }).pipe(Effect.map(publish))
-    },
-    reject: (outcome) =>
-      Deferred.unsafeDone(
-        deferred,
-        Exit.fail(outcome === "superseded" ? new GuestQueueSuperseded({ vmid }) : new GuestQueueShutdown({ vmid }))
-      ),
-    settled: () => Effect.asVoid(Effect.exit(Deferred.await(deferred)))
-  }
-  return { job, deferred }
-}
+const ticketOf = <A, E>(awaiting: Effect.Effect<unknown, unknown>): Effect.Effect<A, E | GuestQueueError> =>
+  awaiting as Effect.Effect<A, E | GuestQueueError>
+
+const rejection = (job: GuestJob, outcome: "superseded" | "shutdown"): Exit.Exit<never, GuestQueueError> =>
+  Exit.fail(outcome === "superseded" ? new GuestQueueSuperseded({ vmid: job.vmid }) : new GuestQueueShutdown({ vmid: job.vmid }))
 
 const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<GuestQueue>, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -181,8 +169,12 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
     const idleTtlMillis = Duration.toMillis(Duration.decode(options?.idleTtl ?? "1 minute"))
     // TestClock implements unsafeCurrentTimeMillis too, so wait times and TTLs follow it in tests.
     const clock = yield* Effect.clock
+    // What the workers' own steps run with; a job switches its worker to the submitter's context.
+    const workerContext = yield* Effect.context<never>()
     const lanes = new Map<Vmid, GuestLane>()
-    const ready = yield* Queue.unbounded<GuestLane>()
+    const ready = new ReadyLanes()
+    /** Workers waiting for a ready lane, each a resume callback; woken one per lane made ready. */
+    const parked: Array<(wake: Effect.Effect<void>) => void> = []
     const fibers = yield* FiberSet.make<void>()
     let queued = 0
     let running = 0
@@ -190,15 +182,21 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
 
     const addQueued = (delta: number): void => {
       queued += delta
-      GuestQueueMetrics.queueDepth.unsafeModify(delta, [])
+      GuestQueueMetrics.queueDepth.unsafeModify(delta, noLabels)
+    }
+
+    /** Synchronous: an idle lane got work; hand it to a parked worker if there is one. */
+    const becomeReady = (lane: GuestLane): void => {
+      lane.state = "ready"
+      ready.push(lane)
+      parked.pop()?.(Effect.void)
     }
 
     /** Synchronous: the whole admission is one atomic step (order, coalescing, lane lookup). */
     const admit = (job: GuestJob): void => {
       if (closed) {
-        job.state = "finished"
         countJob(job.kind, "shutdown")
-        return job.reject("shutdown")
+        return job.settle(rejection(job, "shutdown"))
       }
       let lane = lanes.get(job.vmid)
       if (lane === undefined) {
@@ -209,36 +207,31 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
       if (replaced !== undefined) {
         unlink(lane, replaced)
         addQueued(-1)
-        replaced.state = "finished"
         countJob(replaced.kind, "superseded")
-        replaced.reject("superseded")
+        replaced.settle(rejection(replaced, "superseded"))
       }
       append(lane, job)
       addQueued(1)
-      if (lane.state === "idle") {
-        lane.state = "ready"
-        Queue.unsafeOffer(ready, lane)
-      }
+      if (lane.state === "idle") becomeReady(lane)
     }
 
-    /** Runs when a submitter is interrupted; see the header for the policy. */
-    const abandon = (job: GuestJob): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        if (job.state === "queued") {
-          // A queued job's lane is never idle, hence never reclaimed: lanes.get finds it.
-          const lane = lanes.get(job.vmid)
-          if (lane !== undefined) unlink(lane, job)
-          addQueued(-1)
-          job.state = "finished"
-          countJob(job.kind, "cancelled")
-          return Effect.void
-        }
-        if (job.state === "running" && job.onInterrupt === "interrupt") {
-          job.interruptRequested = true
-          return Effect.zipRight(job.stop ?? Effect.void, job.settled())
-        }
+    /** Runs when a waiting submitter is interrupted; see the header for the policy. */
+    const abandon = (job: GuestJob): Effect.Effect<void> => {
+      if (job.state === "queued") {
+        // A queued job's lane is never idle, hence never reclaimed: lanes.get finds it.
+        const lane = lanes.get(job.vmid)
+        if (lane !== undefined) unlink(lane, job)
+        addQueued(-1)
+        job.state = "finished"
+        countJob(job.kind, "cancelled")
         return Effect.void
-      })
+      }
+      if (job.state === "running" && job.onInterrupt === "interrupt") {
+        job.interruptRequested = true
+        return Effect.zipRight(job.stop ?? Effect.void, job.settled())
+      }
+      return Effect.void
+    }
 
     /** Synchronous: marks an empty lane idle; true if the caller must start its reaper. */
     const goIdle = (lane: GuestLane): boolean => {
@@ -267,10 +260,15 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
         })
       )
 
+    // Forked from a worker, which may hold the last job's context: reset it first, so a sleeping
+    // reaper does not keep a submitter's context alive for the whole TTL. Rare (once per idle lane).
     const startReaper = (lane: GuestLane): Effect.Effect<void> =>
-      Effect.asVoid(FiberSet.run(fibers, reap(lane, idleTtlMillis)))
+      Effect.zipRight(
+        FiberRef.set(FiberRef.currentContext, workerContext),
+        Effect.asVoid(FiberSet.run(fibers, reap(lane, idleTtlMillis)))
+      )
 
-    /** Synchronous: takes the lane's head job, or marks the lane idle when cancels emptied it. */
+    /** Synchronous: takes the lane's head job, or returns undefined when cancels emptied it. */
     const start = (lane: GuestLane): GuestJob | undefined => {
       const job = shift(lane)
       if (job === undefined) return undefined
@@ -280,55 +278,99 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
       lane.current = job
       running++
       const waited = clock.unsafeCurrentTimeMillis() - job.submittedAt
-      GuestQueueMetrics.waitSeconds.unsafeUpdate(waited / 1000, [])
+      GuestQueueMetrics.waitSeconds.unsafeUpdate(waited / 1000, noLabels)
       return job
     }
 
-    /** Synchronous: releases the lane; true if the caller must start its reaper. */
-    const finish = (lane: GuestLane, job: GuestJob, outcome: GuestJobOutcome): boolean => {
-      job.state = "finished"
+    /** Synchronous: releases the lane and publishes the exit; true if a reaper must start. */
+    const finish = (lane: GuestLane, job: GuestJob, exit: Exit.Exit<unknown, unknown>): boolean => {
       lane.current = undefined
       running--
-      countJob(job.kind, outcome)
-      if (lane.size === 0) return goIdle(lane)
-      // Back to the tail of the ready FIFO: round-robin between guests, so none starves.
-      lane.state = "ready"
-      Queue.unsafeOffer(ready, lane)
-      return false
+      countJob(job.kind, outcomeOf(exit))
+      let needsReaper = false
+      if (lane.size === 0) needsReaper = goIdle(lane)
+      else {
+        // Back to the tail: round-robin between guests, so none starves. No parked worker is
+        // woken: this worker takes the FIFO's head next, in this same step.
+        lane.state = "ready"
+        ready.push(lane)
+      }
+      // Publish last: when the submitter resumes, stats and the lane already reflect the end.
+      job.settle(exit)
+      return needsReaper
     }
 
-    const serve = (lane: GuestLane): Effect.Effect<void> =>
-      Effect.suspend(() => {
-        const job = start(lane)
-        if (job === undefined) return goIdle(lane) ? startReaper(lane) : Effect.void
-        return Effect.flatMap(job.run(), (result) => {
-          const needsReaper = finish(lane, job, result.outcome)
-          // Publish last: when the submitter resumes, stats and the lane already reflect the end.
-          return Effect.ensuring(needsReaper ? startReaper(lane) : Effect.void, Effect.sync(result.publish))
-        })
+    /** "interrupt" jobs get a child fiber, so their submitter can stop them, not the worker. */
+    const runInChild = (job: GuestJob): Effect.Effect<unknown, unknown> =>
+      Effect.flatMap(Effect.fork(job.effect), (fiber) => {
+        job.stop = Effect.asVoid(Fiber.interrupt(fiber))
+        return Effect.flatMap(job.interruptRequested ? Fiber.interrupt(fiber) : Fiber.await(fiber), (exit) => exit)
       })
 
-    for (let i = 0; i < concurrency; i++) {
-      yield* FiberSet.run(fibers, Effect.forever(Effect.flatMap(Queue.take(ready), serve)))
+    /** Workers waiting for a ready lane park here until `becomeReady` resumes one. */
+    const park = Effect.async<void>((resume) => {
+      parked.push(resume)
+    })
+
+    /**
+     * One worker: a loop that serves the next ready lane's head job, or parks until a lane is
+     * ready. Its effects are built once per worker, not per job, and read the job being served
+     * from the worker's own variables: per job the loop allocates no closures of its own.
+     */
+    const makeWorker = (): Effect.Effect<never> => {
+      let lane: GuestLane | undefined
+      let job: GuestJob | undefined
+      // "detach" jobs run on the worker fiber itself: no fiber per job. A failure, defect or
+      // self-interruption ends up in the exit, never in the worker. Instead of `Effect.provide`
+      // (an acquireUseRelease per job, ≈ 16 % of the time) the worker switches its context only
+      // when the job's differs from the one it holds: one op, and none for a run of jobs from
+      // the same submitter.
+      const body = Effect.withFiberRuntime<unknown, unknown>((fiber) => {
+        const current = job as GuestJob
+        const effect = current.onInterrupt === "detach" ? current.effect : runInChild(current)
+        return fiber.currentContext === current.context
+          ? effect
+          : Effect.zipRight(FiberRef.set(FiberRef.currentContext, current.context), effect)
+      })
+      const serve = Effect.flatMap(Effect.exit(body), (exit) => {
+        const served = lane as GuestLane
+        const needsReaper = finish(served, job as GuestJob, exit)
+        lane = undefined
+        job = undefined
+        return needsReaper ? startReaper(served) : Effect.void
+      })
+      const step = Effect.suspend((): Effect.Effect<void> => {
+        const next = ready.shift()
+        if (next === undefined) return park
+        const started = start(next)
+        if (started === undefined) return goIdle(next) ? startReaper(next) : Effect.void
+        lane = next
+        job = started
+        return serve
+      })
+      const loop: Effect.Effect<never> = Effect.flatMap(step, () => loop)
+      return loop
     }
+
+    for (let i = 0; i < concurrency; i++) yield* FiberSet.run(fibers, makeWorker())
 
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         closed = true
+        // Parked workers are interrupted with the rest; their resume callbacks are dead.
+        parked.length = 0
         yield* FiberSet.clear(fibers)
-        yield* Queue.shutdown(ready)
+        ready.clear()
         for (const lane of lanes.values()) {
           const active = lane.current
           if (active !== undefined && active.state === "running") {
-            active.state = "finished"
             countJob(active.kind, "shutdown")
-            active.reject("shutdown")
+            active.settle(rejection(active, "shutdown"))
           }
           for (let job = shift(lane); job !== undefined; job = shift(lane)) {
             addQueued(-1)
-            job.state = "finished"
             countJob(job.kind, "shutdown")
-            job.reject("shutdown")
+            job.settle(rejection(job, "shutdown"))
           }
         }
         lanes.clear()
@@ -336,32 +378,34 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
       })
     )
 
-    const admitFromCaller = <A, E, R>(
+    const makeJob = <A, E, R>(
+      fiber: Fiber.RuntimeFiber<unknown, unknown>,
       vmid: Vmid,
       kind: GuestJobKind,
       effect: Effect.Effect<A, E, R>,
-      options: GuestQueueSubmitOptions | undefined
-    ): Effect.Effect<{ readonly job: GuestJob; readonly deferred: Deferred.Deferred<A, E | GuestQueueError> }, never, R> =>
-      Effect.map(Effect.context<R>(), (context) => {
-        const made = makeJob(vmid, kind, effect, context, clock.unsafeCurrentTimeMillis(), options)
-        admit(made.job)
-        return made
-      })
+      submitOptions: GuestQueueSubmitOptions | undefined
+    ): GuestJob =>
+      // The job's requirements R are met by the submitter's context, captured here.
+      new GuestJob(
+        vmid,
+        kind,
+        effect as Effect.Effect<A, E>,
+        fiber.currentContext,
+        clock.unsafeCurrentTimeMillis(),
+        submitOptions?.onInterrupt ?? "detach"
+      )
 
     return {
-      // Uninterruptible between admission and the interrupt hook, so no job is ever orphaned.
       submit: (vmid, kind, effect, submitOptions) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(
-            admitFromCaller(vmid, kind, effect, submitOptions),
-            ({ deferred, job }) => Effect.onInterrupt(restore(Deferred.await(deferred)), () => abandon(job))
-          )
+        Effect.withFiberRuntime((fiber) =>
+          ticketOf(makeJob(fiber, vmid, kind, effect, submitOptions).admitAndAwait(admit, abandon))
         ),
       enqueue: (vmid, kind, effect, submitOptions) =>
-        Effect.map(
-          admitFromCaller(vmid, kind, effect, submitOptions),
-          ({ deferred, job }) => Effect.onInterrupt(Deferred.await(deferred), () => abandon(job))
-        ),
+        Effect.withFiberRuntime((fiber) => {
+          const job = makeJob(fiber, vmid, kind, effect, submitOptions)
+          admit(job)
+          return Effect.succeed(ticketOf(job.await(abandon)))
+        }),
       stats: Effect.sync(() => ({ lanes: lanes.size, queued, running }))
     }
   })

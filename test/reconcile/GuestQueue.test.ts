@@ -91,6 +91,32 @@ describe("GuestQueue ordering and the global bound", () => {
       })))
 })
 
+describe("GuestQueue worker context and tickets", () => {
+  it.effect("one worker serving submitters with different contexts gives each job its own submitter's context", () =>
+    withQueue({ concurrency: 1 }, (queue) =>
+      Effect.gen(function*() {
+        class Token extends Context.Tag("test/Token")<Token, string>() {}
+        // The worker switches context only when it changes: interleave a, b, a, b on one worker.
+        const tickets = yield* Effect.forEach(["a", "b", "a", "b"], (name, i) =>
+          queue.enqueue(makeVmid(100 + i), "ordered", Token).pipe(Effect.provideService(Token, name)))
+        expect(yield* Effect.all(tickets)).toEqual(["a", "b", "a", "b"])
+        const plain = yield* queue.submit(makeVmid(200), "ordered", Effect.serviceOption(Token))
+        expect(plain).toEqual(Option.none())
+      })))
+
+  it.effect("an enqueue ticket awaited by two fibers gives both the job's result", () =>
+    withQueue({}, (queue) =>
+      Effect.gen(function*() {
+        const gate = yield* Deferred.make<void>()
+        const ticket = yield* queue.enqueue(makeVmid(100), "ordered", Effect.as(Deferred.await(gate), 7))
+        const both = yield* Effect.fork(Effect.all([ticket, ticket], { concurrency: "unbounded" }))
+        yield* waitUntil(Effect.map(queue.stats, (s) => s.running === 1))
+        yield* Deferred.succeed(gate, undefined)
+        expect(yield* Fiber.join(both)).toEqual([7, 7])
+        expect(yield* ticket).toBe(7)
+      })))
+})
+
 describe("GuestQueue coalescing", () => {
   it.effect("a queued reconcile is replaced by a newer one; the replaced submitter gets GuestQueueSuperseded", () =>
     withQueue({}, (queue) =>
