@@ -37,6 +37,10 @@ const GUESTS: ReadonlyArray<SimGuestSeed> = [
   { vmid: 105, type: "qemu", status: "running", config: { name: "unmanaged", memory: 512 } }
 ]
 
+// The sample document also resizes guests; the gate lets automatic reconcile write only benign
+// keys unless the operator widens the list (gate.allowKeys / --allow-keys), as the demo does.
+const DEMO_ALLOW_KEYS = ["memory", "cores"]
+
 const heading = (text: string) => Console.log(`\n=== ${text} ${"=".repeat(Math.max(0, 70 - text.length))}`)
 
 const layerFor = (sim: RunningSim, stateDir: string, desired: Parameters<typeof DesiredProvider.Static>[0]) => {
@@ -46,7 +50,7 @@ const layerFor = (sim: RunningSim, stateDir: string, desired: Parameters<typeof 
   )
   const pve = Pve.layer.pipe(Layer.provide(connection))
   const journal = Journal.layer.pipe(Layer.provide(StateStore.layer({ filename: path.join(stateDir, "state.db") })))
-  const engine = Engine.layer({ tokenUser: sim.tokenId }).pipe(Layer.provideMerge(Layer.mergeAll(pve, journal, GuestQueue.layer(), Gate.allowAll)))
+  const engine = Engine.layer({ tokenUser: sim.tokenId }).pipe(Layer.provideMerge(Layer.mergeAll(pve, journal, GuestQueue.layer(), Gate.layer({ allowKeys: DEMO_ALLOW_KEYS }))))
   return Reconciler.layer().pipe(Layer.provideMerge(engine), Layer.provide(DesiredProvider.Static(desired)))
 }
 
@@ -59,7 +63,7 @@ const program = Effect.scoped(Effect.gen(function*() {
   sim.cluster.setLock(104, "backup")
   yield* Console.log(`PVE simulator on ${sim.url} (pinned ${sim.fingerprint.slice(0, 23)}…), state in ${stateDir}`)
   const desired = yield* readDesired(DESIRED)
-  yield* Console.log(`desired state: ${DESIRED} (revision ${desired.revision ?? "-"})`)
+  yield* Console.log(`desired state: ${DESIRED} (revision ${desired.revision ?? "-"}); gate allows also: ${DEMO_ALLOW_KEYS.join(", ")}`)
 
   return yield* Effect.gen(function*() {
     const reconciler = yield* Reconciler

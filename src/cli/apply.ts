@@ -4,8 +4,8 @@
  * one cannot be resolved, nothing runs. Then observe → plan → engine, waiting for every task.
  * Exit 0 only if every action succeeded (applied, or already applied).
  */
-import { Command } from "@effect/cli"
-import { Console, Data, Effect, Layer } from "effect"
+import { Command, Options } from "@effect/cli"
+import { Console, Data, Effect, Layer, Option } from "effect"
 import { Pve } from "../pve/Pve.js"
 import { PveConnection } from "../pve/PveConnection.js"
 import { DesiredProvider } from "../reconcile/DesiredProvider.js"
@@ -27,14 +27,29 @@ export class ApplyRecoveryIncomplete extends Data.TaggedError("ApplyRecoveryInco
   }
 }
 
+/**
+ * `--allow-keys`: config keys this run may write beyond the gate's benign defaults. `apply` is
+ * held to the same reversibility gate as the daemon (FELHOM_GATE_ALLOW_KEYS otherwise).
+ */
+export const allowKeysOption = Options.text("allow-keys").pipe(
+  Options.withDescription("comma-separated config keys the gate lets this run write beyond description, tags, onboot, name, protection, startup (env FELHOM_GATE_ALLOW_KEYS)"),
+  Options.optional
+)
+
+const gateLayer = (allowKeys: Option.Option<string>) =>
+  Option.match(allowKeys, {
+    onNone: () => Gate.layerConfig,
+    onSome: (keys) => Gate.layer({ allowKeys: keys.split(",").map((k) => k.trim()).filter((k) => k !== "") })
+  })
+
 /** Pve, journal, queue, gate and engine; the engine journals under the token's user. */
-export const engineStack = (flags: ConnectionFlags, stateDir: string) => {
+export const engineStack = (flags: ConnectionFlags, stateDir: string, allowKeys: Option.Option<string> = Option.none()) => {
   const connection = connectionLayer(flags)
   const engine = Layer.unwrapEffect(Effect.map(PveConnection, (s) => Engine.layer({ tokenUser: s.token.tokenId }))).pipe(
     Layer.provide(connection)
   )
   const pve = Pve.layer.pipe(Layer.provide(connection))
-  return engine.pipe(Layer.provideMerge(Layer.mergeAll(pve, journalLayer(stateDir), GuestQueue.layer(), Gate.allowAll)))
+  return engine.pipe(Layer.provideMerge(Layer.mergeAll(pve, journalLayer(stateDir), GuestQueue.layer(), gateLayer(allowKeys))))
 }
 
 /** Recovery first (invariant 5), then one pass. */
@@ -74,12 +89,12 @@ const toJson = (recovery: RecoverySummary, pass: PassResult) => ({
 
 export const applyCommand = Command.make(
   "apply",
-  { ...connectionOptions, ...stateOptions, desired: desiredOption, json: jsonOption },
+  { ...connectionOptions, ...stateOptions, desired: desiredOption, json: jsonOption, allowKeys: allowKeysOption },
   (flags) =>
     Effect.gen(function*() {
       const desired = yield* readDesired(flags.desired)
       const layer = Reconciler.layer().pipe(
-        Layer.provideMerge(engineStack(flags, flags.stateDir)),
+        Layer.provideMerge(engineStack(flags, flags.stateDir, flags.allowKeys)),
         Layer.provide(DesiredProvider.Static(desired))
       )
       const { recovery, pass } = yield* Effect.provide(applyOnce, layer)
