@@ -9,6 +9,7 @@ import { activate, noFaults, type ActiveFaults, type SimFaults } from "./Faults.
 import { digestOf, serializeConfig, touched, type GuestState, type TagStyle } from "./GuestState.js"
 import { Prng } from "./Prng.js"
 import { buildGuest, canonicalSeedValue, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
+import { StatsPushes } from "./Stats.js"
 import { TaskEngine } from "./Tasks.js"
 
 export interface SimMutation {
@@ -46,6 +47,8 @@ export interface ClusterSettings {
   readonly tokens: ReadonlyArray<SimTokenSeed>
   readonly taskDuration: number
   readonly statsDelay: number
+  /** ms between simulated pvestatd pushes feeding /cluster/resources; 0 = always fresh. */
+  readonly statsStaleness?: number
   readonly tagStyle: TagStyle
 }
 
@@ -56,12 +59,15 @@ export class SimCluster {
   readonly guests = new Map<number, GuestState>()
   readonly tokens = new Map<string, TokenRecord>()
   tasks: TaskEngine
+  /** The lagging view /cluster/resources shows (pve-api.md §3.1). */
+  stats: StatsPushes
   private log: Array<SimMutation> = []
   private faultState: ActiveFaults = noFaults
 
   constructor(readonly settings: ClusterSettings) {
     this.prng = new Prng(settings.seed)
     this.tasks = this.newEngine()
+    this.stats = new StatsPushes(settings.statsStaleness ?? 0, Date.now())
     this.populate()
   }
 
@@ -83,7 +89,8 @@ export class SimCluster {
       })
     }
     const seeds = typeof this.settings.guests === "number" ? generateSeeds(this.settings.guests, this.nodes, this.prng) : this.settings.guests
-    const added = this.addGuests(seeds)
+    // The initial guests exist from the first push on (the epoch), so they are never `unknown`.
+    const added = this.insertGuests(seeds, this.stats.epoch)
     if (Either.isLeft(added)) this.seedError = added.left.message
   }
 
@@ -99,7 +106,12 @@ export class SimCluster {
     return `BC:24:11:${this.prng.hex(3).match(/../g)?.join(":") ?? "00:00:00"}`
   }
 
+  /** Guests added later show `status: "unknown"` in /cluster/resources until the next stats push. */
   addGuests(seeds: ReadonlyArray<SimGuestSeed>): Either.Either<ReadonlyArray<number>, SimControlError> {
+    return this.insertGuests(seeds, Date.now())
+  }
+
+  private insertGuests(seeds: ReadonlyArray<SimGuestSeed>, at: number): Either.Either<ReadonlyArray<number>, SimControlError> {
     const ctx = this.seedContext()
     const built: Array<GuestState> = []
     for (const s of seeds) {
@@ -109,14 +121,25 @@ export class SimCluster {
       if (typeof g === "string") return Either.left(new SimControlError({ message: g }))
       built.push(g)
     }
-    for (const g of built) this.guests.set(g.vmid, g)
+    for (const g of built) {
+      this.guests.set(g.vmid, g)
+      this.stats.note(g, at)
+    }
     return Either.right(built.map((g) => g.vmid))
   }
 
+  /** Logs a change already applied to `g`; also the moment the stats push sees it change. */
   record(g: GuestState, kind: string, params: Readonly<Record<string, unknown>>, user: string, upid?: string): void {
+    const at = Date.now()
     this.log.push({
-      seq: this.log.length + 1, at: Date.now(), vmid: g.vmid, node: g.node, kind, params, user, ...(upid === undefined ? {} : { upid })
+      seq: this.log.length + 1, at, vmid: g.vmid, node: g.node, kind, params, user, ...(upid === undefined ? {} : { upid })
     })
+    this.stats.note(g, at)
+  }
+
+  /** ms epoch of the last simulated stats push at or before `now`; undefined without staleness. */
+  lastStatsPush(now: number = Date.now()): number | undefined {
+    return this.stats.lastPush(now)
   }
 
   mutations(): ReadonlyArray<SimMutation> {
@@ -186,6 +209,7 @@ export class SimCluster {
     this.tasks.dispose()
     this.prng = new Prng(this.settings.seed)
     this.tasks = this.newEngine()
+    this.stats = new StatsPushes(this.settings.statsStaleness ?? 0, Date.now())
     this.guests.clear()
     this.tokens.clear()
     this.log = []

@@ -115,6 +115,12 @@ export const touched = (g: GuestState): void => {
   g.digestCache = undefined
 }
 
+/** The "name" lists and stats show: qemu default "VM ID", lxc hostname sans whitespace or "CTID" (§3.2). */
+export const guestName = (g: GuestState): string =>
+  g.kind === "qemu"
+    ? (g.config.get("name") ?? `VM ${g.vmid}`)
+    : (g.config.get("hostname")?.replace(/\s/g, "") ?? `CT${g.vmid}`)
+
 /** The config path PVE names in "does not exist" errors (§1.4). */
 export const configPath = (kind: GuestKind, node: string, vmid: number): string =>
   `nodes/${node}/${kind === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf`

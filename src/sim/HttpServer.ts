@@ -2,10 +2,12 @@
  * The API's HTTP layer on node:http(s) directly, for byte-level control (pve-api.md §1):
  * reason phrase = first line of the error message, `Connection: close` on every status ≥ 400,
  * empty-bodied delayed 401s, gzip above 1024 bytes, keep-alive idle close, and injected
- * faults (latency, 5xx, sockets destroyed before/after a mutation).
+ * faults (latency, 5xx, sockets destroyed before/after a mutation). Over TLS, plain HTTP on the
+ * same port gets pveproxy's 301/308 redirect to https (§8 "TLS").
  */
 import * as http from "node:http"
 import * as https from "node:https"
+import * as net from "node:net"
 import { gzipSync, deflateSync } from "node:zlib"
 import { parseTokenHeader, type TokenRecord } from "./Access.js"
 import { dispatch, isMutating } from "./api/Routes.js"
@@ -149,17 +151,80 @@ const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.Inc
   render(req, res, reply)
 }
 
-export const createApiServer = (cluster: SimCluster, opts: ApiServerOptions): http.Server => {
+/** Where pveproxy sends a plain-HTTP request: the same host and port, over https (§8 "TLS"). */
+const redirectTarget = (req: http.IncomingMessage): string => {
+  const local = req.socket.localAddress ?? "127.0.0.1"
+  const host = req.headers.host ?? `${local.includes(":") ? `[${local}]` : local}:${req.socket.localPort ?? 8006}`
+  return `https://${host}${req.url ?? "/"}`
+}
+
+/** Answers plain HTTP on the TLS port: 301 for GET/HEAD, 308 (method-preserving) otherwise. */
+const redirectListener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+  const method = req.method ?? "GET"
+  const status = method === "GET" || method === "HEAD" ? 301 : 308
+  req.resume()
+  res.setHeader("Server", "pve-api-daemon/3.0")
+  res.setHeader("Location", redirectTarget(req))
+  res.setHeader("Connection", "close")
+  res.setHeader("Content-Length", 0)
+  res.writeHead(status)
+  res.end()
+}
+
+/** The listening side of the API: a plain http server, or the TLS/plain-HTTP sniffing front. */
+export interface ApiServer {
+  readonly server: net.Server
+  readonly closeAllConnections: () => void
+}
+
+/** First byte of a TLS record carrying a handshake (ClientHello). */
+const TLS_HANDSHAKE = 0x16
+
+/**
+ * pveproxy serves TLS and answers plain HTTP with a redirect on the same port 8006. Node cannot
+ * do both in one server, so a `net.Server` peeks at the first byte of every connection and
+ * hands the socket (with that byte pushed back) to the https server or to a redirecting http
+ * server. TLSSocket replays bytes already buffered on the raw socket, so nothing is lost.
+ */
+const sniffingFront = (tlsServer: https.Server, plain: http.Server, sockets: Set<net.Socket>): net.Server =>
+  net.createServer((socket) => {
+    sockets.add(socket)
+    socket.once("close", () => sockets.delete(socket))
+    socket.once("error", () => socket.destroy())
+    socket.once("readable", () => {
+      const first: Buffer | null = socket.read()
+      if (first === null) {
+        socket.destroy()
+        return
+      }
+      socket.unshift(first)
+      ;(first[0] === TLS_HANDSHAKE ? tlsServer : plain).emit("connection", socket)
+    })
+  })
+
+export const createApiServer = (cluster: SimCluster, opts: ApiServerOptions): ApiServer => {
   const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     handle(cluster, opts, req, res).catch((e: unknown) => {
       if (!res.headersSent) render(req, res, fail(500, `internal simulator error: ${String(e)}\n`))
     })
   }
-  const server: http.Server =
-    opts.tls === undefined
-      ? http.createServer(listener)
-      : https.createServer({ key: opts.tls.keyPem, cert: `${opts.tls.certPem}${opts.tls.caPem}` }, listener)
-  // pveproxy closes idle keep-alive connections after 5 s (§8 "Server limits").
-  server.keepAliveTimeout = opts.idleTimeout
-  return server
+  if (opts.tls === undefined) {
+    const server = http.createServer(listener)
+    // pveproxy closes idle keep-alive connections after 5 s (§8 "Server limits").
+    server.keepAliveTimeout = opts.idleTimeout
+    return { server, closeAllConnections: () => server.closeAllConnections() }
+  }
+  const tlsServer = https.createServer({ key: opts.tls.keyPem, cert: `${opts.tls.certPem}${opts.tls.caPem}` }, listener)
+  tlsServer.keepAliveTimeout = opts.idleTimeout
+  const plain = http.createServer(redirectListener)
+  // Raw sockets, including those still waiting for their first byte, so close() can finish.
+  const sockets = new Set<net.Socket>()
+  return {
+    server: sniffingFront(tlsServer, plain, sockets),
+    closeAllConnections: () => {
+      tlsServer.closeAllConnections()
+      plain.closeAllConnections()
+      for (const s of sockets) s.destroy()
+    }
+  }
 }

@@ -3,7 +3,7 @@
  * HTTP(S) on loopback, plus a control API for tests. `startSimulator` is a scoped resource:
  * both servers and every task timer stop when the scope closes.
  */
-import type * as http from "node:http"
+import type * as net from "node:net"
 import { Data, Effect, Redacted, type Scope } from "effect"
 import { SimCluster } from "./Cluster.js"
 import { createControlServer } from "./ControlServer.js"
@@ -30,6 +30,12 @@ export interface SimOptions {
   readonly authFailureDelay?: number
   readonly idleTimeout?: number
   readonly statsDelay?: number
+  /**
+   * ms between simulated pvestatd stats pushes (pve-api.md §3.1, ~10 000 on real PVE): status,
+   * name and template in /cluster/resources show the value as of the last push. 0 (default) =
+   * always fresh. status/current and /nodes/N/{qemu,lxc} are live either way.
+   */
+  readonly statsStaleness?: number
   readonly tagStyle?: { readonly caseSensitive?: boolean; readonly ordering?: "alphabetical" | "config" }
 }
 
@@ -47,7 +53,12 @@ export class SimStartError extends Data.TaggedError("SimStartError")<{ readonly 
 
 export const DEFAULT_TOKEN_ID = "felhom@pve!agent"
 
-const listen = (server: http.Server, host: string, port: number): Effect.Effect<number, SimStartError, Scope.Scope> =>
+const listen = (
+  server: net.Server,
+  closeAllConnections: () => void,
+  host: string,
+  port: number
+): Effect.Effect<number, SimStartError, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<number, SimStartError>((resume) => {
       const onError = (e: Error) => resume(Effect.fail(new SimStartError({ message: `cannot listen on ${host}:${port}: ${e.message}` })))
@@ -61,7 +72,7 @@ const listen = (server: http.Server, host: string, port: number): Effect.Effect<
     () =>
       Effect.async<void>((resume) => {
         server.close(() => resume(Effect.void))
-        server.closeAllConnections()
+        closeAllConnections()
       })
   )
 
@@ -93,6 +104,7 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
             tokens,
             taskDuration: options.taskDuration ?? 50,
             statsDelay: options.statsDelay ?? 0,
+            statsStaleness: options.statsStaleness ?? 0,
             tagStyle: options.tagStyle ?? {}
           })
       ),
@@ -105,8 +117,9 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
       idleTimeout: options.idleTimeout ?? 5000,
       authFailureDelay: options.authFailureDelay ?? 3000
     })
-    const port = yield* listen(api, host, options.port ?? 0)
-    const controlPort = yield* listen(createControlServer(cluster), host, options.controlPort ?? 0)
+    const port = yield* listen(api.server, api.closeAllConnections, host, options.port ?? 0)
+    const control = createControlServer(cluster)
+    const controlPort = yield* listen(control, () => control.closeAllConnections(), host, options.controlPort ?? 0)
     return {
       url: `${useHttps ? "https" : "http"}://${urlHost(host)}:${port}`,
       controlUrl: `http://${urlHost(host)}:${controlPort}`,

@@ -5,7 +5,21 @@ import { X509Certificate } from "node:crypto"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
-import { dataRows, request } from "./client.js"
+import { dataObject, dataRows, request } from "./client.js"
+
+/** A plain-HTTP request (no TLS) to `url`, answering status and Location. */
+const plainHttp = (url: string, method: string) =>
+  Effect.promise(
+    () =>
+      new Promise<{ readonly status: number; readonly location: string | undefined }>((resolve, reject) => {
+        const req = http.request(url, { method, agent: false }, (res) => {
+          res.resume()
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, location: res.headers.location }))
+        })
+        req.on("error", reject)
+        req.end(method === "POST" ? "a=1" : undefined)
+      })
+  )
 
 describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
   it.scoped("HTTPS with a CA-signed leaf; fingerprint = SHA-256 of the leaf, shown as ssl_fingerprint", () =>
@@ -57,5 +71,22 @@ describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
           })
       )
       expect(closed).toBe(true)
+    }))
+
+  it.scoped("plain HTTP on the TLS port is redirected to https: 301 for GET/HEAD, 308 otherwise; TLS still served", () =>
+    Effect.gen(function*() {
+      const s = yield* startSimulator({ authFailureDelay: 0 })
+      const { port } = new URL(s.url)
+      const plain = `http://127.0.0.1:${port}/api2/json/version?_dc=1`
+      const target = `https://127.0.0.1:${port}/api2/json/version?_dc=1`
+      expect(yield* plainHttp(plain, "GET")).toEqual({ status: 301, location: target })
+      expect(yield* plainHttp(plain, "HEAD")).toEqual({ status: 301, location: target })
+      expect(yield* plainHttp(plain, "POST")).toEqual({ status: 308, location: target })
+      expect(yield* plainHttp(plain, "PUT")).toEqual({ status: 308, location: target })
+      // The same port keeps serving the API over TLS, before and after the redirects.
+      expect(dataObject(yield* request(s, "/version")).release).toBe("9.2")
+      const again = yield* plainHttp(plain, "GET")
+      expect(again.status).toBe(301)
+      expect(dataRows(yield* request(s, "/nodes"))[0]?.ssl_fingerprint).toBe(s.fingerprint)
     }))
 })

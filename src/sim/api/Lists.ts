@@ -37,7 +37,7 @@ export const getResources = (ctx: Ctx): Reply =>
       const vms: Array<readonly [string, Record<string, unknown>]> = []
       for (const g of ctx.cluster.guests.values()) {
         if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
-        vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now)])
+        vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now, ctx.cluster.stats.published(g.vmid, now))])
       }
       // PVE sorts the rows by vmid as a string: "1000" before "101" (§3.1).
       vms.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

@@ -3,8 +3,11 @@
  * status/current (§4.1) and /cluster/resources rows (§3.1). Pure over guest state.
  */
 import { readAsNumber } from "../ConfigKeys.js"
-import { readDescription, type GuestState } from "../GuestState.js"
+import { guestName, readDescription, type GuestState } from "../GuestState.js"
 import { diskSizeBytes, qemuMemoryMiB } from "../PropertyString.js"
+import type { StatsSample } from "../Stats.js"
+
+export { guestName } from "../GuestState.js"
 
 const MiB = 1024 * 1024
 const HOST_CPUS = 8
@@ -31,10 +34,6 @@ export const mergedConfig = (g: GuestState): Map<string, string> => {
   return m
 }
 
-export const guestName = (g: GuestState): string =>
-  g.kind === "qemu"
-    ? (g.config.get("name") ?? `VM ${g.vmid}`)
-    : (g.config.get("hostname")?.replace(/\s/g, "") ?? `CT${g.vmid}`)
 
 const maxmem = (g: GuestState): number =>
   (g.kind === "qemu" ? qemuMemoryMiB(g.config.get("memory")) : Number(g.config.get("memory") ?? "512")) * MiB
@@ -101,18 +100,34 @@ export const statusCurrent = (g: GuestState): Record<string, unknown> => {
   return row
 }
 
-/** A /cluster/resources row; stats (name, template, ...) only once "RRD data" exists (§3.1). */
-export const resourceRow = (g: GuestState, statsDelay: number, now: number): Record<string, unknown> => {
-  const hasStats = now - g.createdAt >= statsDelay
+/**
+ * A /cluster/resources row (§3.1). Stats (name, template, status, usage) only once "RRD data"
+ * exists; `pushed` is what pvestatd last broadcast ("live" = no lag), undefined = nothing yet.
+ * lock and tags are always live.
+ */
+export const resourceRow = (
+  g: GuestState,
+  statsDelay: number,
+  now: number,
+  pushed: StatsSample | "live" | undefined
+): Record<string, unknown> => {
+  const stats = now - g.createdAt < statsDelay || pushed === undefined
+    ? undefined
+    : pushed === "live"
+    ? { running: g.running, name: guestName(g), template: g.config.get("template") === "1", uptime: uptime(g) }
+    : {
+      running: pushed.running, name: pushed.name, template: pushed.template,
+      uptime: pushed.running ? Math.max(1, Math.floor((now - pushed.startedAt) / 1000)) : 0
+    }
   const row: Record<string, unknown> = {
     id: `${g.kind}/${g.vmid}`, vmid: g.vmid, node: g.node, type: g.kind,
-    status: hasStats ? (g.running ? "running" : "stopped") : "unknown"
+    status: stats === undefined ? "unknown" : stats.running ? "running" : "stopped"
   }
-  if (hasStats) {
+  if (stats !== undefined) {
     const mem = maxmem(g)
     Object.assign(row, {
-      name: guestName(g), uptime: uptime(g), template: g.config.get("template") === "1" ? 1 : 0, maxcpu: cpus(g),
-      cpu: g.running ? 0.01 : 0, maxmem: mem, mem: g.running ? Math.floor(mem * 0.4) : 0, maxdisk: maxdisk(g), disk: 0,
+      name: stats.name, uptime: stats.uptime, template: stats.template ? 1 : 0, maxcpu: cpus(g),
+      cpu: stats.running ? 0.01 : 0, maxmem: mem, mem: stats.running ? Math.floor(mem * 0.4) : 0, maxdisk: maxdisk(g), disk: 0,
       netin: 0, netout: 0, diskread: 0, diskwrite: 0
     })
   }
