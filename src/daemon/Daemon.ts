@@ -22,6 +22,7 @@ import { recover } from "../state/Recovery.js"
 import { Liveness, Readiness } from "./Health.js"
 import { HealthServer, parseListen } from "./HealthServer.js"
 import {
+  checkDesiredFile,
   desiredLayer,
   hubClientSettingsOf,
   hubDesiredLayer,
@@ -141,6 +142,7 @@ export const daemonLayer = (config: AgentConfigShape) =>
     // PVE URL/CA, hub URL/token/CA) must stop the daemon before the state database is opened or
     // the health port is bound (issue 5: "one clear line and exit 1 before anything starts").
     const signers = yield* signersOf(settings)
+    yield* checkDesiredFile(settings)
     const pveConnection = yield* pveConnectionOf(config)
     const hubClient = settings.desired.source === "hub" ? Option.some(yield* hubClientSettingsOf(config)) : Option.none()
     const lastPass = yield* Ref.make(Option.none<PassResult>())

@@ -15,7 +15,7 @@ import { HubDesiredProvider } from "../hub/HubDesiredProvider.js"
 import { parseHubUrl } from "../hub/hubToken.js"
 import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
-import { type DesiredFileError, DesiredProvider } from "../reconcile/DesiredProvider.js"
+import { type DesiredFileError, DesiredFileUnreadable, DesiredProvider, parseDesiredText } from "../reconcile/DesiredProvider.js"
 import type { HubStoreError } from "../hub/HubError.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
 import { Journal } from "../state/Journal.js"
@@ -83,6 +83,21 @@ export const signedOpsLayer = (settings: Settings, signers: Signers) =>
   })
 
 export const queueLayer = (settings: Settings) => GuestQueue.layer({ concurrency: settings.reconcile.concurrency })
+
+/**
+ * A desired-state file must exist and decode before the daemon starts anything: a typo in it
+ * is an error naming every bad path, not a daemon that comes up and then dies.
+ */
+export const checkDesiredFile = (settings: Settings): Effect.Effect<void, DesiredFileError, FileSystem.FileSystem> =>
+  settings.desired.source !== "file" || settings.desired.file === undefined
+    ? Effect.void
+    : Effect.gen(function*() {
+      const path = settings.desired.file ?? ""
+      const text = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
+        Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: e.message }))
+      )
+      yield* parseDesiredText(text, path)
+    })
 
 /** The hub-backed provider; one layer value, so the reconciler and the hub loop share it. */
 export const hubDesiredLayer = (settings: Settings, signers: Signers) =>

@@ -223,4 +223,22 @@ describe("daemon: a bad configuration", () => {
         expect(fs.existsSync(path.join(env.stateDir, "state.db")), `${name}: state.db created`).toBe(false)
       }
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
+
+  it.scopedLive("a bad or missing desired-state file stops it too, naming the bad path", () =>
+    Effect.gen(function*() {
+      const runs = yield* Effect.all([
+        badRun("guests.12", {}, (dir) => {
+          fs.writeFileSync(path.join(dir, "desired.yaml"), "guests:\n  \"12\":\n    power: running\n")
+          return { desired: { file: path.join(dir, "desired.yaml") } }
+        }),
+        badRun("absent.yaml", {}, (dir) => ({ desired: { file: path.join(dir, "absent.yaml") } }))
+      ], { concurrency: "unbounded" })
+      for (const { env, name, result } of runs) {
+        const lines = result.stderr.split("\n").filter((l) => l !== "")
+        expect({ name, code: result.code }).toEqual({ name, code: 1 })
+        expect(lines, `${name}: ${result.stderr}`).toHaveLength(1)
+        expect(lines[0]).toContain(name)
+        expect(fs.existsSync(path.join(env.stateDir, "state.db")), `${name}: state.db created`).toBe(false)
+      }
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
 })
