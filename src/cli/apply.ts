@@ -55,7 +55,7 @@ export const engineStack = (flags: ConnectionFlags, stateDir: string, allowKeys:
 /** Recovery first (invariant 5), then one pass. */
 export const applyOnce = Effect.gen(function*() {
   const engine = yield* Engine
-  const recovery = yield* recover({ checkPostState: engine.checkPostState })
+  const recovery = yield* recover({ checkPostState: engine.checkPostState, undecidable: engine.undecidable })
   if (recovery.counts.unresolved > 0) return yield* new ApplyRecoveryIncomplete({ unresolved: recovery.counts.unresolved })
   const pass = yield* Effect.flatMap(Reconciler, (r) => r.runOnce)
   return { recovery, pass }

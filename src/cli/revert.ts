@@ -48,7 +48,7 @@ export const opEngineStack = (flags: ConnectionFlags, stateDir: string, gate: La
 /** Start-up recovery before anything new runs; refuses to continue past an unresolved op. */
 export const recoverFirst = Effect.gen(function*() {
   const engine = yield* Engine
-  const recovery = yield* recover({ checkPostState: engine.checkPostState })
+  const recovery = yield* recover({ checkPostState: engine.checkPostState, undecidable: engine.undecidable })
   if (recovery.counts.unresolved > 0) return yield* new ApplyRecoveryIncomplete({ unresolved: recovery.counts.unresolved })
   return recovery
 })

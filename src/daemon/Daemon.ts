@@ -44,7 +44,7 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
     const readiness = yield* Readiness
     const sd = yield* SdNotify
     const attempt = Effect.gen(function*() {
-      const summary = yield* recover({ checkPostState: engine.checkPostState, waitDeadline: deadline })
+      const summary = yield* recover({ checkPostState: engine.checkPostState, undecidable: engine.undecidable, waitDeadline: deadline })
       yield* Effect.logInfo("journal recovery").pipe(Effect.annotateLogs({ ...summary.counts, total: summary.total }))
       if (summary.counts.unresolved === 0) return true
       const reason = `${summary.counts.unresolved} op(s) could not be resolved against PVE yet; retrying`

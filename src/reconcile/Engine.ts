@@ -81,6 +81,8 @@ export interface EngineShape {
   readonly run: (action: Action, options: RunOptions) => Effect.Effect<OpResult>
   /** Whether PVE shows the op's intended post-state; what `recover` needs at start-up. */
   readonly checkPostState: (op: OpRecord) => Effect.Effect<boolean, PveError | PostStateUnknown>
+  /** For `recover`: a post-state this engine can never check is flagged, not retried forever. */
+  readonly undecidable: (error: PveError | PostStateUnknown) => string | undefined
 }
 
 export class Engine extends Context.Tag("felhom/Engine")<Engine, EngineShape>() {
@@ -116,6 +118,7 @@ const make = (options: EngineOptions) =>
         : Effect.void
 
     const check = (op: OpRecord) => Effect.provideService(checkPostState(op), Pve, pve)
+    const undecidable = (e: PveError | PostStateUnknown) => (e._tag === "PostStateUnknown" ? e.reason : undefined)
 
     /** Journal writes that fail leave the op unfinished: recovery resolves it later. */
     const write = <A, E extends { readonly _tag: string; readonly message: string }>(effect: Effect.Effect<A, E>) =>
@@ -133,7 +136,7 @@ const make = (options: EngineOptions) =>
       Effect.gen(function*() {
         yield* Effect.logWarning("outcome unknown; re-observing, never re-sending").pipe(Effect.annotateLogs({ opId: op.opId, why }))
         const scoped: typeof journal = { ...journal, unfinished: Effect.succeed([op]) }
-        const summary = yield* recover({ checkPostState: check, waitDeadline: deadline }).pipe(
+        const summary = yield* recover({ checkPostState: check, undecidable, waitDeadline: deadline }).pipe(
           Effect.provideService(Journal, scoped),
           Effect.provideService(Pve, pve),
           write
@@ -328,5 +331,5 @@ const make = (options: EngineOptions) =>
       )
     }
 
-    return { run, checkPostState: check } satisfies EngineShape
+    return { run, checkPostState: check, undecidable } satisfies EngineShape
   })

@@ -51,6 +51,12 @@ export interface RecoverOptions<E, R> {
   /** Retries of each failed PVE read (exponential backoff from `retryBase`); default 4 × 500 ms. */
   readonly readRetries?: number
   readonly retryBase?: Duration.DurationInput
+  /**
+   * Says (with a reason) when a post-state check failed in a way no retry can change — an
+   * action the checker does not know, a params record it cannot read. Such an op is flagged
+   * for the operator: left "unresolved", it would hold the daemon's readiness forever.
+   */
+  readonly undecidable?: (error: E) => string | undefined
 }
 
 type Verdict = Data.TaggedEnum<{
@@ -100,11 +106,22 @@ export const recover = <E, R>(
         Effect.mapError((e) => new ReadFailed({ detail: describeError(what, e) }))
       )
 
+    const undecidable = (e: E): string | undefined => options.undecidable?.(e)
+
     const reobserve = (op: OpRecord, why: string) =>
-      Effect.map(read("post-state check", options.checkPostState(op)), (applied) =>
-        applied
-          ? Verdict.Done({ detail: { message: `${why}: applied` } })
-          : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } }))
+      options.checkPostState(op).pipe(
+        Effect.retry({ schedule: retry, while: (e) => undecidable(e) === undefined }),
+        Effect.map((applied) =>
+          applied
+            ? Verdict.Done({ detail: { message: `${why}: applied` } })
+            : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } })),
+        Effect.catchAll((e) => {
+          const reason = undecidable(e)
+          return reason === undefined
+            ? Effect.fail(new ReadFailed({ detail: describeError("post-state check", e) }))
+            : Effect.succeed(Verdict.Flag({ detail: { message: `${why}; cannot tell whether it was applied: ${reason}` } }))
+        })
+      )
 
     const fromExit = (op: OpRecord, upid: UpidString, exitstatus: string) =>
       isSuccessfulExit(exitstatus)

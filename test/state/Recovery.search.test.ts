@@ -90,6 +90,19 @@ describe("recover: no UPID journaled", () => {
       expect(r.summary.counts.unresolved).toBe(1)
     }))
 
+  it.live("a post-state no check can ever decide → needs-operator at once, never left unresolved", () =>
+    Effect.gen(function*() {
+      const r = yield* runScenario({
+        pve: { tasks: () => Effect.succeed([]) },
+        postState: Effect.fail("action unknown to the checker"),
+        options: { undecidable: (e) => (e === "action unknown to the checker" ? "not an engine action" : undefined) }
+      })
+      expect(r.op.phase).toBe("needs-operator")
+      expect(r.op.detail?.message).toContain("cannot tell whether it was applied: not an engine action")
+      expect(r.checks).toBe(1)
+      expect(r.summary.counts.unresolved).toBe(0)
+    }))
+
   it.live("a post-state check that keeps failing leaves the op unfinished", () =>
     Effect.gen(function*() {
       const r = yield* runScenario({ pve: { tasks: () => Effect.succeed([]) }, postState: Effect.fail("PVE down") })
