@@ -10,6 +10,29 @@ import { runDaemon } from "../daemon/Daemon.js"
 import { loggingLayer } from "../daemon/layers.js"
 import { configOption } from "./config.js"
 
+/**
+ * NodeRuntime stops listening after the first SIGTERM, so a second one (an impatient operator,
+ * a supervisor repeating itself) would kill the process in the middle of the drain. While the
+ * daemon runs, later SIGTERMs are noted and ignored; the drain is bounded by shutdownGrace, and
+ * SIGKILL remains the way to stop it at once.
+ */
+const ignoreRepeatedSigterm = Effect.acquireRelease(
+  Effect.sync(() => {
+    let seen = 0
+    const onTerm = () => {
+      seen += 1
+      if (seen > 1) process.stderr.write("felhom-agent: already stopping (bounded by shutdownGrace); SIGKILL stops at once\n")
+    }
+    process.on("SIGTERM", onTerm)
+    return onTerm
+  }),
+  (onTerm) => Effect.sync(() => { process.off("SIGTERM", onTerm) })
+)
+
 export const daemonCommand = Command.make("daemon", { config: configOption }, ({ config }) =>
-  Effect.flatMap(load(config), (loaded) => runDaemon(loaded).pipe(Effect.provide(loggingLayer(loaded.settings))))
+  Effect.flatMap(load(config), (loaded) =>
+    Effect.zipRight(ignoreRepeatedSigterm, runDaemon(loaded)).pipe(
+      Effect.scoped,
+      Effect.provide(loggingLayer(loaded.settings))
+    ))
 ).pipe(Command.withDescription("run the agent: recover the journal, then reconcile and talk to the hub until SIGTERM"))

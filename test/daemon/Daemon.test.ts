@@ -176,6 +176,9 @@ describe("daemon: SIGTERM mid-apply", () => {
       const { daemon, env, port, sim, upid } = yield* setup("30s")
       yield* daemon.signal("SIGTERM")
       yield* pollUntil("the drain to begin", Effect.sync(daemon.output), (o) => /stopping: no new work/.test(o))
+      // A second SIGTERM during the drain is noted, not fatal.
+      yield* daemon.signal("SIGTERM")
+      yield* pollUntil("the second SIGTERM noted", Effect.sync(daemon.output), (o) => /already stopping/.test(o))
       const draining = yield* readyz(port)
       expect(draining.status).toBe(503)
       expect(JSON.parse(draining.body)).toMatchObject({ ready: false, reason: "stopping" })
