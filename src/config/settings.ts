@@ -30,6 +30,11 @@ export const ListenSetting = Schema.String.pipe(
 )
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
+
+/** A pinned leaf certificate: SHA-256 in PVE's uppercase colon form (GET /nodes ssl_fingerprint). */
+const Fingerprint = Schema.String.pipe(Schema.pattern(/^([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}$/, {
+  message: () => "expected a SHA-256 fingerprint in PVE's form: 32 hex pairs joined by ':'"
+}))
 const withDefault = <A, I>(schema: Schema.Schema<A, I>, value: () => I) =>
   Schema.optionalWith(schema, { default: () => Schema.decodeSync(schema)(value()) })
 
@@ -37,9 +42,7 @@ export const PveSettings = Schema.Struct({
   url: Schema.String,
   /** Token file; defaults to the systemd credential `pve-token` when that exists. */
   tokenFile: Schema.optional(Schema.String),
-  fingerprint: Schema.optional(Schema.String.pipe(Schema.pattern(/^([A-Fa-f0-9]{2}:){31}[A-Fa-f0-9]{2}$/, {
-    message: () => "expected a SHA-256 fingerprint in PVE's form: 32 hex pairs joined by ':'"
-  }))),
+  fingerprint: Schema.optional(Fingerprint),
   caFile: Schema.optional(Schema.String),
   insecureHttp: withDefault(Schema.Boolean, () => false),
   requestTimeout: withDefault(DurationSetting, () => "30s"),
@@ -58,6 +61,7 @@ export const HubSettings = Schema.Struct({
   url: Schema.String,
   tokenFile: Schema.optional(Schema.String),
   caFile: Schema.optional(Schema.String),
+  fingerprint: Schema.optional(Fingerprint),
   pollInterval: withDefault(DurationSetting, () => "30s")
 })
 

@@ -128,8 +128,11 @@ export const hubClientSettingsOf = (config: AgentConfigShape) =>
       onNone: () => Effect.fail(configError("hub.tokenFile", "is required (or a systemd credential named hub-token)")),
       onSome: Effect.succeed
     })
+    if (hub.caFile !== undefined && hub.fingerprint !== undefined) {
+      return yield* configError("hub.fingerprint", "give either hub.fingerprint or hub.caFile, not both")
+    }
     const caPem = hub.caFile === undefined ? undefined : yield* readText("hub.caFile", hub.caFile)
-    return { url, agentId: config.settings.agentId, token, caPem, requestTimeout: config.settings.pve.requestTimeout }
+    return { url, agentId: config.settings.agentId, token, caPem, fingerprint: hub.fingerprint, requestTimeout: config.settings.pve.requestTimeout }
   })
 
 export const hubClientLayer = (config: AgentConfigShape) => Layer.unwrapEffect(Effect.map(hubClientSettingsOf(config), HubClient.layer))

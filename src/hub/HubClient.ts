@@ -10,6 +10,7 @@ import { HttpBody, type HttpClient, HttpClientRequest, type HttpClientError, typ
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Context, Data, Duration, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { Agent } from "undici"
+import { pinningConnector } from "../pve/dispatcher.js"
 import { quote } from "../authz/SignedOpError.js"
 import { HubBadResponse, type HubError, type HubOperation, HubRejected, HubReportInvalid, HubUnreachable } from "./HubError.js"
 import { HubErrorBody, MAX_DESIRED_BYTES, MAX_OPS_BYTES, OpsResponse, Report } from "./protocol.js"
@@ -35,12 +36,20 @@ export class HubClient extends Context.Tag("felhom/HubClient")<HubClient, HubCli
   static readonly layer = (settings: HubClientSettings): Layer.Layer<HubClient> =>
     Layer.scoped(HubClient, Effect.gen(function*() {
       const agent = yield* Effect.acquireRelease(
-        Effect.sync(() => new Agent({ connect: settings.caPem === undefined ? { timeout: 10_000 } : { ca: settings.caPem, timeout: 10_000 } })),
+        Effect.sync(() => new Agent({ connect: connectOptions(settings) })),
         (a) => Effect.promise(() => a.close())
       )
       return make(settings, NodeHttpClient.makeUndici(agent))
     }))
 }
+
+/** The same trust choices as for PVE: a pinned leaf, a CA file, or the system CAs. */
+const connectOptions = (settings: HubClientSettings): Agent.Options["connect"] =>
+  settings.fingerprint !== undefined
+    ? pinningConnector(settings.fingerprint.toUpperCase())
+    : settings.caPem === undefined
+    ? { timeout: 10_000 }
+    : { ca: settings.caPem, timeout: 10_000 }
 
 export interface HubClientSettings {
   /** e.g. `https://hub.example/felhom`; `/v1/agents/{id}/…` is appended. */
@@ -49,6 +58,8 @@ export interface HubClientSettings {
   readonly token: Redacted.Redacted<string>
   /** Trust anchors for the hub's certificate (PEM); default the system CAs. */
   readonly caPem?: string | undefined
+  /** Pin of the hub's leaf certificate (SHA-256, `AB:CD:…`); replaces chain and hostname checks. */
+  readonly fingerprint?: string | undefined
   /** Deadline of one request, body included; default 30 s. */
   readonly requestTimeout?: Duration.DurationInput | undefined
 }

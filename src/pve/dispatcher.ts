@@ -25,7 +25,7 @@ export class FingerprintMismatch extends Error {
  * never reaches an impostor. Session caching is off: a resumed session shows no peer
  * certificate and the pin would fail on reconnect (effect-notes.md).
  */
-const pinningConnector = (fingerprint: string): buildConnector.connector => {
+export const pinningConnector = (fingerprint: string): buildConnector.connector => {
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, timeout: 10_000 })
   return (options, callback) =>
     base(options, (error, socket) => {

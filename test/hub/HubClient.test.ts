@@ -1,13 +1,14 @@
 import { NodeHttpClient } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Either, Fiber, Redacted } from "effect"
+import { Context, Duration, Effect, Either, Fiber, Layer, Redacted, type Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Agent } from "undici"
-import { make as makeClient, type HubClientShape } from "../../src/hub/HubClient.js"
+import { HubClient, type HubClientSettings, make as makeClient, type HubClientShape } from "../../src/hub/HubClient.js"
 import { parseHubUrl, readHubToken } from "../../src/hub/hubToken.js"
 import { MAX_DESIRED_BYTES } from "../../src/hub/protocol.js"
 import { rawServer } from "../support/rawServer.js"
+import { Sim } from "../support/sim.js"
 import { signersTrusting, startTestHub } from "../support/TestHub.js"
 import { AGENT, buildStack, captureLogs, tempDb } from "./support.js"
 
@@ -109,4 +110,27 @@ describe("parseHubUrl", () => {
     expect(Either.isLeft(parseHubUrl("https://user:pw@hub.example"))).toBe(true)
     expect(Either.isLeft(parseHubUrl("not a url"))).toBe(true)
   })
+})
+
+describe("HubClient TLS trust", () => {
+  // Any HTTPS server proves the pin: the PVE simulator's answers 501 to hub paths, which is
+  // enough to tell "TLS let us through" from "the pin refused the connection".
+  const withHttpsServer = <A, E>(f: (sim: Sim["Type"]) => Effect.Effect<A, E, Scope.Scope>) =>
+    Effect.scoped(Effect.flatMap(Sim, f)).pipe(Effect.provide(Sim.layer()))
+
+  const hubClient = (settings: Omit<HubClientSettings, "agentId" | "token">) =>
+    Effect.map(Layer.build(HubClient.layer({ agentId: AGENT, token: Redacted.make(SECRET), ...settings })), (ctx) => Context.get(ctx, HubClient))
+
+  it.live("a pinned hub certificate is trusted; a wrong pin refuses before the token is sent", () =>
+    withHttpsServer((sim) =>
+      Effect.gen(function*() {
+        const pinned = yield* hubClient({ url: new URL(sim.url), fingerprint: sim.fingerprint })
+        expect(yield* Effect.flip(pinned.fetchDesired(undefined))).toMatchObject({ _tag: "HubRejected", status: 501 })
+        const wrong = sim.fingerprint.startsWith("AA") ? "BB" + sim.fingerprint.slice(2) : "AA" + sim.fingerprint.slice(2)
+        const refused = yield* Effect.flip((yield* hubClient({ url: new URL(sim.url), fingerprint: wrong })).fetchDesired(undefined))
+        expect(refused._tag).toBe("HubUnreachable")
+        expect(refused.message).toContain("FELHOM_FINGERPRINT_MISMATCH")
+        const unpinned = yield* Effect.flip((yield* hubClient({ url: new URL(sim.url) })).fetchDesired(undefined))
+        expect(unpinned._tag).toBe("HubUnreachable")
+      })))
 })
