@@ -180,3 +180,13 @@ describe("quirk table: no spurious drift", () => {
     expect(isEqual("qemu", "sshkeys", "ssh-ed25519 AAAA me@host", "ssh-ed25519%20AAAA%20me%40host")).toBe(true)
   })
 })
+
+describe("normalizer regressions found by the property test", () => {
+  it("qemu hotplug: a repeated 1 is the default set, and normalizing twice reads the same", () => {
+    for (const input of ["1,1", " 1,", "1", "usb,disk,network", "0", "0,0"]) {
+      const once = normalizeValue("qemu", "hotplug", input)
+      expect(normalizeValue("qemu", "hotplug", once ?? "")).toBe(once)
+    }
+    expect(isEqual("qemu", "hotplug", "1,1", "network,disk,usb")).toBe(true)
+  })
+})

@@ -15,10 +15,10 @@ const HOTPLUG_DEFAULT = "disk,network,usb"
 export const qemuHotplug: FieldNormalizer = {
   family: "hotplug",
   normalize: (value: InputValue) => {
-    const text = String(value).trim()
-    if (text === "1") return HOTPLUG_DEFAULT
-    if (text === "0") return "0"
-    return [...new Set(text.split(",").map((s) => s.trim()).filter((s) => s !== ""))].sort().join(",")
+    // The set first, then its meaning: "1,1" is the default set as much as "1" is, and the
+    // result of normalizing must read the same when normalized again.
+    const set = [...new Set(String(value).split(",").map((s) => s.trim()).filter((s) => s !== ""))].sort().join(",")
+    return set === "1" ? HOTPLUG_DEFAULT : set
   },
   absent: HOTPLUG_DEFAULT
 }
