@@ -3,6 +3,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
+    setupFiles: ["test/support/fastCheckSeed.ts"],
     // Integration tests start simulators and child processes; 2-core CI machines need headroom.
     testTimeout: 60_000,
     hookTimeout: 60_000,
