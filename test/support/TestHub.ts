@@ -5,25 +5,19 @@
  * token, and can be told to go down (connections refused, or 503 with Retry-After) or to serve
  * garbage, unsigned or wrongly signed documents.
  */
-import { createHash, generateKeyPairSync, type KeyObject } from "node:crypto"
+import { createHash } from "node:crypto"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Effect, type Scope } from "effect"
-import { encodeBase64, keyIdOf, signEnvelope } from "../../src/authz/Envelope.js"
+import { encodeBase64, signEnvelope } from "../../src/authz/Envelope.js"
 import { encodeOpPayload, OP_PAYLOAD_TYPE, type OpPayload } from "../../src/authz/OpPayload.js"
 import { type Capability, type Signer, signersOf, type Signers } from "../../src/authz/Signers.js"
 import { DESIRED_PAYLOAD_TYPE } from "../../src/hub/protocol.js"
+import { makeKey, type TestKey } from "../authz/support.js"
 
-export interface HubKey {
-  readonly keyid: string
-  readonly privateKey: KeyObject
-  readonly publicKey: KeyObject
-}
-
-export const makeHubKey = (): HubKey => {
-  const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-  return { keyid: keyIdOf(publicKey), privateKey, publicKey }
-}
+/** A hub signing key: the same ed25519 test key the signed-op tests use. */
+export type HubKey = TestKey
+export const makeHubKey = makeKey
 
 /** The agent-side signers trusting `key` with `capabilities`. */
 export const signersTrusting = (
