@@ -3,7 +3,7 @@
  * retried; mutations are sent once and answer a `MutationResult` — PVE replies either with a
  * task (UPID) or synchronously (`null`), and both are success paths (design.md invariant 4).
  */
-import { Context, type Duration, type Effect, Layer } from "effect"
+import { Context, type Duration, type Effect, Layer, type Option } from "effect"
 import type { ClusterGuest, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
 import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
 import type { GuestRef } from "../domain/Guest.js"
@@ -76,6 +76,11 @@ export interface PveShape {
    * final status only on `OK` or `WARNINGS: N`; any other exit status is `PveTaskFailed`.
    */
   readonly waitTask: (upid: UpidString, options: WaitOptions) => Effect.Effect<TaskStatus, PveWaitError>
+  /**
+   * PVE's clock minus ours in milliseconds, from the `Date` header of the latest answer: a lower
+   * bound of the true difference (ServerClock.ts). None before the first answer.
+   */
+  readonly clockSkew: Effect.Effect<Option.Option<number>>
 }
 
 export class Pve extends Context.Tag("felhom/Pve")<Pve, PveShape>() {

@@ -15,6 +15,7 @@ import { toPveError } from "./errorMapping.js"
 import type { PveConnectionSettings } from "./PveConnection.js"
 import { type PveError, PveBadResponse, PveTimeout, PveTransport } from "./PveError.js"
 import { authorizationHeader } from "./PveToken.js"
+import type { ServerClock } from "./ServerClock.js"
 
 export type ParamValue = string | number | boolean | ReadonlyArray<string>
 export type Params = Readonly<Record<string, ParamValue | undefined>>
@@ -107,7 +108,8 @@ const makePermits = (n: number) =>
 
 export const makeSend = (
   settings: PveConnectionSettings,
-  dispatcher: Dispatcher
+  dispatcher: Dispatcher,
+  serverClock: ServerClock
 ): Effect.Effect<Send, never, Scope.Scope> =>
   Effect.gen(function*() {
     // No span per request: the agent installs no tracer, and building spans and propagation
@@ -131,6 +133,9 @@ export const makeSend = (
       )
       const attempt = client.execute(request).pipe(
         Effect.mapError((error) => toTransport(req.method, req.path, error)),
+        Effect.tap((response) =>
+          Effect.map(Clock.currentTimeMillis, (now) => serverClock.observe(response.headers["date"], now))
+        ),
         Effect.flatMap((response) =>
           Effect.map(bodyText(req.method, req.path, response), (text) => ({
             status: response.status,

@@ -15,6 +15,7 @@ import type { ConfigChange, PowerAction, PowerOptions, PveShape } from "./Pve.js
 import { PveConnection } from "./PveConnection.js"
 import { PveBadResponse, type PveError } from "./PveError.js"
 import { makeSend, type Params } from "./PveHttp.js"
+import { makeServerClock } from "./ServerClock.js"
 import { waitTask } from "./waitTask.js"
 
 // Answer schemas are built once: the client caches a compiled decoder per schema value.
@@ -50,7 +51,8 @@ const configParams = (change: ConfigChange): Params => ({
 export const make = Effect.gen(function*() {
   const settings = yield* PveConnection
   const dispatcher = yield* makeDispatcher(settings)
-  const send = yield* makeSend(settings, dispatcher)
+  const serverClock = makeServerClock()
+  const send = yield* makeSend(settings, dispatcher, serverClock)
   const get = <A, I>(path: string, data: Schema.Schema<A, I>, params?: Params) =>
     Effect.map(send({ method: "GET", path, data, params }), (r) => r.data)
   const mutate = (method: "POST" | "PUT" | "DELETE", path: string, params?: Params) =>
@@ -94,7 +96,8 @@ export const make = Effect.gen(function*() {
     tasks: (node, filter) =>
       get(`/nodes/${encodeURIComponent(node)}/tasks`, TaskList, { ...filter }),
     permissions: (path) => get("/access/permissions", Permissions, { path }),
-    waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline)
+    waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline),
+    clockSkew: Effect.sync(serverClock.skewMillis)
   }
   return shape
 })

@@ -9,10 +9,11 @@
  *   → verify by re-reading (status, or config with pending merged through the normalizers)
  *   → journal done
  *
- * A call whose request may have reached PVE (transport error after sending, timeout) is never
- * sent again: the op is resolved by re-observing, with start-up recovery's own logic applied to
- * this one op (task-list search for our UPID, else the post-state). A call PVE refused, or one
- * that certainly never left, is journaled failed and re-planned by the next pass. Digest
+ * A call whose answer does not prove PVE refused it (a 5xx, a timeout, a connection lost after
+ * sending, an unreadable answer) is never sent again: the op is resolved by observing, with
+ * start-up recovery's own logic applied to this one op (task-list search for our UPID, else the
+ * post-state). A call PVE refused, or one that certainly never left, is journaled failed and
+ * re-planned by the next pass. Digest
  * mismatch is a Conflict, never forced; a lock is a Skip naming the lock. A power action whose
  * target state the fresh read already shows is journaled done without a call (PVE would fail
  * "already running"). A gate decision may ask for an action first (the safety snapshot before a
@@ -32,7 +33,7 @@ import { Pve } from "../pve/Pve.js"
 import type { PveError, PveWaitError } from "../pve/PveError.js"
 import { Journal } from "../state/Journal.js"
 import type { JsonValue, OpDetail, OpOrigin, OpRecord } from "../state/OpRecord.js"
-import { recover } from "../state/Recovery.js"
+import { resolveOps } from "../state/Recovery.js"
 import { GuestQueue, type GuestJobKind } from "./GuestQueue.js"
 import { retryRead, type ReadRetry } from "./observe.js"
 import {
@@ -129,15 +130,13 @@ const make = (options: EngineOptions) =>
 
     /**
      * The call may or may not have reached PVE: resolve this one op exactly as start-up
-     * recovery would (task list, then post-state), by showing `recover` a journal whose only
-     * unfinished op is this one.
+     * recovery would (task list, then the guest's post-state).
      */
     const resolveUnsure = (op: OpRecord, why: string) =>
       Effect.gen(function*() {
         yield* Effect.logWarning("outcome unknown; re-observing, never re-sending").pipe(Effect.annotateLogs({ opId: op.opId, why }))
-        const scoped: typeof journal = { ...journal, unfinished: Effect.succeed([op]) }
-        const summary = yield* recover({ checkPostState: check, undecidable, waitDeadline: deadline }).pipe(
-          Effect.provideService(Journal, scoped),
+        const summary = yield* resolveOps([op], { checkPostState: check, undecidable, waitDeadline: deadline }).pipe(
+          Effect.provideService(Journal, journal),
           Effect.provideService(Pve, pve),
           write
         )
@@ -158,7 +157,14 @@ const make = (options: EngineOptions) =>
         }
       })
 
-    /** PVE answered an error to the mutation itself. */
+    /**
+     * PVE answered an error to the mutation itself. Only an answer that proves PVE refused the
+     * request before it took effect ends the op as failed: a permission or parameter check, a
+     * digest or lock check (all made before the write), an unknown route. Anything else — a
+     * 5xx (a handler may die after writing the config; 59x come from between pveproxy and
+     * pvedaemon), a timeout, a connection lost after sending, an answer we cannot read — is
+     * resolved by observing the guest, and the request is never sent again.
+     */
     const onCallError = (op: OpRecord, e: PveError) => {
       const detail: OpDetail = { message: e.message, errorTag: e._tag }
       switch (e._tag) {
@@ -167,14 +173,13 @@ const make = (options: EngineOptions) =>
         case "PveGuestLocked":
           return failOp(op, detail, Outcome.Skipped({ reason: `locked (${e.lock})` }))
         case "PveTimeout":
+        case "PveBadResponse":
           return resolveUnsure(op, e.message)
         case "PveTransport":
           return e.requestSent ? resolveUnsure(op, e.message) : failOp(op, detail, failedOf(e))
         case "PveApiError":
-          // A handler's `die` is a 500 (or 501 for an unknown route): PVE refused, nothing ran.
-          // 502 and up come from between pveproxy and pvedaemon (59x proxy errors, pve-api.md §8):
-          // the request may have run behind the proxy, so it is resolved, never re-sent.
-          return e.status >= 502 ? resolveUnsure(op, e.message) : failOp(op, detail, failedOf(e))
+          // pve-http-server answers 501 for a method or path no handler serves: nothing ran.
+          return e.status >= 500 && e.status !== 501 ? resolveUnsure(op, e.message) : failOp(op, detail, failedOf(e))
         default:
           return failOp(op, detail, failedOf(e))
       }

@@ -17,6 +17,12 @@ export const SimFaults = Schema.Struct({
   pathPattern: Schema.optional(Schema.String),
   errorRate: Schema.optional(Schema.Number),
   errorStatus: Schema.optional(Schema.Number),
+  /**
+   * Mutations that PVE applies and then answers with `errorStatus` (default 500): a die after
+   * the write, or a 5xx from between pveproxy and pvedaemon. The client cannot tell this from
+   * a refusal, which is why an error answer to a mutation is resolved by observing the guest.
+   */
+  errorAfterRate: Schema.optional(Schema.Number),
   dropBeforeRate: Schema.optional(Schema.Number),
   dropAfterRate: Schema.optional(Schema.Number),
   failTasks: Schema.optional(

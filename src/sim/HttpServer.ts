@@ -148,6 +148,10 @@ const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.Inc
     req.socket.destroy()
     return
   }
+  if (hit && mutating && cluster.prng.chance(f.http.errorAfterRate ?? 0)) {
+    const status = f.http.errorStatus ?? 500
+    return render(req, res, fail(status, `simulated failure after applying (HTTP ${status})\n`))
+  }
   render(req, res, reply)
 }
 

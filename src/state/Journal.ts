@@ -49,7 +49,7 @@ export interface JournalShape {
   readonly intent: (op: OpIntentInput) => Effect.Effect<OpRecord, JournalIntentError>
   /** intent → in-flight with the task PVE answered. Repeating the same UPID is a no-op. */
   readonly recordUpid: (opId: string, upid: UpidString) => Effect.Effect<OpRecord, JournalWriteError>
-  /** → done; `outcome` says how it was known (exit status, "applied, no task found"…). */
+  /** → done; `outcome` says how it was known (exit status, "confirmed by observation"…). */
   readonly finish: (opId: string, outcome: OpDetail) => Effect.Effect<OpRecord, JournalWriteError>
   readonly fail: (opId: string, error: OpDetail) => Effect.Effect<OpRecord, JournalWriteError>
   /** → needs-operator: the agent cannot tell what happened and will not guess. */

@@ -1,21 +1,26 @@
 /**
- * Start-up recovery (design.md invariant 5): before readiness, every op the journal holds in
- * `intent` or `in-flight` is resolved against PVE, never guessed.
+ * Resolving ops whose outcome is not known (design.md invariant 5): at start-up, every op the
+ * journal holds in `intent` or `in-flight`; in the engine, one op whose call may or may not have
+ * reached PVE. Never guessed:
  *
  *   UPID known → task status: running → waitTask (deadline); OK / WARNINGS: N → done;
  *     an error exit → failed; "unexpected status" (a worker killed with the node), an
  *     unreadable log, or a task PVE no longer knows → re-observe the guest.
- *   no UPID → the node's task list (source=all, vmid, our token user, since intent − slack),
- *     kept to the action's task types: one → adopt its UPID and resolve as above;
- *     none → re-observe; several → needs-operator with the UPIDs.
+ *   no UPID → the node's task list (source=all, vmid, our token user), kept to tasks that can
+ *     be ours: of the action's types, started no earlier than the op's intent by PVE's clock
+ *     (our intent time plus the skew the `Date` header shows, a bound that never excludes our
+ *     own task), and not recorded for any other op. One → adopt it, resolve it as above, and
+ *     count it as done only if the guest shows the change (an adopted task is an inference;
+ *     the guest is the witness); none → re-observe; several → needs-operator with the UPIDs.
  *     Actions without a task (lxc set-config, qemu sync set-config) go straight to re-observe.
- *   re-observe → the caller's post-state check: observed → done, else failed ("not applied",
- *     so the reconciler may plan it again).
+ *   re-observe → the caller's post-state check: shows the change → done ("confirmed by
+ *     observation"), absent → failed ("not applied", so the reconciler may plan it again),
+ *     undecidable → needs-operator with the reason.
  *
  * A PVE read that keeps failing after bounded retries leaves the op unfinished and reported:
  * the daemon refuses readiness rather than record a guess.
  */
-import { Data, Duration, Effect, Schedule } from "effect"
+import { Data, Duration, Effect, Option, Schedule } from "effect"
 import type { TaskListEntry } from "../domain/Task.js"
 import { isSuccessfulExit } from "../domain/Task.js"
 import { parseUpid, type UpidString } from "../domain/Upid.js"
@@ -46,8 +51,6 @@ export interface RecoverOptions<E, R> {
   readonly taskTypes?: (op: OpRecord) => TaskTypes | undefined
   /** How long to wait for a task still running; default 10 minutes. */
   readonly waitDeadline?: Duration.DurationInput
-  /** Tolerance before the intent time when searching the task list; default 2 minutes. */
-  readonly sinceSlack?: Duration.DurationInput
   /** Retries of each failed PVE read (exponential backoff from `retryBase`); default 4 × 500 ms. */
   readonly readRetries?: number
   readonly retryBase?: Duration.DurationInput
@@ -79,21 +82,31 @@ const describeError = (what: string, e: unknown): OpDetail => {
   return tagged === undefined ? { message: `${what}: ${message}` } : { message: `${what}: ${message}`, errorTag: tagged }
 }
 
-/** Our own task for this op: the UPID names the guest and exactly our token user. */
-const belongsTo = (op: OpRecord, types: ReadonlyArray<string>, since: number) => (t: TaskListEntry) => {
+/**
+ * A task that can be this op's: the UPID names the guest, one of the action's task types,
+ * exactly our token user, and a start no earlier than `since` (PVE's clock, seconds).
+ */
+const canBeOurs = (op: OpRecord, types: ReadonlyArray<string>, since: number) => (t: TaskListEntry) => {
   const parsed = parseUpid(t.upid)
   return parsed._tag === "Right" && types.includes(parsed.right.type) && parsed.right.id === String(op.vmid) &&
     parsed.right.user === op.tokenUser && parsed.right.starttime >= since
 }
 
+/** Resolves every op the journal holds unfinished (start-up recovery). */
 export const recover = <E, R>(
+  options: RecoverOptions<E, R>
+): Effect.Effect<RecoverySummary, JournalWriteError, Journal | Pve | R> =>
+  Effect.flatMap(Journal, (journal) => Effect.flatMap(journal.unfinished, (ops) => resolveOps(ops, options)))
+
+/** Resolves these ops against PVE, in order, and journals each verdict. */
+export const resolveOps = <E, R>(
+  ops: ReadonlyArray<OpRecord>,
   options: RecoverOptions<E, R>
 ): Effect.Effect<RecoverySummary, JournalWriteError, Journal | Pve | R> =>
   Effect.gen(function*() {
     const journal = yield* Journal
     const pve = yield* Pve
     const deadline = Duration.decode(options.waitDeadline ?? Duration.minutes(10))
-    const slackSeconds = Math.ceil(Duration.toSeconds(options.sinceSlack ?? Duration.minutes(2)))
     const taskTypes = options.taskTypes ?? taskTypesFor
     const retry = Schedule.exponential(options.retryBase ?? Duration.millis(500)).pipe(
       Schedule.intersect(Schedule.recurs(options.readRetries ?? 4))
@@ -113,7 +126,7 @@ export const recover = <E, R>(
         Effect.retry({ schedule: retry, while: (e) => undecidable(e) === undefined }),
         Effect.map((applied) =>
           applied
-            ? Verdict.Done({ detail: { message: `${why}: applied` } })
+            ? Verdict.Done({ detail: { message: `${why}: done (confirmed by observation)` } })
             : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } })),
         Effect.catchAll((e) => {
           const reason = undecidable(e)
@@ -162,6 +175,21 @@ export const recover = <E, R>(
         return yield* fromExit(op, upid, status.status.exitstatus ?? "unexpected status")
       })
 
+    /**
+     * The intent time on PVE's clock, in whole seconds: a lower bound of when our request can
+     * have reached PVE. Without a `Date` sample (no answer carried one) our own clock stands in.
+     */
+    const sinceOnPveClock = (op: OpRecord) =>
+      Effect.map(pve.clockSkew, (skew) => Math.floor((op.intentAt + Option.getOrElse(skew, () => 0)) / 1000))
+
+    /** An adopted task is ours by inference only: done needs the guest to show the change too. */
+    const confirmAdopted = (op: OpRecord, upid: UpidString, verdict: Verdict) =>
+      verdict._tag === "Done"
+        ? reobserve(op, `task ${upid} (found in PVE's task list) ended ${verdict.detail.exitstatus ?? "OK"}`).pipe(
+          Effect.map((v) => (v._tag === "Done" ? Verdict.Done({ detail: { ...v.detail, exitstatus: verdict.detail.exitstatus, upids: [upid] } }) : v))
+        )
+        : Effect.succeed(verdict)
+
     const bySearch = (op: OpRecord) =>
       Effect.gen(function*() {
         const mapping = taskTypes(op)
@@ -169,27 +197,38 @@ export const recover = <E, R>(
           return Verdict.Flag({ detail: { message: `no task type known for action ${op.action}; cannot tell whether it ran` } })
         }
         if (mapping.types.length === 0) return yield* reobserve(op, "no task for this action")
-        const since = Math.floor(op.intentAt / 1000) - slackSeconds
+        // PVE's own `since` filter only narrows the answer: with no skew sample yet it is kept an
+        // hour wide so that a PVE clock behind ours cannot hide our task; the bound that decides
+        // is applied below, with the sample the list's own answer brings.
+        const wide = Option.match(yield* pve.clockSkew, {
+          onNone: () => Math.floor(op.intentAt / 1000) - 3600,
+          onSome: (skew) => Math.floor((op.intentAt + skew) / 1000) - 1
+        })
         const rows = yield* read(
           "task list",
-          pve.tasks(op.node, { source: "all", vmid: op.vmid, userfilter: op.tokenUser, since, limit: 1000 })
+          pve.tasks(op.node, { source: "all", vmid: op.vmid, userfilter: op.tokenUser, since: wide, limit: 1000 })
         )
+        // Read after the list: the list's own answer carried a fresh Date sample.
+        const since = yield* sinceOnPveClock(op)
         // source=all may list a task twice while it moves from active to archive.
-        const found = [...new Set(rows.filter(belongsTo(op, mapping.types, since)).map((t) => t.upid))]
-        // A guest written several times within the search window shows several of our tasks;
-        // those the journal already assigns to other ops are theirs, not candidates for this one.
+        const found = [...new Set(rows.filter(canBeOurs(op, mapping.types, since)).map((t) => t.upid))]
+        // A task the journal records for another op (any attempt) is that op's, never this one's.
         const owners = yield* read("journal UPIDs", journal.upidOwners(found))
         const upids = found.filter((upid) => {
           const owner = owners.get(upid)
           return owner === undefined || owner === op.opId
         })
         const [only, ...rest] = upids
-        if (only === undefined) return yield* reobserve(op, "no task found")
+        if (only === undefined) return yield* reobserve(op, "no task of ours found")
         if (rest.length > 0) {
           return Verdict.Flag({ detail: { message: `${upids.length} matching tasks; cannot tell which is ours`, upids } })
         }
-        yield* journal.recordUpid(op.opId, only)
-        return yield* byUpid(op, only)
+        const verdict = yield* byUpid(op, only)
+        const confirmed = yield* confirmAdopted(op, only, verdict)
+        // A task that ended OK while the guest lacks the change was not ours: never record it
+        // as this op's (it would also hide it from the search of the op it belongs to).
+        if (!(verdict._tag === "Done" && confirmed._tag === "Failed")) yield* journal.recordUpid(op.opId, only)
+        return confirmed
       })
 
     const resolve = (op: OpRecord) =>
@@ -209,7 +248,6 @@ export const recover = <E, R>(
         ))
       )
 
-    const ops = yield* journal.unfinished
     const outcomes = yield* Effect.forEach(ops, resolve)
     const counts: Record<Resolution, number> = { "done": 0, "failed": 0, "needs-operator": 0, "unresolved": 0 }
     for (const o of outcomes) counts[o.resolution] += 1

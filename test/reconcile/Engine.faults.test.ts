@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
+import { revertOp } from "../../src/gate/revert.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
@@ -100,13 +101,69 @@ describe("Engine: a mutation whose answer was lost", () => {
 })
 
 describe("Engine: 5xx answers", () => {
-  it.live("a handler error (500) is a refusal: Failed at once, nothing re-observed", () =>
+  it.live("a 500 proves nothing: re-observed; PVE had refused it → Failed (not applied), the next pass runs it once", () =>
     Effect.gen(function*() {
       const sim = yield* Sim
+      const doc = desired({ guests: { 103: { power: "running" } } })
       sim.cluster.setFaults({ errorRate: 1, errorStatus: 500, pathPattern: "/status/start$" })
-      const [first] = yield* runAll(desired({ guests: { 103: { power: "running" } } }))
+      const [first] = yield* runAll(doc)
       sim.cluster.clearFaults()
-      expect(first?.outcome).toMatchObject({ _tag: "Failed", errorTag: "PveApiError" })
+      expect(first?.outcome).toMatchObject({ _tag: "Failed", errorTag: "NotApplied" })
+      expect(yield* ours).toEqual([])
+      const [second] = yield* runAll(doc)
+      expect(second?.outcome._tag).toBe("Applied")
+      expect(yield* ours).toHaveLength(1)
+    }).pipe(Effect.provide(engineLayer())))
+
+  it.live("a 500 after PVE applied the change → done (confirmed by observation), sent once, and revertible", () =>
+    Effect.gen(function*() {
+      const sim = yield* Sim
+      const journal = yield* Journal
+      const doc = desired({ guests: { 100: { config: { description: "v1" } }, 101: { config: { description: "v1" } }, 103: { power: "running" } } })
+      sim.cluster.setFaults({ errorAfterRate: 1, errorStatus: 500 })
+      const results = yield* runAll(doc)
+      sim.cluster.clearFaults()
+      expect(results.map((r) => r.outcome._tag)).toEqual(["Applied", "Applied", "Applied"])
+      expect(yield* ours).toHaveLength(3)
+      for (const r of results) {
+        const op = yield* journal.get(r.opId)
+        expect(Option.map(op, (o) => o.phase)).toEqual(Option.some("done"))
+      }
+      // The qemu config write and the start left tasks: adopted from the task list.
+      const [qemuConfig, lxcConfig, start] = results
+      if (qemuConfig?.outcome._tag === "Applied") expect(qemuConfig.outcome.upid).toContain(":qmconfig:100:")
+      if (start?.outcome._tag === "Applied") expect(start.outcome.upid).toContain(":vzstart:103:")
+      if (lxcConfig?.outcome._tag === "Applied") expect(lxcConfig.outcome.detail).toContain("confirmed by observation")
+      expect((yield* planNow(doc)).plan.actions).toEqual([])
+      // revert works on an op whose change is on PVE, whatever its answer was.
+      const undone = yield* Effect.either(revertOp(qemuConfig?.opId ?? ""))
+      expect(undone._tag === "Right" && undone.right.outcome._tag).toBe("Applied")
+    }).pipe(Effect.provide(engineLayer())))
+
+  it.live("an older unjournaled task of ours is never adopted: a request dropped before PVE saw it stays not applied", () =>
+    Effect.gen(function*() {
+      const sim = yield* Sim
+      const pve = yield* Pve
+      const { plan: p1 } = yield* planNow(desired({ guests: { 100: { config: { description: "v1" } } } }))
+      const [write] = p1.actions
+      if (write?._tag !== "SetConfig") return expect.fail("expected a SetConfig")
+      // A qmconfig task of our token user that no op journaled (a write whose answer was lost
+      // by an older agent, or one made by hand with the agent's token).
+      yield* pve.setConfig(write.guest, { set: write.set, delete: [], digest: write.digest })
+      // v2: the connection drops before PVE sees the request.
+      sim.cluster.setFaults({ dropBeforeRate: 1 })
+      const v2doc = desired({ guests: { 100: { config: { description: "v2" } } } })
+      const [v2] = yield* runAll(v2doc)
+      sim.cluster.clearFaults()
+      expect(v2?.outcome).toMatchObject({ _tag: "Failed", errorTag: "NotApplied" })
+      const op = yield* Effect.flatMap(Journal, (j) => j.get(v2?.opId ?? ""))
+      expect(Option.map(op, (o) => [o.phase, o.upid])).toEqual(Option.some(["failed", null]))
+      expect(yield* ours).toHaveLength(1)
+      // The plan still wants v2, and the next pass applies it once.
+      expect((yield* planNow(v2doc)).plan.actions).toHaveLength(1)
+      const [again] = yield* runAll(v2doc)
+      expect(again?.outcome._tag).toBe("Applied")
+      expect(yield* ours).toHaveLength(2)
     }).pipe(Effect.provide(engineLayer())))
 
   it.live("a proxy error (596) may hide an applied request: resolved by re-observing, never re-sent", () =>

@@ -1,6 +1,6 @@
 /** Recovery of ops journaled without a UPID: task-list search, adoption, re-observation. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Logger, LogLevel, Ref } from "effect"
+import { Effect, Layer, Logger, LogLevel, Option, Ref } from "effect"
 import { Journal } from "../../src/state/Journal.js"
 import { recover } from "../../src/state/Recovery.js"
 import { StateStore } from "../../src/state/StateStore.js"
@@ -8,7 +8,7 @@ import { mkUpid, now, pveLayer, row, runScenario, status, transport, USER } from
 import { intentFor } from "./support.js"
 
 describe("recover: no UPID journaled", () => {
-  const since = () => now() - 120
+  const since = () => now()
 
   it.live("exactly one matching task → adopts its UPID and resolves it", () =>
     Effect.gen(function*() {
@@ -25,10 +25,12 @@ describe("recover: no UPID journaled", () => {
               row(mkUpid("qmstart", { pid: 5, starttime: since() - 600 }), "qmstart")
             ]),
           taskStatus: (u) => (u === ours ? Effect.succeed(status(ours, "stopped", "OK")) : Effect.die("wrong upid"))
-        }
+        },
+        postState: Effect.succeed(true)
       })
       expect(r.op.phase).toBe("done")
       expect(r.op.upid).toBe(ours)
+      expect(r.op.detail?.upids).toEqual([ours])
       expect(r.phases).toEqual(["intent", "in-flight", "done"])
       const search = r.calls[0] ?? ""
       expect(search).toContain(`"source":"all"`)
@@ -37,18 +39,66 @@ describe("recover: no UPID journaled", () => {
       expect(search).toContain(`"since":`)
     }))
 
-  it.live("no matching task → re-observes: post-state seen → done (applied, no task found)", () =>
+  it.live("an adopted task that ended OK is done only if the guest shows the change", () =>
+    Effect.gen(function*() {
+      const task = mkUpid("qmstart")
+      const r = yield* runScenario({
+        pve: { tasks: () => Effect.succeed([row(task, "qmstart")]), taskStatus: () => Effect.succeed(status(task, "stopped", "OK")) },
+        postState: Effect.succeed(false)
+      })
+      expect(r.op.phase).toBe("failed")
+      expect(r.op.detail?.errorTag).toBe("NotApplied")
+      expect(r.op.detail?.message).toContain(`task ${task} (found in PVE's task list) ended OK`)
+      // Not recorded as this op's task: it belongs to whichever op really sent it.
+      expect(r.op.upid).toBeNull()
+      expect(r.checks).toBe(1)
+    }))
+
+  it.live("a task that started before the op's intent by PVE's clock is never adopted", () =>
+    Effect.gen(function*() {
+      // PVE's clock runs 30 s ahead: a task stamped 10 s ahead of our clock started 20 s before the intent.
+      const older = mkUpid("qmstart", { starttime: now() + 10 })
+      const r = yield* runScenario({
+        pve: {
+          tasks: () => Effect.succeed([row(older, "qmstart")]),
+          taskStatus: () => Effect.die("adopted a task older than the op"),
+          clockSkew: Effect.succeed(Option.some(30_000))
+        },
+        postState: Effect.succeed(false)
+      })
+      expect(r.op.phase).toBe("failed")
+      expect(r.op.upid).toBeNull()
+      expect(r.op.detail?.message).toBe("no task of ours found: not applied")
+    }))
+
+  it.live("a task that started after the intent by PVE's clock is adopted, however far our clocks differ", () =>
+    Effect.gen(function*() {
+      // PVE's clock runs 5 minutes behind ours: its UPID's start time is "before" our intent.
+      const task = mkUpid("qmstart", { starttime: now() - 300 })
+      const r = yield* runScenario({
+        pve: {
+          tasks: () => Effect.succeed([row(task, "qmstart")]),
+          taskStatus: () => Effect.succeed(status(task, "stopped", "OK")),
+          clockSkew: Effect.succeed(Option.some(-300_000))
+        },
+        postState: Effect.succeed(true)
+      })
+      expect(r.op.phase).toBe("done")
+      expect(r.op.upid).toBe(task)
+    }))
+
+  it.live("no matching task → re-observes: post-state seen → done (confirmed by observation)", () =>
     Effect.gen(function*() {
       const r = yield* runScenario({ pve: { tasks: () => Effect.succeed([]) }, postState: Effect.succeed(true) })
       expect(r.op.phase).toBe("done")
-      expect(r.op.detail?.message).toBe("no task found: applied")
+      expect(r.op.detail?.message).toBe("no task of ours found: done (confirmed by observation)")
     }))
 
   it.live("no matching task → re-observes: post-state not seen → failed (not applied)", () =>
     Effect.gen(function*() {
       const r = yield* runScenario({ pve: { tasks: () => Effect.succeed([]) }, postState: Effect.succeed(false) })
       expect(r.op.phase).toBe("failed")
-      expect(r.op.detail?.message).toBe("no task found: not applied")
+      expect(r.op.detail?.message).toBe("no task of ours found: not applied")
     }))
 
   it.live("several matching tasks → needs-operator with their UPIDs", () =>
@@ -76,7 +126,8 @@ describe("recover: no UPID journaled", () => {
         pve: {
           tasks: () => Effect.succeed([row(earlier, "qmstart"), row(ours, "qmstart")]),
           taskStatus: (u) => (u === ours ? Effect.succeed(status(ours, "stopped", "OK")) : Effect.die("adopted the other op's task"))
-        }
+        },
+        postState: Effect.succeed(true)
       })
       expect(r.op.phase).toBe("done")
       expect(r.op.upid).toBe(ours)
@@ -137,7 +188,8 @@ describe("recover: no UPID journaled", () => {
         pve: {
           tasks: () => Effect.succeed([row(task, "qmconfig"), row(mkUpid("qmstart", { pid: 9 }), "qmstart")]),
           taskStatus: () => Effect.succeed(status(task, "stopped", "OK"))
-        }
+        },
+        postState: Effect.succeed(true)
       })
       expect(async.op.phase).toBe("done")
       expect(async.op.upid).toBe(task)
@@ -151,7 +203,8 @@ describe("recover: no UPID journaled", () => {
         pve: {
           tasks: () => Effect.succeed([row(mkUpid("qmshutdown", { pid: 8 }), "qmshutdown"), row(task, "vzshutdown")]),
           taskStatus: () => Effect.succeed(status(task, "stopped", "OK"))
-        }
+        },
+        postState: Effect.succeed(true)
       })
       expect(r.op.upid).toBe(task)
       expect(r.op.phase).toBe("done")

@@ -3,7 +3,7 @@
  * (taskStatus, tasks, waitTask; any other call dies), one journaled op, and a record of the
  * PVE calls made. The same scenarios should also run against the PVE simulator.
  */
-import { Duration, Effect, Layer, Logger, LogLevel, Ref, Schema } from "effect"
+import { Duration, Effect, Layer, Logger, LogLevel, Option, Ref, Schema } from "effect"
 import type { TaskListEntry, TaskStatus } from "../../src/domain/Task.js"
 import { formatUpid, UpidString } from "../../src/domain/Upid.js"
 import { Pve, type PveShape } from "../../src/pve/Pve.js"
@@ -75,7 +75,9 @@ export const pveLayer = (calls: Ref.Ref<ReadonlyArray<string>>, impl: Partial<Pv
     taskLog: () => unused("taskLog"),
     tasks: () => unused("tasks"),
     permissions: () => unused("permissions"),
-    waitTask: () => unused("waitTask")
+    waitTask: () => unused("waitTask"),
+    // The harness's PVE shares our clock unless a scenario says otherwise.
+    clockSkew: Effect.succeed(Option.some(0))
   }
   return Layer.succeed(Pve, {
     ...base,
