@@ -9,20 +9,17 @@ import { Console, Effect, Layer, Logger, LogLevel } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { applyOnce } from "../src/cli/apply.js"
+import { CoreLive } from "../src/app/Agent.js"
+import { recoverFirst } from "../src/app/requests.js"
+import { StoresLive } from "../src/app/Stores.js"
 import { planNow, readDesired } from "../src/cli/plan.js"
-import { Pve } from "../src/pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../src/pve/PveConnection.js"
 import { DesiredProvider } from "../src/reconcile/DesiredProvider.js"
-import { Engine } from "../src/reconcile/Engine.js"
-import { Gate } from "../src/gate/Gate.js"
-import { GuestQueue } from "../src/reconcile/GuestQueue.js"
 import { describeOutcome, isSuccess } from "../src/reconcile/Outcome.js"
 import { planReport, renderPlan } from "../src/reconcile/planReport.js"
 import { Reconciler } from "../src/reconcile/Reconciler.js"
 import { type RunningSim, type SimGuestSeed, startSimulator } from "../src/sim/Simulator.js"
 import { Journal } from "../src/state/Journal.js"
-import { StateStore } from "../src/state/StateStore.js"
 
 const DESIRED = new URL("../examples/desired.yaml", import.meta.url).pathname
 
@@ -48,10 +45,11 @@ const layerFor = (sim: RunningSim, stateDir: string, desired: Parameters<typeof 
     PveConnection,
     Effect.orDie(makeConnectionSettings({ url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint }))
   )
-  const pve = Pve.layer.pipe(Layer.provide(connection))
-  const journal = Journal.layer.pipe(Layer.provide(StateStore.layer({ filename: path.join(stateDir, "state.db") })))
-  const engine = Engine.layer({ tokenUser: sim.tokenId }).pipe(Layer.provideMerge(Layer.mergeAll(pve, journal, GuestQueue.layer(), Gate.layer({ allowKeys: DEMO_ALLOW_KEYS }))))
-  return Reconciler.layer().pipe(Layer.provideMerge(engine), Layer.provide(DesiredProvider.Static(desired)))
+  return CoreLive({ gate: { allowKeys: DEMO_ALLOW_KEYS } }).pipe(
+    Layer.provideMerge(connection),
+    Layer.provideMerge(StoresLive({ stateDir, writer: { command: "demo" } })),
+    Layer.provide(DesiredProvider.Static(desired))
+  )
 }
 
 const program = Effect.scoped(Effect.gen(function*() {
@@ -69,7 +67,8 @@ const program = Effect.scoped(Effect.gen(function*() {
     const reconciler = yield* Reconciler
     yield* heading("plan")
     yield* Console.log(renderPlan(yield* planNow(desired)))
-    const { recovery, pass } = yield* applyOnce
+    const recovery = yield* recoverFirst
+    const pass = yield* reconciler.runOnce
     yield* heading(`apply (recovered ${recovery.total} unfinished op(s) first)`)
     for (const r of pass.results) {
       yield* Console.log(`  ${isSuccess(r.outcome) ? "✓" : "✗"} ${r.action.guest.type}/${r.action.guest.vmid} ${r.action._tag}: ${describeOutcome(r.outcome)}`)

@@ -7,13 +7,13 @@
  * PVE, and a transient PVE failure there leaves the op id unspent, so the hub may offer the same
  * envelope again. Once admitted, the op id is spent whatever the gate or engine answer.
  */
-import { Effect, Schema } from "effect"
+import { Effect, Option, Schema } from "effect"
 import { type Action, HardStop, SetConfig, Shutdown, SnapshotCreate, SnapshotDelete, SnapshotRollback, Start } from "../domain/Action.js"
 import { GuestRef } from "../domain/Guest.js"
 import type { OpOutcomeSummary } from "../hub/protocol.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
-import { Engine } from "../reconcile/Engine.js"
+import { Engine, type RunOptions } from "../reconcile/Engine.js"
 import { describeOutcome, type OpResult } from "../reconcile/Outcome.js"
 import type { NonceStoreStorageError } from "../state/NonceStore.js"
 import type { OpPayload } from "./OpPayload.js"
@@ -81,7 +81,10 @@ export interface SubmitResult extends OpResult {
  * Runs one signed op envelope. Refusals before the engine are the error channel; what the
  * engine made of the op (Applied, Conflict, Skipped by the gate…) is the outcome.
  */
-export const submitSignedOp = (envelope: unknown): Effect.Effect<SubmitResult, SubmitRefused, SignedOps | Engine | Pve> =>
+export const submitSignedOp = (
+  envelope: unknown,
+  gatePolicy: Option.Option<NonNullable<RunOptions["gatePolicy"]>> = Option.none()
+): Effect.Effect<SubmitResult, SubmitRefused, SignedOps | Engine | Pve> =>
   Effect.gen(function*() {
     const signed = yield* SignedOps
     const engine = yield* Engine
@@ -95,6 +98,7 @@ export const submitSignedOp = (envelope: unknown): Effect.Effect<SubmitResult, S
       opId: op.op_id,
       origin: "signed",
       kind: "ordered",
+      ...Option.match(gatePolicy, { onNone: () => ({}), onSome: (p) => ({ gatePolicy: p }) }),
       ...(op.precondition === undefined || op.action.kind === "set-config" ? {} : { precondition: op.precondition })
     })
     return { ...result, op, keyid: admitted.keyid }

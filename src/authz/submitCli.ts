@@ -1,20 +1,25 @@
 /**
  * `felhom-agent op submit FILE`: runs a signed op envelope through exactly the path the hub loop
- * uses (authz/submit.ts), after start-up recovery. Prints the outcome; exit 0 only on Applied
- * or AlreadyApplied. A refusal (bad signature, replay, no signers…) is one line, exit 1.
+ * uses (authz/submit.ts). With a daemon running on the state directory, the daemon verifies and
+ * runs it with its own signers and agent id; otherwise this process takes the directory's lock,
+ * runs start-up recovery, and verifies with `--signers`/`--agent-id`. Prints the outcome; exit 0
+ * only on Applied or AlreadyApplied. A refusal (bad signature, replay, no signers…) is one
+ * line, exit 1.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Config, Console, Effect, Layer } from "effect"
-import { gateLayer, opEngineStack, recoverFirst, resultLine, safetySnapshotOption } from "../cli/revert.js"
-import { setExitCode } from "../cli/run.js"
+import { Config, Effect, Layer } from "effect"
+import { recoverFirst, submitRequest } from "../app/requests.js"
+import { runActing, waitOption, writerLayer } from "../cli/acting.js"
 import { connectionOptions } from "../cli/connection.js"
 import { jsonOption, stateOptions, stderrLogger } from "../cli/state.js"
-import { isSuccess } from "../reconcile/Outcome.js"
 import { SignedOps } from "./SignedOps.js"
 import { loadSigners } from "./Signers.js"
-import { submitSignedOp } from "./submit.js"
 import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "./Verifier.js"
+
+export const safetySnapshotOption = Options.boolean("safety-snapshot").pipe(
+  Options.withDescription("take a safety snapshot before a rollback, making it revertible (env FELHOM_GATE_SAFETY_SNAPSHOT)")
+)
 
 export const submitCommand = Command.make(
   "submit",
@@ -33,22 +38,28 @@ export const submitCommand = Command.make(
     skew: Options.integer("skew").pipe(Options.withDefault(DEFAULT_SKEW_SECONDS)),
     maxLifetime: Options.integer("max-lifetime").pipe(Options.withDefault(DEFAULT_MAX_LIFETIME_SECONDS)),
     safetySnapshot: safetySnapshotOption,
-    json: jsonOption
+    json: jsonOption,
+    wait: waitOption
   },
   (flags) =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const bytes = yield* fs.readFile(flags.file)
-      const signers = yield* loadSigners(flags.signers)
-      const signedOps = SignedOps.layer({ agentId: flags.agentId, signers, skew: flags.skew, maxLifetime: flags.maxLifetime })
-      const stack = opEngineStack(flags, flags.stateDir, gateLayer(flags.safetySnapshot))
-      const result = yield* Effect.zipRight(recoverFirst, submitSignedOp(bytes)).pipe(
-        Effect.provide(signedOps.pipe(Layer.provideMerge(stack)))
-      )
-      const ok = isSuccess(result.outcome)
-      yield* Console.log(flags.json
-        ? JSON.stringify({ opId: result.opId, seq: result.op.seq, keyid: result.keyid, action: result.action._tag, outcome: result.outcome }, null, 2)
-        : `${ok ? "✓" : "✗"} ${resultLine(result)}`)
-      yield* setExitCode(ok ? 0 : 1)
+      const local = Effect.gen(function*() {
+        const signers = yield* loadSigners(flags.signers)
+        const signedOps = SignedOps.layer({ agentId: flags.agentId, signers, skew: flags.skew, maxLifetime: flags.maxLifetime })
+        const stack = signedOps.pipe(
+          Layer.provideMerge(writerLayer(flags, { stateDir: flags.stateDir, command: "op submit", wait: flags.wait }))
+        )
+        return yield* Effect.zipRight(recoverFirst, submitRequest(bytes, { safetySnapshot: flags.safetySnapshot })).pipe(
+          Effect.provide(stack)
+        )
+      })
+      yield* runActing({
+        stateDir: flags.stateDir,
+        json: flags.json,
+        request: { v: 1, command: "submit", envelope: Buffer.from(bytes).toString("base64"), safetySnapshot: flags.safetySnapshot },
+        local
+      })
     }).pipe(Effect.provide(stderrLogger))
 ).pipe(Command.withDescription("run a signed op envelope as the hub loop would (verify, admit, gate, engine)"))

@@ -7,15 +7,13 @@
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Data, Effect, Layer, Option } from "effect"
+import { Data, Effect, Option } from "effect"
+import { selftestRequest } from "../app/requests.js"
 import { VmidFromString } from "../domain/Vmid.js"
-import { Pve } from "../pve/Pve.js"
-import { PveConnection } from "../pve/PveConnection.js"
-import { renderJson, renderMarkdown } from "../selftest/report.js"
-import { Selftest, SELFTEST_TAG } from "../selftest/Selftest.js"
-import { type ConnectionFlags, connectionLayer, connectionOptions } from "./connection.js"
-import { setExitCode } from "./run.js"
-import { journalLayer, jsonOption, stateOptions, stderrLogger } from "./state.js"
+import { SELFTEST_TAG } from "../selftest/Selftest.js"
+import { runActing, waitOption, writerLayer } from "./acting.js"
+import { connectionOptions } from "./connection.js"
+import { jsonOption, stateOptions, stderrLogger } from "./state.js"
 
 export class ReportUnwritable extends Data.TaggedError("ReportUnwritable")<{ readonly path: string; readonly reason: string }> {
   override get message(): string {
@@ -35,33 +33,26 @@ export const selftestOptions = {
   )
 }
 
-/** Selftest over the PVE client and the journal, journaling ops under the token's id. */
-export const selftestLayer = (flags: ConnectionFlags, stateDir: string) => {
-  // One connection layer value, so the token file is read once (layers memoize by reference).
-  const connection = connectionLayer(flags)
-  return Layer.unwrapEffect(Effect.map(PveConnection, (s) => Selftest.layer({ tokenUser: s.token.tokenId }))).pipe(
-    Layer.provide(connection),
-    Layer.provide(Layer.merge(Pve.layer.pipe(Layer.provide(connection)), journalLayer(stateDir)))
-  )
-}
-
 export const selftestCommand = Command.make(
   "selftest",
-  { ...connectionOptions, ...stateOptions, ...selftestOptions, json: jsonOption },
+  { ...connectionOptions, ...stateOptions, ...selftestOptions, json: jsonOption, wait: waitOption },
   (flags) =>
-    Effect.gen(function*() {
-      const report = yield* Effect.flatMap(Selftest, (s) => s.run({ vmid: flags.vmid, task: flags.task, confirm: flags.confirm })).pipe(
-        Effect.provide(selftestLayer(flags, flags.stateDir))
-      )
-      if (Option.isSome(flags.report)) {
-        const path = flags.report.value
-        const fs = yield* FileSystem.FileSystem
-        yield* fs.writeFileString(path, renderMarkdown(report)).pipe(
-          Effect.mapError((e) => new ReportUnwritable({ path, reason: e.message }))
-        )
-      }
-      yield* Console.log(flags.json ? renderJson(report) : renderMarkdown(report))
-      yield* setExitCode(report.verdict === "pass" ? 0 : 1)
+    runActing({
+      stateDir: flags.stateDir,
+      json: flags.json,
+      request: { v: 1, command: "selftest", vmid: flags.vmid, task: flags.task, confirm: flags.confirm },
+      local: selftestRequest({ vmid: flags.vmid, task: flags.task, confirm: flags.confirm }).pipe(
+        Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "selftest", wait: flags.wait }))
+      ),
+      // Written before the exit code is decided: a failed run still leaves its evidence.
+      alsoWrite: (output) =>
+        Option.match(flags.report, {
+          onNone: () => Effect.void,
+          onSome: (path) =>
+            Effect.flatMap(FileSystem.FileSystem, (fs) => fs.writeFileString(path, output.text)).pipe(
+              Effect.mapError((e) => new ReportUnwritable({ path, reason: e.message }))
+            )
+        })
     }).pipe(Effect.provide(stderrLogger))
 ).pipe(Command.withDescription(
   `exercise a test guest (tag '${SELFTEST_TAG}' or --confirm) reversibly: permissions, snapshot, config; exit 0 only if all pass`

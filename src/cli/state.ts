@@ -5,12 +5,8 @@
  * carries only the command's answer (and `--json` stays parseable).
  */
 import { Options } from "@effect/cli"
-import { Config, Layer, Logger } from "effect"
-import * as path from "node:path"
-import { Journal } from "../state/Journal.js"
-import { StateStore } from "../state/StateStore.js"
-
-export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
+import { Config, Logger } from "effect"
+import { DEFAULT_STATE_DIR, StoresLive } from "../app/Stores.js"
 
 export const stateOptions = {
   stateDir: Options.text("state-dir").pipe(
@@ -22,11 +18,8 @@ export const stateOptions = {
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON"))
 
-export const stateDbPath = (stateDir: string): string => path.join(stateDir, "state.db")
-
-/** The journal over `<stateDir>/state.db`, with the StateStore it runs on. */
-export const journalLayer = (stateDir: string) =>
-  Journal.layer.pipe(Layer.provideMerge(StateStore.layer({ filename: stateDbPath(stateDir) })))
+/** The journal over `<stateDir>/state.db`, for reading: no lock, so it works beside a writer. */
+export const journalLayer = (stateDir: string) => StoresLive({ stateDir })
 
 /** logfmt lines on stderr. */
 export const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))

@@ -6,9 +6,15 @@
  * `shutdownGrace`), exit 0. Whatever is still running then is in the journal with its UPID
  * and is resolved by the next start's recovery.
  */
-import { Clock, Duration, Effect, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { Clock, Deferred, Duration, Effect, Either, Fiber, Layer, Option, Ref, Schedule } from "effect"
+import { CoreLive } from "../app/Agent.js"
+import { applyRequest, type CommandOutput, revertRequest, selftestRequest, submitRequest } from "../app/requests.js"
+import type { Selftest } from "../selftest/Selftest.js"
+import { StoresLive } from "../app/Stores.js"
+import type { SignedOps } from "../authz/SignedOps.js"
+import { submitForHub } from "../authz/submit.js"
+import { decodeDesiredState } from "../domain/DesiredState.js"
 import type { AgentConfigShape } from "../config/AgentConfig.js"
-import { Gate } from "../gate/Gate.js"
 import { HubClient } from "../hub/HubClient.js"
 import { HubLoop } from "../hub/HubLoop.js"
 import type { OpOutcomeSummary, ReportInput } from "../hub/protocol.js"
@@ -17,6 +23,9 @@ import { PveConnection } from "../pve/PveConnection.js"
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
 import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
+import { type Described, serveControl } from "./ControlServer.js"
+import type { ControlRequest } from "./controlProtocol.js"
+import type { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
 import { recover } from "../state/Recovery.js"
 import { Liveness, Readiness } from "./Health.js"
@@ -27,14 +36,12 @@ import {
   hubClientSettingsOf,
   hubDesiredLayer,
   pveConnectionOf,
-  queueLayer,
+  seconds,
   signedOpsLayer,
-  signersOf,
-  stateLayer
+  signersOf
 } from "./layers.js"
 import { recordNonceFill } from "./Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
-import { SignedOpRunner, signedOpRunnerLayer } from "./signedOpRunner.js"
 import { Watchdog } from "./Watchdog.js"
 
 /** Recovery must settle every op before readiness; an unresolved one is retried, never skipped. */
@@ -107,14 +114,42 @@ const drainQueue = (grace: Duration.Duration) =>
     }
   })
 
+/** A control request, run through the daemon's own services (app/requests.ts). */
+const handleControl = (
+  request: ControlRequest
+): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | SignedOps | Selftest> => {
+  switch (request.command) {
+    case "apply":
+      return Either.match(decodeDesiredState(request.desired, "the desired document sent to the daemon"), {
+        onLeft: Effect.fail,
+        onRight: (desired) => applyRequest(desired, { allowKeys: request.allowKeys })
+      })
+    case "revert":
+      return revertRequest(request.opId)
+    case "submit":
+      return submitRequest(Buffer.from(request.envelope, "base64"), { safetySnapshot: request.safetySnapshot })
+    case "selftest":
+      return selftestRequest({ vmid: request.vmid, task: request.task, confirm: request.confirm })
+  }
+}
+
 const main = (config: AgentConfigShape) =>
   Effect.gen(function*() {
     const { settings } = config
     const readiness = yield* Readiness
     const liveness = yield* Liveness
     const sd = yield* SdNotify
+    // Served from the start, so a CLI request finds the daemon while it recovers (and waits for it).
+    const recovered = yield* Deferred.make<void>()
+    yield* serveControl({
+      stateDir: settings.stateDir,
+      isReady: Deferred.isDone(recovered),
+      awaitReady: Deferred.await(recovered),
+      handle: handleControl
+    })
     yield* sd.status("recovering the op journal")
     yield* recoverUntilSettled(settings.reconcile.taskDeadline)
+    yield* Deferred.succeed(recovered, undefined)
     const reconciler = yield* Reconciler
     yield* readiness.markReady
     yield* Effect.logInfo("felhom-agent ready").pipe(Effect.annotateLogs({ agentId: settings.agentId, desired: settings.desired.source }))
@@ -140,7 +175,7 @@ export const daemonLayer = (config: AgentConfigShape) =>
     const { settings } = config
     // Every edge setting is checked here, before any layer is built: a bad one (signers file,
     // PVE URL/CA, hub URL/token/CA) must stop the daemon before the state database is opened or
-    // the health port is bound (issue 5: "one clear line and exit 1 before anything starts").
+    // the health port is bound ("one clear line and exit 1 before anything starts").
     const signers = yield* signersOf(settings)
     yield* checkDesiredFile(settings)
     const pveConnection = yield* pveConnectionOf(config)
@@ -149,36 +184,41 @@ export const daemonLayer = (config: AgentConfigShape) =>
     const health = Layer.unwrapEffect(Effect.map(NonceStore, (store) =>
       HealthServer.layer({ ...parseListen(settings.health.listen), onScrape: Effect.flatMap(store.fill, recordNonceFill) })))
     const observability = Layer.mergeAll(Readiness.layer, Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }), SdNotify.layer())
-    const state = stateLayer(settings)
-    const pve = Pve.layer.pipe(Layer.provide(Layer.succeed(PveConnection, pveConnection)))
-    const engine = Engine.layer({ tokenUser: config.pveToken.tokenId, taskDeadline: settings.reconcile.taskDeadline }).pipe(
-      Layer.provideMerge(Layer.mergeAll(queueLayer(settings), Gate.layer({ allowKeys: settings.gate.allowKeys, safetySnapshot: settings.gate.safetySnapshot })))
-    )
+    // The daemon is the state directory's one writer for as long as it runs.
+    const state = StoresLive({
+      stateDir: settings.stateDir,
+      writer: { command: "daemon" },
+      nonces: { capacity: settings.signedOps.nonceCapacity, skew: seconds(settings.signedOps.skew) }
+    })
+    const agent = Layer.unwrapEffect(Effect.map(Liveness, (liveness) =>
+      CoreLive({
+        gate: { allowKeys: settings.gate.allowKeys, safetySnapshot: settings.gate.safetySnapshot },
+        concurrency: settings.reconcile.concurrency,
+        taskDeadline: settings.reconcile.taskDeadline,
+        reconciler: {
+          interval: settings.reconcile.interval,
+          plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
+          onPass: (pass) => Effect.zipRight(Ref.set(lastPass, Option.some(pass)), liveness.beat)
+        }
+      }))).pipe(Layer.provideMerge(Layer.succeed(PveConnection, pveConnection)))
     const hubDesired = hubDesiredLayer(settings, signers)
     const desired = desiredLayer(settings, hubDesired)
-    const reconciler = Layer.unwrapEffect(Effect.map(Liveness, (liveness) =>
-      Reconciler.layer({
-        interval: settings.reconcile.interval,
-        plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
-        onPass: (pass) => Effect.zipRight(Ref.set(lastPass, Option.some(pass)), liveness.beat)
-      })))
-    const signed = Layer.provideMerge(signedOpRunnerLayer, signedOpsLayer(settings, signers))
+    const signed = signedOpsLayer(settings, signers)
     const hubLoop = Option.isNone(hubClient) ? Layer.empty : Layer.unwrapEffect(Effect.gen(function*() {
-      const runner = yield* SignedOpRunner
+      const services = yield* Effect.context<SignedOps | Engine | Pve>()
       const nonces = yield* NonceStore
       return HubLoop.layer({
         agentId: settings.agentId,
         interval: settings.hub?.pollInterval,
-        onOp: (envelope): Effect.Effect<OpOutcomeSummary> => runner.run(envelope),
+        onOp: (envelope): Effect.Effect<OpOutcomeSummary> => Effect.provide(submitForHub(envelope), services),
         report: reportOf(lastPass),
         highWater: nonces.highWater(settings.agentId)
       })
     })).pipe(Layer.provide(Layer.mergeAll(HubClient.layer(hubClient.value), hubDesired, signed)))
     const systemd = Layer.mergeAll(SystemdLifecycle.layer, Watchdog.layer())
-    const core = Layer.mergeAll(reconciler, hubLoop, signed).pipe(
+    const core = Layer.mergeAll(hubLoop, signed).pipe(
+      Layer.provideMerge(agent),
       Layer.provideMerge(desired),
-      Layer.provideMerge(engine),
-      Layer.provideMerge(pve),
       Layer.provideMerge(state)
     )
     return systemd.pipe(

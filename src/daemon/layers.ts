@@ -17,13 +17,10 @@ import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
 import { type DesiredFileError, DesiredFileUnreadable, DesiredProvider, parseDesiredText } from "../reconcile/DesiredProvider.js"
 import type { HubStoreError } from "../hub/HubError.js"
-import { GuestQueue } from "../reconcile/GuestQueue.js"
-import { Journal } from "../state/Journal.js"
-import { NonceStore } from "../state/NonceStore.js"
-import { StateStore } from "../state/StateStore.js"
+import type { StateStore } from "../state/StateStore.js"
 import { Logging } from "./Logging.js"
 
-const seconds = (d: Duration.Duration): number => Math.round(Duration.toSeconds(d))
+export const seconds = (d: Duration.Duration): number => Math.round(Duration.toSeconds(d))
 
 const configError = (path: string, message: string) => new ConfigInvalid({ source: "settings", issues: [{ path, message }] })
 
@@ -58,13 +55,6 @@ export const pveConnectionOf = (config: AgentConfigShape) =>
 export const pveLayer = (config: AgentConfigShape) =>
   Pve.layer.pipe(Layer.provide(Layer.effect(PveConnection, pveConnectionOf(config))))
 
-/** state.db with the journal and nonce store over it. */
-export const stateLayer = (settings: Settings) =>
-  Layer.mergeAll(
-    Journal.layer,
-    NonceStore.layer({ capacity: settings.signedOps.nonceCapacity, skew: seconds(settings.signedOps.skew) })
-  ).pipe(Layer.provideMerge(StateStore.layer({ filename: `${settings.stateDir}/state.db` })))
-
 /**
  * The signers file, or none: no signers is a supported state (every signed op and hub
  * document is refused with that reason, and the daemon keeps running — invariant 6).
@@ -81,8 +71,6 @@ export const signedOpsLayer = (settings: Settings, signers: Signers) =>
     skew: seconds(settings.signedOps.skew),
     maxLifetime: seconds(settings.signedOps.maxLifetime)
   })
-
-export const queueLayer = (settings: Settings) => GuestQueue.layer({ concurrency: settings.reconcile.concurrency })
 
 /**
  * A desired-state file must exist and decode before the daemon starts anything: a typo in it

@@ -46,6 +46,11 @@ export interface GateContext {
   readonly origin: GateOrigin
   readonly opId: string
   readonly pre: PreState
+  /**
+   * Added to the gate's own policy for this one action: what an operator's command asked for
+   * (`apply --allow-keys`, `--safety-snapshot`), also when the daemon runs it for them.
+   */
+  readonly extend?: Pick<GatePolicy, "allowKeys" | "safetySnapshot">
 }
 
 export interface GateDecision {
@@ -79,14 +84,16 @@ export const makeGate = (policy: GatePolicy): GateShape => {
       if (!isReversible(action)) {
         return countRefusal(new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag }))
       }
-      const outside = configKeysOf(action).filter((k) => !allow.has(k))
+      const extra = context.extend?.allowKeys ?? []
+      const outside = configKeysOf(action).filter((k) => !allow.has(k) && !extra.includes(k))
       if (outside.length > 0) return countRefusal(new GateRefused({ reason: "not-allowlisted", keys: outside, action: action._tag }))
     }
     if (context.origin === "planned" && !isReversible(action)) {
       // Even with allowEverything an unsigned irreversible action never runs (invariant 6).
       return countRefusal(new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag }))
     }
-    if (action._tag === "SnapshotRollback" && policy.safetySnapshot === true && context.origin !== "revert") {
+    const safetySnapshot = policy.safetySnapshot === true || context.extend?.safetySnapshot === true
+    if (action._tag === "SnapshotRollback" && safetySnapshot && context.origin !== "revert") {
       const name = safetySnapshotName(context.opId)
       const before = SnapshotCreate.make({
         guest: action.guest,

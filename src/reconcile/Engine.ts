@@ -27,7 +27,7 @@
 import { Config, Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
 import { type Action, plannedOpId } from "../domain/Action.js"
 import type { UpidString } from "../domain/Upid.js"
-import { Gate, type GateOrigin } from "../gate/Gate.js"
+import { Gate, type GateContext, type GateOrigin } from "../gate/Gate.js"
 import type { PreState } from "../gate/inverse.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError, PveWaitError } from "../pve/PveError.js"
@@ -76,6 +76,8 @@ export interface RunOptions {
   readonly precondition?: { readonly digest: string }
   /** "reconcile" (default, coalescing) or "ordered" (signed ops). */
   readonly kind?: GuestJobKind
+  /** Added to the gate's policy for this action (an operator's `--allow-keys`, `--safety-snapshot`). */
+  readonly gatePolicy?: GateContext["extend"]
 }
 
 export interface EngineShape {
@@ -272,7 +274,7 @@ const make = (options: EngineOptions) =>
         // An empty digest asks for the one read here, so the inverse below stays exact.
         const effective: Action = action._tag === "SetConfig" && action.digest === "" ? { ...action, digest: pre.config.digest } : action
         const origin = options.gateOrigin ?? (options.origin === "signed" ? "signed" : "planned")
-        const decision = yield* gate.check(effective, { origin, opId, pre }).pipe(
+        const decision = yield* gate.check(effective, { origin, opId, pre, ...(options.gatePolicy === undefined ? {} : { extend: options.gatePolicy }) }).pipe(
           Effect.mapError((e) => stop(Outcome.Skipped({ reason: e.message, refusedBy: e._tag })))
         )
         if (decision.before !== undefined) {

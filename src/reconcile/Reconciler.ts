@@ -18,7 +18,8 @@ import { plannedOpId } from "../domain/Action.js"
 import type { PveError } from "../pve/PveError.js"
 import { Pve } from "../pve/Pve.js"
 import { DesiredProvider } from "./DesiredProvider.js"
-import { Engine } from "./Engine.js"
+import type { DesiredState } from "../domain/DesiredState.js"
+import { Engine, type RunOptions } from "./Engine.js"
 import { observe } from "./observe.js"
 import { isSuccess, type OpResult, Outcome } from "./Outcome.js"
 import { type ObservedGuest, type Plan, plan, type PlanOptions } from "./plan.js"
@@ -58,9 +59,16 @@ export interface ReconcilerOptions {
   readonly onPass?: (pass: PassResult) => Effect.Effect<void>
 }
 
+export interface PassOptions {
+  /** Added to the gate's policy for this pass's actions (`apply --allow-keys`). */
+  readonly gatePolicy?: RunOptions["gatePolicy"]
+}
+
 export interface ReconcilerShape {
   /** One pass: observe → plan → engine; waits for every action. Fails only if observation fails. */
   readonly runOnce: Effect.Effect<PassResult, PveError>
+  /** One pass over this document instead of the provider's (`apply`, also through the daemon). */
+  readonly runWith: (desired: DesiredState, options?: PassOptions) => Effect.Effect<PassResult, PveError>
   /** Passes forever: every interval and on each desired-state change; a failed pass is logged. */
   readonly run: Effect.Effect<never>
 }
@@ -96,7 +104,12 @@ const make = (options: ReconcilerOptions) =>
     const engine = yield* Engine
     const interval = Duration.decode(options.interval ?? Duration.seconds(30))
 
-    const runGuest = (actions: ReadonlyArray<Action>, revision: string | undefined, observed: ObservedGuest | undefined) =>
+    const runGuest = (
+      actions: ReadonlyArray<Action>,
+      revision: string | undefined,
+      observed: ObservedGuest | undefined,
+      passOptions: PassOptions
+    ) =>
       Effect.gen(function*() {
         const results: Array<OpResult> = []
         for (const action of actions) {
@@ -106,14 +119,19 @@ const make = (options: ReconcilerOptions) =>
             results.push({ opId: plannedOpId(action, revision), action, outcome: Outcome.Skipped({ reason }) })
             continue
           }
-          results.push(yield* engine.run(action, { revision, ...(observed === undefined ? {} : { observed }) }))
+          results.push(
+            yield* engine.run(action, {
+              revision,
+              ...(observed === undefined ? {} : { observed }),
+              ...(passOptions.gatePolicy === undefined ? {} : { gatePolicy: passOptions.gatePolicy })
+            })
+          )
         }
         return results
       })
 
-    const runOnce = Effect.gen(function*() {
+    const runWith = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
-      const desired = yield* provider.current
       const observed = yield* Effect.provideService(observe(desired), Pve, pve)
       const planned = plan(desired, observed, options.plan)
       yield* Metric.set(ReconcilerMetrics.drift, planned.actions.length)
@@ -121,7 +139,7 @@ const make = (options: ReconcilerOptions) =>
       const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
       const groups = yield* Effect.forEach(
         byGuest(planned.actions),
-        (actions) => runGuest(actions, planned.revision, byVmid.get(actions[0]?.guest.vmid ?? 0)),
+        (actions) => runGuest(actions, planned.revision, byVmid.get(actions[0]?.guest.vmid ?? 0), passOptions),
         { concurrency: "unbounded" }
       )
       const results = groups.flat()
@@ -130,6 +148,8 @@ const make = (options: ReconcilerOptions) =>
       yield* Metric.update(ReconcilerMetrics.passSeconds, durationMillis / 1000)
       return { plan: planned, observed, results, durationMillis }
     }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
+
+    const runOnce = Effect.flatMap(provider.current, (desired) => runWith(desired))
 
     const logPass = (pass: PassResult) =>
       Effect.logInfo("reconcile pass").pipe(
@@ -158,5 +178,5 @@ const make = (options: ReconcilerOptions) =>
       })
     )
 
-    return { runOnce, run } satisfies ReconcilerShape
+    return { runOnce, runWith, run } satisfies ReconcilerShape
   })
