@@ -7,6 +7,7 @@
 import { ValidationError } from "@effect/cli"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
+import { Logging } from "../daemon/Logging.js"
 
 // The exit code is a property of the process, so it lives at module level.
 let requestedExit = 0
@@ -26,6 +27,9 @@ const drain = (stream: NodeJS.WriteStream) =>
 export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.ValidationError, never>): void =>
   NodeRuntime.runMain(
     program.pipe(
+      // Logs go to stderr only, for every command: stdout is the command's answer. (runMain's
+      // pretty logger writes to stdout; it is disabled below, this replaces it.)
+      Effect.provide(Logging.layer({ format: "logfmt", stream: "stderr" })),
       Effect.catchAll((error) =>
         // @effect/cli has already printed what was wrong with the arguments.
         ValidationError.isValidationError(error)
@@ -38,6 +42,7 @@ export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.Valid
     ),
     {
       disableErrorReporting: true,
+      disablePrettyLogger: true,
       teardown: (exit, onExit) => {
         const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
         const code = Exit.isSuccess(exit) || interrupted ? requestedExit : 1

@@ -5,8 +5,9 @@
  * carries only the command's answer (and `--json` stays parseable).
  */
 import { Options } from "@effect/cli"
-import { Config, Logger } from "effect"
+import { Config } from "effect"
 import { DEFAULT_STATE_DIR, StoresLive } from "../app/Stores.js"
+import { Logging } from "../daemon/Logging.js"
 
 export const stateOptions = {
   stateDir: Options.text("state-dir").pipe(
@@ -21,5 +22,8 @@ export const jsonOption = Options.boolean("json").pipe(Options.withDescription("
 /** The journal over `<stateDir>/state.db`, for reading: no lock, so it works beside a writer. */
 export const journalLayer = (stateDir: string) => StoresLive({ stateDir })
 
-/** logfmt lines on stderr. */
-export const stderrLogger = Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.logfmtLogger))
+/**
+ * logfmt lines on stderr, and no other logger: stdout carries only the command's answer, so
+ * `--json` output is exactly one JSON document whatever is logged meanwhile.
+ */
+export const stderrLogger = Logging.layer({ format: "logfmt", stream: "stderr" })

@@ -17,6 +17,8 @@ export interface CliResult {
 export interface RunOptions {
   /** Milliseconds before the child is sent SIGTERM (its `code` is then null); none by default. */
   readonly timeout?: number
+  /** Told of the child's stderr so far, each time more arrives. */
+  readonly onStderr?: (stderr: string) => void
 }
 
 /** `felhom-agent ARGS…`, to completion. */
@@ -35,7 +37,10 @@ export const runCli = (
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString() })
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString()
+      options.onStderr?.(stderr)
+    })
     child.on("close", (code) => {
       clearTimeout(timer)
       resume(Effect.succeed({ code, stdout, stderr }))
