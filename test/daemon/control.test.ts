@@ -1,0 +1,95 @@
+/**
+ * The daemon as the state directory's single writer: while it runs, `apply`, `revert` and
+ * `op submit` hand their request to it over the control socket, and it runs them through its
+ * own queue, gate and journal. Processes all: the daemon and the CLI as an operator runs them.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
+import { runCli } from "../support/cli.js"
+import { freePort, health, journalOps, pollUntil, spawnDaemon, stopDaemon, tempDir, writeDaemonConfig } from "../support/daemon.js"
+import { Sim } from "../support/sim.js"
+
+const GUESTS: ReadonlyArray<SimGuestSeed> = Array.from({ length: 20 }, (_, i) =>
+  i % 2 === 0
+    ? { vmid: 200 + i, type: "qemu", status: "running", config: { name: `vm${i}`, memory: 512, description: "before" } }
+    : { vmid: 200 + i, type: "lxc", status: "running", config: { hostname: `ct${i}`, memory: 256, description: "before", ostype: "debian" } })
+
+const setup = Effect.gen(function*() {
+  const sim = yield* Sim
+  const dir = yield* tempDir("felhom-control-")
+  const port = yield* freePort
+  const env = yield* writeDaemonConfig(dir, sim, port)
+  const daemon = yield* spawnDaemon(env.configFile)
+  yield* pollUntil("the daemon ready", health(port, "/readyz"), (a) => a.status === 200, { context: daemon.output })
+  const tokenFile = path.join(dir, "pve-token")
+  const connection = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint, "--state-dir", env.stateDir]
+  return { sim, dir, env, daemon, connection }
+})
+
+const ours = (sim: Sim["Type"]) => sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)
+
+interface ApplyJson {
+  readonly succeeded: boolean
+  readonly results: ReadonlyArray<{ readonly opId: string; readonly vmid: number; readonly outcome: { readonly _tag: string } }>
+}
+
+describe("daemon control socket", () => {
+  it.scopedLive("20 concurrent apply processes: each handed to the daemon, each change applied once, each told the truth", () =>
+    Effect.gen(function*() {
+      const { sim, dir, env, daemon, connection } = yield* setup
+      const runs = yield* Effect.forEach(GUESTS, (g) =>
+        Effect.gen(function*() {
+          const file = path.join(dir, `desired-${g.vmid}.json`)
+          fs.writeFileSync(file, JSON.stringify({ guests: { [g.vmid]: { config: { description: `set by process ${g.vmid}` } } } }))
+          return yield* runCli(["apply", ...connection, "--desired", file, "--json"], {}, { timeout: 120_000 })
+        }), { concurrency: "unbounded" })
+      for (const [i, run] of runs.entries()) {
+        expect(run.code, run.stderr).toBe(0)
+        expect(run.stderr).toBe(`felhom-agent: handed to the running daemon (PID ${daemon.child.pid})\n`)
+        const report = JSON.parse(run.stdout) as ApplyJson
+        expect(report.succeeded).toBe(true)
+        expect(report.results.map((r) => [r.vmid, r.outcome._tag])).toEqual([[200 + i, "Applied"]])
+      }
+      // Exactly one write per guest reached PVE, and each guest shows its own process's change.
+      const writes = ours(sim)
+      expect(writes.map((m) => m.vmid).sort()).toEqual(GUESTS.map((g) => g.vmid))
+      for (const g of GUESTS) {
+        const view = yield* Effect.orDie(sim.cluster.view(g.vmid))
+        expect(view.config["description"]?.trimEnd()).toBe(`set by process ${g.vmid}`)
+      }
+      // The daemon's journal, read beside it (readers take no lock): one done op per change.
+      const ops = yield* journalOps(env.stateDir)
+      expect(ops).toHaveLength(20)
+      expect(new Set(ops.map((o) => o.phase))).toEqual(new Set(["done"]))
+      expect((yield* stopDaemon(daemon)).code).toBe(0)
+      expect(fs.existsSync(path.join(env.stateDir, "control.sock"))).toBe(false)
+    }).pipe(Effect.provide(Sim.layer({ guests: GUESTS }))), 240_000)
+
+  it.scopedLive("revert and a refused op submit through the daemon: same lines and exit codes as a run of their own", () =>
+    Effect.gen(function*() {
+      const { sim, dir, daemon, connection } = yield* setup
+      const file = path.join(dir, "desired.json")
+      fs.writeFileSync(file, JSON.stringify({ guests: { 201: { config: { description: "to be reverted" } } } }))
+      const applied = yield* runCli(["apply", ...connection, "--desired", file, "--json"], {}, { timeout: 60_000 })
+      expect(applied.code).toBe(0)
+      const opId = (JSON.parse(applied.stdout) as ApplyJson).results[0]?.opId ?? ""
+      const reverted = yield* runCli(["revert", opId, ...connection], {}, { timeout: 60_000 })
+      expect(reverted.code, reverted.stderr).toBe(0)
+      expect(reverted.stdout).toMatch(new RegExp(`^✓ reverted: lxc/201 SetConfig  applied.*\\(op revert:${opId}\\)\\n$`))
+      expect((yield* Effect.orDie(sim.cluster.view(201))).config["description"]?.trimEnd()).toBe("before")
+      // The daemon has no signers: every signed op is refused, with one line and exit 1.
+      const envelope = path.join(dir, "op.json")
+      fs.writeFileSync(envelope, JSON.stringify({ payloadType: "x", payload: "", signatures: [] }))
+      const submitted = yield* runCli(["op", "submit", envelope, ...connection, "--signers", "/nonexistent", "--agent-id", "a"], {}, { timeout: 60_000 })
+      expect(submitted.code).toBe(1)
+      expect(submitted.stdout).toBe("")
+      const lines = submitted.stderr.trimEnd().split("\n")
+      expect(lines[0]).toBe(`felhom-agent: handed to the running daemon (PID ${daemon.child.pid})`)
+      expect(lines.slice(1)).toHaveLength(1)
+      expect(lines[1]).toMatch(/^felhom-agent: /)
+      expect(ours(sim)).toHaveLength(2)
+    }).pipe(Effect.provide(Sim.layer({ guests: GUESTS }))), 120_000)
+})
