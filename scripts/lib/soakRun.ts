@@ -6,9 +6,18 @@
  *
  * Each round r rewrites the desired document: every 3rd guest (shifted by r) gets
  * `description: "soak r<r> v<vmid>"`, and every 7th guest (shifted) flips its power. One "op" is
- * one action run through the Engine. Faults while ops run: 20 % HTTP 5xx on every request,
- * 5 % of mutation connections dropped before PVE applies them, 5 % after. Then faults off and
- * passes until the plan is empty.
+ * one action run through the Engine. Faults while ops run: 10 % HTTP 5xx on every request
+ * before PVE handles it and 10 % of mutations answered 5xx after PVE applied them, 5 % of
+ * mutation connections dropped before PVE applies them, 5 % after. Then faults off and passes
+ * until the plan is empty.
+ *
+ * The journal's truth, record by record against the simulator's mutation log (our token):
+ * - set-config: every value is unique, so the change reached PVE iff a logged config mutation
+ *   of the guest wrote it. `done` without it, or `failed` with it, disagrees with PVE;
+ * - start/shutdown/stop: with a UPID, the change reached PVE iff a logged mutation carries that
+ *   UPID; without one, iff a mutation of that kind on the guest, claimed by no op's UPID,
+ *   happened between the op's intent and its last phase. `done` needs it (or the journal's
+ *   own "already …; no PVE call"), `failed` must not have it.
  *
  * Duplicate mutations, counted from the simulator's mutation log (our token only):
  * - config: a (vmid, key, value) written by more than one logged mutation. Every value the
@@ -34,6 +43,7 @@ import { type ObservedGuest, plan } from "../../src/reconcile/plan.js"
 import { byGuest } from "../../src/reconcile/Reconciler.js"
 import { DEFAULT_TOKEN_ID, type RunningSim, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
+import type { OpRecord } from "../../src/state/OpRecord.js"
 import { StateStore } from "../../src/state/StateStore.js"
 
 export interface SoakOptions {
@@ -64,6 +74,8 @@ export interface SoakReport {
   readonly residualActions: number
   /** Every guest converged but those with an op flagged for the operator. */
   readonly convergedExceptFlagged: boolean
+  /** Journal records whose phase says something PVE's mutation log contradicts. */
+  readonly disagreements: ReadonlyArray<string>
   readonly needsOperator: ReadonlyArray<string>
   /** The actions still planned when the fault-free passes gave up, with their outcomes. */
   readonly residual: ReadonlyArray<string>
@@ -141,6 +153,56 @@ const duplicates = (log: ReadonlyArray<SimMutation>) => {
   return { dupConfig, dupPower }
 }
 
+const POWER_KIND: Readonly<Record<string, string>> = { start: "start", shutdown: "shutdown", stop: "stop" }
+
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === "object" && v !== null && !Array.isArray(v)
+
+/** Which logged mutations an op's change would show as, or undefined for an op not checked here. */
+const changeOf = (op: OpRecord): { readonly key: string; readonly shows: (m: SimMutation) => boolean } | undefined => {
+  if (op.action === "set-config") {
+    const set = isRecord(op.params) ? op.params["set"] : undefined
+    const wanted = isRecord(set) ? set["description"] : undefined
+    if (wanted === undefined) return undefined
+    return {
+      key: `config ${op.vmid} ${String(wanted)}`,
+      shows: (m) => m.kind === "config" && m.vmid === op.vmid && String(m.params["description"]) === String(wanted)
+    }
+  }
+  const kind = POWER_KIND[op.action]
+  return kind === undefined ? undefined : { key: `${kind} ${op.vmid}`, shows: (m) => m.kind === kind && m.vmid === op.vmid }
+}
+
+/**
+ * Each journal record against PVE's mutation log (see the header). A mutation is this op's when
+ * it carries the op's UPID, or — without one — when it shows the op's change, is claimed by no
+ * other op's UPID, and happened after the op's (latest) intent and before the next op asking
+ * for the same change began.
+ */
+export const journalDisagreements = (records: ReadonlyArray<OpRecord>, log: ReadonlyArray<SimMutation>): ReadonlyArray<string> => {
+  const owner = new Map<string, string>(records.flatMap((r) => (r.upid === null ? [] : [[r.upid, r.opId] as const])))
+  const intents = new Map<string, Array<number>>()
+  for (const op of records) {
+    const change = changeOf(op)
+    if (change !== undefined) intents.set(change.key, [...(intents.get(change.key) ?? []), op.intentAt])
+  }
+  const out: Array<string> = []
+  for (const op of records) {
+    const change = changeOf(op)
+    if (change === undefined || (op.phase !== "done" && op.phase !== "failed")) continue
+    const next = Math.min(...(intents.get(change.key) ?? []).filter((t) => t > op.intentAt), Infinity)
+    const applied = log.some((m) =>
+      op.upid !== null
+        ? m.upid === op.upid
+        : change.shows(m) && (m.upid === undefined || owner.get(m.upid) === undefined) && m.at >= op.intentAt && m.at < next
+    )
+    if (op.phase === "done" && !applied && !/no PVE call/.test(op.detail?.message ?? "")) {
+      out.push(`${op.opId} ${op.action} ${op.vmid}: done, but PVE never applied it (${op.detail?.message ?? ""})`)
+    }
+    if (op.phase === "failed" && applied) out.push(`${op.opId} ${op.action} ${op.vmid}: failed, but PVE applied it (${op.detail?.message ?? ""})`)
+  }
+  return out
+}
+
 const untyped = (r: OpResult): string | undefined =>
   Outcome.$match(r.outcome, {
     Applied: () => undefined,
@@ -181,7 +243,11 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
     let doc = decode({ guests: {} })
     return yield* Effect.gen(function*() {
       const journal = yield* Journal
-      sim.cluster.setFaults({ errorRate: options.errorRate ?? 0.2, errorStatus: 500, dropBeforeRate: options.dropRate ?? 0.05, dropAfterRate: options.dropRate ?? 0.05 })
+      const errorRate = (options.errorRate ?? 0.2) / 2
+      sim.cluster.setFaults({
+        errorRate, errorAfterRate: errorRate, errorStatus: 500,
+        dropBeforeRate: options.dropRate ?? 0.05, dropAfterRate: options.dropRate ?? 0.05
+      })
       while (ops < options.ops) {
         round++
         doc = decode({ revision: `soak-${round}`, guests: mergeDescriptions(guestDoc(round, vmids, initialPower, flips), lastDescription) })
@@ -213,7 +279,7 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
       }
       const mine = sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)
       const { dupConfig, dupPower } = duplicates(mine)
-      const all = yield* journal.list()
+      const all = yield* journal.list({ limit: 10_000 })
       // Ops PVE's task list cannot attribute (two of our tasks on the guest within the search
       // window) are flagged for the operator by design (invariant 5); their guests are reported
       // apart, and the rest must converge.
@@ -238,6 +304,7 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
         journalFailed: all.filter((o) => o.phase === "failed").length,
         journalDone: all.filter((o) => o.phase === "done").length,
         convergencePasses: convergencePasses + 1, converged, convergedExceptFlagged, residualActions, residual,
+        disagreements: journalDisagreements(all, mine),
         needsOperator: flagged.map((o) => `${o.action} ${o.vmid}: ${o.detail?.message ?? ""}`),
         failedWithoutTagSample: all.filter((o) => o.phase === "failed" && (o.detail?.errorTag ?? "") === "").slice(0, 3).map((o) => `${o.action} ${o.vmid}: ${JSON.stringify(o.detail)}`), seconds: (Date.now() - started) / 1000
       } satisfies SoakReport

@@ -120,6 +120,8 @@ const tryOnce = (stateDir: string) =>
         Effect.catchAllDefect((e) => new StateLockError({ stateDir, reason: String(e) }))
       )
       yield* client.unsafe("PRAGMA busy_timeout = 0")
+      // The transaction never writes: no rollback journal file beside the lock.
+      yield* client.unsafe("PRAGMA journal_mode = MEMORY")
       // Held until the connection closes (release, or the process's death).
       yield* client.unsafe("BEGIN EXCLUSIVE")
     }).pipe(
