@@ -60,4 +60,18 @@ describe("CLI: plan / apply / journal", () => {
       expect(broken.code).toBe(1)
       expect(broken.stderr).toContain("guests.12")
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+
+  it.scopedLive("apply --json under faults: stdout is exactly one JSON document, every log line on stderr", () =>
+    Effect.gen(function*() {
+      const { sim, desiredFile, connection, stateDir } = yield* setup
+      // Each mutation is applied and then answered 500: the engine logs while it re-observes.
+      sim.cluster.setFaults({ errorAfterRate: 1, errorStatus: 500 })
+      const applied = yield* cli(["apply", ...connection, "--desired", desiredFile, "--json"], { FELHOM_STATE_DIR: stateDir })
+      sim.cluster.clearFaults()
+      expect(applied.code).toBe(0)
+      const report = JSON.parse(applied.stdout) as { succeeded: boolean; results: ReadonlyArray<{ outcome: { _tag: string; detail: string } }> }
+      expect(report.results.map((r) => r.outcome._tag)).toEqual(["Applied", "Applied"])
+      expect(applied.stderr).toContain("outcome unknown; re-observing, never re-sending")
+      for (const line of applied.stderr.trimEnd().split("\n")) expect(line).toMatch(/^(timestamp=\S+ level=|felhom-agent: )/)
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
 })
