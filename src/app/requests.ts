@@ -41,7 +41,7 @@ export const NO_RECOVERY: RecoverySummary = {
   outcomes: []
 }
 
-/** Start-up recovery (design.md invariant 5); refuses to go on past an unresolved op. */
+/** Start-up recovery (state/Recovery.ts); refuses to go on past an unresolved op. */
 export const recoverFirst: Effect.Effect<RecoverySummary, RecoveryIncomplete | JournalWriteError, Engine | Journal | Pve> =
   Effect.gen(function*() {
     const engine = yield* Engine
