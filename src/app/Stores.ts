@@ -5,11 +5,12 @@
  * so its start-up recovery can never take another live process's op for a crash leftover. A
  * reader (`journal list/show`) takes no lock.
  */
-import { Layer } from "effect"
+import { Data, Effect, Layer } from "effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Journal } from "../state/Journal.js"
 import { NonceStore, type NonceStoreOptions } from "../state/NonceStore.js"
-import { StateLock } from "../state/StateLock.js"
+import { type StateDirBusy, StateLock, type StateLockError } from "../state/StateLock.js"
 import { StateStore } from "../state/StateStore.js"
 
 export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
@@ -23,10 +24,24 @@ export interface StoresOptions {
   readonly nonces?: NonceStoreOptions
 }
 
+/** A reader was pointed at a state directory that holds no database: it never creates one. */
+export class StateDbMissing extends Data.TaggedError("StateDbMissing")<{ readonly stateDir: string }> {
+  override get message(): string {
+    return `no state database in ${this.stateDir} (nothing has run with this state directory; check --state-dir or FELHOM_STATE_DIR)`
+  }
+}
+
 export const StoresLive = (options: StoresOptions) => {
-  const db = StateStore.layer({ filename: stateDbPath(options.stateDir) })
-  const owned = options.writer === undefined
-    ? db
-    : db.pipe(Layer.provideMerge(StateLock.layer({ stateDir: options.stateDir, ...options.writer })))
+  const filename = stateDbPath(options.stateDir)
+  const db = StateStore.layer({ filename })
+  const owned: Layer.Layer<
+    Layer.Layer.Success<typeof db>,
+    Layer.Layer.Error<typeof db> | StateDbMissing | StateDirBusy | StateLockError
+  > = options.writer === undefined
+    ? Layer.unwrapEffect(Effect.suspend(() =>
+      fs.existsSync(filename) ? Effect.succeed(db) : Effect.fail(new StateDbMissing({ stateDir: options.stateDir }))
+    ))
+    : // The lock is built first and held for as long as the database is open.
+      db.pipe(Layer.provide(StateLock.layer({ stateDir: options.stateDir, ...options.writer })))
   return Layer.mergeAll(Journal.layer, NonceStore.layer(options.nonces)).pipe(Layer.provideMerge(owned))
 }

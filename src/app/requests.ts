@@ -109,7 +109,7 @@ export const revertRequest = (opId: string): Effect.Effect<CommandOutput, Revert
     return {
       exitCode: ok ? 0 : 1,
       text: `${ok ? "✓ reverted" : "✗ not reverted"}: ${resultLine(result)}`,
-      json: { opId: result.opId, reverts: opId, action: result.action._tag, outcome: result.outcome, reverted: ok }
+      json: { opId: result.opId, reverts: result.opId.slice("revert:".length), action: result.action._tag, outcome: result.outcome, reverted: ok }
     }
   })
 

@@ -3,9 +3,8 @@
  * journal of the state directory, read-only — what ran, when, with which task, how it ended.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect } from "effect"
 import { Journal } from "../state/Journal.js"
-import { JournalOpNotFound } from "../state/JournalError.js"
 import type { OpRecord, PhaseEntry } from "../state/OpRecord.js"
 import { journalLayer, jsonOption, stateOptions } from "./state.js"
 
@@ -53,14 +52,13 @@ const listCommand = Command.make(
 
 const showCommand = Command.make(
   "show",
-  { ...stateOptions, json: jsonOption, opId: Args.text({ name: "OP_ID" }) },
+  { ...stateOptions, json: jsonOption, opId: Args.text({ name: "OP_ID" }).pipe(Args.withDescription("an op id, or any unique prefix of one (as journal list prints them)")) },
   (flags) =>
     Effect.gen(function*() {
       const journal = yield* Journal
-      const found = yield* journal.get(flags.opId)
-      if (Option.isNone(found)) return yield* new JournalOpNotFound({ opId: flags.opId })
-      const history = yield* journal.history(flags.opId)
-      yield* Console.log(flags.json ? JSON.stringify({ op: found.value, history }, null, 2) : details(found.value, history))
+      const op = yield* journal.resolve(flags.opId)
+      const history = yield* journal.history(op.opId)
+      yield* Console.log(flags.json ? JSON.stringify({ op, history }, null, 2) : details(op, history))
     }).pipe(Effect.provide(journalLayer(flags.stateDir)))
 ).pipe(Command.withDescription("one op with its phase history"))
 

@@ -21,7 +21,7 @@ import { Journal } from "../state/Journal.js"
 import type { JournalStorageError } from "../state/JournalError.js"
 import { decodeInverse, type Inverse } from "./inverse.js"
 
-export const RevertRefusalReason = Schema.Literal("not-found", "not-done", "no-inverse", "already-reverted", "bad-record")
+export const RevertRefusalReason = Schema.Literal("not-found", "ambiguous", "not-done", "no-inverse", "already-reverted", "bad-record")
 export type RevertRefusalReason = typeof RevertRefusalReason.Type
 
 export class RevertRefused extends Schema.TaggedError<RevertRefused>()("RevertRefused", {
@@ -72,14 +72,18 @@ const actionFor = (opId: string, inverse: Inverse, guest: Action["guest"]) =>
 
 export type RevertError = RevertRefused | RevertConflict | JournalStorageError | PveError
 
-/** Reverts one journaled op; the engine's outcome is the answer (Applied = reverted). */
-export const revertOp = (opId: string): Effect.Effect<OpResult, RevertError, Journal | Engine | Pve> =>
+/** Reverts one journaled op, named by its id or a unique prefix; the engine's outcome is the answer (Applied = reverted). */
+export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError, Journal | Engine | Pve> =>
   Effect.gen(function*() {
     const journal = yield* Journal
     const engine = yield* Engine
-    const found = yield* journal.get(opId)
-    if (Option.isNone(found)) return yield* refuse(opId, "not-found", "no such op in the journal")
-    const op = found.value
+    const op = yield* journal.resolve(requested).pipe(
+      Effect.catchTags({
+        JournalOpNotFound: () => refuse(requested, "not-found", "no such op in the journal"),
+        JournalOpAmbiguous: (e) => refuse(requested, "ambiguous", e.message.replace(/^op id \S+ is /, ""))
+      })
+    )
+    const opId = op.opId
     if (op.phase !== "done") return yield* refuse(opId, "not-done", `the op is ${op.phase}, only a done op can be reverted`)
     if (op.inverse === null) return yield* refuse(opId, "no-inverse", `${op.action} has no journaled inverse (irreversible)`)
     const id = revertOpId(opId)

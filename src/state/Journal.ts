@@ -16,6 +16,7 @@ import {
   type JournalIntentError,
   JournalInvalidOp,
   JournalNeedsOperator,
+  JournalOpAmbiguous,
   JournalOpConflict,
   JournalOpNotFound,
   JournalStorageError,
@@ -55,6 +56,8 @@ export interface JournalShape {
   /** → needs-operator: the agent cannot tell what happened and will not guess. */
   readonly flag: (opId: string, reason: OpDetail) => Effect.Effect<OpRecord, JournalWriteError>
   readonly get: (opId: string) => Effect.Effect<Option.Option<OpRecord>, JournalStorageError>
+  /** The op an id or a unique prefix of one names (as `journal list` prints them, like git). */
+  readonly resolve: (idOrPrefix: string) => Effect.Effect<OpRecord, JournalOpNotFound | JournalOpAmbiguous | JournalStorageError>
   readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<OpRecord>, JournalStorageError>
   /** Every phase the op went through, oldest first. */
   readonly history: (opId: string) => Effect.Effect<ReadonlyArray<PhaseEntry>, JournalStorageError>
@@ -128,6 +131,14 @@ export const make = Effect.gen(function*() {
     Result: OpRecordFromRow,
     execute: () =>
       sql`SELECT * FROM journal_ops WHERE ${sql.in("phase", UNFINISHED_PHASES)} ORDER BY intent_at, rowid`
+  })
+
+  const findByPrefix = SqlSchema.findAll({
+    Request: Schema.String,
+    Result: Schema.Struct({ op_id: Schema.String }),
+    // substr, not LIKE: op ids may hold % and _ (revert:…, signed ids).
+    execute: (prefix) =>
+      sql`SELECT op_id FROM journal_ops WHERE substr(op_id, 1, ${prefix.length}) = ${prefix} ORDER BY op_id LIMIT 11`
   })
 
   const findUpidOwners = SqlSchema.findAll({
@@ -253,6 +264,16 @@ export const make = Effect.gen(function*() {
     fail: (opId, error) => transition(opId, "failed", null, error),
     flag: (opId, reason) => transition(opId, "needs-operator", null, reason),
     get: (opId) => findOp(opId).pipe(Effect.catchTags({ SqlError: storage("get"), ParseError: storage("get") })),
+    resolve: (idOrPrefix) =>
+      Effect.gen(function*() {
+        const exact = yield* findOp(idOrPrefix)
+        if (Option.isSome(exact)) return exact.value
+        const rows = idOrPrefix === "" ? [] : yield* findByPrefix(idOrPrefix)
+        const [only, ...rest] = rows
+        if (only === undefined) return yield* new JournalOpNotFound({ opId: idOrPrefix })
+        if (rest.length > 0) return yield* new JournalOpAmbiguous({ prefix: idOrPrefix, candidates: rows.map((r) => r.op_id) })
+        return yield* mustGet(only.op_id)
+      }).pipe(Effect.catchTags({ SqlError: storage("resolve"), ParseError: storage("resolve") })),
     list: (filter = {}) =>
       findOps(filter).pipe(Effect.catchTags({ SqlError: storage("list"), ParseError: storage("list") })),
     history: (opId) =>

@@ -54,6 +54,16 @@ export class JournalOpNotFound extends Schema.TaggedError<JournalOpNotFound>()("
   }
 }
 
+/** An id prefix that names more than one op; the candidates are listed, as git does. */
+export class JournalOpAmbiguous extends Schema.TaggedError<JournalOpAmbiguous>()("JournalOpAmbiguous", {
+  prefix: Schema.String,
+  candidates: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return `op id ${this.prefix} is ambiguous; it starts ${this.candidates.length > 10 ? "more than 10 ops" : `${this.candidates.length} ops`}: ${this.candidates.slice(0, 10).join(", ")}`
+  }
+}
+
 /** A phase change the lifecycle does not allow (e.g. finishing an op that already failed). */
 export class JournalBadTransition extends Schema.TaggedError<JournalBadTransition>()("JournalBadTransition", {
   opId: Schema.String,

@@ -51,8 +51,10 @@ describe("CLI: plan / apply / journal", () => {
       expect(list.code).toBe(0)
       expect((JSON.parse(list.stdout) as ReadonlyArray<{ phase: string }>).map((o) => o.phase)).toEqual(["done", "done"])
       const opId = report.results[0]?.opId ?? ""
-      const show = yield* cli(["journal", "show", opId, "--state-dir", stateDir])
+      // The cut id journal list prints is enough (any unique prefix, like git).
+      const show = yield* cli(["journal", "show", opId.slice(0, 12), "--state-dir", stateDir])
       expect(show.code).toBe(0)
+      expect(show.stdout).toContain(`op        ${opId}`)
       expect(show.stdout).toContain("in-flight")
       const bad = path.join(dir, "bad.yaml")
       fs.writeFileSync(bad, "guests:\n  \"12\":\n    power: sideways\n")
@@ -74,4 +76,22 @@ describe("CLI: plan / apply / journal", () => {
       expect(applied.stderr).toContain("outcome unknown; re-observing, never re-sending")
       for (const line of applied.stderr.trimEnd().split("\n")) expect(line).toMatch(/^(timestamp=\S+ level=|felhom-agent: )/)
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+})
+
+describe("CLI: journal on a state directory nothing has run with", () => {
+  it.scopedLive("journal list and show refuse a missing state database in one line, and create nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-cli-"))),
+        (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+      )
+      const missing = path.join(dir, "no", "such", "dir")
+      for (const args of [["journal", "list"], ["journal", "show", "abc"]]) {
+        const r = yield* cli([...args, "--state-dir", missing])
+        expect(r.code).toBe(1)
+        expect(r.stdout).toBe("")
+        expect(r.stderr).toBe(`felhom-agent: no state database in ${missing} (nothing has run with this state directory; check --state-dir or FELHOM_STATE_DIR)\n`)
+      }
+      expect(fs.existsSync(path.join(dir, "no"))).toBe(false)
+    }), 60_000)
 })

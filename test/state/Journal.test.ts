@@ -13,6 +13,26 @@ const memory = Journal.layer.pipe(Layer.provideMerge(StateStore.layerMemory))
 const fileLayer = (filename: string) => Journal.layer.pipe(Layer.provideMerge(StateStore.layer({ filename })))
 
 describe("Journal", () => {
+  it.effect("resolve: an exact id, any unique prefix (like git), an ambiguous prefix naming its candidates", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal
+      for (const opId of ["5da228ad8dbc11", "5da2ffee0000", "04829f777b29", "revert:04829f777b29"]) {
+        yield* journal.intent(intentFor({ opId }))
+      }
+      expect((yield* journal.resolve("04829f777b29")).opId).toBe("04829f777b29")
+      expect((yield* journal.resolve("0482")).opId).toBe("04829f777b29")
+      expect((yield* journal.resolve("5da228")).opId).toBe("5da228ad8dbc11")
+      expect((yield* journal.resolve("revert:")).opId).toBe("revert:04829f777b29")
+      const ambiguous = yield* Effect.flip(journal.resolve("5da2"))
+      expect(ambiguous._tag).toBe("JournalOpAmbiguous")
+      expect(ambiguous.message).toBe("op id 5da2 is ambiguous; it starts 2 ops: 5da228ad8dbc11, 5da2ffee0000")
+      const missing = yield* Effect.flip(journal.resolve("ffff"))
+      expect(missing._tag).toBe("JournalOpNotFound")
+      // % and _ are not wildcards here.
+      expect((yield* Effect.flip(journal.resolve("5da2_"))).message).toBe("op 5da2_ is not in the journal")
+    }).pipe(Effect.provide(memory)))
+
+
   it.effect("intent → recordUpid → finish appends every phase to the history", () =>
     Effect.gen(function*() {
       const journal = yield* Journal

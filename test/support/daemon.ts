@@ -222,9 +222,11 @@ export const pollUntil = <A, E, R>(
     )
   })
 
-/** The journal of a state dir, read in-process (call when no daemon is running on it). */
+/** The journal of a state dir, read in-process beside whatever writes it (readers take no lock). */
 export const journalOps = (stateDir: string): Effect.Effect<ReadonlyArray<OpRecord>> =>
   Effect.flatMap(Journal, (j) => j.list({ limit: 1_000 })).pipe(
     Effect.provide(journalLayer(stateDir).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.None)))),
+    // Nothing has run there yet.
+    Effect.catchTag("StateDbMissing", () => Effect.succeed([])),
     Effect.orDie
   )
