@@ -6,6 +6,7 @@
  */
 import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Data, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
+import * as os from "node:os"
 import * as Yaml from "yaml"
 import { type PveToken, parsePveToken } from "../pve/PveToken.js"
 import { Settings } from "./settings.js"
@@ -122,6 +123,21 @@ const withDesiredSource = (raw: unknown): unknown => {
   return source === undefined ? raw : { ...raw, desired: { ...desired, source } }
 }
 
+const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
+/**
+ * `agentId` may be left out: the host name stands in, as one agent runs per PVE node. With a
+ * hub it must be exactly the name the hub knows, so a host name that is not a valid id is not
+ * repaired there (the hub key stays missing and is reported); without one, it is made valid.
+ */
+export const withAgentId = (raw: unknown, hostname: string): unknown => {
+  if (!isRecord(raw) || raw["agentId"] !== undefined) return raw
+  if (AGENT_ID.test(hostname)) return { ...raw, agentId: hostname }
+  if (raw["hub"] !== undefined) return raw
+  const repaired = hostname.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128)
+  return { ...raw, agentId: repaired === "" ? "felhom-agent" : repaired }
+}
+
 export const decodeSettings = (raw: unknown, source: string) =>
   Effect.flatMap(
     Effect.mapError(Schema.decodeUnknown(Settings)(withDesiredSource(raw), { errors: "all", onExcessProperty: "error" }), (error) =>
@@ -160,7 +176,7 @@ export const load = (configPath: Option.Option<string>) =>
     const path = Option.orElse(configPath, () => envPath)
     const source = Option.getOrElse(path, () => "environment")
     const raw = yield* withEnv(Option.isSome(path) ? yield* readConfigFile(path.value) : {})
-    const settings = yield* decodeSettings(raw, source)
+    const settings = yield* decodeSettings(withAgentId(raw, os.hostname()), source)
     const pveFile = yield* secretFile(settings.pve.tokenFile, "pve-token")
     if (Option.isNone(pveFile)) {
       return yield* new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: "is required (or a systemd credential named pve-token)" }] })

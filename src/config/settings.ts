@@ -90,6 +90,7 @@ export const GateSettings = Schema.Struct({
 })
 
 export const Settings = Schema.Struct({
+  /** Default: the host name (AgentConfig.ts withAgentId); with a hub, the name the hub knows. */
   agentId: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
     message: () => "agentId must be 1-128 characters of letters, digits, '.', '_' or '-'"
   })),

@@ -229,5 +229,13 @@ export const renderPrometheus = (snapshot: ReadonlyArray<MetricPair.MetricPair.U
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`
 }
 
-/** The current global registry as Prometheus text. */
-export const prometheusText: Effect.Effect<string> = Effect.map(Metric.snapshot, renderPrometheus)
+/**
+ * The agent's own series from the global registry, as Prometheus text. Effect keeps runtime
+ * counters of its own there (`effect_fiber_failures`, counting every fiber that ended in a
+ * failure, handled or not); exported beside ours they read like alarms, so only `felhom_*`
+ * families are served.
+ */
+export const prometheusText: Effect.Effect<string> = Effect.map(
+  Metric.snapshot,
+  (snapshot) => renderPrometheus(snapshot.filter((pair) => pair.metricKey.name.startsWith("felhom_")))
+)

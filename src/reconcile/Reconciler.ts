@@ -21,7 +21,7 @@ import { DesiredProvider } from "./DesiredProvider.js"
 import type { DesiredState } from "../domain/DesiredState.js"
 import { Engine, type RunOptions } from "./Engine.js"
 import { observe } from "./observe.js"
-import { isSuccess, type OpResult, Outcome } from "./Outcome.js"
+import { describeOutcome, isSuccess, type OpResult, Outcome } from "./Outcome.js"
 import { type ObservedGuest, type Plan, plan, type PlanOptions } from "./plan.js"
 
 export const ReconcilerMetrics = {
@@ -161,6 +161,20 @@ const make = (options: ReconcilerOptions) =>
         })
       )
 
+    /** Each action that did not succeed, so an operator reading the log knows which, where and why. */
+    const logUnsuccessful = (pass: PassResult) =>
+      Effect.forEach(pass.results.filter((r) => !isSuccess(r.outcome)), (r) =>
+        Effect.logWarning(`${r.action._tag} ${r.action.guest.type}/${r.action.guest.vmid} not applied`).pipe(
+          Effect.annotateLogs({
+            vmid: r.action.guest.vmid,
+            action: r.action._tag,
+            ...(r.action._tag === "SetConfig" ? { keys: [...Object.keys(r.action.set), ...r.action.delete].join(",") } : {}),
+            outcome: r.outcome._tag,
+            reason: describeOutcome(r.outcome),
+            opId: r.opId
+          })
+        ), { discard: true })
+
     const run: Effect.Effect<never> = Effect.scoped(
       Effect.gen(function*() {
         // One pending trigger is enough: a pass reads the latest document anyway.
@@ -169,6 +183,7 @@ const make = (options: ReconcilerOptions) =>
         const onPass = options.onPass ?? (() => Effect.void)
         const pass = runOnce.pipe(
           Effect.tap(logPass),
+          Effect.tap(logUnsuccessful),
           Effect.flatMap(onPass),
           Effect.catchAll((e) => Effect.logError("reconcile pass failed; retrying next interval").pipe(Effect.annotateLogs({ error: e.message })))
         )

@@ -4,7 +4,7 @@ import * as Path from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
-import { decodeSettings, load } from "../../src/config/AgentConfig.js"
+import { decodeSettings, load, withAgentId } from "../../src/config/AgentConfig.js"
 import { runCli } from "../support/cli.js"
 
 const SECRET = "7d9e1c2b-aaaa-bbbb-cccc-0123456789ab"
@@ -23,6 +23,20 @@ const loadWith = (configPath: string | undefined, env: Record<string, string>) =
   )
 
 describe("AgentConfig", () => {
+  it.effect("agentId defaults to the host name; with a hub a host name that is no valid id stays required", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}\n`)
+      const file = write(d, "agent.yaml", `pve:\n  url: https://pve1:8006\n  tokenFile: ${token}\n`)
+      const config = yield* loadWith(file, {})
+      expect(config.settings.agentId).toBe(Os.hostname())
+      expect(withAgentId({}, "pve1")).toEqual({ agentId: "pve1" })
+      expect(withAgentId({ agentId: "set" }, "pve1")).toEqual({ agentId: "set" })
+      expect(withAgentId({}, "node one!")).toEqual({ agentId: "node-one-" })
+      expect(withAgentId({ hub: {} }, "node one!")).toEqual({ hub: {} })
+    }))
+
+
   it.effect("a config file with defaults filled in, secrets from the token file, env on top", () =>
     Effect.gen(function*() {
       const d = dir()

@@ -121,6 +121,11 @@ describe("daemon with a hub", () => {
       )
       expect(report?.refusals.find((f) => f.tag === "GateRefused")?.message).toContain("memory")
       expect(s.sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toEqual([])
+      // The log names the guest, the keys and the reason, at WARN.
+      const warning = daemon.output().split("\n").find((l) => l.includes("SetConfig qemu/100 not applied"))
+      for (const part of ["level=WARN", "vmid=100", "keys=memory", "outcome=Skipped", "reason=\"skipped: refused by the reversibility gate"]) {
+        expect(warning).toContain(part)
+      }
       expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
 

@@ -86,6 +86,16 @@ describe("agent metrics", () => {
       })).toBe(1)
     }))
 
+  it.effect("only the agent's own series are served, not Effect's runtime counters", () =>
+    Effect.gen(function*() {
+      // A handled failure still counts in Effect's effect_fiber_failures.
+      yield* Effect.fork(Effect.fail("handled")).pipe(Effect.flatMap((f) => f.await))
+      yield* recordOp("Start", "Applied")
+      const parsed = parsePrometheus(yield* prometheusText)
+      expect([...parsed.types.keys()].filter((name) => !name.startsWith("felhom_"))).toEqual([])
+      expect(parsed.types.has("felhom_ops_total")).toBe(true)
+    }))
+
   it.scoped("GuestQueue's own metrics render too", () =>
     Effect.gen(function*() {
       const queue = Context.get(yield* Layer.build(GuestQueue.layer()), GuestQueue)
