@@ -18,21 +18,11 @@ import { DesiredProvider } from "../src/reconcile/DesiredProvider.js"
 import { describeOutcome, isSuccess } from "../src/reconcile/Outcome.js"
 import { planReport, renderPlan } from "../src/reconcile/planReport.js"
 import { Reconciler } from "../src/reconcile/Reconciler.js"
-import { type RunningSim, type SimGuestSeed, startSimulator } from "../src/sim/Simulator.js"
+import { DEMO_GUESTS, DEMO_LOCKS } from "../src/sim/demoGuests.js"
+import { type RunningSim, startSimulator } from "../src/sim/Simulator.js"
 import { Journal } from "../src/state/Journal.js"
 
 const DESIRED = new URL("../examples/desired.yaml", import.meta.url).pathname
-
-// Seeded with PVE's read-back quirks (lxc description with a trailing newline, tags stored
-// lowercased and sorted, booleans as 0/1): none of them may show up as drift.
-const GUESTS: ReadonlyArray<SimGuestSeed> = [
-  { vmid: 100, type: "qemu", status: "running", config: { name: "web", memory: 2048, cores: 2, description: "Public web server", tags: "prod;web", net0: "virtio,bridge=vmbr0" } },
-  { vmid: 101, type: "lxc", status: "running", config: { hostname: "db", memory: 1024, cores: 1, description: "PostgreSQL 16\n\n", tags: "Prod DB", ostype: "debian", rootfs: "local-lvm:vm-101-disk-0,size=8G" } },
-  { vmid: 102, type: "qemu", status: "stopped", config: { name: "batch", memory: 1024, cores: 1 } },
-  { vmid: 103, type: "lxc", status: "running", config: { hostname: "cache", memory: 512, onboot: 0, ostype: "debian", rootfs: "local-lvm:vm-103-disk-0,size=8G" } },
-  { vmid: 104, type: "qemu", status: "stopped", config: { name: "backup-target", memory: 1024 } },
-  { vmid: 105, type: "qemu", status: "running", config: { name: "unmanaged", memory: 512 } }
-]
 
 // The sample document also resizes guests; the gate lets automatic reconcile write only benign
 // keys unless the operator widens the list (gate.allowKeys / --allow-keys), as the demo does.
@@ -57,8 +47,8 @@ const program = Effect.scoped(Effect.gen(function*() {
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-demo-"))),
     (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
   )
-  const sim = yield* startSimulator({ guests: GUESTS, taskDuration: 150 })
-  sim.cluster.setLock(104, "backup")
+  const sim = yield* startSimulator({ guests: DEMO_GUESTS, taskDuration: 150 })
+  for (const [vmid, lock] of DEMO_LOCKS) sim.cluster.setLock(vmid, lock)
   yield* Console.log(`PVE simulator on ${sim.url} (pinned ${sim.fingerprint.slice(0, 23)}…), state in ${stateDir}`)
   const desired = yield* readDesired(DESIRED)
   yield* Console.log(`desired state: ${DESIRED} (revision ${desired.revision ?? "-"}); gate allows also: ${DEMO_ALLOW_KEYS.join(", ")}`)

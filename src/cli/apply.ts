@@ -6,26 +6,14 @@
  * cannot be resolved, nothing runs), then observes, plans and runs, waiting for every task.
  * Exit 0 only if every action succeeded (applied, or already applied).
  */
-import { Command, Options } from "@effect/cli"
-import { Effect, Option, Schema } from "effect"
+import { Command } from "@effect/cli"
+import { Effect, Schema } from "effect"
 import { applyRequest, recoverFirst } from "../app/requests.js"
 import { DesiredState } from "../domain/DesiredState.js"
 import { runActing, waitOption, writerLayer } from "./acting.js"
 import { connectionOptions } from "./connection.js"
-import { desiredOption, readDesired } from "./plan.js"
+import { allowKeysOption, desiredOption, keysOf, readDesired } from "./plan.js"
 import { jsonOption, stateOptions, stderrLogger } from "./state.js"
-
-/**
- * `--allow-keys`: config keys this run may write beyond the gate's benign defaults and the
- * configured allowlist (FELHOM_GATE_ALLOW_KEYS, or the daemon's `gate.allowKeys`).
- */
-export const allowKeysOption = Options.text("allow-keys").pipe(
-  Options.withDescription("comma-separated config keys the gate lets this run write beyond description, tags, onboot, name, protection, startup (env FELHOM_GATE_ALLOW_KEYS)"),
-  Options.optional
-)
-
-const keysOf = (option: Option.Option<string>): ReadonlyArray<string> =>
-  Option.match(option, { onNone: () => [], onSome: (s) => s.split(",").map((k) => k.trim()).filter((k) => k !== "") })
 
 const encodeDesired = Schema.encodeSync(DesiredState)
 

@@ -1,11 +1,14 @@
 /**
- * `felhom-agent plan --desired FILE [--json]`: what `apply` would do, read-only. Exit 0 = no
+ * `felhom-agent plan --desired FILE [--json] [--allow-keys K,…]`: what `apply` would do,
+ * read-only, with each action the reversibility gate would refuse marked and how to allow it
+ * (the gate policy of this environment, FELHOM_GATE_*, plus --allow-keys). Exit 0 = no
  * changes, 2 = changes planned, 1 = error (as `terraform plan -detailed-exitcode`).
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Console, Effect, Either } from "effect"
+import { Console, Effect, Either, Option } from "effect"
 import type { DesiredState } from "../domain/DesiredState.js"
+import { type GatePolicy, gatePolicyConfig, plannedRefusal } from "../gate/Gate.js"
 import { parseDesiredText } from "../reconcile/DesiredProvider.js"
 import { observe } from "../reconcile/observe.js"
 import { plan } from "../reconcile/plan.js"
@@ -28,20 +31,36 @@ export const readDesired = (file: string) =>
     return yield* Either.match(parseDesiredText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })
   })
 
+/**
+ * `--allow-keys`: config keys this run may write beyond the gate's benign defaults and the
+ * configured allowlist (FELHOM_GATE_ALLOW_KEYS, or the daemon's `gate.allowKeys`).
+ */
+export const allowKeysOption = Options.text("allow-keys").pipe(
+  Options.withDescription("comma-separated config keys the gate lets this run write beyond description, tags, onboot, name, protection, startup (env FELHOM_GATE_ALLOW_KEYS)"),
+  Options.optional
+)
+
+export const keysOf = (option: Option.Option<string>): ReadonlyArray<string> =>
+  Option.match(option, { onNone: () => [], onSome: (s) => s.split(",").map((k) => k.trim()).filter((k) => k !== "") })
+
 /** Exit code of a plan: 0 = nothing to do, 2 = changes. */
 export const planExitCode = (report: PlanReport): number => (report.actionCount > 0 ? 2 : 0)
 
-/** Observes the cluster and reports the plan for `desired`. */
-export const planNow = (desired: DesiredState) =>
-  Effect.map(observe(desired), (observed) => planReport(plan(desired, observed), observed))
+/** Observes the cluster and reports the plan for `desired`, marking what the gate would refuse. */
+export const planNow = (desired: DesiredState, gate: GatePolicy = {}, allowKeys: ReadonlyArray<string> = []) =>
+  Effect.map(observe(desired), (observed) =>
+    planReport(plan(desired, observed), observed, (action) => {
+      const refused = plannedRefusal(gate, action, { allowKeys })
+      return refused === undefined ? undefined : { message: refused.message, keys: refused.keys }
+    }))
 
 export const planCommand = Command.make(
   "plan",
-  { ...connectionOptions, desired: desiredOption, json: jsonOption },
+  { ...connectionOptions, desired: desiredOption, json: jsonOption, allowKeys: allowKeysOption },
   (flags) =>
     Effect.gen(function*() {
       const desired = yield* readDesired(flags.desired)
-      const report = yield* planNow(desired)
+      const report = yield* planNow(desired, yield* gatePolicyConfig, keysOf(flags.allowKeys))
       yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : renderPlan(report))
       yield* setExitCode(planExitCode(report))
     }).pipe(Effect.provide(pveLayer(flags)), Effect.provide(stderrLogger))

@@ -6,13 +6,17 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Option, Redacted } from "effect"
+import { DEMO_GUESTS, DEMO_LOCKS } from "../sim/demoGuests.js"
 import { startSimulator } from "../sim/Simulator.js"
 
 const options = {
   host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("address to listen on")),
   port: Options.integer("port").pipe(Options.withDefault(8006), Options.withDescription("API port (0 = any free port)")),
   controlPort: Options.integer("control-port").pipe(Options.withDefault(8007), Options.withDescription("fault-injection control API port")),
-  guests: Options.integer("guests").pipe(Options.withDefault(8), Options.withDescription("how many guests to generate")),
+  guests: Options.integer("guests").pipe(
+    Options.optional,
+    Options.withDescription("generate this many random guests instead of the six that examples/desired.yaml describes")
+  ),
   seed: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("seed of every random choice")),
   taskMillis: Options.integer("task-ms").pipe(Options.withDefault(500), Options.withDescription("how long each task runs")),
   http: Options.boolean("http").pipe(Options.withDescription("serve plain http instead of https")),
@@ -30,11 +34,12 @@ export const simCommand = Command.make("sim", options, (flags) =>
       host: flags.host,
       port: flags.port,
       controlPort: flags.controlPort,
-      guests: flags.guests,
+      guests: Option.getOrElse(flags.guests, () => DEMO_GUESTS),
       seed: flags.seed,
       taskDuration: flags.taskMillis,
       https: !flags.http
     })
+    if (Option.isNone(flags.guests)) for (const [vmid, lock] of DEMO_LOCKS) sim.cluster.setLock(vmid, lock)
     const dir = yield* Option.match(flags.stateDir, {
       onNone: () => fs.makeTempDirectory({ prefix: "felhom-sim-" }),
       onSome: (d) => Effect.as(fs.makeDirectory(d, { recursive: true }), d)

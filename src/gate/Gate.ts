@@ -77,20 +77,28 @@ export interface GatePolicy {
 
 const countRefusal = (e: GateRefused) => Effect.zipRight(recordGateRefusal(e.reason), Effect.fail(e))
 
+/**
+ * Whether the gate refuses a planned (unsigned) action under this policy, and why: the one rule
+ * the gate applies, also what `plan` shows before anything runs. Pure.
+ */
+export const plannedRefusal = (
+  policy: GatePolicy,
+  action: Action,
+  extend?: GateContext["extend"]
+): GateRefused | undefined => {
+  if (!isReversible(action)) return new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag })
+  if (policy.allowEverything === true) return undefined
+  const allow = new Set([...DEFAULT_ALLOWLIST, ...(policy.allowKeys ?? []), ...(extend?.allowKeys ?? [])])
+  const outside = configKeysOf(action).filter((k) => !allow.has(k))
+  return outside.length > 0 ? new GateRefused({ reason: "not-allowlisted", keys: outside, action: action._tag }) : undefined
+}
+
 export const makeGate = (policy: GatePolicy): GateShape => {
-  const allow = new Set([...DEFAULT_ALLOWLIST, ...(policy.allowKeys ?? [])])
   const check = (action: Action, context: GateContext): Effect.Effect<GateDecision, GateRefused> => {
-    if (context.origin === "planned" && policy.allowEverything !== true) {
-      if (!isReversible(action)) {
-        return countRefusal(new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag }))
-      }
-      const extra = context.extend?.allowKeys ?? []
-      const outside = configKeysOf(action).filter((k) => !allow.has(k) && !extra.includes(k))
-      if (outside.length > 0) return countRefusal(new GateRefused({ reason: "not-allowlisted", keys: outside, action: action._tag }))
-    }
-    if (context.origin === "planned" && !isReversible(action)) {
+    if (context.origin === "planned") {
       // Even with allowEverything an unsigned irreversible action never runs (invariant 6).
-      return countRefusal(new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag }))
+      const refused = plannedRefusal(policy, action, context.extend)
+      if (refused !== undefined) return countRefusal(refused)
     }
     const safetySnapshot = policy.safetySnapshot === true || context.extend?.safetySnapshot === true
     if (action._tag === "SnapshotRollback" && safetySnapshot && context.origin !== "revert") {

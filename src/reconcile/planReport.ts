@@ -22,6 +22,8 @@ export interface ActionReport {
   readonly action: Action["_tag"]
   readonly opId: string
   readonly changes: ReadonlyArray<FieldChange>
+  /** Why the reversibility gate would refuse this action as planned, if it would. */
+  readonly gateRefusal?: { readonly message: string; readonly keys: ReadonlyArray<string> }
 }
 
 export interface GuestReport {
@@ -72,13 +74,22 @@ const changesOf = (action: Action, observed: ObservedGuest | undefined): Readonl
   }
 }
 
-export const planReport = (plan: Plan, observed: ReadonlyArray<ObservedGuest>): PlanReport => {
+/** What the gate would say of a planned action: its refusal, or undefined when it lets it run. */
+export type GateVerdict = (action: Action) => { readonly message: string; readonly keys: ReadonlyArray<string> } | undefined
+
+export const planReport = (plan: Plan, observed: ReadonlyArray<ObservedGuest>, gate?: GateVerdict): PlanReport => {
   const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
   const guests = new Map<number, { vmid: number; node: string; type: GuestType; actions: Array<ActionReport> }>()
   for (const action of plan.actions) {
     const { vmid, node, type } = action.guest
     const entry = guests.get(vmid) ?? { vmid, node, type, actions: [] }
-    entry.actions.push({ action: action._tag, opId: plannedOpId(action, plan.revision), changes: changesOf(action, byVmid.get(vmid)) })
+    const refusal = gate?.(action)
+    entry.actions.push({
+      action: action._tag,
+      opId: plannedOpId(action, plan.revision),
+      changes: changesOf(action, byVmid.get(vmid)),
+      ...(refusal === undefined ? {} : { gateRefusal: refusal })
+    })
     guests.set(vmid, entry)
   }
   return {
@@ -108,6 +119,12 @@ export const renderPlan = (r: PlanReport): string => {
       for (const c of a.changes) {
         const sign = c.desired === null ? "-" : c.current === null ? "+" : "~"
         lines.push(`        ${sign} ${c.key}: ${show(c.current)} → ${c.desired === null ? "(deleted)" : show(c.desired)}   # ${c.reason}`)
+      }
+      if (a.gateRefusal !== undefined) {
+        lines.push(`        ✗ ${a.gateRefusal.message}`)
+        lines.push(a.gateRefusal.keys.length > 0
+          ? `          to allow it: --allow-keys ${a.gateRefusal.keys.join(",")} (or gate.allowKeys / FELHOM_GATE_ALLOW_KEYS), or send it as a signed op`
+          : "          only a signed op from a signer with the irreversible capability can run it")
       }
     }
   }

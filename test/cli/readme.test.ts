@@ -1,0 +1,76 @@
+/**
+ * README's "Try it against the simulator" block, run as written: the commands are read out of
+ * README.md itself, so the document cannot drift from the program. Two substitutions only: the
+ * simulator's fixed ports become free ones (port 0), and /tmp paths move into a temp directory.
+ * The environment comes from the block's `export` lines, filled with what `sim` printed.
+ */
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { ROOT, runCli, spawnCli } from "../support/cli.js"
+
+const readme = Fs.readFileSync(Path.join(ROOT, "README.md"), "utf8")
+
+/** The shell block under the "Try it against the simulator" heading. */
+const tryItBlock = (): ReadonlyArray<string> => {
+  const section = readme.slice(readme.indexOf("### Try it against the simulator"))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? ""
+  return block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter((l) => l !== "" && !l.startsWith("#"))
+}
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "felhom-readme-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+describe("README walk-through", () => {
+  it.live("every command of the simulator walk-through runs as written and does what the README says", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const dir = yield* tempDir
+      const lines = tryItBlock()
+      const local = (l: string) => l.replaceAll("/tmp/", `${dir}/`)
+      const [simLine, ...rest] = lines
+      expect(simLine).toMatch(/^felhom-agent sim /)
+      const simArgs = local(simLine ?? "").split(/\s+/).slice(1).map((a, i, all) =>
+        all[i - 1] === "--port" || all[i - 1] === "--control-port" ? "0" : a)
+      const sim = yield* spawnCli(simArgs, /CA file: /)
+      const printed = sim.output()
+      const url = /listening on (https:\/\/\S+)/.exec(printed)?.[1] ?? ""
+      const fingerprint = /fingerprint: (\S+)/.exec(printed)?.[1] ?? ""
+      // The export lines, with the URL and fingerprint as printed.
+      const env: Record<string, string> = {}
+      for (const line of rest.filter((l) => l.startsWith("export "))) {
+        for (const [, key, value] of line.slice("export ".length).matchAll(/(\w+)=(\S+)/g)) {
+          if (key === undefined || value === undefined) continue
+          env[key] = key === "FELHOM_PVE_URL" ? url : key === "FELHOM_PVE_FINGERPRINT" ? fingerprint : local(value)
+        }
+      }
+      expect(Object.keys(env).sort()).toEqual(["FELHOM_PVE_FINGERPRINT", "FELHOM_PVE_TOKEN_FILE", "FELHOM_PVE_URL"])
+      const results = []
+      for (const line of rest.filter((l) => l.startsWith("felhom-agent "))) {
+        const args = local(line).split(/\s+/).slice(1)
+        results.push({ line, ...(yield* runCli(args, env, { timeout: 60_000 })) })
+      }
+      const [guests, plan, apply, journal] = results
+      expect(results.map((r) => r.line.split(/\s+/)[1])).toEqual(["guests", "plan", "apply", "journal"])
+      expect(guests?.code).toBe(0)
+      expect((JSON.parse(guests?.stdout ?? "") as ReadonlyArray<{ vmid: number }>).map((g) => g.vmid)).toEqual([100, 101, 102, 103, 104, 105])
+      // plan: changes (exit 2), the locked guest skipped, the gate's refusals marked with the way to allow them.
+      expect(plan?.code).toBe(2)
+      expect(plan?.stdout).toContain("! 104: locked (backup)")
+      expect(plan?.stdout).toContain("✗ refused by the reversibility gate: SetConfig of memory is not on the reconcile allowlist")
+      expect(plan?.stdout).toContain("to allow it: --allow-keys memory (or gate.allowKeys / FELHOM_GATE_ALLOW_KEYS), or send it as a signed op")
+      expect(plan?.stdout).toContain("Missing (desired, not in the cluster): 1 — 200")
+      // apply with the allowlist the README gives: every action succeeds.
+      expect(apply?.stderr).toBe("")
+      expect(apply?.code).toBe(0)
+      expect(apply?.stdout).toMatch(/(\d+)\/\1 action\(s\) succeeded/)
+      expect(journal?.code).toBe(0)
+      expect(journal?.stdout.split("\n").slice(1).filter((l) => l.includes(" done "))).not.toHaveLength(0)
+      // Converged: the same plan now finds nothing to do.
+      const again = yield* runCli(local(plan?.line ?? "").split(/\s+/).slice(1), env, { timeout: 60_000 })
+      expect(again.code, again.stdout).toBe(0)
+    })), 180_000)
+})
