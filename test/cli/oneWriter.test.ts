@@ -5,11 +5,11 @@
  * "failed: not applied" while PVE applied it, and the first died on a bad transition.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Redacted } from "effect"
+import { Deferred, Effect, Fiber, Option, Redacted } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
-import { runCli } from "../support/cli.js"
+import { type CliResult, runCli } from "../support/cli.js"
 import { journalOps, pollUntil, tempDir } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
@@ -26,6 +26,21 @@ const setup = Effect.gen(function*() {
   return { sim, desiredFile, connection, stateDir }
 })
 
+/** Waits until the first process's op is in flight; fails with its output if it ended first. */
+const inFlight = (stateDir: string, first: Fiber.RuntimeFiber<CliResult>) =>
+  pollUntil(
+    "the first apply's op in flight",
+    Effect.zip(journalOps(stateDir), Fiber.poll(first)),
+    ([ops, done]) => ops[0]?.phase === "in-flight" || Option.isSome(done),
+    { timeout: "90 seconds" }
+  ).pipe(
+    Effect.flatMap(([, done]) =>
+      Option.match(done, {
+        onNone: () => Effect.void,
+        onSome: (exit) => Effect.fail(new Error(`the first apply ended before its op was in flight: ${JSON.stringify(exit)}`))
+      }))
+  )
+
 const ours = (sim: Sim["Type"]) => sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)
 
 describe("one writer per state directory", () => {
@@ -35,7 +50,7 @@ describe("one writer per state directory", () => {
       // 100's config task runs until the test lets it finish.
       sim.cluster.setFaults({ stuckTasks: [{ vmid: 100, type: "qmconfig" }] })
       const first = yield* Effect.fork(runCli(["apply", ...connection, "--desired", desiredFile, "--json"], {}, { timeout: 60_000 }))
-      yield* pollUntil("the first apply's op in flight", journalOps(stateDir), (ops) => ops[0]?.phase === "in-flight", { timeout: "30 seconds" })
+      yield* inFlight(stateDir, first)
       const second = yield* runCli(["apply", ...connection, "--desired", desiredFile], {}, { timeout: 60_000 })
       sim.cluster.clearFaults()
       expect(second.code).toBe(1)
@@ -47,14 +62,14 @@ describe("one writer per state directory", () => {
       const ops = yield* journalOps(stateDir)
       expect(ops.map((o) => o.phase)).toEqual(["done"])
       expect(ours(sim)).toHaveLength(1)
-    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 180_000)
 
   it.scopedLive("with --wait the second apply waits for the first, then finds nothing left to do", () =>
     Effect.gen(function*() {
       const { sim, desiredFile, connection, stateDir } = yield* setup
       sim.cluster.setFaults({ stuckTasks: [{ vmid: 100, type: "qmconfig" }] })
       const first = yield* Effect.fork(runCli(["apply", ...connection, "--desired", desiredFile], {}, { timeout: 60_000 }))
-      yield* pollUntil("the first apply's op in flight", journalOps(stateDir), (ops) => ops[0]?.phase === "in-flight", { timeout: "30 seconds" })
+      yield* inFlight(stateDir, first)
       const waiting = yield* Deferred.make<void>()
       const secondFiber = yield* Effect.fork(runCli(["apply", ...connection, "--desired", desiredFile, "--wait", "--json"], {}, {
         timeout: 60_000,
@@ -69,5 +84,5 @@ describe("one writer per state directory", () => {
       expect(JSON.parse(second.stdout)).toMatchObject({ succeeded: true, results: [] })
       expect((yield* journalOps(stateDir)).map((o) => o.phase)).toEqual(["done"])
       expect(ours(sim)).toHaveLength(1)
-    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 180_000)
 })

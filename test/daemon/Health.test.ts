@@ -11,7 +11,7 @@ const get = (port: number, path: string, method = "GET") =>
     return { status: response.status, type: response.headers.get("content-type") ?? "", body: await response.text() }
   })
 
-const scrapes = Metric.counter("t_health_scrape_hook_total", { incremental: true })
+const scrapes = Metric.counter("felhom_test_health_scrape_hook_total", { incremental: true })
 
 const server = (options: { onScrape?: Effect.Effect<void, unknown> } = {}) =>
   HealthServer.layer({ port: 0, ...options }).pipe(
@@ -70,7 +70,7 @@ describe("HealthServer", () => {
       expect(sampleValue(after, "felhom_ops_total", { kind: "Start", outcome: "Applied" })).toBe(opsBefore + 1)
       expect(sampleValue(after, "felhom_ready")).toBe(1)
       expect(sampleValue(after, "felhom_nonce_store_entries")).toBe(42)
-      expect(sampleValue(after, "t_health_scrape_hook_total")).toBe(2)
+      expect(sampleValue(after, "felhom_test_health_scrape_hook_total")).toBe(2)
     }).pipe(Effect.provide(server({
       onScrape: Effect.zipRight(recordNonceFill({ entries: 42, capacity: 100_000 }), Metric.increment(scrapes))
     }))))
