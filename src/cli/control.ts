@@ -38,7 +38,8 @@ type Settled = Either.Either<Option.Option<CommandOutput>, DaemonRefused | Daemo
  */
 export const askDaemon = (
   stateDir: string,
-  request: ControlRequest
+  request: ControlRequest,
+  options: { readonly quiet?: boolean } = {}
 ): Effect.Effect<Option.Option<CommandOutput>, DaemonRefused | DaemonUnreachable> =>
   Effect.flatMap(
     Effect.async<Settled>((resume) => {
@@ -70,6 +71,7 @@ export const askDaemon = (
           const r = reply.right
           switch (r.type) {
             case "accepted":
+              if (options.quiet === true) break
               process.stderr.write(
                 `felhom-agent: handed to the running daemon (PID ${r.pid})${r.ready ? "" : "; waiting for its start-up recovery"}\n`
               )

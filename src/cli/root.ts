@@ -10,11 +10,13 @@ import { planCommand } from "./plan.js"
 import { revertCommand } from "./revert.js"
 import { selftestCommand } from "./selftest.js"
 import { simCommand } from "./sim.js"
+import { statusCommand } from "./status.js"
 
 export const rootCommand = Command.make("felhom-agent").pipe(
   Command.withDescription("keeps a Proxmox VE host's guests as a hub wants them"),
   Command.withSubcommands([
     daemonCommand,
+    statusCommand,
     simCommand,
     guestsCommand,
     planCommand,

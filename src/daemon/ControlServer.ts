@@ -81,7 +81,8 @@ const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
       return yield* send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${request.left.message}` })
     }
     yield* send(conn, { type: "accepted", pid: process.pid, ready: yield* options.isReady })
-    yield* options.awaitReady
+    // Only `status` is answered while start-up recovery runs: it is how one asks why.
+    if (request.right.command !== "status") yield* options.awaitReady
     yield* Effect.logInfo("control request").pipe(Effect.annotateLogs({ command: request.right.command }))
     const reply = yield* options.handle(request.right).pipe(
       Effect.match({

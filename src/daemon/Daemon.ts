@@ -24,6 +24,7 @@ import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
 import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
 import { type Described, serveControl } from "./ControlServer.js"
+import { gatherStatus, type StatusSource } from "./status.js"
 import type { ControlRequest } from "./controlProtocol.js"
 import type { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
@@ -63,9 +64,9 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
   })
 
 /** What the hub hears about the last pass, including the actions the gate refused. */
-const reportOf = (last: Ref.Ref<Option.Option<PassResult>>): Effect.Effect<ReportInput> =>
+const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
   Effect.gen(function*() {
-    const pass = yield* Ref.get(last)
+    const pass = Option.map(yield* Ref.get(last), (l) => l.pass)
     const at = yield* Clock.currentTimeMillis
     if (Option.isNone(pass)) {
       return { observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }
@@ -115,9 +116,9 @@ const drainQueue = (grace: Duration.Duration) =>
   })
 
 /** A control request, run through the daemon's own services (app/requests.ts). */
-const handleControl = (
+const handleControl = (status: StatusSource) => (
   request: ControlRequest
-): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | SignedOps | Selftest> => {
+): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | SignedOps | Selftest | Readiness> => {
   switch (request.command) {
     case "apply":
       return Either.match(decodeDesiredState(request.desired, "the desired document sent to the daemon"), {
@@ -130,10 +131,12 @@ const handleControl = (
       return submitRequest(Buffer.from(request.envelope, "base64"), { safetySnapshot: request.safetySnapshot })
     case "selftest":
       return selftestRequest({ vmid: request.vmid, task: request.task, confirm: request.confirm })
+    case "status":
+      return gatherStatus(status)
   }
 }
 
-const main = (config: AgentConfigShape) =>
+const main = (config: AgentConfigShape, lastPass: LastPass) =>
   Effect.gen(function*() {
     const { settings } = config
     const readiness = yield* Readiness
@@ -145,7 +148,7 @@ const main = (config: AgentConfigShape) =>
       stateDir: settings.stateDir,
       isReady: Deferred.isDone(recovered),
       awaitReady: Deferred.await(recovered),
-      handle: handleControl
+      handle: handleControl({ agentId: settings.agentId, stateDir: settings.stateDir, pveUrl: settings.pve.url, lastPass })
     })
     yield* sd.status("recovering the op journal")
     yield* recoverUntilSettled(settings.reconcile.taskDeadline)
@@ -169,8 +172,10 @@ const main = (config: AgentConfigShape) =>
     return yield* Effect.never
   })
 
+type LastPass = Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
+
 /** Every service of design.md, composed once from the settings. */
-export const daemonLayer = (config: AgentConfigShape) =>
+export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { settings } = config
     // Every edge setting is checked here, before any layer is built: a bad one (signers file,
@@ -180,7 +185,6 @@ export const daemonLayer = (config: AgentConfigShape) =>
     yield* checkDesiredFile(settings)
     const pveConnection = yield* pveConnectionOf(config)
     const hubClient = settings.desired.source === "hub" ? Option.some(yield* hubClientSettingsOf(config)) : Option.none()
-    const lastPass = yield* Ref.make(Option.none<PassResult>())
     const health = Layer.unwrapEffect(Effect.map(NonceStore, (store) =>
       HealthServer.layer({ ...parseListen(settings.health.listen), onScrape: Effect.flatMap(store.fill, recordNonceFill) })))
     const observability = Layer.mergeAll(Readiness.layer, Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }), SdNotify.layer())
@@ -198,7 +202,10 @@ export const daemonLayer = (config: AgentConfigShape) =>
         reconciler: {
           interval: settings.reconcile.interval,
           plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
-          onPass: (pass) => Effect.zipRight(Ref.set(lastPass, Option.some(pass)), liveness.beat)
+          onPass: (pass) =>
+            Effect.flatMap(Clock.currentTimeMillis, (at) => Ref.set(lastPass, Option.some({ pass, at }))).pipe(
+              Effect.zipRight(liveness.beat)
+            )
         }
       }))).pipe(Layer.provideMerge(Layer.succeed(PveConnection, pveConnection)))
     const hubDesired = hubDesiredLayer(settings, signers)
@@ -230,4 +237,5 @@ export const daemonLayer = (config: AgentConfigShape) =>
   }))
 
 export const runDaemon = (config: AgentConfigShape) =>
-  Effect.scoped(main(config)).pipe(Effect.provide(daemonLayer(config)))
+  Effect.flatMap(Ref.make(Option.none<{ readonly pass: PassResult; readonly at: number }>()), (lastPass) =>
+    Effect.scoped(main(config, lastPass)).pipe(Effect.provide(daemonLayer(config, lastPass))))

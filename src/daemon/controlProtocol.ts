@@ -41,7 +41,13 @@ export const SelftestRequest = Schema.Struct({
   confirm: Schema.Boolean
 })
 
-export const ControlRequest = Schema.Union(ApplyRequest, RevertRequest, SubmitRequest, SelftestRequest)
+/** The daemon's own view (`felhom-agent status`); answered also while start-up recovery runs. */
+export const StatusRequest = Schema.Struct({
+  v: Schema.Literal(PROTOCOL_VERSION),
+  command: Schema.Literal("status")
+})
+
+export const ControlRequest = Schema.Union(ApplyRequest, RevertRequest, SubmitRequest, SelftestRequest, StatusRequest)
 export type ControlRequest = typeof ControlRequest.Type
 
 export const Accepted = Schema.Struct({

@@ -92,4 +92,33 @@ describe("daemon control socket", () => {
       expect(lines[1]).toMatch(/^felhom-agent: /)
       expect(ours(sim)).toHaveLength(2)
     }).pipe(Effect.provide(Sim.layer({ guests: GUESTS }))), 120_000)
+
+  it.scopedLive("status answers from the running daemon; without one it says so in one line, exit 3", () =>
+    Effect.gen(function*() {
+      const { sim, env, daemon } = yield* setup
+      const stateDir = ["--state-dir", env.stateDir]
+      yield* pollUntil("a reconcile pass", runCli(["status", ...stateDir, "--json"]), (r) =>
+        r.code === 0 && (JSON.parse(r.stdout) as { lastPass: unknown }).lastPass !== null, { context: daemon.output })
+      const json = yield* runCli(["status", ...stateDir, "--json"])
+      expect(json.stderr).toBe("")
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        pid: daemon.child.pid,
+        agentId: "agent-pve1",
+        ready: true,
+        notReadyReason: null,
+        pve: { url: sim.url, error: null },
+        lastPass: { actions: 0 },
+        ops: { inFlight: [], needsOperator: [] },
+        hub: null
+      })
+      const text = yield* runCli(["status", ...stateDir])
+      expect(text.code).toBe(0)
+      expect(text.stdout).toMatch(new RegExp(`^felhom-agent agent-pve1 \\(PID ${daemon.child.pid}\\): ready\n  PVE: +${sim.url} \\(version `))
+      expect(text.stdout).toContain("0 in flight, 0 waiting for an operator")
+      expect((yield* stopDaemon(daemon)).code).toBe(0)
+      const none = yield* runCli(["status", ...stateDir])
+      expect(none.code).toBe(3)
+      expect(none.stdout).toBe("")
+      expect(none.stderr).toBe(`felhom-agent: no daemon is running on state directory ${env.stateDir}\n`)
+    }).pipe(Effect.provide(Sim.layer({ guests: GUESTS }))), 120_000)
 })

@@ -1,0 +1,138 @@
+/**
+ * `felhom-agent status`: what the running daemon is doing, in its own words, answered over the
+ * control socket — readiness (and why not), the PVE endpoint, the last reconcile pass (when,
+ * how long, actions by outcome, what drifts and why, what waits for a restart, what the gate
+ * refused), the ops in flight and those waiting for an operator (with the evidence), the hub
+ * loop's health and the desired revision in force.
+ */
+import { Clock, Effect, Option, type Ref } from "effect"
+import type { CommandOutput } from "../app/requests.js"
+import { HubLoop } from "../hub/HubLoop.js"
+import { Pve } from "../pve/Pve.js"
+import { describeOutcome, isSuccess } from "../reconcile/Outcome.js"
+import type { PassResult } from "../reconcile/Reconciler.js"
+import { Journal } from "../state/Journal.js"
+import { Readiness } from "./Health.js"
+
+export interface AgentStatus {
+  readonly pid: number
+  readonly agentId: string
+  readonly stateDir: string
+  readonly ready: boolean
+  readonly notReadyReason: string | null
+  readonly pve: { readonly url: string; readonly version: string | null; readonly error: string | null }
+  readonly lastPass: {
+    readonly at: string
+    readonly durationMillis: number
+    readonly revision: string | null
+    readonly actions: number
+    readonly outcomes: Readonly<Record<string, number>>
+    readonly notApplied: ReadonlyArray<{ readonly vmid: number; readonly action: string; readonly reason: string }>
+    readonly restartRequired: ReadonlyArray<{ readonly vmid: number; readonly keys: ReadonlyArray<string> }>
+    readonly skipped: ReadonlyArray<{ readonly vmid: number; readonly reason: string }>
+  } | null
+  readonly ops: {
+    readonly inFlight: ReadonlyArray<{ readonly opId: string; readonly vmid: number; readonly action: string; readonly phase: string; readonly upid: string | null }>
+    readonly needsOperator: ReadonlyArray<{ readonly opId: string; readonly vmid: number; readonly action: string; readonly evidence: string }>
+  }
+  readonly hub: {
+    readonly consecutiveFailures: number
+    readonly lastError: string | null
+    readonly lastSuccessAt: string | null
+  } | null
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+export interface StatusSource {
+  readonly agentId: string
+  readonly stateDir: string
+  readonly pveUrl: string
+  readonly lastPass: Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
+}
+
+/** Gathers the status from the daemon's services; a PVE that does not answer is reported, not fatal. */
+export const gatherStatus = (source: StatusSource) =>
+  Effect.gen(function*() {
+    const readiness = yield* (yield* Readiness).current
+    const journal = yield* Journal
+    const pve = yield* Pve
+    const version = yield* pve.version.pipe(
+      Effect.timeout("5 seconds"),
+      Effect.map((v) => ({ version: v.version, error: null })),
+      Effect.catchAll((e) => Effect.succeed({ version: null, error: e.message }))
+    )
+    const unfinished = yield* journal.unfinished
+    const flagged = yield* journal.list({ phase: "needs-operator", limit: 100 })
+    const hub = yield* Effect.serviceOption(HubLoop)
+    const hubStatus = yield* Option.match(hub, { onNone: () => Effect.succeed(null), onSome: (h) => Effect.map(h.status, Option.some) })
+    const last = Option.getOrNull(yield* source.lastPass.get)
+    const lastPass: AgentStatus["lastPass"] = last === null ? null : (() => {
+      const outcomes: Record<string, number> = {}
+      for (const r of last.pass.results) outcomes[r.outcome._tag] = (outcomes[r.outcome._tag] ?? 0) + 1
+      return {
+        at: iso(last.at),
+        durationMillis: last.pass.durationMillis,
+        revision: last.pass.plan.revision ?? null,
+        actions: last.pass.plan.actions.length,
+        outcomes,
+        notApplied: last.pass.results.filter((r) => !isSuccess(r.outcome)).map((r) => ({
+          vmid: r.action.guest.vmid, action: r.action._tag, reason: describeOutcome(r.outcome)
+        })),
+        restartRequired: last.pass.plan.restartRequired.map((p) => ({ vmid: p.vmid, keys: p.keys })),
+        skipped: last.pass.plan.skipped.map((s) => ({ vmid: s.vmid, reason: s.reason }))
+      }
+    })()
+    const status: AgentStatus = {
+      pid: process.pid,
+      agentId: source.agentId,
+      stateDir: source.stateDir,
+      ready: readiness.ready,
+      notReadyReason: readiness.ready ? null : readiness.reason,
+      pve: { url: source.pveUrl, ...version },
+      lastPass,
+      ops: {
+        inFlight: unfinished.map((o) => ({ opId: o.opId, vmid: o.vmid, action: o.action, phase: o.phase, upid: o.upid })),
+        needsOperator: flagged.map((o) => ({ opId: o.opId, vmid: o.vmid, action: o.action, evidence: o.detail?.message ?? "" }))
+      },
+      hub: hubStatus === null || Option.isNone(hubStatus) ? null : {
+        consecutiveFailures: hubStatus.value.consecutiveFailures,
+        lastError: hubStatus.value.lastError ?? null,
+        lastSuccessAt: hubStatus.value.lastSuccessAt === undefined ? null : iso(hubStatus.value.lastSuccessAt)
+      }
+    }
+    const now = yield* Clock.currentTimeMillis
+    return { exitCode: 0, text: renderStatus(status, now), json: status } satisfies CommandOutput
+  })
+
+const ago = (at: string, now: number): string => {
+  const seconds = Math.max(0, Math.round((now - Date.parse(at)) / 1000))
+  return seconds < 120 ? `${seconds}s ago` : `${Math.round(seconds / 60)}m ago`
+}
+
+/** The human form: a few lines an operator reads at 3 a.m. */
+export const renderStatus = (s: AgentStatus, now: number): string => {
+  const lines = [
+    `felhom-agent ${s.agentId} (PID ${s.pid}): ${s.ready ? "ready" : `NOT READY: ${s.notReadyReason ?? ""}`}`,
+    `  PVE:        ${s.pve.url} ${s.pve.version === null ? `(not answering: ${s.pve.error ?? ""})` : `(version ${s.pve.version})`}`,
+    `  state dir:  ${s.stateDir}`
+  ]
+  if (s.lastPass === null) lines.push("  last pass:  none yet")
+  else {
+    const p = s.lastPass
+    const outcomes = Object.entries(p.outcomes).map(([k, n]) => `${n} ${k}`).join(", ")
+    lines.push(`  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, revision ${p.revision ?? "-"}, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`)
+    for (const n of p.notApplied) lines.push(`    ✗ ${n.vmid} ${n.action}: ${n.reason}`)
+    for (const k of p.skipped) lines.push(`    ! ${k.vmid} skipped: ${k.reason}`)
+    for (const r of p.restartRequired) lines.push(`    ↻ ${r.vmid} restart required: ${r.keys.join(", ")}`)
+  }
+  lines.push(`  ops:        ${s.ops.inFlight.length} in flight, ${s.ops.needsOperator.length} waiting for an operator`)
+  for (const o of s.ops.inFlight) lines.push(`    … ${o.opId.slice(0, 12)} ${o.action} ${o.vmid} ${o.phase}${o.upid === null ? "" : ` ${o.upid}`}`)
+  for (const o of s.ops.needsOperator) lines.push(`    ? ${o.opId.slice(0, 12)} ${o.action} ${o.vmid}: ${o.evidence}`)
+  if (s.hub !== null) {
+    lines.push(s.hub.consecutiveFailures === 0
+      ? `  hub:        reachable${s.hub.lastSuccessAt === null ? "" : `, last contact ${ago(s.hub.lastSuccessAt, now)}`}`
+      : `  hub:        UNREACHABLE (${s.hub.consecutiveFailures} failed polls): ${s.hub.lastError ?? ""}`)
+  }
+  return lines.join("\n")
+}
