@@ -33,7 +33,7 @@ export class StateDbMissing extends Data.TaggedError("StateDbMissing")<{ readonl
 
 export const StoresLive = (options: StoresOptions) => {
   const filename = stateDbPath(options.stateDir)
-  const db = StateStore.layer({ filename })
+  const db = StateStore.layer({ filename, mode: options.writer === undefined ? "read" : "write" })
   const owned: Layer.Layer<
     Layer.Layer.Success<typeof db>,
     Layer.Layer.Error<typeof db> | StateDbMissing | StateDirBusy | StateLockError

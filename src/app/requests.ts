@@ -26,6 +26,8 @@ export interface CommandOutput {
   readonly exitCode: number
   readonly text: string
   readonly json: unknown
+  /** When the command fails, the one line that says why (stderr, after the output). */
+  readonly error?: string
 }
 
 /** What a process that did not run before must do first: resolve what an earlier run left. */
@@ -134,8 +136,13 @@ export const submitRequest = (
 
 /** The live exercises of a test guest; text is the Markdown report; exit 0 only if every task passed. */
 export const selftestRequest = (options: SelftestOptions): Effect.Effect<CommandOutput, never, Selftest> =>
-  Effect.map(Effect.flatMap(Selftest, (s) => s.run(options)), (report) => ({
-    exitCode: report.verdict === "pass" ? 0 : 1,
-    text: renderMarkdown(report),
-    json: JSON.parse(renderJson(report)) as unknown
-  }))
+  Effect.map(Effect.flatMap(Selftest, (s) => s.run(options)), (report) => {
+    const failed = report.tasks.find((t) => t.status === "failed")
+    const why = report.reason ?? (failed === undefined ? "see the report" : `task ${failed.task}: ${failed.reason ?? "failed"}`)
+    return {
+      exitCode: report.verdict === "pass" ? 0 : 1,
+      text: renderMarkdown(report),
+      json: JSON.parse(renderJson(report)) as unknown,
+      ...(report.verdict === "pass" ? {} : { error: `selftest ${report.verdict === "refused" ? "refused" : "failed"} on guest ${report.vmid}: ${why}` })
+    }
+  })

@@ -8,13 +8,14 @@
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Config, Effect, Layer } from "effect"
+import { Config, Effect, Layer, Option } from "effect"
+import * as os from "node:os"
 import { recoverFirst, submitRequest } from "../app/requests.js"
 import { runActing, waitOption, writerLayer } from "../cli/acting.js"
-import { connectionOptions } from "../cli/connection.js"
+import { connectionOptions, fileErrorReason, FileUnreadable } from "../cli/connection.js"
 import { jsonOption, stateOptions, stderrLogger } from "../cli/state.js"
 import { SignedOps } from "./SignedOps.js"
-import { loadSigners } from "./Signers.js"
+import { loadSigners, noSigners } from "./Signers.js"
 import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "./Verifier.js"
 
 export const safetySnapshotOption = Options.boolean("safety-snapshot").pipe(
@@ -29,11 +30,13 @@ export const submitCommand = Command.make(
     file: Args.file({ name: "envelope" }),
     signers: Options.text("signers").pipe(
       Options.withFallbackConfig(Config.string("FELHOM_SIGNERS_FILE")),
-      Options.withDescription("signers file (JSON or YAML; absent = no signers, every op refused) (env FELHOM_SIGNERS_FILE)")
+      Options.withDescription("signers file (JSON or YAML); without one every op is refused (env FELHOM_SIGNERS_FILE)"),
+      Options.optional
     ),
     agentId: Options.text("agent-id").pipe(
       Options.withFallbackConfig(Config.string("FELHOM_AGENT_ID")),
-      Options.withDescription("this agent's id, the only aud accepted (env FELHOM_AGENT_ID)")
+      Options.withDescription("this agent's id, the only aud accepted; default: the host name (env FELHOM_AGENT_ID)"),
+      Options.optional
     ),
     skew: Options.integer("skew").pipe(Options.withDefault(DEFAULT_SKEW_SECONDS)),
     maxLifetime: Options.integer("max-lifetime").pipe(Options.withDefault(DEFAULT_MAX_LIFETIME_SECONDS)),
@@ -44,10 +47,16 @@ export const submitCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
-      const bytes = yield* fs.readFile(flags.file)
+      const bytes = yield* fs.readFile(flags.file).pipe(
+        Effect.mapError((e) => new FileUnreadable({ what: "envelope file", path: flags.file, reason: fileErrorReason(e) }))
+      )
       const local = Effect.gen(function*() {
-        const signers = yield* loadSigners(flags.signers)
-        const signedOps = SignedOps.layer({ agentId: flags.agentId, signers, skew: flags.skew, maxLifetime: flags.maxLifetime })
+        const signers = yield* Option.match(flags.signers, {
+          onNone: () => Effect.succeed(noSigners("no signers file configured (--signers or FELHOM_SIGNERS_FILE)")),
+          onSome: loadSigners
+        })
+        const agentId = Option.getOrElse(flags.agentId, () => os.hostname())
+        const signedOps = SignedOps.layer({ agentId, signers, skew: flags.skew, maxLifetime: flags.maxLifetime })
         const stack = signedOps.pipe(
           Layer.provideMerge(writerLayer(flags, { stateDir: flags.stateDir, command: "op submit", wait: flags.wait }))
         )

@@ -49,5 +49,6 @@ export const runActing = <E, R, E2 = never, R2 = never>(options: {
     const output = Option.isSome(remote) ? remote.value : yield* options.local
     if (options.alsoWrite !== undefined) yield* options.alsoWrite(output)
     yield* Console.log(options.json ? JSON.stringify(output.json, null, 2) : output.text)
+    if (output.exitCode !== 0 && output.error !== undefined) yield* Console.error(`felhom-agent: ${output.error}`)
     yield* setExitCode(output.exitCode)
   })

@@ -4,27 +4,25 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
 import { Config, Data, Effect, Layer, Option } from "effect"
 import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
 import { parsePveToken } from "../pve/PveToken.js"
 
-const fromEnv = <A>(option: Options.Options<A>, name: string, config: Config.Config<A>) =>
-  option.pipe(Options.withFallbackConfig(config), Options.withDescription(`(env ${name})`))
+/** A text option that falls back to an environment variable, which its description names. */
+const fromEnv = (name: string, env: string, description: string) =>
+  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.withDescription(`${description} (env ${env})`))
 
 export const connectionOptions = {
-  pveUrl: fromEnv(Options.text("pve-url"), "FELHOM_PVE_URL", Config.string("FELHOM_PVE_URL")).pipe(
-    Options.withDescription("PVE API base URL, e.g. https://pve1:8006")
-  ),
-  tokenFile: fromEnv(Options.text("token-file"), "FELHOM_PVE_TOKEN_FILE", Config.string("FELHOM_PVE_TOKEN_FILE")).pipe(
-    Options.withDescription("file holding USER@REALM!TOKENID=SECRET")
-  ),
-  fingerprint: fromEnv(Options.text("fingerprint"), "FELHOM_PVE_FINGERPRINT", Config.string("FELHOM_PVE_FINGERPRINT")).pipe(
-    Options.withDescription("pin the PVE leaf certificate's SHA-256 (AB:CD:… as in GET /nodes ssl_fingerprint)"),
-    Options.optional
-  ),
-  caFile: fromEnv(Options.text("ca-file"), "FELHOM_PVE_CA_FILE", Config.string("FELHOM_PVE_CA_FILE")).pipe(
-    Options.withDescription("CA certificate (PEM) that signed PVE's certificate, e.g. pve-root-ca.pem"),
+  pveUrl: fromEnv("pve-url", "FELHOM_PVE_URL", "PVE API base URL, e.g. https://pve1:8006"),
+  tokenFile: fromEnv("token-file", "FELHOM_PVE_TOKEN_FILE", "file holding USER@REALM!TOKENID=SECRET"),
+  fingerprint: fromEnv(
+    "fingerprint",
+    "FELHOM_PVE_FINGERPRINT",
+    "pin the PVE leaf certificate's SHA-256 (AB:CD:… as in GET /nodes ssl_fingerprint)"
+  ).pipe(Options.optional),
+  caFile: fromEnv("ca-file", "FELHOM_PVE_CA_FILE", "CA certificate (PEM) that signed PVE's certificate, e.g. pve-root-ca.pem").pipe(
     Options.optional
   ),
   insecureHttp: Options.boolean("insecure-http").pipe(
@@ -46,9 +44,24 @@ export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonl
   }
 }
 
+/** A platform error about a file, as the few words an operator needs ("no such file"). */
+export const fileErrorReason = (e: PlatformError): string => {
+  if (e._tag !== "SystemError") return e.message
+  switch (e.reason) {
+    case "NotFound":
+      return "no such file"
+    case "PermissionDenied":
+      return "permission denied"
+    case "BadResource":
+      return "not a readable file"
+    default:
+      return e.message
+  }
+}
+
 const readFile = (what: string, path: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-    Effect.mapError((e) => new FileUnreadable({ what, path, reason: e.message }))
+    Effect.mapError((e) => new FileUnreadable({ what, path, reason: fileErrorReason(e) }))
   )
 
 /** The `PveConnection` described by the flags, validated before anything connects. */

@@ -77,7 +77,9 @@ export const askDaemon = (
               )
               break
             case "output":
-              return settle(Either.right(Option.some({ exitCode: r.exitCode, text: r.text, json: r.json })))
+              return settle(Either.right(Option.some({
+                exitCode: r.exitCode, text: r.text, json: r.json, ...(r.error === undefined ? {} : { error: r.error })
+              })))
             case "error":
               return settle(Either.left(new DaemonRefused({ tag: r.tag, reason: r.message })))
           }

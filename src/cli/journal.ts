@@ -3,12 +3,20 @@
  * journal of the state directory, read-only — what ran, when, with which task, how it ended.
  */
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect } from "effect"
+import { Console, Data, Effect } from "effect"
 import { Journal } from "../state/Journal.js"
 import type { OpRecord, PhaseEntry } from "../state/OpRecord.js"
 import { journalLayer, jsonOption, stateOptions } from "./state.js"
 
 const time = (ms: number): string => new Date(ms).toISOString()
+
+const MAX_LIMIT = 10_000
+
+export class JournalLimitInvalid extends Data.TaggedError("JournalLimitInvalid")<{ readonly limit: number }> {
+  override get message(): string {
+    return `--limit must be between 1 and ${MAX_LIMIT}, got ${this.limit}`
+  }
+}
 
 const table = (ops: ReadonlyArray<OpRecord>): string => {
   if (ops.length === 0) return "The journal is empty."
@@ -41,13 +49,19 @@ const listCommand = Command.make(
   {
     ...stateOptions,
     json: jsonOption,
-    limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("newest N ops (default 50)"))
+    limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription(`newest N ops, 1 to ${MAX_LIMIT} (default 50)`))
   },
   (flags) =>
     Effect.gen(function*() {
-      const ops = yield* Effect.flatMap(Journal, (j) => j.list({ limit: flags.limit }))
+      // Checked before the journal is opened: a bad flag is the answer, whatever the state dir.
+      if (!Number.isInteger(flags.limit) || flags.limit < 1 || flags.limit > MAX_LIMIT) {
+        return yield* new JournalLimitInvalid({ limit: flags.limit })
+      }
+      const ops = yield* Effect.flatMap(Journal, (j) => j.list({ limit: flags.limit })).pipe(
+        Effect.provide(journalLayer(flags.stateDir))
+      )
       yield* Console.log(flags.json ? JSON.stringify(ops, null, 2) : table(ops))
-    }).pipe(Effect.provide(journalLayer(flags.stateDir)))
+    })
 ).pipe(Command.withDescription("list journaled ops, newest first"))
 
 const showCommand = Command.make(

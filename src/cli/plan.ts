@@ -13,7 +13,7 @@ import { parseDesiredText } from "../reconcile/DesiredProvider.js"
 import { observe } from "../reconcile/observe.js"
 import { plan } from "../reconcile/plan.js"
 import { type PlanReport, planReport, renderPlan } from "../reconcile/planReport.js"
-import { connectionOptions, FileUnreadable, pveLayer } from "./connection.js"
+import { connectionOptions, fileErrorReason, FileUnreadable, pveLayer } from "./connection.js"
 import { setExitCode } from "./run.js"
 import { jsonOption, stderrLogger } from "./state.js"
 
@@ -26,7 +26,7 @@ export const readDesired = (file: string) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const text = yield* fs.readFileString(file).pipe(
-      Effect.mapError((e) => new FileUnreadable({ what: "desired state file", path: file, reason: e.message }))
+      Effect.mapError((e) => new FileUnreadable({ what: "desired state file", path: file, reason: fileErrorReason(e) }))
     )
     return yield* Either.match(parseDesiredText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })
   })

@@ -8,6 +8,7 @@ import { ValidationError } from "@effect/cli"
 import { NodeRuntime } from "@effect/platform-node"
 import { Cause, Console, Effect, Exit } from "effect"
 import { Logging } from "../daemon/Logging.js"
+import { argumentErrorLines, colourAllowed, formatHelp, helpWidth } from "./errorLines.js"
 
 // The exit code is a property of the process, so it lives at module level.
 let requestedExit = 0
@@ -24,9 +25,30 @@ const describe = (error: unknown): string => {
 const drain = (stream: NodeJS.WriteStream) =>
   new Promise<void>((resolve) => stream.write("", () => resolve()))
 
+/**
+ * The console commands print through. @effect/cli prints its argument errors with
+ * `Console.error` and its help with `Console.log`, both as ANSI help documents; ours never carry
+ * ANSI and our error lines start with `felhom-agent:`. So: argument errors become one line plus
+ * a hint (errorLines.ts), help is fitted to the terminal, everything else passes unchanged.
+ */
+const cliConsole = (base: Console.Console): Console.Console => ({
+  ...base,
+  error: (...args) => {
+    const text = args.map(String).join(" ")
+    return text.startsWith("felhom-agent:") ? base.error(...args) : base.error(argumentErrorLines(text).join("\n"))
+  },
+  log: (...args) => {
+    const text = args.map(String).join(" ")
+    if (!text.includes("\u001b[")) return base.log(...args)
+    const colour = colourAllowed(process.env, process.stdout.isTTY === true)
+    return base.log(formatHelp(text, { colour, width: helpWidth(process.env, process.stdout.isTTY === true ? process.stdout.columns : undefined) }))
+  }
+})
+
 export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.ValidationError, never>): void =>
   NodeRuntime.runMain(
     program.pipe(
+      (p) => Effect.consoleWith((base) => Effect.withConsole(p, cliConsole(base))),
       // Logs go to stderr only, for every command: stdout is the command's answer. (runMain's
       // pretty logger writes to stdout; it is disabled below, this replaces it.)
       Effect.provide(Logging.layer({ format: "logfmt", stream: "stderr" })),

@@ -87,7 +87,9 @@ const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
     const reply = yield* options.handle(request.right).pipe(
       Effect.match({
         onFailure: (e): ControlReply => ({ type: "error", tag: e._tag, message: e.message }),
-        onSuccess: (o): ControlReply => ({ type: "output", exitCode: o.exitCode, text: o.text, json: o.json })
+        onSuccess: (o): ControlReply => ({
+          type: "output", exitCode: o.exitCode, text: o.text, json: o.json, ...(o.error === undefined ? {} : { error: o.error })
+        })
       })
     )
     yield* send(conn, reply)

@@ -61,7 +61,9 @@ export const Output = Schema.Struct({
   type: Schema.Literal("output"),
   exitCode: Schema.Int,
   text: Schema.String,
-  json: Schema.Unknown
+  json: Schema.Unknown,
+  /** When the command failed, its one error line. */
+  error: Schema.optional(Schema.String)
 })
 
 export const Failure = Schema.Struct({

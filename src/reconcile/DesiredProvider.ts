@@ -55,7 +55,8 @@ export const parseDesiredText = (text: string, source: string): Either.Either<De
   }
   const doc = parseDocument(text)
   const first = doc.errors[0]
-  if (first !== undefined) return Either.left(syntaxError(source, `invalid YAML: ${first.message}`))
+  // The yaml library appends a source excerpt on further lines; the first line names line and column.
+  if (first !== undefined) return Either.left(syntaxError(source, `invalid YAML: ${(first.message.split("\n")[0] ?? "").replace(/:$/, "")}`))
   // An empty YAML file is null, which the schema refuses: say "no guests" explicitly instead.
   return decodeDesiredState(doc.toJS(), source)
 }

@@ -144,8 +144,45 @@ const migrateWith = (sql: SqlClient.SqlClient) =>
     return applied
   })
 
-const open = (filename: string) =>
+/**
+ * A reader's `migrate`: writes nothing, only checks that every migration is recorded. A reader
+ * runs beside the writer (the daemon, `apply`), whose own start-up may be migrating right now.
+ */
+const checkOnlyWith = (sql: SqlClient.SqlClient) =>
+(owner: string, migrations: ReadonlyArray<Migration>) =>
   Effect.gen(function*() {
+    const rows = yield* sql`SELECT id, name FROM schema_migrations WHERE owner = ${owner}`.pipe(
+      Effect.flatMap(decodeApplied),
+      Effect.orElseSucceed(() => [])
+    )
+    const recorded = new Set(rows.map((r) => r.id))
+    const missing = migrations.find((m) => !recorded.has(m.id))
+    if (missing !== undefined) {
+      return yield* new StateStoreMigrationError({
+        owner,
+        id: missing.id,
+        name: missing.name,
+        reason: "not applied yet: the state database is being created or is from an older version; run the agent (or try again) first"
+      })
+    }
+    return []
+  })
+
+const open = (filename: string, mode: "write" | "read") =>
+  Effect.gen(function*() {
+    if (mode === "read") {
+      const client = yield* SqliteClient.make({ filename, disableWAL: true }).pipe(
+        Effect.catchAllDefect((cause) => new StateStoreOpenError({ filename, reason: String(cause), cause }))
+      )
+      yield* client.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`).pipe(
+        Effect.catchTag("SqlError", (cause) => new StateStoreOpenError({ filename, reason: cause.message, cause }))
+      )
+      const store: StateStoreShape = { filename, sql: client, migrate: checkOnlyWith(client) }
+      return Context.make(StateStore, store).pipe(
+        Context.add(SqlClient.SqlClient, client),
+        Context.add(SqliteClient.SqliteClient, client)
+      )
+    }
     if (filename !== MEMORY) yield* prepareFile(filename)
     // better-sqlite3 throws from its constructor (unwritable path, not a database): a defect
     // inside SqliteClient.make, turned back into a typed error here.
@@ -173,12 +210,17 @@ export class StateStore extends Context.Tag("felhom/StateStore")<StateStore, Sta
   /** The database file at `filename` (parent directory created 0700 if missing). */
   static readonly layer = (options: {
     readonly filename: string
+    /**
+     * "read": for readers beside a writer (journal list/show): no file or directory is created,
+     * no schema is written, migrations are only checked. Default "write".
+     */
+    readonly mode?: "write" | "read"
   }): Layer.Layer<StateStore | SqlClient.SqlClient | SqliteClient.SqliteClient, StateStoreOpenError> =>
-    Layer.scopedContext(open(options.filename)).pipe(Layer.provide(Reactivity.layer))
+    Layer.scopedContext(open(options.filename, options.mode ?? "write")).pipe(Layer.provide(Reactivity.layer))
 
   /** A private in-memory database, for tests and dry runs; gone when the layer is released. */
   static readonly layerMemory: Layer.Layer<
     StateStore | SqlClient.SqlClient | SqliteClient.SqliteClient,
     StateStoreOpenError
-  > = Layer.scopedContext(open(MEMORY)).pipe(Layer.provide(Reactivity.layer))
+  > = Layer.scopedContext(open(MEMORY, "write")).pipe(Layer.provide(Reactivity.layer))
 }

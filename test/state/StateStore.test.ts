@@ -36,6 +36,33 @@ const pragma = (name: string) =>
     return Object.values(rows[0] ?? {})[0]
   })
 
+describe("StateStore in read mode (readers beside a writer)", () => {
+  it.scoped("writes nothing: a migration not yet applied is an error, never applied by the reader", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "state.db")
+      const log: Array<string> = []
+      // A writer that has created the database but not yet migrated "things".
+      yield* Effect.scoped(Layer.build(StateStore.layer({ filename })))
+      const reader = yield* Effect.flip(Effect.scoped(
+        Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
+          Effect.provide(StateStore.layer({ filename, mode: "read" }))
+        )
+      ))
+      expect(reader.message).toContain("not applied yet")
+      expect(log).toEqual([])
+      // Once the writer migrated, the reader's check passes and applies nothing.
+      yield* Effect.scoped(Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
+        Effect.provide(StateStore.layer({ filename }))
+      ))
+      const applied = yield* Effect.scoped(Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
+        Effect.provide(StateStore.layer({ filename, mode: "read" }))
+      ))
+      expect(applied).toEqual([])
+      expect(log).toEqual(["create_things", "add_note"])
+    }))
+})
+
 describe("StateStore", () => {
   it.scoped("migrations apply once and nothing re-runs when the file is reopened", () =>
     Effect.gen(function*() {

@@ -226,7 +226,9 @@ export const pollUntil = <A, E, R>(
 export const journalOps = (stateDir: string): Effect.Effect<ReadonlyArray<OpRecord>> =>
   Effect.flatMap(Journal, (j) => j.list({ limit: 1_000 })).pipe(
     Effect.provide(journalLayer(stateDir).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.None)))),
-    // Nothing has run there yet.
+    // Nothing has run there yet, or the writer is still creating the database.
     Effect.catchTag("StateDbMissing", () => Effect.succeed([])),
+    Effect.catchIf((e) => (e._tag === "JournalStorageError" || e._tag === "NonceStoreStorageError") && e.operation === "migrate", () =>
+      Effect.succeed([])),
     Effect.orDie
   )
