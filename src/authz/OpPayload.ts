@@ -6,6 +6,7 @@
  * out of one envelope.
  */
 import { Schema } from "effect"
+import { configKeyIssue, valueIssue } from "../domain/DesiredState.js"
 import { Vmid } from "../domain/Vmid.js"
 
 export const OP_PAYLOAD_TYPE = "application/vnd.felhom.op+json;version=1"
@@ -53,12 +54,18 @@ export const SetConfigAction = Schema.Struct({
   set: Schema.Record({ key: ConfigKey, value: ConfigValue }),
   delete: Schema.Array(ConfigKey).pipe(Schema.maxItems(256))
 }).pipe(
-  // A key both set and deleted has no single meaning; an empty change is not an op.
+  // A key both set and deleted has no single meaning; an empty change is not an op. Keys PVE
+  // sets itself (lock, digest…) are never written, and values follow the desired document's
+  // rules (no control characters but newlines and tabs in a description).
   Schema.filter((a) => {
     const setKeys = Object.keys(a.set)
     if (setKeys.length === 0 && a.delete.length === 0) return "set-config must set or delete at least one key"
     const both = a.delete.filter((k) => setKeys.includes(k))
-    return both.length === 0 || `keys both set and deleted: ${both.join(", ")}`
+    if (both.length > 0) return `keys both set and deleted: ${both.join(", ")}`
+    const bad = [...setKeys, ...a.delete].map((k) => configKeyIssue(k)).find((m) => m !== undefined) ??
+      Object.entries(a.set).map(([k, v]) => (valueIssue(k, v) === undefined ? undefined : `${k}: ${valueIssue(k, v)}`))
+        .find((m) => m !== undefined)
+    return bad === undefined || bad
   })
 )
 

@@ -17,7 +17,7 @@ import {
   UnknownSigner
 } from "./SignedOpError.js"
 import type { Signer, Signers } from "./Signers.js"
-import { parseStrictJson } from "./strictJson.js"
+import { parseStrictJson } from "../domain/strictJson.js"
 
 export type EnvelopeRefused = EnvelopeMalformed | PayloadTypeUnsupported | NoSigners | UnknownSigner | SignatureInvalid
 

@@ -5,15 +5,14 @@
  * changes, 2 = changes planned, 1 = error (as `terraform plan -detailed-exitcode`).
  */
 import { Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
 import { Console, Effect, Either, Option } from "effect"
 import type { DesiredState } from "../domain/DesiredState.js"
 import { type GatePolicy, gatePolicyConfig, plannedRefusal } from "../gate/Gate.js"
-import { parseDesiredText } from "../reconcile/DesiredProvider.js"
+import { parseDesiredBytes, readDocumentBytes } from "../reconcile/DesiredProvider.js"
 import { observe } from "../reconcile/observe.js"
 import { plan } from "../reconcile/plan.js"
 import { type PlanReport, planReport, renderPlan } from "../reconcile/planReport.js"
-import { connectionOptions, fileErrorReason, FileUnreadable, pveLayer } from "./connection.js"
+import { connectionOptions, FileUnreadable, pveLayer } from "./connection.js"
 import { setExitCode } from "./run.js"
 import { jsonOption, stderrLogger } from "./state.js"
 
@@ -21,14 +20,16 @@ export const desiredOption = Options.text("desired").pipe(
   Options.withDescription("desired-state document (JSON or YAML): { revision?, guests: { VMID: { power?, config? } } }")
 )
 
-/** Reads and decodes the desired document; a bad one fails naming every bad path. */
+/**
+ * Reads and decodes the desired document: at most 1 MiB, strict UTF-8, no duplicate keys; a bad
+ * one fails naming every bad path.
+ */
 export const readDesired = (file: string) =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const text = yield* fs.readFileString(file).pipe(
-      Effect.mapError((e) => new FileUnreadable({ what: "desired state file", path: file, reason: fileErrorReason(e) }))
+    const bytes = yield* readDocumentBytes(file).pipe(
+      Effect.mapError((e) => new FileUnreadable({ what: "desired state file", path: file, reason: e.reason }))
     )
-    return yield* Either.match(parseDesiredText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })
+    return yield* Either.match(parseDesiredBytes(bytes, file), { onLeft: Effect.fail, onRight: Effect.succeed })
   })
 
 /**

@@ -15,7 +15,7 @@ import { HubDesiredProvider } from "../hub/HubDesiredProvider.js"
 import { parseHubUrl } from "../hub/hubToken.js"
 import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
-import { type DesiredFileError, DesiredFileUnreadable, DesiredProvider, parseDesiredText } from "../reconcile/DesiredProvider.js"
+import { type DesiredFileError, DesiredProvider, parseDesiredBytes, readDocumentBytes } from "../reconcile/DesiredProvider.js"
 import type { HubStoreError } from "../hub/HubError.js"
 import type { StateStore } from "../state/StateStore.js"
 import { Logging } from "./Logging.js"
@@ -81,10 +81,8 @@ export const checkDesiredFile = (settings: Settings): Effect.Effect<void, Desire
     ? Effect.void
     : Effect.gen(function*() {
       const path = settings.desired.file ?? ""
-      const text = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-        Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: e.message }))
-      )
-      yield* parseDesiredText(text, path)
+      const bytes = yield* readDocumentBytes(path)
+      yield* parseDesiredBytes(bytes, path)
     })
 
 /** The hub-backed provider; one layer value, so the reconciler and the hub loop share it. */

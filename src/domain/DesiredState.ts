@@ -35,7 +35,7 @@ export const UNMANAGEABLE_KEYS: ReadonlyMap<string, string> = new Map([
 const vmidKeyIssue = (key: string): string | undefined =>
   VMID_KEY_RE.test(key) ? undefined : `guest key must be a vmid (100..999999999, ^[1-9][0-9]{2,8}$), got ${JSON.stringify(key)}`
 
-const configKeyIssue = (key: string): string | undefined => {
+export const configKeyIssue = (key: string): string | undefined => {
   if (!CONFIG_KEY_RE.test(key)) return `config key must match ^[a-z][a-z0-9_-]*$, got ${JSON.stringify(key)}`
   const reason = UNMANAGEABLE_KEYS.get(key)
   return reason === undefined ? undefined : `config key ${JSON.stringify(key)} cannot be managed: ${reason}`
@@ -103,6 +103,22 @@ export class DesiredStateInvalid extends Schema.TaggedError<DesiredStateInvalid>
 const isRecord = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
 
+// C0 controls and DEL. A guest config file is line-based, so a newline would end the value;
+// only the description may span lines (PVE keeps it as `#` comment lines: qemu-server
+// PVE::QemuServer::write_vm_config and parse_vm_config), and a tab is harmless there.
+const CONTROL_ANYWHERE = /[\u0000-\u001F\u007F]/
+const CONTROL_IN_TEXT = /[\u0000-\u0008\u000B-\u001F\u007F]/
+
+export const valueIssue = (key: string, value: unknown): string | undefined => {
+  if (typeof value !== "string") return undefined
+  const found = (key === "description" ? CONTROL_IN_TEXT : CONTROL_ANYWHERE).exec(value)?.[0]
+  if (found === undefined) return undefined
+  const code = `U+${found.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}`
+  return key === "description"
+    ? `contains the control character ${code}; a description may hold newlines and tabs, nothing else below U+0020`
+    : `contains the control character ${code}; ${key} must be one line of printable text`
+}
+
 /**
  * Key problems found on the raw input. A Schema refinement only runs once its values decoded,
  * so a document with both a bad value and a bad key would otherwise hide the key.
@@ -114,8 +130,8 @@ const rawKeyIssues = (input: unknown): ReadonlyArray<DesiredStateIssue> => {
     const bad = vmidKeyIssue(vmid)
     if (bad !== undefined) out.push({ path: `guests.${vmid}`, message: bad })
     if (!isRecord(guest) || !isRecord(guest.config)) continue
-    for (const key of Object.keys(guest.config)) {
-      const message = configKeyIssue(key)
+    for (const [key, value] of Object.entries(guest.config)) {
+      const message = configKeyIssue(key) ?? valueIssue(key, value)
       if (message !== undefined) out.push({ path: `guests.${vmid}.config.${key}`, message })
     }
   }

@@ -9,6 +9,8 @@ import { FileSystem } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, PubSub, Ref, Schedule, Schema, Stream } from "effect"
 import { parseDocument } from "yaml"
 import { decodeDesiredState, DesiredStateInvalid, type DesiredState, emptyDesiredState } from "../domain/DesiredState.js"
+import { DEFAULT_MAX_DOCUMENT_BYTES, documentText } from "../domain/documentBytes.js"
+import { parseStrictJson } from "../domain/strictJson.js"
 
 export class DesiredFileUnreadable extends Schema.TaggedError<DesiredFileUnreadable>()("DesiredFileUnreadable", {
   path: Schema.String,
@@ -30,6 +32,8 @@ export interface DesiredProviderShape {
 
 export interface FileOptions {
   readonly path: string
+  /** Documents larger than this are refused unread (default 1 MiB). */
+  readonly maxBytes?: number
   /** How often the file is checked (default 2 s); driven by the Effect clock, so TestClock moves it. */
   readonly pollInterval?: Duration.DurationInput
 }
@@ -50,7 +54,8 @@ const syntaxError = (source: string, message: string): DesiredStateInvalid =>
 /** Text → document, every failure as one typed error naming its paths. */
 export const parseDesiredText = (text: string, source: string): Either.Either<DesiredState, DesiredStateInvalid> => {
   if (formatOf(source, text) === "json") {
-    const parsed = Either.try({ try: (): unknown => JSON.parse(text), catch: (e) => syntaxError(source, `invalid JSON: ${String(e)}`) })
+    // Duplicate keys are refused: JSON.parse would silently keep the last one.
+    const parsed = Either.mapLeft(parseStrictJson(text), (reason) => syntaxError(source, `invalid JSON: ${reason}`))
     return Either.flatMap(parsed, (u) => decodeDesiredState(u, source))
   }
   const doc = parseDocument(text)
@@ -61,8 +66,32 @@ export const parseDesiredText = (text: string, source: string): Either.Either<De
   return decodeDesiredState(doc.toJS(), source)
 }
 
-const readDocument = (fs: FileSystem.FileSystem, path: string) =>
-  fs.readFileString(path).pipe(Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: e.message })))
+/** Bytes → document: the size and UTF-8 checks every outside document passes first. */
+export const parseDesiredBytes = (
+  bytes: Uint8Array,
+  source: string,
+  maxBytes: number = DEFAULT_MAX_DOCUMENT_BYTES
+): Either.Either<DesiredState, DesiredStateInvalid> =>
+  Either.flatMap(
+    Either.mapLeft(documentText(bytes, maxBytes), (reason) => syntaxError(source, `the document is ${reason}`)),
+    (text) => parseDesiredText(text, source)
+  )
+
+/**
+ * A file's first `maxBytes + 1` bytes at most: enough to tell a document that is too large,
+ * never a whole /dev/zero.
+ */
+export const readDocumentBytes = (path: string, maxBytes: number = DEFAULT_MAX_DOCUMENT_BYTES) =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) =>
+    fs.stream(path, { bytesToRead: maxBytes + 1 }).pipe(
+      Stream.runCollect,
+      Effect.map((chunks) => Buffer.concat([...chunks])),
+      Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: e._tag === "SystemError" && e.reason === "NotFound" ? "no such file" : e.message }))
+    ))
+
+/** The file's bytes, and a string form of them (one char per byte) to tell a change by. */
+const readDocument = (path: string, maxBytes: number | undefined) =>
+  Effect.map(readDocumentBytes(path, maxBytes), (bytes) => ({ bytes, seen: bytes.toString("latin1") }))
 
 interface FileState {
   readonly good: DesiredState
@@ -74,20 +103,21 @@ interface FileState {
 const UNREADABLE = "\u0000unreadable"
 
 /** One poll: decide whether the file changed, and whether the change is accepted. */
-const pollOnce = (fs: FileSystem.FileSystem, path: string, state: Ref.Ref<FileState>, pubsub: PubSub.PubSub<void>) =>
+const pollOnce = (fs: FileSystem.FileSystem, options: FileOptions, state: Ref.Ref<FileState>, pubsub: PubSub.PubSub<void>) =>
   Effect.gen(function* () {
-    const text = yield* readDocument(fs, path)
+    const path = options.path
+    const { bytes, seen } = yield* readDocument(path, options.maxBytes)
     const before = yield* Ref.get(state)
-    if (text === before.seen) return
-    const parsed = parseDesiredText(text, path)
+    if (seen === before.seen) return
+    const parsed = parseDesiredBytes(bytes, path, options.maxBytes)
     if (Either.isLeft(parsed)) {
-      yield* Ref.set(state, { ...before, seen: text })
+      yield* Ref.set(state, { ...before, seen })
       yield* Effect.logError("desired state rejected; the last good document stays in force").pipe(
         Effect.annotateLogs({ path, issues: parsed.left.issues.map((i) => `${i.path}: ${i.message}`).join("; ") })
       )
       return
     }
-    yield* Ref.set(state, { good: parsed.right, seen: text })
+    yield* Ref.set(state, { good: parsed.right, seen })
     yield* Effect.logInfo("desired state updated").pipe(Effect.annotateLogs({ path, revision: parsed.right.revision ?? "" }))
     yield* PubSub.publish(pubsub, undefined)
   }).pipe(
@@ -97,7 +127,8 @@ const pollOnce = (fs: FileSystem.FileSystem, path: string, state: Ref.Ref<FileSt
       Ref.modify(state, (s) => [s.seen !== UNREADABLE, { ...s, seen: UNREADABLE }] as const).pipe(
         Effect.flatMap((first) => (first ? Effect.logWarning(`${e.message}; the last good document stays in force`) : Effect.void))
       )
-    )
+    ),
+    Effect.provideService(FileSystem.FileSystem, fs)
   )
 
 /**
@@ -107,15 +138,15 @@ const pollOnce = (fs: FileSystem.FileSystem, path: string, state: Ref.Ref<FileSt
 const makeFile = (options: FileOptions) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* readDocument(fs, options.path)
-    const initial = yield* Either.match(parseDesiredText(text, options.path), {
+    const { bytes, seen } = yield* Effect.provideService(readDocument(options.path, options.maxBytes), FileSystem.FileSystem, fs)
+    const initial = yield* Either.match(parseDesiredBytes(bytes, options.path, options.maxBytes), {
       onLeft: (e) => Effect.fail<DesiredFileError>(e),
       onRight: (d) => Effect.succeed(d)
     })
-    const state = yield* Ref.make<FileState>({ good: initial, seen: text })
+    const state = yield* Ref.make<FileState>({ good: initial, seen })
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<void>(), PubSub.shutdown)
     const interval = options.pollInterval ?? Duration.seconds(2)
-    yield* pollOnce(fs, options.path, state, pubsub).pipe(
+    yield* pollOnce(fs, options, state, pubsub).pipe(
       Effect.repeat(Schedule.spaced(interval)),
       Effect.delay(interval),
       Effect.forkScoped

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc } from "effect"
-import { parseStrictJson } from "../../src/authz/strictJson.js"
+import { parseStrictJson } from "../../src/domain/strictJson.js"
 
 describe("parseStrictJson", () => {
   it.prop("agrees with JSON.parse on every JSON.stringify output (no duplicates there)", [fc.jsonValue({ maxDepth: 5 })], ([v]) => {
