@@ -11,9 +11,9 @@ import type { ObservedGuest, Plan } from "./plan.js"
 
 export interface FieldChange {
   readonly key: string
-  /** Normalized current value; null = not set. */
+  /** The value PVE holds; null = not set (or a value PVE treats as not set). */
   readonly current: string | null
-  /** Normalized desired value; null = to be deleted. */
+  /** The value as the desired document gives it; null = to be deleted. */
   readonly desired: string | null
   readonly reason: string
 }
@@ -43,7 +43,6 @@ export interface PlanReport {
   readonly unmanaged: Plan["unmanaged"]
 }
 
-const orNull = (v: string | undefined): string | null => (v === undefined ? null : v)
 
 const changesOf = (action: Action, observed: ObservedGuest | undefined): ReadonlyArray<FieldChange> => {
   const type = action.guest.type
@@ -59,11 +58,16 @@ const changesOf = (action: Action, observed: ObservedGuest | undefined): Readonl
       }]
     case "SetConfig": {
       const values = observed?.config?.values ?? {}
-      const now = (key: string) => orNull(normalizeValue(type, key, Object.hasOwn(values, key) ? values[key] : undefined))
+      // Shown as PVE holds them and as the operator wrote them (memory "2048", not its
+      // normalized "current=2048"); the comparison behind the action used the normalized forms.
+      const now = (key: string) => {
+        const raw = Object.hasOwn(values, key) ? values[key] : undefined
+        return normalizeValue(type, key, raw) === undefined || raw === undefined ? null : String(raw)
+      }
       const sets = Object.keys(action.set).sort().map((key): FieldChange => {
         const current = now(key)
         const want = action.set[key]
-        return { key, current, desired: orNull(want === undefined ? undefined : normalizeValue(type, key, want)), reason: current === null ? "not set" : "differs" }
+        return { key, current, desired: want === undefined ? null : String(want), reason: current === null ? "not set" : "differs" }
       })
       const deletes = action.delete.map((key): FieldChange => ({ key, current: now(key), desired: null, reason: "desired null: delete" }))
       return [...sets, ...deletes]

@@ -60,6 +60,9 @@ describe("README walk-through", () => {
       // plan: changes (exit 2), the locked guest skipped, the gate's refusals marked with the way to allow them.
       expect(plan?.code).toBe(2)
       expect(plan?.stdout).toContain("! 104: locked (backup)")
+      // Values as PVE holds them and as the document says, not their normalized forms.
+      expect(plan?.stdout).toContain(`~ memory: "2048" → "4096"`)
+      expect(plan?.stdout).toContain(`~ tags: "prod;web" → "web, prod, Frontend"`)
       expect(plan?.stdout).toContain("✗ refused by the reversibility gate: SetConfig of memory is not on the reconcile allowlist")
       expect(plan?.stdout).toContain("to allow it: --allow-keys memory (or gate.allowKeys / FELHOM_GATE_ALLOW_KEYS), or send it as a signed op")
       expect(plan?.stdout).toContain("Missing (desired, not in the cluster): 1 — 200")
