@@ -8,7 +8,7 @@
 import { Data, Effect, Option } from "effect"
 import { submitSignedOp, type SubmitRefused } from "../authz/submit.js"
 import type { SignedOps } from "../authz/SignedOps.js"
-import type { DesiredState } from "../domain/DesiredState.js"
+import { type DesiredState, DesiredStateInvalid } from "../domain/DesiredState.js"
 import { type RevertError, revertOp, reverted } from "../gate/revert.js"
 import type { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
@@ -83,8 +83,8 @@ const applyJson = (recovery: RecoverySummary, pass: PassResult) => ({
 /** One reconcile pass over `desired`; exit 0 only if every action succeeded. */
 export const applyRequest = (
   desired: DesiredState,
-  options: { readonly allowKeys?: ReadonlyArray<string>; readonly recovery?: RecoverySummary } = {}
-): Effect.Effect<CommandOutput, PveError, Reconciler> =>
+  options: { readonly allowKeys?: ReadonlyArray<string>; readonly recovery?: RecoverySummary; readonly source?: string } = {}
+): Effect.Effect<CommandOutput, PveError | DesiredStateInvalid, Reconciler> =>
   Effect.gen(function*() {
     const recovery = options.recovery ?? NO_RECOVERY
     const reconciler = yield* Reconciler
@@ -92,6 +92,10 @@ export const applyRequest = (
       desired,
       options.allowKeys === undefined || options.allowKeys.length === 0 ? {} : { gatePolicy: { allowKeys: options.allowKeys } }
     )
+    // The plan ran no action: PVE's schema refuses part of the document for a guest's type.
+    if (pass.plan.invalid.length > 0) {
+      return yield* new DesiredStateInvalid({ source: options.source ?? "the desired document", issues: pass.plan.invalid })
+    }
     return {
       exitCode: pass.results.every((r) => isSuccess(r.outcome)) ? 0 : 1,
       text: renderApply(recovery, pass),

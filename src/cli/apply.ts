@@ -28,7 +28,7 @@ export const applyCommand = Command.make(
         stateDir: flags.stateDir,
         json: flags.json,
         request: { v: 1, command: "apply", desired: encodeDesired(desired), allowKeys },
-        local: Effect.flatMap(recoverFirst, (recovery) => applyRequest(desired, { allowKeys, recovery })).pipe(
+        local: Effect.flatMap(recoverFirst, (recovery) => applyRequest(desired, { allowKeys, recovery, source: flags.desired })).pipe(
           Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "apply", wait: flags.wait }))
         )
       })

@@ -6,7 +6,7 @@
  */
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
-import type { DesiredState } from "../domain/DesiredState.js"
+import { type DesiredState, DesiredStateInvalid } from "../domain/DesiredState.js"
 import { type GatePolicy, gatePolicyConfig, plannedRefusal } from "../gate/Gate.js"
 import { parseDesiredBytes, readDocumentBytes } from "../reconcile/DesiredProvider.js"
 import { observe } from "../reconcile/observe.js"
@@ -48,12 +48,16 @@ export const keysOf = (option: Option.Option<string>): ReadonlyArray<string> =>
 export const planExitCode = (report: PlanReport): number => (report.actionCount > 0 ? 2 : 0)
 
 /** Observes the cluster and reports the plan for `desired`, marking what the gate would refuse. */
-export const planNow = (desired: DesiredState, gate: GatePolicy = {}, allowKeys: ReadonlyArray<string> = []) =>
-  Effect.map(observe(desired), (observed) =>
-    planReport(plan(desired, observed), observed, (action) => {
+export const planNow = (desired: DesiredState, gate: GatePolicy = {}, allowKeys: ReadonlyArray<string> = [], source = "the document") =>
+  Effect.flatMap(observe(desired), (observed) => {
+    const planned = plan(desired, observed)
+    // Config PVE's schema refuses for the guest's type: the document is refused, nothing planned.
+    if (planned.invalid.length > 0) return Effect.fail(new DesiredStateInvalid({ source, issues: planned.invalid }))
+    return Effect.succeed(planReport(planned, observed, (action) => {
       const refused = plannedRefusal(gate, action, { allowKeys })
       return refused === undefined ? undefined : { message: refused.message, keys: refused.keys }
     }))
+  })
 
 export const planCommand = Command.make(
   "plan",
@@ -61,7 +65,7 @@ export const planCommand = Command.make(
   (flags) =>
     Effect.gen(function*() {
       const desired = yield* readDesired(flags.desired)
-      const report = yield* planNow(desired, yield* gatePolicyConfig, keysOf(flags.allowKeys))
+      const report = yield* planNow(desired, yield* gatePolicyConfig, keysOf(flags.allowKeys), flags.desired)
       yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : renderPlan(report))
       yield* setExitCode(planExitCode(report))
     }).pipe(Effect.provide(pveLayer(flags)), Effect.provide(stderrLogger))

@@ -12,6 +12,7 @@
 import { Either, Schema } from "effect"
 import { type Action, SetConfig, Start, Stop } from "../domain/Action.js"
 import type { ClusterGuest, GuestStatus } from "../domain/Cluster.js"
+import { validateConfig } from "../domain/configSchema.js"
 import type { DesiredGuest, DesiredState } from "../domain/DesiredState.js"
 import { GuestRef } from "../domain/Guest.js"
 import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
@@ -45,6 +46,12 @@ export interface Plan {
   /** In the cluster but not desired: reported, never touched. */
   readonly unmanaged: ReadonlyArray<Vmid>
   readonly restartRequired: ReadonlyArray<{ readonly vmid: Vmid; readonly keys: ReadonlyArray<string> }>
+  /**
+   * Desired config that PVE's schema refuses for the guest's type (a typo, a value out of range,
+   * a key PVE keeps for itself), by path. Non-empty means no action at all: a document with an
+   * error is not applied in part.
+   */
+  readonly invalid: ReadonlyArray<{ readonly path: string; readonly message: string }>
 }
 
 export const DEFAULT_SHUTDOWN_TIMEOUT = 60
@@ -151,6 +158,13 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
   const seen = new Map<number, ObservedGuest>()
   // The first row wins should the cluster list a vmid twice (it is cluster-unique in PVE).
   for (const o of observed) if (!seen.has(o.guest.vmid)) seen.set(o.guest.vmid, o)
+  // Checked here because a key's rules depend on the guest's type, known once it is observed.
+  const invalid = [...seen.keys()].sort(byVmid).flatMap((vmid) => {
+    const o = seen.get(vmid)
+    const config = wanted.get(vmid)?.config
+    if (o === undefined || config === undefined) return []
+    return validateConfig(o.guest.type, config).map((i) => ({ path: `guests.${vmid}.config.${i.path}`, message: i.message }))
+  })
   const actions: Array<Action> = []
   const skipped: Array<Skip> = []
   const restartRequired: Array<{ vmid: Vmid; keys: ReadonlyArray<string> }> = []
@@ -167,5 +181,5 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
   // Desired keys were checked against ^[1-9][0-9]{2,8}$ when the document was decoded.
   const missing = [...wanted.keys()].filter((v) => !seen.has(v)).sort(byVmid) as Array<Vmid>
   const unmanaged = [...seen.values()].map((o) => o.guest.vmid).filter((v) => !wanted.has(v)).sort(byVmid)
-  return { revision: desired.revision, actions, skipped, missing, unmanaged, restartRequired }
+  return { revision: desired.revision, actions: invalid.length > 0 ? [] : actions, skipped, missing, unmanaged, restartRequired, invalid }
 }

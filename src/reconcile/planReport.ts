@@ -39,6 +39,7 @@ export interface PlanReport {
   readonly guests: ReadonlyArray<GuestReport>
   readonly skipped: Plan["skipped"]
   readonly restartRequired: Plan["restartRequired"]
+  readonly invalid: Plan["invalid"]
   readonly missing: Plan["missing"]
   readonly unmanaged: Plan["unmanaged"]
 }
@@ -102,6 +103,7 @@ export const planReport = (plan: Plan, observed: ReadonlyArray<ObservedGuest>, g
     guests: [...guests.values()],
     skipped: plan.skipped,
     restartRequired: plan.restartRequired,
+    invalid: plan.invalid,
     missing: plan.missing,
     unmanaged: plan.unmanaged
   }

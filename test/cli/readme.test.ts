@@ -72,6 +72,14 @@ describe("README walk-through", () => {
       expect(apply?.stdout).toMatch(/(\d+)\/\1 action\(s\) succeeded/)
       expect(journal?.code).toBe(0)
       expect(journal?.stdout.split("\n").slice(1).filter((l) => l.includes(" done "))).not.toHaveLength(0)
+      // A typo or an out-of-range value is refused by plan, naming its path; nothing is planned.
+      const typo = Path.join(dir, "typo.yaml")
+      Fs.writeFileSync(typo, "guests:\n  \"100\":\n    config:\n      memroy: 4096\n  \"101\":\n    config:\n      memory: lots\n")
+      const refused = yield* runCli(["plan", "--desired", typo], env, { timeout: 60_000 })
+      expect(refused.code).toBe(1)
+      expect(refused.stdout).toBe("")
+      expect(refused.stderr).toContain("guests.100.config.memroy: not a qemu config key (did you mean memory?)")
+      expect(refused.stderr).toContain("guests.101.config.memory: must be")
       // Converged: the same plan now finds nothing to do.
       const again = yield* runCli(local(plan?.line ?? "").split(/\s+/).slice(1), env, { timeout: 60_000 })
       expect(again.code, again.stdout).toBe(0)
