@@ -6,7 +6,7 @@
 import { Data, Either } from "effect"
 import type { TokenRecord } from "./Access.js"
 import { activate, noFaults, type ActiveFaults, type SimFaults } from "./Faults.js"
-import { digestOf, serializeConfig, touched, type GuestState, type TagStyle } from "./GuestState.js"
+import { digestOf, serializeConfig, touched, type GuestState, type HaRequest, type RunState, type TagStyle } from "./GuestState.js"
 import { Prng } from "./Prng.js"
 import { buildGuest, canonicalSeedValue, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
 import { StatsPushes } from "./Stats.js"
@@ -18,7 +18,10 @@ export interface SimMutation {
   readonly at: number
   readonly vmid: number
   readonly node: string
-  /** config | start | stop | shutdown | reboot | snapshot-create | snapshot-rollback | snapshot-delete | lock | unlock | edit */
+  /**
+   * config | start | stop | shutdown | reboot | suspend | resume | snapshot-create |
+   * snapshot-rollback | snapshot-delete | lock | unlock | edit | runstate
+   */
   readonly kind: string
   readonly params: Readonly<Record<string, unknown>>
   readonly upid?: string
@@ -30,6 +33,10 @@ export interface SimGuestView {
   readonly type: "qemu" | "lxc"
   readonly node: string
   readonly status: "running" | "stopped"
+  /** qemu QMP status while running (`running`, `paused`, `suspended`); `stopped` otherwise. */
+  readonly qmpstatus: RunState | "stopped"
+  /** HA resource: requested state and CRM state; undefined when not configured. */
+  readonly ha: { readonly state: HaRequest; readonly crm: string } | undefined
   readonly config: Readonly<Record<string, string>>
   readonly pending: Readonly<Record<string, string>>
   readonly pendingDelete: ReadonlyArray<string>
@@ -50,6 +57,10 @@ export interface ClusterSettings {
   /** ms between simulated pvestatd pushes feeding /cluster/resources; 0 = always fresh. */
   readonly statsStaleness?: number
   readonly tagStyle: TagStyle
+  /** ms a config write or task waits for a guest's config flock before "got timeout" (PVE: 10 000). */
+  readonly flockTimeout?: number
+  /** ms per simulated HA CRM/LRM round (PVE: ~10 000). */
+  readonly haRound?: number
 }
 
 export class SimCluster {
@@ -79,7 +90,7 @@ export class SimCluster {
   }
 
   private newEngine(): TaskEngine {
-    return new TaskEngine(this.prng, () => this.settings.taskDuration, () => this.faultState)
+    return new TaskEngine(this.prng, () => this.settings.taskDuration, () => this.faultState, () => this.settings.flockTimeout ?? 10_000)
   }
 
   private populate(): void {
@@ -151,6 +162,7 @@ export class SimCluster {
     if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
     return Either.right({
       vmid: g.vmid, type: g.kind, node: g.node, status: g.running ? "running" : "stopped",
+      qmpstatus: g.running ? g.runState : "stopped", ha: g.ha === undefined ? undefined : { state: g.ha.state, crm: g.ha.crm },
       config: Object.fromEntries(g.config), pending: Object.fromEntries(g.pending), pendingDelete: [...g.pendingDelete.keys()],
       snapshots: Object.fromEntries([...g.snapshots].map(([n, m]) => [n, Object.fromEntries(m)])),
       configText: serializeConfig(g), digest: digestOf(g)
@@ -192,6 +204,31 @@ export class SimCluster {
     touched(g)
     this.record(g, "edit", { ...change }, "root@pam")
     return Either.right(digestOf(g))
+  }
+
+  /**
+   * The guest changes its own run state, as a guest OS does when it suspends to RAM (QMP
+   * `suspended`) — or an operator pauses it outside the API. Only for a running qemu guest.
+   */
+  setRunState(vmid: number, state: RunState): Either.Either<void, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    if (g.kind !== "qemu" || !g.running) return Either.left(new SimControlError({ message: `guest ${vmid} is not a running qemu guest` }))
+    if (g.runState === state) return Either.void
+    g.runState = state
+    this.record(g, "runstate", { state }, "root@pam")
+    return Either.void
+  }
+
+  /**
+   * Puts a guest under HA with a requested state (as `ha-manager add/set` would), or takes it
+   * out (`undefined`). The CRM state follows the guest's current power state.
+   */
+  setHa(vmid: number, state: HaRequest | undefined): Either.Either<void, SimControlError> {
+    const g = this.guests.get(vmid)
+    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
+    g.ha = state === undefined ? undefined : { state, crm: g.running ? "started" : "stopped", stopCommand: undefined }
+    return Either.void
   }
 
   setFaults(f: SimFaults): void {

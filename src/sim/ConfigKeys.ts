@@ -8,8 +8,11 @@ import type { GuestKind } from "./GuestState.js"
 
 export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-disk" | "hotplug-usb" | "hotplug-memory" | "hotplug-cpu"
 
-/** `root` = only root@pam may set it ("only root can set 'KEY' config"); `hookscript-lxc` = 403. */
-export type KeyPriv = string | "root" | "hookscript-lxc"
+/**
+ * `root` = only root@pam may set it ("only root can set 'KEY' config"); `hookscript-lxc` = 403;
+ * a list = every one of those privileges.
+ */
+export type KeyPriv = string | "root" | "hookscript-lxc" | ReadonlyArray<string>
 
 export interface KeyInfo {
   readonly spec: ParamSpec
@@ -81,7 +84,10 @@ const QEMU: Record<string, KeyInfo> = {
   sshkeys: k(s(), CI, "fast"),
   args: k(s(), "root", "pending"),
   hookscript: k(s(), "root", "fast"),
-  meta: k(s(), "root", "pending")
+  meta: k(s(), "root", "pending"),
+  // Only deleted by users (drops a hibernation state); qemu-server `PVE::API2::Qemu`
+  // `$check_vm_modify_config_perm` wants both privileges.
+  vmstate: k(s(), [D, "VM.PowerMgmt"], "fast")
 }
 
 const LXC: Record<string, KeyInfo> = {

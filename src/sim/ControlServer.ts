@@ -1,7 +1,8 @@
 /**
  * The control API (plain HTTP JSON, loopback, no auth): the test-side handle on the
  * simulated cluster — mutation log, faults, seeding guests, raw guest state, locks,
- * concurrent edits, reset. Request bodies are decoded with Schema.
+ * concurrent edits, HA resources, a guest's own run state (S3 sleep), reset. Request bodies
+ * are decoded with Schema.
  */
 import * as http from "node:http"
 import { Either, ParseResult, Schema } from "effect"
@@ -14,7 +15,8 @@ export const GuestSeedSchema = Schema.Struct({
   vmid: Schema.Number,
   type: Schema.Literal("qemu", "lxc"),
   node: Schema.optional(Schema.String),
-  status: Schema.optional(Schema.Literal("running", "stopped")),
+  status: Schema.optional(Schema.Literal("running", "stopped", "paused", "suspended")),
+  ha: Schema.optional(Schema.Literal("started", "stopped", "disabled", "ignored")),
   template: Schema.optional(Schema.Boolean),
   config: Schema.optional(ConfigValues),
   snapshots: Schema.optional(
@@ -32,6 +34,8 @@ export const GuestSeedSchema = Schema.Struct({
 
 const GuestsBody = Schema.Union(Schema.Array(GuestSeedSchema), Schema.Struct({ guests: Schema.Array(GuestSeedSchema) }))
 const LockBody = Schema.Struct({ lock: Schema.String })
+const HaBody = Schema.Struct({ state: Schema.Literal("started", "stopped", "disabled", "ignored") })
+const RunStateBody = Schema.Struct({ state: Schema.Literal("running", "paused", "suspended") })
 const EditBody = Schema.Struct({ set: Schema.optional(ConfigValues), delete: Schema.optional(Schema.Array(Schema.String)) })
 
 interface Answer {
@@ -82,13 +86,18 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
       onLeft: (a) => a,
       onRight: (b) => fromEither(cluster.addGuests("guests" in b ? b.guests : b), 201)
     })
-  const m = /^\/guests\/(\d+)(\/lock|\/edit)?$/.exec(path)
+  const m = /^\/guests\/(\d+)(\/lock|\/edit|\/ha|\/runstate)?$/.exec(path)
   if (m !== null) {
     const vmid = Number(m[1])
     if (method === "GET" && m[2] === undefined) return fromEither(cluster.view(vmid))
     if (method === "DELETE" && m[2] === "/lock") return fromEither(cluster.clearLock(vmid))
     if (method === "POST" && m[2] === "/lock")
       return Either.match(decode(LockBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setLock(vmid, b.lock)) })
+    if (method === "POST" && m[2] === "/ha")
+      return Either.match(decode(HaBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setHa(vmid, b.state)) })
+    if (method === "DELETE" && m[2] === "/ha") return fromEither(cluster.setHa(vmid, undefined))
+    if (method === "POST" && m[2] === "/runstate")
+      return Either.match(decode(RunStateBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setRunState(vmid, b.state)) })
     if (method === "POST" && m[2] === "/edit")
       return Either.match(decode(EditBody, raw), {
         onLeft: (a) => a,

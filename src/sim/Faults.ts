@@ -25,6 +25,11 @@ export const SimFaults = Schema.Struct({
   errorAfterRate: Schema.optional(Schema.Number),
   dropBeforeRate: Schema.optional(Schema.Number),
   dropAfterRate: Schema.optional(Schema.Number),
+  /**
+   * Tasks that fail with `message` before changing anything (decided when the task is created,
+   * so no lock is set and no guest changes; still after the task duration, and after being
+   * held if also stuck).
+   */
   failTasks: Schema.optional(
     Schema.Array(Schema.Struct({ ...TaskMatch, message: Schema.String, count: Schema.optional(Schema.Number) }))
   ),

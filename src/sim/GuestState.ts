@@ -9,11 +9,34 @@ import { splitList } from "./Params.js"
 
 export type GuestKind = "qemu" | "lxc"
 
+/**
+ * A running qemu guest's QMP run state (pve-api.md §4.1): `paused` after the suspend API
+ * (qmpause), `suspended` when the guest put itself to sleep (S3). Only meaningful while running.
+ */
+export type RunState = "running" | "paused" | "suspended"
+
+/** The requested state of an HA resource (pve-ha-manager resources.cfg `state`). */
+export type HaRequest = "started" | "stopped" | "disabled" | "ignored"
+
+/**
+ * An HA resource: the requested state and the CRM's service state as the manager status shows
+ * it (pve-ha-manager `PVE::HA::Manager`: stopped, request_start, started, request_stop, error).
+ */
+export interface HaResource {
+  state: HaRequest
+  crm: string
+  /** A queued `crm-command stop SID TIMEOUT` not yet handled by the CRM. */
+  stopCommand: number | undefined
+}
+
 export interface GuestState {
   readonly vmid: number
   readonly kind: GuestKind
   node: string
   running: boolean
+  runState: RunState
+  /** Undefined = not configured for HA. */
+  ha: HaResource | undefined
   /** ms epoch of the last start (uptime) and of creation (statsDelay). */
   startedAt: number
   readonly createdAt: number
@@ -124,5 +147,11 @@ export const guestName = (g: GuestState): string =>
 /** The config path PVE names in "does not exist" errors (§1.4). */
 export const configPath = (kind: GuestKind, node: string, vmid: number): string =>
   `nodes/${node}/${kind === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf`
+
+/**
+ * pve-ha-manager `PVE::HA::Config::vm_is_ha_managed`: configured and not `ignored` (an ignored
+ * resource behaves as if HA did not manage it).
+ */
+export const haManaged = (g: GuestState): boolean => g.ha !== undefined && g.ha.state !== "ignored"
 
 export const noun = (kind: GuestKind): "VM" | "CT" => (kind === "qemu" ? "VM" : "CT")

@@ -16,6 +16,7 @@ export interface ParamSpec {
   readonly minimum?: number
   readonly maximum?: number
   readonly maxLength?: number
+  readonly minLength?: number
   readonly enum?: ReadonlyArray<string>
   /** `*-list` formats: an array value is joined with `,` (CO RESTHandler.pm `$normalize_legacy_param_formats`). */
   readonly list?: boolean
@@ -37,8 +38,8 @@ export const paramFromJson = (v: unknown): ParamValue => {
 
 const DNS_RE = /^(([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)\.)*([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)$/
 const TAG_RE = /^[a-z0-9_][a-z0-9_\-+.]*$/i
-const SNAPNAME_RE = /^[a-z][a-z0-9_-]+$/i
-const CONFIGID_RE = /^[a-z][a-z0-9_]+$/i
+/** pve-common `$PVE::JSONSchema::CONFIGID_RE`, used by `pve-configid` (snapshot names) and `pve-configid-list`. */
+const CONFIGID_RE = /^[a-z][a-z0-9_-]+$/i
 const VMID_RE = /^[1-9][0-9]{2,8}$/
 const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/
 
@@ -49,7 +50,7 @@ export const formats = {
   dnsName: (v: string) => (DNS_RE.test(v) ? undefined : "value does not look like a valid DNS name\n"),
   tagList: (v: string) =>
     splitList(v).every((t) => TAG_RE.test(t)) ? undefined : "invalid characters in tag\n",
-  snapshotName: (v: string) => (SNAPNAME_RE.test(v) ? undefined : `invalid configuration ID '${v}'\n`),
+  snapshotName: (v: string) => (CONFIGID_RE.test(v) ? undefined : `invalid configuration ID '${v}'\n`),
   configIdList: (v: string) => {
     const bad = splitList(v).find((k) => !CONFIGID_RE.test(k))
     return bad === undefined ? undefined : `invalid configuration ID '${bad}'\n`
@@ -58,15 +59,22 @@ export const formats = {
   node: (v: string) => (NODE_RE.test(v) ? undefined : "value does not look like a valid node name\n")
 } as const
 
-const INT_RE = /^-?\d+$/
-const NUM_RE = /^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/
+/** JSONSchema.pm `is_integer` / `is_number`: a leading `+` or `-` is allowed. */
+const INT_RE = /^[+-]?\d+$/
+const NUM_RE = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
 
-/** JSONSchema.pm `check_prop` for one scalar value; returns the error text or undefined. */
+/**
+ * One scalar value against its spec, in the order of pve-common `PVE::JSONSchema::check_prop`:
+ * the type (`check_type`), then `format` (`check_format`), then maxLength/minLength, then
+ * maximum before minimum (only for numeric values), then enum. The first failing check's text
+ * is the answer, so vmid 99 is a format error ("value does not look like a valid VM ID"), not
+ * "minimum value of 100": pve-vmid carries both. Returns the error text or undefined.
+ */
 export const checkValue = (spec: ParamSpec, value: string): string | undefined => {
   switch (spec.type) {
     case "boolean":
       if (value !== "1" && value !== "0") return `type check ('boolean') failed - got '${value}'`
-      return undefined
+      break
     case "integer":
       if (!INT_RE.test(value)) return `type check ('integer') failed - got '${value}'`
       break
@@ -74,21 +82,21 @@ export const checkValue = (spec: ParamSpec, value: string): string | undefined =
       if (!NUM_RE.test(value)) return `type check ('number') failed - got '${value}'`
       break
     case "string":
-      if (spec.maxLength !== undefined && value.length > spec.maxLength)
-        return `value may only be ${spec.maxLength} characters long`
       break
   }
-  if (spec.type !== "string") {
-    const n = Number(value)
-    if (spec.minimum !== undefined && n < spec.minimum) return `value must have a minimum value of ${spec.minimum}`
-    if (spec.maximum !== undefined && n > spec.maximum) return `value must have a maximum value of ${spec.maximum}`
-  }
-  if (spec.enum !== undefined && !spec.enum.includes(value))
-    return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`
   if (spec.format !== undefined) {
     const err = spec.format(value)
     if (err !== undefined) return `invalid format - ${err}`
   }
+  if (spec.maxLength !== undefined && value.length > spec.maxLength) return `value may only be ${spec.maxLength} characters long`
+  if (spec.minLength !== undefined && value.length < spec.minLength) return `value must be at least ${spec.minLength} characters long`
+  if (NUM_RE.test(value)) {
+    const n = Number(value)
+    if (spec.maximum !== undefined && n > spec.maximum) return `value must have a maximum value of ${spec.maximum}`
+    if (spec.minimum !== undefined && n < spec.minimum) return `value must have a minimum value of ${spec.minimum}`
+  }
+  if (spec.enum !== undefined && !spec.enum.includes(value))
+    return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`
   return undefined
 }
 

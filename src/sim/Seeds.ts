@@ -4,7 +4,7 @@
  * canonicalization as API writes (tags, net, memory, description).
  */
 import type { Acl } from "./Access.js"
-import { normalizeTags, storeDescription, type GuestKind, type GuestState, type TagStyle } from "./GuestState.js"
+import { normalizeTags, storeDescription, type GuestKind, type GuestState, type HaRequest, type RunState, type TagStyle } from "./GuestState.js"
 import type { Prng } from "./Prng.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet } from "./PropertyString.js"
 
@@ -23,11 +23,19 @@ export interface SimGuestSeed {
   readonly type: GuestKind
   /** Default: the first node. */
   readonly node?: string
-  /** Default "stopped". */
-  readonly status?: "running" | "stopped"
+  /**
+   * Default "stopped". qemu only: "paused" (suspended by the API) and "suspended" (the guest
+   * slept, S3) are running guests whose QMP status says so (pve-api.md §4.1).
+   */
+  readonly status?: "running" | "stopped" | "paused" | "suspended"
   readonly template?: boolean
   /** The whole config (replaces the defaults); qemu meta/vmgenid/smbios1 are added when absent. Undefined values are ignored. */
   readonly config?: Readonly<Record<string, string | number | undefined>>
+  /**
+   * HA resource with this requested state (pve-ha-manager resources.cfg). The CRM state starts
+   * as `started` for a running guest and `stopped` otherwise.
+   */
+  readonly ha?: HaRequest
   /** Oldest first; each one's parent is the previous, the current config's parent the last. */
   readonly snapshots?: ReadonlyArray<SimSnapshotSeed>
 }
@@ -117,9 +125,13 @@ export const buildGuest = (seed: SimGuestSeed, ctx: SeedContext): GuestState | s
     parent = s.name
   }
   if (parent !== undefined) config.set("parent", parent)
-  const running = seed.status === "running" && seed.template !== true
+  if (seed.type === "lxc" && (seed.status === "paused" || seed.status === "suspended"))
+    return `guest ${seed.vmid}: status '${seed.status}' exists only for qemu`
+  const running = seed.status !== undefined && seed.status !== "stopped" && seed.template !== true
+  const runState: RunState = seed.status === "paused" || seed.status === "suspended" ? seed.status : "running"
+  const ha = seed.ha === undefined ? undefined : { state: seed.ha, crm: running ? "started" : "stopped", stopCommand: undefined }
   return {
-    vmid: seed.vmid, kind: seed.type, node, running,
+    vmid: seed.vmid, kind: seed.type, node, running, runState, ha,
     startedAt: ctx.now, createdAt: ctx.now, pid: running ? 1000 + ctx.prng.int(4_000_000) : 0,
     config, pending: new Map(), pendingDelete: new Map(), snapshots, digestCache: undefined
   }

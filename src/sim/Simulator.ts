@@ -37,6 +37,14 @@ export interface SimOptions {
    */
   readonly statsStaleness?: number
   readonly tagStyle?: { readonly caseSensitive?: boolean; readonly ordering?: "alphabetical" | "config" }
+  /**
+   * ms a config write (or a task) waits for a guest's config flock held by a running power or
+   * config task before failing with "can't lock file … - got timeout". Default 10 000, PVE's
+   * `lock_config` timeout.
+   */
+  readonly flockTimeout?: number
+  /** ms per simulated HA manager round for HA-managed guests (PVE: ~10 000). Default: taskDuration. */
+  readonly haRound?: number
 }
 
 export interface RunningSim {
@@ -105,7 +113,9 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
             taskDuration: options.taskDuration ?? 50,
             statsDelay: options.statsDelay ?? 0,
             statsStaleness: options.statsStaleness ?? 0,
-            tagStyle: options.tagStyle ?? {}
+            tagStyle: options.tagStyle ?? {},
+            flockTimeout: options.flockTimeout ?? 10_000,
+            haRound: options.haRound ?? options.taskDuration ?? 50
           })
       ),
       (c) => Effect.sync(() => c.dispose())

@@ -6,23 +6,24 @@
  * timestamp; a read shows the newest sample taken at or before the last push boundary
  * (`epoch + k·period`). status/current and /nodes/N/{qemu,lxc} stay live.
  */
-import { guestName, type GuestState } from "./GuestState.js"
+import { guestName, type GuestState, type RunState } from "./GuestState.js"
 
 export interface StatsSample {
   /** ms epoch of the change this sample records. */
   readonly at: number
   readonly running: boolean
+  readonly runState: RunState
   readonly startedAt: number
   readonly name: string
   readonly template: boolean
 }
 
 export const sampleOf = (g: GuestState, at: number): StatsSample => ({
-  at, running: g.running, startedAt: g.startedAt, name: guestName(g), template: g.config.get("template") === "1"
+  at, running: g.running, runState: g.runState, startedAt: g.startedAt, name: guestName(g), template: g.config.get("template") === "1"
 })
 
 const sameValues = (a: StatsSample, b: StatsSample): boolean =>
-  a.running === b.running && a.startedAt === b.startedAt && a.name === b.name && a.template === b.template
+  a.running === b.running && a.runState === b.runState && a.startedAt === b.startedAt && a.name === b.name && a.template === b.template
 
 export class StatsPushes {
   private readonly samples = new Map<number, Array<StatsSample>>()

@@ -37,7 +37,7 @@ describe("fault injection and the control API", () => {
       expect(log).toMatchObject([{ seq: 1, vmid: 100, node: "pve1", kind: "config", params: { name: "b" }, user: "felhom@pve!agent" }])
     }))
 
-  it.scoped("control API: raw guest state, lock, add guests, reset", () =>
+  it.scoped("control API: raw guest state, lock, add guests, HA resource, guest run state, reset", () =>
     Effect.gen(function*() {
       const s = yield* start()
       const g = yield* control(s, "GET", "/guests/100")
@@ -51,6 +51,16 @@ describe("fault injection and the control API", () => {
       expect(dataObject(yield* request(s, "/nodes/pve1/lxc/200/status/current")).status).toBe("running")
       const bad = yield* control(s, "POST", "/guests", [{ vmid: "x" }])
       expect(bad.status).toBe(400)
+      const ha = yield* control(s, "POST", "/guests/100/ha", { state: "stopped" })
+      expect(ha.status).toBe(200)
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).ha).toEqual({ managed: 1, state: "stopped" })
+      yield* control(s, "DELETE", "/guests/100/ha")
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).ha).toEqual({ managed: 0 })
+      // A guest that put itself to sleep (QMP `suspended`) — only a running qemu guest can.
+      expect((yield* control(s, "POST", "/guests/100/runstate", { state: "suspended" })).status).toBe(404)
+      yield* control(s, "POST", "/guests", [{ vmid: 300, type: "qemu", status: "running" }])
+      expect((yield* control(s, "POST", "/guests/300/runstate", { state: "suspended" })).status).toBe(200)
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/300/status/current")).qmpstatus).toBe("suspended")
       yield* control(s, "POST", "/reset")
       expect((yield* request(s, "/nodes/pve1/lxc/200/status/current")).status).toBe(500)
       expect((yield* control(s, "GET", "/mutations")).body).toEqual([])

@@ -25,13 +25,40 @@ describe("strict parameter validation (pve-api.md §1.1, §1.3)", () => {
       const c = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { cores: "two" } })
       expect(errorsOf(c)).toEqual({ cores: "type check ('integer') failed - got 'two'" })
       const v = yield* request(s, "/nodes/pve1/qemu/99/status/current")
-      expect(errorsOf(v)).toEqual({ vmid: "value must have a minimum value of 100" })
+      expect(errorsOf(v)).toEqual({ vmid: "invalid format - value does not look like a valid VM ID\n" })
       const n = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "bad_name" } })
       expect(errorsOf(n)).toEqual({ name: "invalid format - value does not look like a valid DNS name\n" })
       const t = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { tags: "ok;bad tag!" } })
       expect(errorsOf(t)).toEqual({ tags: "invalid format - invalid characters in tag\n" })
       const d = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "x", digest: "a".repeat(41) } })
       expect(errorsOf(d)).toEqual({ digest: "value may only be 40 characters long" })
+    }))
+
+  // pve-common PVE::JSONSchema::check_prop runs check_type, then check_format, then
+  // maxLength/minLength, then maximum before minimum, then enum; the first failure is the
+  // answer. pve-vmid (pve-common PVE::JSONSchema::pve_verify_vmid) has a format and a range.
+  it.scoped("PVE checks type, then format, then length, then range: vmid 99 and 1000000000 are format errors", () =>
+    Effect.gen(function*() {
+      const s = yield* start()
+      const vmidError = "invalid format - value does not look like a valid VM ID\n"
+      const low = yield* request(s, "/nodes/pve1/qemu/99/config")
+      expect([low.status, errorsOf(low)]).toEqual([400, { vmid: vmidError }])
+      const high = yield* request(s, "/nodes/pve1/qemu/1000000000/config")
+      expect(errorsOf(high)).toEqual({ vmid: vmidError })
+      const text = yield* request(s, "/nodes/pve1/lxc/abc/config")
+      expect(errorsOf(text)).toEqual({ vmid: "type check ('integer') failed - got 'abc'" })
+      // A leading + is an integer for check_type (is_integer), so only the format refuses it.
+      const plus = yield* request(s, "/nodes/pve1/qemu/+100/config")
+      expect(errorsOf(plus)).toEqual({ vmid: vmidError })
+      // pve-snapshot-name: format pve-configid before maxLength 40.
+      const bad = yield* request(s, "/nodes/pve1/qemu/100/snapshot", { method: "POST", form: { snapname: `1${"a".repeat(40)}` } })
+      expect(errorsOf(bad)).toEqual({ snapname: `invalid format - invalid configuration ID '1${"a".repeat(40)}'\n` })
+      // maximum before minimum does not matter for one value; a plain range is still a range error.
+      const delay = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "POST", form: { name: "x", background_delay: "31" } })
+      expect(errorsOf(delay)).toEqual({ background_delay: "value must have a maximum value of 30" })
+      // pve-configid-list allows `-` (pve-common $PVE::JSONSchema::CONFIGID_RE): an unknown key, not a format error.
+      const dash = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { delete: "no-such-key" } })
+      expect(errorsOf(dash)).toEqual({ delete: "unknown option 'no-such-key'" })
     }))
 
   it.scoped("snapshot names: regex, at least 2 chars, max 40, reserved", () =>

@@ -7,7 +7,8 @@ import { Either } from "effect"
 import { digestOf, type GuestKind } from "../GuestState.js"
 import { boolSpec, formats, intSpec, nodeSpec, snapnameSpec, strSpec, vmidSpec, type ParamSpec } from "../Params.js"
 import { die, ok, paramFail, type Reply } from "../Reply.js"
-import { check, guestCall, guestParams, guestRequest, kindOf, loadGuest, uriNode, uriVmid, type Ctx } from "./Context.js"
+import { lockTimeoutText } from "../Flock.js"
+import { check, findGuest, guestCall, guestParams, guestRequest, kindOf, loadGuest, notExistText, uriNode, uriVmid, type Ctx } from "./Context.js"
 import { applyChange, precheckWrite } from "./ConfigWrite.js"
 import { mergedConfig, typedConfig, typedValue } from "./Views.js"
 import { keyInfo } from "../ConfigKeys.js"
@@ -60,8 +61,37 @@ const commonSpecs = (kind: GuestKind, async: boolean): Record<string, ParamSpec>
 })
 
 /**
+ * Runs `body` holding the guest's config flock (pve-guest-common
+ * `PVE::AbstractConfig::lock_config`): at once when it is free, else after the holder (a
+ * running power or config task) lets go, or 500 "can't lock file … - got timeout" when that
+ * takes longer than the flock timeout.
+ */
+const underFlock = (ctx: Ctx, kind: GuestKind, vmid: number, body: () => Reply): Reply | Promise<Reply> => {
+  const flocks = ctx.cluster.tasks.flocks
+  const now = flocks.tryAcquire(vmid)
+  if (now !== undefined) {
+    const reply = body()
+    now()
+    return reply
+  }
+  return flocks.acquirePromise(vmid).then((release) => {
+    if (release === undefined) return die(lockTimeoutText(kind, vmid))
+    const reply = body()
+    release()
+    return reply
+  })
+}
+
+const failText = (r: Reply): string | undefined => (r._tag === "Fail" ? r.message : undefined)
+
+/**
  * Unlike the other guest endpoints, parameters are verified before privileges: precheckWrite
  * then checks any `VM.Config.*`, and each key's own privilege (ConfigWrite.ts). Keep that order.
+ *
+ * Locking as in PVE: qemu checks digest/lock/balloon once before locking and again under the
+ * flock (qemu-server `PVE::API2::Qemu` `$update_vm_api`, `load_and_check_config`); POST does
+ * the second round and the write in its `qmconfig` worker. lxc does all of it under the flock
+ * (pve-container `PVE::API2::LXC::Config` update_vm).
  */
 export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> =>
   Either.merge(Either.gen(function*() {
@@ -71,16 +101,32 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
     const common = commonSpecs(kind, async)
     const values = yield* check(ctx, (key) => common[key] ?? keyInfo(kind, key)?.spec)
     const change = yield* precheckWrite(ctx, kind, values)
-    const guest = yield* loadGuest(ctx, kind, node, vmid)
-    const guard = change.guard(guest)
-    if (guard !== undefined) return guard
-
+    const early = yield* loadGuest(ctx, kind, node, vmid)
+    if (kind === "qemu") {
+      const guard = change.guard(early)
+      if (guard !== undefined) return guard
+    }
     if (!async) {
-      applyChange(ctx, guest, change)
-      return ok(null)
+      return underFlock(ctx, kind, vmid, () =>
+        Either.merge(Either.gen(function*() {
+          const guest = yield* loadGuest(ctx, kind, node, vmid)
+          const guard = change.guard(guest)
+          if (guard !== undefined) return guard
+          applyChange(ctx, guest, change)
+          return ok(null)
+        })))
     }
     const task = ctx.cluster.tasks.spawn(node, "qmconfig", String(vmid), ctx.token.tokenid, {
+      flock: { vmid, kind, hold: "task" },
+      begin: () => {
+        const guest = findGuest(ctx.cluster, node, kind, vmid)
+        if (guest === undefined) return notExistText(kind, node, vmid)
+        const guard = change.guard(guest)
+        return guard === undefined ? undefined : failText(guard)
+      },
       finish: () => {
+        const guest = findGuest(ctx.cluster, node, kind, vmid)
+        if (guest === undefined) return { error: notExistText(kind, node, vmid) }
         applyChange(ctx, guest, change, task.upid)
         return {}
       }

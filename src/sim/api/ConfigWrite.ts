@@ -31,7 +31,11 @@ const keyPermission = (ctx: Ctx, kind: GuestKind, key: string): Reply | undefine
   if (info.priv === "root") return die(`only root can set '${key}' config`)
   if (info.priv === "hookscript-lxc") return permFail("changing the hookscript is only allowed for root@pam")
   const path = vmPath(uriVmid(ctx))
-  return needAny(ctx, path, [info.priv]).pipe(Either.match({ onLeft: (r) => r, onRight: () => undefined }))
+  for (const priv of typeof info.priv === "string" ? [info.priv] : info.priv) {
+    const denied = needAny(ctx, path, [priv]).pipe(Either.match({ onLeft: (r) => r, onRight: () => undefined }))
+    if (denied !== undefined) return denied
+  }
+  return undefined
 }
 
 const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok: string | undefined } | { error: string } => {
@@ -87,8 +91,11 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
     }
 
     const digest = values["digest"]
+    // Deleting `vmstate` discards a hibernation: the `suspended` lock does not refuse it
+    // (qemu-server `PVE::API2::Qemu` `$update_vm_api`, `load_and_check_config`).
+    const dropsHibernation = (g: GuestState): boolean => deletes.has("vmstate") && g.config.get("lock") === "suspended"
     const guard = (g: GuestState): Reply | undefined => {
-      const locked = lockError(g)
+      const locked = dropsHibernation(g) ? undefined : lockError(g)
       const mismatch = digest !== undefined && digest !== "" && digest !== digestOf(g)
       const digestFail = die(
         kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
@@ -125,6 +132,10 @@ export const applyChange = (ctx: Ctx, g: GuestState, change: ConfigChange, upid?
       g.pending.delete(key)
     } else if (g.config.get(key) === value) g.pending.delete(key)
     else g.pending.set(key, value)
+  }
+  if (change.deletes.has("vmstate")) {
+    if (g.config.get("lock") === "suspended") g.config.delete("lock")
+    for (const key of ["runningmachine", "runningcpu", "running-nets-host-mtu"]) g.config.delete(key)
   }
   for (const [key, force] of change.deletes) {
     g.pending.delete(key)

@@ -8,7 +8,7 @@ import { effectivePrivs, permissionsView } from "../Access.js"
 import { boolSpec, nodeSpec, strSpec } from "../Params.js"
 import { die, ok, type Reply } from "../Reply.js"
 import { check, kindOf, uriNode, type Ctx } from "./Context.js"
-import { listRow, resourceRow } from "./Views.js"
+import { listRow, qmpStatus, resourceRow } from "./Views.js"
 
 export const getVersion = (ctx: Ctx): Reply =>
   Either.merge(Either.map(check(ctx, {}), () => ok({ version: "9.2.11", release: "9.2", repoid: "a1b2c3d4" })))
@@ -62,7 +62,7 @@ export const getGuestList = (ctx: Ctx): Reply =>
       if (g.node !== node || g.kind !== kind) continue
       if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
       const row = listRow(g)
-      if (values["full"] === "1") row["qmpstatus"] = g.running ? "running" : "stopped"
+      if (values["full"] === "1") row["qmpstatus"] = qmpStatus(g)
       rows.push(row)
     }
     // Built from a Perl hash: random order (§3.2).

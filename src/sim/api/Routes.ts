@@ -44,6 +44,8 @@ const ROUTES: ReadonlyArray<Route> = [
   route("POST", `${G}/status/stop`, postPower("stop")),
   route("POST", `${G}/status/shutdown`, postPower("shutdown")),
   route("POST", `${G}/status/reboot`, postPower("reboot")),
+  route("POST", "/nodes/{node}/{kind:qemu}/{vmid}/status/suspend", postPower("suspend")),
+  route("POST", "/nodes/{node}/{kind:qemu}/{vmid}/status/resume", postPower("resume")),
   route("GET", `${G}/config`, getConfig),
   route("GET", `${G}/pending`, getPending),
   route("PUT", `${G}/config`, putConfig(false)),

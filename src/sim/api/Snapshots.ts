@@ -2,7 +2,8 @@
  * Snapshots (pve-api.md §7): list in random order plus the synthetic `current` entry;
  * create/rollback/delete run as tasks whose checks (template, lock, duplicate, missing)
  * happen inside the task, holding lock `snapshot` / `rollback` / `snapshot-delete` while
- * they run. Rollback force-stops a running guest and restores the snapshot's config.
+ * they run. Rollback force-stops a running guest before it locks, and restores the
+ * snapshot's config.
  */
 import { Either } from "effect"
 import { digestOf, readDescription, storeDescription, touched, type GuestKind, type GuestState } from "../GuestState.js"
@@ -11,7 +12,8 @@ import { die, ok, type Reply } from "../Reply.js"
 import {
   findGuest, guestCall, guestParams, guestRequest, isTemplate, loadGuest, lockError, need, notExistText, vmPath, type Ctx, type GuestCall
 } from "./Context.js"
-import { startGuest } from "./Power.js"
+import { requestPower } from "./Power.js"
+import { startGuest, stopGuest, type PowerCall } from "./PowerTasks.js"
 import { typedConfig } from "./Views.js"
 
 const prefix = (kind: GuestKind): string => (kind === "qemu" ? "qm" : "vz")
@@ -51,6 +53,14 @@ const setLock = (g: GuestState, lock: string | undefined): void => {
 /** The guest as it is when a task step runs: it may have gone or changed since the request. */
 const finder = (ctx: Ctx, { kind, node, vmid }: GuestCall) => (): GuestState | undefined => findGuest(ctx.cluster, node, kind, vmid)
 
+/** PVE's snapshot operations lock the config file only around their prepare and commit steps. */
+const stepsFlock = ({ kind, vmid }: GuestCall) => ({ vmid, kind, hold: "steps" as const })
+
+/**
+ * pve-guest-common `PVE::AbstractConfig::snapshot_create`: `__snapshot_prepare` (template,
+ * lock, duplicate name; lock `snapshot` and a `snapstate: prepare` section), then
+ * `__snapshot_commit` (lock must still be `snapshot`; parent set, lock removed).
+ */
 export const createSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const params = (kind: GuestKind) => ({
@@ -63,8 +73,9 @@ export const createSnapshot = (ctx: Ctx): Reply =>
     if (reserved(kind, snapname)) return die(`unable to use snapshot name '${snapname}' (reserved name)`)
     // qemu loads the config before forking (sync 500); lxc fails inside the task (§1.4).
     if (kind === "qemu") yield* loadGuest(ctx, kind, node, vmid)
-    const body = {
-      begin: (): string | undefined => {
+    const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}snapshot`, String(vmid), ctx.token.tokenid, {
+      flock: stepsFlock(call),
+      begin: () => {
         const g = find()
         if (g === undefined) return notExistText(kind, node, vmid)
         if (isTemplate(g)) return "you can't take a snapshot if it's a template"
@@ -83,25 +94,38 @@ export const createSnapshot = (ctx: Ctx): Reply =>
       },
       finish: () => {
         const g = find()
-        const section = g?.snapshots.get(snapname)
-        if (g === undefined || section === undefined) return { error: `snapshot '${snapname}' does not exist` }
+        if (g === undefined) return { error: notExistText(kind, node, vmid) }
+        if (g.config.get("lock") !== "snapshot") return { error: "missing snapshot lock" }
+        const section = g.snapshots.get(snapname)
+        if (section === undefined) return { error: `snapshot '${snapname}' does not exist` }
         section.delete("snapstate")
         g.config.set("parent", snapname)
         setLock(g, undefined)
         ctx.cluster.record(g, "snapshot-create", { snapname, ...values }, ctx.token.tokenid, task.upid)
         return {}
-      },
-      abort: () => {
-        const g = find()
-        if (g === undefined) return
-        g.snapshots.delete(snapname)
-        setLock(g, undefined)
       }
-    }
-    const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}snapshot`, String(vmid), ctx.token.tokenid, body)
+    })
     return ok(task.upid)
   }))
 
+/** Config keys of a snapshot section that are not guest config. */
+const SNAPSHOT_ONLY = ["snaptime", "vmstate", "snapstate", "description"]
+
+/**
+ * Rollback, in the order of pve-guest-common `PVE::AbstractConfig::snapshot_rollback`. Prepare
+ * (under the flock, when the task starts): template, snapshot exists, not incomplete, the
+ * lock; then the guest is stopped (qemu-server `PVE::QemuConfig::__snapshot_rollback_vm_stop`,
+ * pve-container `PVE::LXC::Config::__snapshot_rollback_vm_stop`: a hard stop), and only then
+ * lock `rollback` is written — so a running guest is never seen locked `rollback`. Commit (at
+ * the end): the snapshot's config becomes current, parent set, lock removed; a qemu snapshot
+ * with RAM state starts the VM inside this task.
+ *
+ * `start=1` is not part of this task: the API handler's worker calls the start API afterwards
+ * (qemu-server `PVE::API2::Qemu` rollback — only if the VM is not already running —, pve-container
+ * `PVE::API2::LXC::Snapshot` rollback), which forks its own `qmstart`/`vzstart` task (or
+ * `hastart` for an HA-managed guest) under the same user; the rollback task ends without
+ * waiting for it.
+ */
 export const rollbackSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const call = yield* guestCall(ctx, {
@@ -111,45 +135,60 @@ export const rollbackSnapshot = (ctx: Ctx): Reply =>
     const find = finder(ctx, call)
     if (kind === "qemu" && values["start"] === "1") yield* need(ctx, vmPath(vmid), "VM.PowerMgmt")
     const snapname = values["snapname"] ?? ""
-    const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}rollback`, String(vmid), ctx.token.tokenid, {
+    const user = ctx.token.tokenid
+    const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}rollback`, String(vmid), user, {
+      flock: stepsFlock(call),
       begin: () => {
         const g = find()
         if (g === undefined) return notExistText(kind, node, vmid)
+        if (isTemplate(g)) return "you can't rollback if vm is a template"
         const snap = g.snapshots.get(snapname)
         if (snap === undefined) return `snapshot '${snapname}' does not exist`
-        if (isTemplate(g)) return "you can't rollback if vm is a template"
-        const locked = lockError(g)
-        if (locked !== undefined) return locked
         const state = snap.get("snapstate")
         if (state !== undefined) return `unable to rollback to incomplete snapshot (snapstate = ${state})`
+        const locked = lockError(g)
+        if (locked !== undefined) return locked
+        if (g.running) stopGuest(g)
         setLock(g, "rollback")
         return undefined
       },
       finish: () => {
         const g = find()
-        const snap = g?.snapshots.get(snapname)
-        if (g === undefined || snap === undefined) return { error: `snapshot '${snapname}' does not exist` }
-        g.running = false
-        g.pid = 0
+        if (g === undefined) return { error: notExistText(kind, node, vmid) }
+        if (isTemplate(g)) return { error: "you can't rollback if vm is a template" }
+        const snap = g.snapshots.get(snapname)
+        if (snap === undefined) return { error: `snapshot '${snapname}' does not exist` }
+        if (g.running) return { error: `unable to rollback vm ${vmid}: vm is running` }
+        if (g.config.get("lock") !== "rollback") return { error: "got wrong lock" }
         const description = g.config.get("description")
-        g.config = new Map([...snap].filter(([k]) => !["snaptime", "vmstate", "snapstate", "description"].includes(k)))
+        g.config = new Map([...snap].filter(([k]) => !SNAPSHOT_ONLY.includes(k)))
         if (description !== undefined) g.config.set("description", description)
         g.config.set("parent", snapname)
         g.pending.clear()
         g.pendingDelete.clear()
-        setLock(g, undefined)
-        if (snap.get("vmstate") === "1" || values["start"] === "1") startGuest(ctx, g)
-        ctx.cluster.record(g, "snapshot-rollback", { snapname, ...values }, ctx.token.tokenid, task.upid)
-        return {}
-      },
-      abort: () => {
-        const g = find()
-        if (g !== undefined) setLock(g, undefined)
+        touched(g)
+        if (snap.get("vmstate") === "1") startGuest(ctx.cluster, g)
+        ctx.cluster.record(g, "snapshot-rollback", { snapname, ...values }, user, task.upid)
+        const startAfter = values["start"] === "1" && (kind === "lxc" || !g.running)
+        return startAfter ? { after: () => startSeparately({ cluster: ctx.cluster, user, kind, node, vmid, params: {} }) } : {}
       }
     })
     return ok(task.upid)
   }))
 
+/** The start API called from the rollback worker: its own task; a refusal fails the rollback. */
+const startSeparately = (call: PowerCall): string | undefined =>
+  Either.match(requestPower(call, "start", () => true), {
+    onLeft: (reply) => (reply._tag === "Fail" ? reply.message : undefined),
+    onRight: () => undefined
+  })
+
+/**
+ * pve-guest-common `PVE::AbstractConfig::snapshot_delete`: snapshot exists, then `set_lock`
+ * (lock check, lock `snapshot-delete`), then under the flock the template check (the lock
+ * stays when it fails, as in PVE) and `snapstate: delete`; at the end the section goes and
+ * children are re-parented.
+ */
 export const deleteSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const call = yield* guestCall(ctx, { priv: "VM.Snapshot", params: { ...guestParams, snapname: snapnameSpec, force: boolSpec } })
@@ -157,22 +196,26 @@ export const deleteSnapshot = (ctx: Ctx): Reply =>
     const find = finder(ctx, call)
     const snapname = values["snapname"] ?? ""
     const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}delsnapshot`, String(vmid), ctx.token.tokenid, {
+      flock: stepsFlock(call),
       begin: () => {
         const g = find()
         if (g === undefined) return notExistText(kind, node, vmid)
         const snap = g.snapshots.get(snapname)
         if (snap === undefined) return `snapshot '${snapname}' does not exist`
-        if (isTemplate(g)) return "you can't delete a snapshot if vm is a template"
         const locked = lockError(g)
         if (locked !== undefined) return locked
-        snap.set("snapstate", "delete")
         setLock(g, "snapshot-delete")
+        if (isTemplate(g)) return "you can't delete a snapshot if vm is a template"
+        snap.set("snapstate", "delete")
+        touched(g)
         return undefined
       },
       finish: () => {
         const g = find()
-        const snap = g?.snapshots.get(snapname)
-        if (g === undefined || snap === undefined) return { error: `snapshot '${snapname}' does not exist` }
+        if (g === undefined) return { error: notExistText(kind, node, vmid) }
+        if (g.config.get("lock") !== "snapshot-delete") return { error: "encountered invalid lock, expected 'snapshot-delete'" }
+        const snap = g.snapshots.get(snapname)
+        if (snap === undefined) return { error: `snapshot '${snapname}' does not exist` }
         const parent = snap.get("parent")
         g.snapshots.delete(snapname)
         for (const m of [g.config, ...g.snapshots.values()]) {
@@ -183,12 +226,6 @@ export const deleteSnapshot = (ctx: Ctx): Reply =>
         setLock(g, undefined)
         ctx.cluster.record(g, "snapshot-delete", { snapname, ...values }, ctx.token.tokenid, task.upid)
         return {}
-      },
-      abort: () => {
-        const g = find()
-        if (g === undefined) return
-        g.snapshots.get(snapname)?.delete("snapstate")
-        setLock(g, undefined)
       }
     })
     return ok(task.upid)

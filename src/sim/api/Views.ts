@@ -3,7 +3,7 @@
  * status/current (§4.1) and /cluster/resources rows (§3.1). Pure over guest state.
  */
 import { readAsNumber } from "../ConfigKeys.js"
-import { guestName, readDescription, type GuestState } from "../GuestState.js"
+import { guestName, haManaged, readDescription, type GuestState, type RunState } from "../GuestState.js"
 import { diskSizeBytes, qemuMemoryMiB } from "../PropertyString.js"
 import type { StatsSample } from "../Stats.js"
 
@@ -83,12 +83,23 @@ export const listRow = (g: GuestState): Record<string, unknown> => {
   return row
 }
 
+/** qemu's QMP status (`qmpstatus`): the run state while running, else `stopped` (§4.1). */
+export const qmpStatus = (g: GuestState): RunState | "stopped" => (g.running ? g.runState : "stopped")
+
+/**
+ * The `ha` object of status/current: pve-ha-manager `PVE::HA::Config::get_service_status`
+ * gives `managed` 1 and the CRM service state for a managed resource, `managed` 0 otherwise
+ * (an `ignored` resource counts as unmanaged).
+ */
+const haStatus = (g: GuestState): Record<string, unknown> =>
+  g.ha !== undefined && haManaged(g) ? { managed: 1, state: g.ha.crm } : { managed: 0 }
+
 /** GET status/current: the list row plus `ha`, and for qemu `qmpstatus`/`agent` (§4.1). */
 export const statusCurrent = (g: GuestState): Record<string, unknown> => {
   const row = listRow(g)
-  row["ha"] = { managed: 0 }
+  row["ha"] = haStatus(g)
   if (g.kind === "qemu") {
-    row["qmpstatus"] = g.running ? "running" : "stopped"
+    row["qmpstatus"] = qmpStatus(g)
     const agent = g.config.get("agent")
     if (agent !== undefined && /^(1|enabled=1)/.test(agent)) row["agent"] = 1
     row["clipboard"] = null
@@ -114,14 +125,15 @@ export const resourceRow = (
   const stats = now - g.createdAt < statsDelay || pushed === undefined
     ? undefined
     : pushed === "live"
-    ? { running: g.running, name: guestName(g), template: g.config.get("template") === "1", uptime: uptime(g) }
+    ? { running: g.running, runState: g.runState, name: guestName(g), template: g.config.get("template") === "1", uptime: uptime(g) }
     : {
-      running: pushed.running, name: pushed.name, template: pushed.template,
+      running: pushed.running, runState: pushed.runState, name: pushed.name, template: pushed.template,
       uptime: pushed.running ? Math.max(1, Math.floor((now - pushed.startedAt) / 1000)) : 0
     }
   const row: Record<string, unknown> = {
     id: `${g.kind}/${g.vmid}`, vmid: g.vmid, node: g.node, type: g.kind,
-    status: stats === undefined ? "unknown" : stats.running ? "running" : "stopped"
+    // pve-manager `PVE::Service::pvestatd::update_qemu_status` pushes the QMP status for qemu.
+    status: stats === undefined ? "unknown" : !stats.running ? "stopped" : g.kind === "qemu" ? stats.runState : "running"
   }
   if (stats !== undefined) {
     const mem = maxmem(g)
@@ -132,5 +144,7 @@ export const resourceRow = (
     })
   }
   liveKeys(g, row)
+  // pve-manager `PVE::API2::Cluster` resources: the CRM service state, else the configured one.
+  if (g.ha !== undefined) row["hastate"] = g.ha.state === "ignored" ? "ignored" : g.ha.crm
   return row
 }
