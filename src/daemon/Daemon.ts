@@ -26,7 +26,7 @@ import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
 import { type Described, serveControl } from "./ControlServer.js"
 import { gatherStatus, type StatusSource } from "./status.js"
 import type { ControlRequest } from "./controlProtocol.js"
-import type { Journal } from "../state/Journal.js"
+import { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
 import { recover } from "../state/Recovery.js"
 import { Liveness, Readiness } from "./Health.js"
@@ -41,7 +41,7 @@ import {
   signedOpsLayer,
   signersOf
 } from "./layers.js"
-import { recordNonceFill } from "./Metrics.js"
+import { recordJournalPhases, recordNonceFill } from "./Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
 import { Watchdog } from "./Watchdog.js"
 
@@ -185,8 +185,18 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
     yield* checkDesiredFile(settings)
     const pveConnection = yield* pveConnectionOf(config)
     const hubClient = settings.desired.source === "hub" ? Option.some(yield* hubClientSettingsOf(config)) : Option.none()
-    const health = Layer.unwrapEffect(Effect.map(NonceStore, (store) =>
-      HealthServer.layer({ ...parseListen(settings.health.listen), onScrape: Effect.flatMap(store.fill, recordNonceFill) })))
+    const health = Layer.unwrapEffect(Effect.gen(function*() {
+      const store = yield* NonceStore
+      const journal = yield* Journal
+      // Each sample fails on its own: a journal read that fails must not leave the nonce gauges stale too.
+      const sample = <E>(what: string, effect: Effect.Effect<void, E>) =>
+        Effect.catchAllCause(effect, (cause) => Effect.logWarning(`metrics scrape: ${what} not sampled`, cause))
+      const onScrape = Effect.zipRight(
+        sample("nonce store fill", Effect.flatMap(store.fill, recordNonceFill)),
+        sample("journal phases", Effect.flatMap(journal.countByPhase, recordJournalPhases))
+      )
+      return HealthServer.layer({ ...parseListen(settings.health.listen), onScrape })
+    }))
     const observability = Layer.mergeAll(Readiness.layer, Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }), SdNotify.layer())
     // The daemon is the state directory's one writer for as long as it runs.
     const state = StoresLive({

@@ -1,7 +1,8 @@
 /**
  * Metrics: the agent-wide metric definitions that have no better home, and the Prometheus text
  * exposition (format 0.0.4) of `Metric.snapshot`. Metrics owned by one service stay next to it
- * (GuestQueueMetrics: felhom_guest_queue_*, ReconcilerMetrics: felhom_reconcile_*); everything
+ * (GuestQueueMetrics: felhom_guest_queue_*, ReconcilerMetrics: felhom_reconcile_*, HubLoopMetrics:
+ * felhom_hub_consecutive_failures, HubDesiredProvider: felhom_hub_desired_*); everything
  * lives in Effect's one global registry, so `/metrics` renders them all without a list here.
  *
  * Invariant: `renderPrometheus` emits each metric family once (one HELP, one TYPE), however many
@@ -12,6 +13,7 @@
  */
 import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 import type { MetricPair } from "effect"
+import type { JournalPhaseCounts } from "../state/Journal.js"
 
 const seconds = (start: number, count: number) => MetricBoundaries.exponential({ start, factor: 2, count })
 
@@ -37,6 +39,10 @@ export const AgentMetrics = {
   }),
   nonceCapacity: Metric.gauge("felhom_nonce_store_capacity", {
     description: "Most nonces the store keeps before it refuses signed ops (fail closed)"
+  }),
+  /** Journal ops per phase that needs watching (intent, in-flight, needs-operator), sampled at each scrape. */
+  journalOps: Metric.gauge("felhom_journal_ops", {
+    description: "Ops in the journal that are unfinished (intent, in-flight) or wait for an operator, by phase"
   }),
   /** PVE API latency; `endpoint` is the templated path, never a concrete vmid or UPID. */
   pveRequestSeconds: Metric.histogram(
@@ -66,6 +72,23 @@ export const recordGateRefusal = (reason: string): Effect.Effect<void> =>
 
 export const recordNonceFill = (fill: { readonly entries: number; readonly capacity: number }): Effect.Effect<void> =>
   Effect.zipRight(Metric.set(AgentMetrics.nonceEntries, fill.entries), Metric.set(AgentMetrics.nonceCapacity, fill.capacity))
+
+const journalPhaseGauges = {
+  "intent": AgentMetrics.journalOps.pipe(Metric.tagged("phase", "intent")),
+  "in-flight": AgentMetrics.journalOps.pipe(Metric.tagged("phase", "in-flight")),
+  "needs-operator": AgentMetrics.journalOps.pipe(Metric.tagged("phase", "needs-operator"))
+} as const
+
+/**
+ * Sets every phase's gauge, zeros included: a phase with no ops is still a series, at 0, so the
+ * dashboard shows "none" rather than "no data", and a missing series means a missing scrape.
+ */
+export const recordJournalPhases = (counts: JournalPhaseCounts): Effect.Effect<void> =>
+  Effect.all([
+    Metric.set(journalPhaseGauges["intent"], counts["intent"]),
+    Metric.set(journalPhaseGauges["in-flight"], counts["in-flight"]),
+    Metric.set(journalPhaseGauges["needs-operator"], counts["needs-operator"])
+  ], { discard: true })
 
 /**
  * Turns a concrete PVE path into its route template so the label set stays bounded:

@@ -7,7 +7,7 @@
  * the reconciler keeps reconciling it. The loop never verifies ops itself: it only orders
  * them; every op is judged by `onOp`.
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Ref, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Metric, Ref, Schema } from "effect"
 import { decodeBase64Strict, decodeEnvelope } from "../authz/Envelope.js"
 import type { StateStore } from "../state/StateStore.js"
 import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js"
@@ -63,6 +63,13 @@ export class HubLoop extends Context.Tag("felhom/HubLoop")<HubLoop, HubLoopShape
     Layer.scoped(HubLoop, Effect.tap(Effect.suspend(() => make(options)), (loop) => Effect.forkScoped(loop.run)))
 }
 
+export const HubLoopMetrics = {
+  /** Mirrors `status.consecutiveFailures`, so an alert can tell a hub that stays away from one blip. */
+  consecutiveFailures: Metric.gauge("felhom_hub_consecutive_failures", {
+    description: "Hub passes failed in a row since the last good one (0 after a good pass)"
+  })
+} as const
+
 export const DEFAULT_INTERVAL = Duration.seconds(30)
 const DEFAULT_MAX_BUFFERED = 1_000
 
@@ -108,6 +115,7 @@ export const make = (options: HubLoopOptions) =>
     const cursor = yield* Ref.make(yield* store.loadCursor)
     const pending = yield* Ref.make<Pending>({ ops: [], refusals: [], dropped: 0 })
     const status = yield* Ref.make<HubLoopStatus>({ consecutiveFailures: 0, lastError: undefined, lastSuccessAt: undefined })
+    yield* Metric.set(HubLoopMetrics.consecutiveFailures, 0)
 
     const remember = (add: Partial<Pick<Pending, "ops" | "refusals">>) =>
       Ref.update(pending, (p) => {
@@ -194,13 +202,17 @@ export const make = (options: HubLoopOptions) =>
     const once: Effect.Effect<Duration.Duration> = pass.pipe(
       Effect.zipRight(Clock.currentTimeMillis),
       Effect.flatMap((now) =>
-        Effect.as(Ref.set(status, { consecutiveFailures: 0, lastError: undefined, lastSuccessAt: now }), interval)
+        Ref.set(status, { consecutiveFailures: 0, lastError: undefined, lastSuccessAt: now }).pipe(
+          Effect.zipRight(Metric.set(HubLoopMetrics.consecutiveFailures, 0)),
+          Effect.as(interval)
+        )
       ),
       Effect.catchAll((error) =>
         Effect.gen(function*() {
           const before = yield* Ref.get(status)
           const failures = before.consecutiveFailures + 1
           yield* Ref.set(status, { ...before, consecutiveFailures: failures, lastError: error.message })
+          yield* Metric.set(HubLoopMetrics.consecutiveFailures, failures)
           const delay = yield* backoffDelay(policy, failures, retryAfterOf(error))
           yield* Effect.logWarning("hub pass failed; the last good desired state stays in force").pipe(
             Effect.annotateLogs({ error: error._tag, reason: error.message, failures, retry_in: Duration.format(delay) })

@@ -25,6 +25,7 @@
  * the crash-recovery test can SIGKILL it at a precise point. Unset, it does nothing.
  */
 import { Config, Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import { recordOp } from "../daemon/Metrics.js"
 import { type Action, plannedOpId } from "../domain/Action.js"
 import type { UpidString } from "../domain/Upid.js"
 import { Gate, type GateContext, type GateOrigin } from "../gate/Gate.js"
@@ -334,6 +335,9 @@ const make = (options: EngineOptions) =>
           GuestQueueShutdown: (e) => refused(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
         }),
         Effect.map(({ opId, outcome }) => ({ opId, action, outcome })),
+        // Once per run, planned and signed alike, whatever ended it: the op itself, or the queue
+        // (superseded, shutting down).
+        Effect.tap((result) => recordOp(action._tag, result.outcome._tag)),
         Effect.annotateLogs({ opId: baseId, vmid: action.guest.vmid, action: action._tag })
       )
     }

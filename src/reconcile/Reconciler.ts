@@ -103,6 +103,11 @@ const make = (options: ReconcilerOptions) =>
     const pve = yield* Pve
     const engine = yield* Engine
     const interval = Duration.decode(options.interval ?? Duration.seconds(30))
+    // A series is born at its first update, which rate() and increase() cannot see: the first
+    // failed pass (or the first good one after failures) would go unnoticed. Register both at 0;
+    // reading the histogram registers it without recording a pass.
+    yield* Metric.update(ReconcilerMetrics.passFailures, 0)
+    yield* Metric.value(ReconcilerMetrics.passSeconds)
 
     const runGuest = (
       actions: ReadonlyArray<Action>,

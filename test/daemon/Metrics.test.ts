@@ -2,7 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Metric, MetricBoundaries } from "effect"
 import { endpointTemplate, prometheusText, recordGateRefusal, recordOp, recordPveRequest, renderPrometheus } from "../../src/daemon/Metrics.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
+import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
+import { Engine } from "../../src/reconcile/Engine.js"
 import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
+import { Reconciler } from "../../src/reconcile/Reconciler.js"
+import { desired, engineLayer, planNow, runAll } from "../reconcile/EngineSupport.js"
+import { Sim } from "../support/sim.js"
 import { parsePrometheus, sampleValue } from "./fixtures/prometheus.js"
 
 // Metrics live in one global registry per process; each test uses its own names.
@@ -94,6 +99,35 @@ describe("agent metrics", () => {
       const parsed = parsePrometheus(yield* prometheusText)
       expect([...parsed.types.keys()].filter((name) => !name.startsWith("felhom_"))).toEqual([])
       expect(parsed.types.has("felhom_ops_total")).toBe(true)
+    }))
+
+  it.live("an engine run counts its op once in felhom_ops_total, planned and signed alike", () =>
+    Effect.gen(function*() {
+      const ops = (kind: string, outcome: string) =>
+        Effect.map(prometheusText, (text) => sampleValue(parsePrometheus(text), "felhom_ops_total", { kind, outcome }) ?? 0)
+      const appliedBefore = yield* ops("SetConfig", "Applied")
+      const failedBefore = yield* ops("Start", "Failed")
+      const sim = yield* Sim
+      sim.cluster.setFaults({ failTasks: [{ vmid: 102, type: "qmstart", message: "start failed: out of memory" }] })
+      const planned = yield* runAll(desired({ guests: { 100: { config: { description: "counted" } }, 102: { power: "running" } } }))
+      expect(planned.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], ["Start", "Failed"]])
+      const { plan } = yield* planNow(desired({ guests: { 101: { config: { description: "signed" } } } }))
+      const [action] = plan.actions
+      if (action === undefined) return expect.fail("nothing planned for guest 101")
+      const signed = yield* Effect.flatMap(Engine, (engine) =>
+        engine.run(action, { revision: undefined, opId: "signed-op-1", origin: "signed", kind: "ordered" }))
+      expect(signed.outcome._tag).toBe("Applied")
+      expect(yield* ops("SetConfig", "Applied")).toBe(appliedBefore + 2)
+      expect(yield* ops("Start", "Failed")).toBe(failedBefore + 1)
+    }).pipe(Effect.provide(engineLayer())))
+
+  it.scoped("the pass counters exist at 0 once a reconciler is built, before any pass", () =>
+    Effect.gen(function*() {
+      yield* Layer.build(Reconciler.layer().pipe(Layer.provide(Layer.merge(engineLayer(), DesiredProvider.Empty))))
+      const parsed = parsePrometheus(yield* prometheusText)
+      expect(parsed.problems).toEqual([])
+      expect(sampleValue(parsed, "felhom_reconcile_pass_failures_total")).toBe(0)
+      expect(sampleValue(parsed, "felhom_reconcile_pass_seconds_count")).toBe(0)
     }))
 
   it.scoped("GuestQueue's own metrics render too", () =>

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Either, Fiber, Layer, Random, Ref, TestClock } from "effect"
+import { Context, Duration, Effect, Either, Fiber, Layer, Metric, Random, Ref, TestClock } from "effect"
 import type { OpPayload } from "../../src/authz/OpPayload.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { HubClient, type HubClientShape } from "../../src/hub/HubClient.js"
 import { HubDesiredProvider } from "../../src/hub/HubDesiredProvider.js"
 import { HubRejected, HubUnreachable } from "../../src/hub/HubError.js"
-import { HubLoop } from "../../src/hub/HubLoop.js"
+import { HubLoop, HubLoopMetrics } from "../../src/hub/HubLoop.js"
 import { emptyReportInput, type OpOutcomeSummary, type Report, type ReportInput } from "../../src/hub/protocol.js"
 import { StateStore } from "../../src/state/StateStore.js"
 import { makeHubKey, signersTrusting, startTestHub } from "../support/TestHub.js"
@@ -128,8 +128,11 @@ const scriptedClient = (calls: Ref.Ref<ReadonlyArray<number>>, answer: Ref.Ref<"
   postReport: () => Effect.void
 })
 
+/** What felhom_hub_consecutive_failures reads now (one global registry per test file). */
+const failuresGauge = Effect.map(Metric.value(HubLoopMetrics.consecutiveFailures), (state) => state.value)
+
 describe("HubLoop backoff", () => {
-  it.effect("backs off exponentially with jitter up to the cap, honours Retry-After, and returns to the interval", () =>
+  it.effect("backs off exponentially with jitter up to the cap, honours Retry-After, and returns to the interval; the failure gauge follows", () =>
     Effect.gen(function*() {
       const calls = yield* Ref.make<ReadonlyArray<number>>([])
       const answer = yield* Ref.make<"down" | "busy" | "up">("down")
@@ -144,7 +147,10 @@ describe("HubLoop backoff", () => {
         Layer.provideMerge(Layer.succeed(HubClient, scriptedClient(calls, answer))),
         Layer.provideMerge(StateStore.layerMemory)
       )
+      // Left over from an earlier loop: starting one resets it.
+      yield* Metric.set(HubLoopMetrics.consecutiveFailures, 99)
       const loop = Context.get(yield* Layer.build(layer), HubLoop)
+      expect(yield* failuresGauge).toBe(0)
       // u = 0: each delay is exactly half the nominal one (the jitter's lower bound).
       const fiber = yield* Effect.fork(loop.run.pipe(Effect.withRandom(Random.fixed([0]))))
       const advanceTo = (ms: number) =>
@@ -158,6 +164,7 @@ describe("HubLoop backoff", () => {
       // Nominal 1, 2, 4, 8, 8 s → halves 0.5, 1, 2, 4, 4 s.
       expect(yield* Ref.get(calls)).toEqual([0, 500, 1_500, 3_500, 7_500, 11_500])
       expect((yield* loop.status).consecutiveFailures).toBe(6)
+      expect(yield* failuresGauge).toBe(6)
 
       yield* Ref.set(answer, "busy")
       yield* advanceTo(100_000)
@@ -168,6 +175,7 @@ describe("HubLoop backoff", () => {
       yield* advanceTo(200_000)
       expect((yield* Ref.get(calls)).slice(8)).toEqual([135_500, 165_500, 195_500])
       expect((yield* loop.status).consecutiveFailures).toBe(0)
+      expect(yield* failuresGauge).toBe(0)
       yield* Fiber.interrupt(fiber)
     }).pipe(Effect.scoped))
 })

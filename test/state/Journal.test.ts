@@ -135,6 +135,20 @@ describe("Journal", () => {
       expect((yield* journal.unfinished).map((o) => o.opId)).toEqual(["a", "b"])
     }).pipe(Effect.provide(memory)))
 
+  it.effect("countByPhase counts intent, in-flight and needs-operator ops, 0 for a phase with none", () =>
+    Effect.gen(function*() {
+      const journal = yield* Journal
+      expect(yield* journal.countByPhase).toEqual({ "intent": 0, "in-flight": 0, "needs-operator": 0 })
+      for (const opId of ["a", "b", "c", "d", "e", "f"]) yield* journal.intent(intentFor({ opId }))
+      yield* journal.recordUpid("b", upid)
+      yield* journal.finish("c", { message: "ok" })
+      yield* journal.fail("d", { message: "refused" })
+      yield* journal.flag("e", { message: "cannot tell" })
+      yield* journal.flag("f", { message: "cannot tell" })
+      // Done and failed ops are not counted: they need nobody.
+      expect(yield* journal.countByPhase).toEqual({ "intent": 1, "in-flight": 1, "needs-operator": 2 })
+    }).pipe(Effect.provide(memory)))
+
   it.effect("a token user carrying a secret (`=`) is refused and never echoed", () =>
     Effect.gen(function*() {
       const journal = yield* Journal
