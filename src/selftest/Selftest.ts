@@ -113,9 +113,6 @@ export const make = (settings: { readonly tokenUser: string }) =>
             }
             if (guest.template) return yield* stop("refused", `guest ${options.vmid} is a template`)
             if (guest.lock !== undefined) return yield* stop("refused", `guest ${options.vmid} is locked (${guest.lock})`)
-            if (mutating.includes("snapshot") && guest.summary.status === "running") {
-              return yield* stop("refused", `guest ${options.vmid} is running: a snapshot rollback force-stops it; stop it first or run --task config`)
-            }
           }
 
           const ctx: StepContext = {
@@ -125,7 +122,7 @@ export const make = (settings: { readonly tokenUser: string }) =>
           }
           for (const task of mutating) {
             const outcome = yield* Effect.either(task === "snapshot"
-              ? snapshotTask(ctx, snapshotName(started))
+              ? snapshotTask(ctx, snapshotName(started), guest.summary.status === "running")
               : configTask(ctx, descriptionMarker(started, randomBytes(6).toString("hex"))))
             if (outcome._tag === "Right") {
               yield* Ref.update(results, (r): ReadonlyArray<TaskResult> => [...r, { task, status: "passed" }])

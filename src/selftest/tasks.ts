@@ -53,12 +53,13 @@ const cleanupSnapshot = (ctx: StepContext, name: string) =>
   }).pipe(Effect.ignore) // each failed cleanup step is already in the report
 
 /**
- * create → listed → rollback → delete → gone. The snapshot is taken without RAM state and
- * rolled back without `start`, on a stopped guest (the caller refuses a running one: rollback
- * force-stops it, pve-api.md §7), so rolling back to a snapshot taken moments ago changes
- * nothing on the guest.
+ * create → listed → rollback → (start again) → delete → gone. The snapshot is taken without
+ * RAM state and rolled back without `start`, so rolling back to a snapshot taken moments ago
+ * changes nothing on the guest's disks. A rollback stops a running guest first (pve-guest-common
+ * PVE::AbstractConfig::snapshot_rollback), so a guest that was running is started again and
+ * awaited until it runs: the guest ends as it was found, power state included.
  */
-export const snapshotTask = (ctx: StepContext, name: string) =>
+export const snapshotTask = (ctx: StepContext, name: string, wasRunning: boolean) =>
   Effect.gen(function*() {
     const before = yield* check(ctx, { task: "snapshot", step: "list snapshots" },
       Effect.map(names(ctx), (all) => ({ value: all, detail: all.length === 0 ? "none" : all.join(", ") })))
@@ -88,9 +89,42 @@ export const snapshotTask = (ctx: StepContext, name: string) =>
       inverse: null,
       call: ctx.pve.rollbackSnapshot(ctx.guest, name)
     })
+    if (wasRunning) yield* startAgain(ctx, false)
     yield* deleteSnapshot(ctx, name, false)
     yield* expectGone(ctx, name, false)
-  }).pipe(Effect.onError(() => cleanupSnapshot(ctx, name)))
+    yield* expectPower(ctx, wasRunning ? "running" : "stopped", false)
+  }).pipe(
+    Effect.onError(() =>
+      Effect.zipRight(cleanupSnapshot(ctx, name), wasRunning ? Effect.ignore(restartIfStopped(ctx)) : Effect.void))
+  )
+
+const status = (ctx: StepContext) => Effect.map(ctx.pve.status(ctx.guest), (s) => s.status)
+
+/** The guest's power state as the selftest found it, checked at the end of the task. */
+const expectPower = (ctx: StepContext, want: "running" | "stopped", cleanup: boolean) =>
+  check(ctx, { task: "snapshot", step: `power state as found: ${want}`, cleanup },
+    Effect.flatMap(status(ctx), (now) => expectThat(now === want, { value: undefined, detail: now }, `the guest is ${now}, it was ${want}`)))
+
+/** Starts the guest the rollback stopped, and waits until status/current says running. */
+const startAgain = (ctx: StepContext, cleanup: boolean) =>
+  Effect.gen(function*() {
+    yield* mutate(ctx, {
+      task: "snapshot",
+      step: cleanup ? "cleanup: start the guest again" : "start the guest again (the rollback stopped it)",
+      action: cleanup ? "selftest-cleanup-start" : "selftest-start",
+      params: {},
+      preState: { status: "stopped" },
+      preDigest: null,
+      inverse: null,
+      call: ctx.pve.power(ctx.guest, "start")
+    })
+    yield* check(ctx, { task: "snapshot", step: "running again", cleanup },
+      Effect.flatMap(status(ctx), (now) => expectThat(now === "running", { value: undefined, detail: now }, `status is ${now} after start`)))
+  })
+
+/** After a failure: a guest that was running and is stopped now is started again. */
+const restartIfStopped = (ctx: StepContext) =>
+  Effect.flatMap(status(ctx), (now) => (now === "stopped" ? startAgain(ctx, true) : Effect.void))
 
 /** A marker no one else writes: time plus 48 random bits. */
 export const descriptionMarker = (at: Date, random: string): string => `felhom-selftest ${at.toISOString()} ${random}`
