@@ -10,6 +10,7 @@ import * as Path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { ROOT, runCli, spawnCli } from "../support/cli.js"
+import { shBlock } from "../support/docBlocks.js"
 
 const readme = Fs.readFileSync(Path.join(ROOT, "README.md"), "utf8")
 
@@ -56,7 +57,7 @@ describe("README walk-through", () => {
       const [guests, plan, apply, journal] = results
       expect(results.map((r) => r.line.split(/\s+/)[1])).toEqual(["guests", "plan", "apply", "journal"])
       expect(guests?.code).toBe(0)
-      expect((JSON.parse(guests?.stdout ?? "") as ReadonlyArray<{ vmid: number }>).map((g) => g.vmid)).toEqual([100, 101, 102, 103, 104, 105])
+      expect((JSON.parse(guests?.stdout ?? "") as ReadonlyArray<{ vmid: number }>).map((g) => g.vmid)).toEqual([100, 101, 102, 103, 104, 105, 9000])
       // plan: changes (exit 2), the locked guest skipped, the gate's refusals marked with the way to allow them.
       expect(plan?.code).toBe(2)
       expect(plan?.stdout).toContain("! 104: locked (backup)")
@@ -80,6 +81,15 @@ describe("README walk-through", () => {
       expect(refused.stdout).toBe("")
       expect(refused.stderr).toContain("guests.100.config.memroy: not a qemu config key (did you mean memory?)")
       expect(refused.stderr).toContain("guests.101.config.memory: must be")
+      // README's Selftest block, as written, against the same simulator (its guest 9000 is tagged).
+      const selftest = shBlock("README.md", "## Selftest")
+      expect(selftest).toHaveLength(1)
+      // Run in the temp directory: its --report path is relative.
+      const st = yield* runCli(local(selftest[0] ?? "").split(/\s+/).slice(1), { ...env, FELHOM_STATE_DIR: `${dir}/state` }, { timeout: 120_000, cwd: dir })
+      expect(st.stderr).toBe("")
+      expect(st.code).toBe(0)
+      expect(st.stdout).toContain("# felhom-agent selftest: PASS")
+      expect(Fs.readFileSync(Path.join(dir, "selftest.md"), "utf8")).toContain("# felhom-agent selftest: PASS")
       // Converged: the same plan now finds nothing to do.
       const again = yield* runCli(local(plan?.line ?? "").split(/\s+/).slice(1), env, { timeout: 60_000 })
       expect(again.code, again.stdout).toBe(0)

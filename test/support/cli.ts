@@ -3,10 +3,12 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
+import * as Url from "node:url"
 import { Effect } from "effect"
 
 export const ROOT = Path.resolve(import.meta.dirname, "../..")
 export const MAIN = Path.join(ROOT, "src/main.ts")
+const TSX = Url.pathToFileURL(Path.join(ROOT, "node_modules/tsx/dist/loader.mjs")).href
 
 export interface CliResult {
   readonly code: number | null
@@ -19,6 +21,8 @@ export interface RunOptions {
   readonly timeout?: number
   /** Told of the child's stderr so far, each time more arrives. */
   readonly onStderr?: (stderr: string) => void
+  /** Working directory (default: the repository), for commands that write relative paths. */
+  readonly cwd?: string
 }
 
 /** `felhom-agent ARGS…`, to completion. */
@@ -28,8 +32,9 @@ export const runCli = (
   options: RunOptions = {}
 ): Effect.Effect<CliResult> =>
   Effect.async<CliResult>((resume) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
-      cwd: ROOT,
+    // tsx by absolute URL: `--import tsx` resolves from the working directory.
+    const child = ChildProcess.spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+      cwd: options.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"]
     })
