@@ -1,6 +1,6 @@
 /** The `felhom-agent` command tree. */
 import { Command } from "@effect/cli"
-import { keysCommand, opCommand } from "../authz/cli.js"
+import { keysCommand, opCommand } from "./op.js"
 import { applyCommand } from "./apply.js"
 import { configCommand } from "./config.js"
 import { daemonCommand } from "./daemon.js"

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { revertOp } from "../../src/gate/revert.js"
+import { revertOp } from "../../src/reconcile/revert.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"

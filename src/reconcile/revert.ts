@@ -13,13 +13,13 @@ import { Effect, Either, Option, Schema } from "effect"
 import { type Action, SetConfig, SnapshotDelete, SnapshotRollback, Start, Stop } from "../domain/Action.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
-import { Engine } from "../reconcile/Engine.js"
-import { isEqual } from "../reconcile/normalize.js"
-import { refOfOp } from "../reconcile/opShape.js"
-import { type OpResult, Outcome } from "../reconcile/Outcome.js"
+import { Engine } from "./Engine.js"
+import { isEqual } from "./normalize.js"
+import { refOfOp } from "./opShape.js"
+import { type OpResult, Outcome } from "./Outcome.js"
 import { Journal } from "../state/Journal.js"
 import type { JournalStorageError } from "../state/JournalError.js"
-import { decodeInverse, type Inverse } from "./inverse.js"
+import { decodeInverse, type Inverse } from "../gate/inverse.js"
 
 export const RevertRefusalReason = Schema.Literal("not-found", "ambiguous", "not-done", "no-inverse", "already-reverted", "bad-record")
 export type RevertRefusalReason = typeof RevertRefusalReason.Type

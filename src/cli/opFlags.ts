@@ -4,8 +4,8 @@
  * schema (every bad path named) before anything is signed.
  */
 import { Either, HashMap, Option, ParseResult } from "effect"
-import { decodeOpPayload, type OpActionKind, type OpPayload } from "./OpPayload.js"
-import type { Issue } from "./SignedOpError.js"
+import { decodeOpPayload, type OpActionKind, type OpPayload } from "../authz/OpPayload.js"
+import type { Issue } from "../authz/SignedOpError.js"
 
 export interface OpFlags {
   readonly opId: string

@@ -11,12 +11,12 @@ import { FileSystem } from "@effect/platform"
 import { Config, Effect, Layer, Option } from "effect"
 import * as os from "node:os"
 import { recoverFirst, submitRequest } from "../app/requests.js"
-import { runActing, waitOption, writerLayer } from "../cli/acting.js"
-import { connectionOptions, fileErrorReason, FileUnreadable } from "../cli/connection.js"
-import { jsonOption, stateOptions, stderrLogger } from "../cli/state.js"
-import { SignedOps } from "./SignedOps.js"
-import { loadSigners, noSigners } from "./Signers.js"
-import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "./Verifier.js"
+import { runActing, waitOption, writerLayer } from "./acting.js"
+import { connectionOptions, fileErrorReason, FileUnreadable } from "./connection.js"
+import { jsonOption, stateOptions, stderrLogger } from "./state.js"
+import { SignedOps } from "../authz/SignedOps.js"
+import { loadSigners, noSigners } from "../authz/Signers.js"
+import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "../authz/Verifier.js"
 
 export const safetySnapshotOption = Options.boolean("safety-snapshot").pipe(
   Options.withDescription("take a safety snapshot before a rollback, making it revertible (env FELHOM_GATE_SAFETY_SNAPSHOT)")
