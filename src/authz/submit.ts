@@ -89,6 +89,8 @@ export const submitSignedOp = (
     const signed = yield* SignedOps
     const engine = yield* Engine
     const verified = yield* signed.verifyOnly(envelope)
+    // Only a verified op id is named in the trace: an unverified one is whatever the sender wrote.
+    yield* Effect.annotateCurrentSpan({ "op.id": verified.op.op_id, vmid: verified.op.target.vmid, action: verified.op.action.kind })
     const guest = yield* resolveGuest(verified.op)
     // Verifies again (cheap) and admits atomically: of two concurrent submits, one is admitted.
     const admitted = yield* signed.check(envelope)
@@ -102,7 +104,11 @@ export const submitSignedOp = (
       ...(op.precondition === undefined || op.action.kind === "set-config" ? {} : { precondition: op.precondition })
     })
     return { ...result, op, keyid: admitted.keyid }
-  }).pipe(Effect.withSpan("submitSignedOp"))
+  }).pipe(
+    // Each signed op is its own trace, whether `op submit` or the hub loop brought it: its
+    // spans (verify, guest lookup, queue wait, the engine's PVE requests) are what explains it.
+    Effect.withSpan("signed_op.submit", { root: true })
+  )
 
 const RESULT: Record<OpResult["outcome"]["_tag"], OpOutcomeSummary["result"]> = {
   Applied: "applied",

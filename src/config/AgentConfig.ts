@@ -49,7 +49,8 @@ export const ENV_KEYS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> =
   ["FELHOM_RECONCILE_INTERVAL", ["reconcile", "interval"]],
   ["FELHOM_HEALTH_LISTEN", ["health", "listen"]],
   ["FELHOM_LOG_FORMAT", ["log", "format"]],
-  ["FELHOM_LOG_LEVEL", ["log", "level"]]
+  ["FELHOM_LOG_LEVEL", ["log", "level"]],
+  ["FELHOM_OTLP_ENDPOINT", ["telemetry", "otlpEndpoint"]]
 ]
 
 type Raw = { [key: string]: unknown }

@@ -89,6 +89,29 @@ export const GateSettings = Schema.Struct({
   safetySnapshot: withDefault(Schema.Boolean, () => false)
 })
 
+/**
+ * An OTLP/HTTP collector's base URL (`http://127.0.0.1:4318`); spans go to `<url>/v1/traces`,
+ * as OTEL_EXPORTER_OTLP_ENDPOINT would send them. No credentials in it: `config check` prints
+ * settings, and a collector that needs auth belongs behind a local collector anyway.
+ */
+export const OtlpEndpoint = Schema.String.pipe(Schema.filter((text) => {
+  const url = URL.canParse(text) ? new URL(text) : undefined
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) return "expected an http(s) URL, e.g. http://127.0.0.1:4318"
+  if (url.username !== "" || url.password !== "") return "must not carry credentials"
+  if (url.search !== "" || url.hash !== "") return "must not carry a query or fragment"
+  return true
+}))
+
+export const TelemetrySettings = Schema.Struct({
+  /**
+   * Where traces go (OTLP over HTTP, JSON). Absent: no tracer is installed at all, nothing is
+   * sent and log lines carry no trace ids.
+   */
+  otlpEndpoint: Schema.optional(OtlpEndpoint),
+  /** The resource's `service.name`; the agent id is added as `service.instance.id`. */
+  serviceName: withDefault(Schema.NonEmptyString, () => "felhom-agent")
+})
+
 export const Settings = Schema.Struct({
   /** Default: the host name (AgentConfig.ts withAgentId); with a hub, the name the hub knows. */
   agentId: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
@@ -110,6 +133,7 @@ export const Settings = Schema.Struct({
     }),
     () => ({})
   ),
+  telemetry: withDefault(TelemetrySettings, () => ({})),
   /** How long SIGTERM waits for in-flight ops to reach a journaled phase. */
   shutdownGrace: withDefault(DurationSetting, () => "30s")
 })

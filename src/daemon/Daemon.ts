@@ -43,6 +43,7 @@ import {
 } from "./layers.js"
 import { recordJournalPhases, recordNonceFill } from "./Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
+import { tracingLayer } from "./Tracing.js"
 import { Watchdog } from "./Watchdog.js"
 
 /** Recovery must settle every op before readiness; an unresolved one is retried, never skipped. */
@@ -242,7 +243,10 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
       Layer.provideMerge(core),
       Layer.provideMerge(health),
       Layer.provideMerge(observability),
-      Layer.provideMerge(state)
+      Layer.provideMerge(state),
+      // Built first and closed last: every fiber the daemon forks (queue workers, the reconcile
+      // loop) inherits the tracer, and the spans of the final drain are flushed before exit.
+      Layer.provide(tracingLayer(settings))
     )
   }))
 

@@ -12,7 +12,7 @@
  * effect-notes.md), so the process exits only after both streams drained.
  */
 import { fstatSync } from "node:fs"
-import { Cause, Exit, FiberRef, HashSet, Inspectable, Layer, Logger, LogLevel } from "effect"
+import { Cause, Context, Exit, FiberRef, FiberRefs, HashMap, HashSet, Inspectable, Layer, Logger, LogLevel, Option, Tracer } from "effect"
 
 export type LogFormat = "logfmt" | "json"
 
@@ -27,6 +27,12 @@ export interface LoggingOptions {
   readonly env?: Readonly<Record<string, string | undefined>>
   /** Where a finished line (without newline) goes; default the chosen process stream. */
   readonly write?: (line: string) => void
+  /**
+   * Add `trace_id`/`span_id` of the span a log happens in. Only when spans are exported
+   * (Tracing.ts): Effect's built-in tracer draws ids too, and an id no collector ever saw would
+   * send an operator looking for a trace that does not exist. Default false.
+   */
+  readonly traceContext?: boolean
 }
 
 /** The syslog priority journald reads from a `<N>` prefix. */
@@ -75,13 +81,29 @@ const withoutTimestamp = (line: string): string => line.replace(/^timestamp=\S+ 
 const errorText = (u: unknown): unknown => u instanceof Error ? `${u.name}: ${u.message}` : u
 const readableErrors = (message: unknown): unknown => Array.isArray(message) ? message.map(errorText) : errorText(message)
 
+/** The span a log event happened in, if it is one a tracer samples (a disabled tracer's never is). */
+const sampledSpan = (context: FiberRefs.FiberRefs): Option.Option<Tracer.AnySpan> =>
+  Option.filter(Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan), (span) => span.sampled)
+
+/** The trace ids as two more annotations, so both formats render them like any other field. */
+const withTraceIds = <O>(logger: Logger.Logger<unknown, O>): Logger.Logger<unknown, O> =>
+  Logger.mapInputOptions(logger, (options) =>
+    Option.match(sampledSpan(options.context), {
+      onNone: () => options,
+      onSome: (span) => ({
+        ...options,
+        annotations: HashMap.set(HashMap.set(options.annotations, "trace_id", span.traceId), "span_id", span.spanId)
+      })
+    }))
+
 /** Builds the line formatter: pure apart from what the message itself renders. */
-export const makeFormatter = (format: LogFormat, journald: boolean): Logger.Logger<unknown, string> => {
+export const makeFormatter = (format: LogFormat, journald: boolean, traceContext = false): Logger.Logger<unknown, string> => {
+  const traced = traceContext ? withTraceIds : <O>(logger: Logger.Logger<unknown, O>) => logger
   if (format === "logfmt") {
-    const logfmt = Logger.mapInput(Logger.logfmtLogger, readableErrors)
+    const logfmt = traced(Logger.mapInput(Logger.logfmtLogger, readableErrors))
     return journald ? Logger.map(logfmt, withoutTimestamp) : logfmt
   }
-  return Logger.map(Logger.structuredLogger, (entry) => {
+  return Logger.map(traced(Logger.structuredLogger), (entry) => {
     const { timestamp, ...rest } = entry
     const message = rest.message instanceof Error ? { name: rest.message.name, message: rest.message.message } : rest.message
     return Inspectable.stringifyCircular(journald ? { ...rest, message } : { timestamp, ...rest, message })
@@ -93,7 +115,7 @@ export const makeLogger = (options: LoggingOptions = {}): Logger.Logger<unknown,
   const env = options.env ?? process.env
   const streamName = options.stream ?? "stderr"
   const journald = options.journald ?? isJournalStream(env, streamName === "stderr" ? 2 : 1)
-  const formatter = makeFormatter(options.format ?? "logfmt", journald)
+  const formatter = makeFormatter(options.format ?? "logfmt", journald, options.traceContext ?? false)
   const write = options.write ?? ((line: string) => {
     (streamName === "stderr" ? process.stderr : process.stdout).write(`${line}\n`)
   })

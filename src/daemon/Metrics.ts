@@ -122,7 +122,15 @@ export const recordPveRequest = (
   path: string,
   status: number | "error",
   secondsTaken: number
-): Effect.Effect<void> => Metric.update(pveRequestMetric(method, endpointTemplate(path), String(status)), secondsTaken)
+): Effect.Effect<void> => recordPveRequestAt(method, endpointTemplate(path), status, secondsTaken)
+
+/** As `recordPveRequest`, for a caller that already holds the template (the request's span does). */
+export const recordPveRequestAt = (
+  method: string,
+  endpoint: string,
+  status: number | "error",
+  secondsTaken: number
+): Effect.Effect<void> => Metric.update(pveRequestMetric(method, endpoint, String(status)), secondsTaken)
 
 /**
  * The tagged histogram per label set, built once: a fresh label array per request made Effect

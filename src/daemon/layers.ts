@@ -32,7 +32,8 @@ const readText = (what: string, path: string) =>
 export const loggingLayer = (settings: Settings) =>
   Logging.layer({
     format: settings.log.format,
-    level: { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error }[settings.log.level]
+    level: { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error }[settings.log.level],
+    traceContext: settings.telemetry.otlpEndpoint !== undefined
   })
 
 /** The PVE connection settings (URL, token, TLS trust), checked without connecting. */

@@ -9,7 +9,7 @@ import { HttpClient, HttpClientRequest, type HttpClientError, type HttpClientRes
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
 import type { Dispatcher } from "undici"
-import { recordPveRequest } from "../daemon/Metrics.js"
+import { endpointTemplate, recordPveRequestAt } from "../daemon/Metrics.js"
 import { REASON_HEADER } from "./dispatcher.js"
 import { toPveError } from "./errorMapping.js"
 import type { PveConnectionSettings } from "./PveConnection.js"
@@ -112,8 +112,9 @@ export const makeSend = (
   serverClock: ServerClock
 ): Effect.Effect<Send, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // No span per request: the agent installs no tracer, and building spans and propagation
-    // headers for thousands of requests per pass was measurable CPU for nothing.
+    // The HttpClient's own span and propagation headers stay off: building them for thousands of
+    // requests per pass was measurable CPU, and PVE reads no traceparent. Each request gets one
+    // "pve.request" span of ours instead, which is Effect's no-op span unless tracing is on.
     const client = NodeHttpClient.makeUndici(dispatcher).pipe(
       HttpClient.withTracerDisabledWhen(() => true),
       HttpClient.withTracerPropagation(false)
@@ -124,6 +125,8 @@ export const makeSend = (
     const timeout = settings.requestTimeout
 
     const once = <A, I>(req: PveRequest<A, I>): Effect.Effect<PveResponse<A>, PveError> => {
+      // Computed once per request, for the metric and the span: a bounded label, never the path.
+      const endpoint = endpointTemplate(req.path)
       const params = encodeParams(req.params ?? {})
       const url = new URL(base + req.path)
       const request = HttpClientRequest.make(req.method)(url).pipe(
@@ -153,13 +156,21 @@ export const makeSend = (
         const started = yield* Clock.currentTimeMillis
         const exit = yield* Effect.exit(attempt)
         const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
-        yield* recordPveRequest(req.method, req.path, Exit.isSuccess(exit) ? exit.value.status : "error", seconds)
+        const status = Exit.isSuccess(exit) ? exit.value.status : "error"
+        yield* recordPveRequestAt(req.method, endpoint, status, seconds)
+        if (status !== "error") yield* Effect.annotateCurrentSpan("http.response.status_code", status)
         return yield* exit
       })
       return withPermit(timed).pipe(
         Effect.flatMap(({ reason, status, text }) =>
           status >= 400 ? Effect.fail(errorAnswer(req, status, reason, text)) : decodeEnvelope(req, text)
-        )
+        ),
+        // No stack capture: an Error per request is the one cost a span would add when tracing is off.
+        Effect.withSpan("pve.request", {
+          kind: "client",
+          captureStackTrace: false,
+          attributes: { "http.request.method": req.method, "pve.endpoint": endpoint }
+        })
       )
     }
 

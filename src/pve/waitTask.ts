@@ -46,6 +46,9 @@ export const waitTask = (
     Effect.flatMap((status) => {
       const exit = status.exitstatus ?? "unexpected status"
       return isSuccessfulExit(exit) ? Effect.succeed(status) : Effect.fail(new PveTaskFailed({ upid, exitstatus: exit }))
-    })
+    }),
+    Effect.tap((status) => Effect.annotateCurrentSpan("pve.task.exitstatus", status.exitstatus ?? "")),
+    // Its polls are "pve.request" children, so a slow task shows as the requests it took.
+    Effect.withSpan("pve.task.wait", { attributes: { upid } })
   )
 }

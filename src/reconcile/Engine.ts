@@ -24,7 +24,7 @@
  * the engine writes `FELHOM_TEST_PAUSED <phase>` to stderr at that phase and blocks forever, so
  * the crash-recovery test can SIGKILL it at a precise point. Unset, it does nothing.
  */
-import { Config, Context, Data, Duration, Effect, Either, Layer, Option } from "effect"
+import { Clock, Config, Context, Data, Duration, Effect, Either, Exit, Layer, Option } from "effect"
 import { recordOp } from "../daemon/Metrics.js"
 import { type Action, plannedOpId } from "../domain/Action.js"
 import type { UpidString } from "../domain/Upid.js"
@@ -35,7 +35,7 @@ import type { PveError, PveWaitError } from "../pve/PveError.js"
 import { Journal } from "../state/Journal.js"
 import type { JsonValue, OpDetail, OpOrigin, OpRecord } from "../state/OpRecord.js"
 import { resolveOps } from "../state/Recovery.js"
-import { GuestQueue, type GuestJobKind } from "./GuestQueue.js"
+import { GuestQueue, type GuestJobKind, type GuestQueueError } from "./GuestQueue.js"
 import { retryRead, type ReadRetry } from "./observe.js"
 import {
   callPve,
@@ -222,6 +222,7 @@ const make = (options: EngineOptions) =>
         yield* pause("after-call")
         if (answer.right._tag === "Sync") return yield* verify(op, undefined, undefined)
         const upid = answer.right.upid
+        yield* Effect.annotateCurrentSpan("upid", upid)
         // Journaled before waiting: a crash from here on is resolved by the UPID alone.
         yield* write(journal.recordUpid(op.opId, upid))
         yield* pause("waiting")
@@ -317,6 +318,8 @@ const make = (options: EngineOptions) =>
     const job = (action: Action, runOptions: RunOptions): Effect.Effect<{ readonly opId: string; readonly outcome: Outcome }> =>
       Effect.gen(function*() {
         const opId = runOptions.opId ?? (yield* plannedOpIdOf(plannedOpId(action, runOptions.revision)))
+        // A planned op's generation suffix is only known here, in the guest's job.
+        yield* Effect.annotateCurrentSpan("op.id", opId)
         const outcome = yield* runInJob(action, opId, { ...runOptions, tokenUser: options.tokenUser }).pipe(
           Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome))
         )
@@ -326,10 +329,26 @@ const make = (options: EngineOptions) =>
           Effect.succeed({ opId: runOptions.opId ?? plannedOpId(action, runOptions.revision), outcome: s.outcome }))
       )
 
+    /**
+     * "queue.wait": from submit until the guest's lane starts the job (or drops it). Made by hand
+     * because it ends inside the job, on the queue's worker fiber; the job inherits the
+     * submitter's context, so its own spans are still children of "engine.op". A disabled
+     * tracer's span is born ended, and `end` is then never called.
+     */
+    const queued = <A, E>(action: Action, kind: GuestJobKind, effect: Effect.Effect<A, E>): Effect.Effect<A, E | GuestQueueError> =>
+      Effect.flatMap(Effect.makeSpan("queue.wait", { captureStackTrace: false, attributes: { vmid: action.guest.vmid, "queue.kind": kind } }), (span) => {
+        const end = (exit: Exit.Exit<unknown, unknown>) =>
+          Effect.flatMap(Clock.currentTimeNanos, (now) =>
+            Effect.sync(() => {
+              if (span.status._tag === "Started") span.end(now, exit)
+            }))
+        return Effect.onExit(queue.submit(action.guest.vmid, kind, Effect.zipRight(end(Exit.void), effect)), end)
+      })
+
     const run = (action: Action, runOptions: RunOptions): Effect.Effect<OpResult> => {
       const baseId = runOptions.opId ?? plannedOpId(action, runOptions.revision)
       const refused = (outcome: Outcome) => Effect.succeed({ opId: baseId, outcome })
-      return queue.submit(action.guest.vmid, runOptions.kind ?? "reconcile", job(action, runOptions)).pipe(
+      return queued(action, runOptions.kind ?? "reconcile", job(action, runOptions)).pipe(
         Effect.catchTags({
           GuestQueueSuperseded: () => refused(Outcome.Skipped({ reason: "superseded by a newer plan for this guest" })),
           GuestQueueShutdown: (e) => refused(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
@@ -338,7 +357,11 @@ const make = (options: EngineOptions) =>
         // Once per run, planned and signed alike, whatever ended it: the op itself, or the queue
         // (superseded, shutting down).
         Effect.tap((result) => recordOp(action._tag, result.outcome._tag)),
-        Effect.annotateLogs({ opId: baseId, vmid: action.guest.vmid, action: action._tag })
+        Effect.tap((result) => Effect.annotateCurrentSpan("outcome", result.outcome._tag)),
+        Effect.annotateLogs({ opId: baseId, vmid: action.guest.vmid, action: action._tag }),
+        Effect.withSpan("engine.op", {
+          attributes: { vmid: action.guest.vmid, node: action.guest.node, action: action._tag, "op.id": baseId, "op.origin": runOptions.origin ?? "planned" }
+        })
       )
     }
 

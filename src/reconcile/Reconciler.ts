@@ -135,10 +135,15 @@ const make = (options: ReconcilerOptions) =>
         return results
       })
 
-    const runWith = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
+    const pass = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
-      const observed = yield* Effect.provideService(observe(desired), Pve, pve)
-      const planned = plan(desired, observed, options.plan)
+      const observed = yield* Effect.provideService(observe(desired), Pve, pve).pipe(Effect.withSpan("reconcile.observe"))
+      const planned = yield* Effect.sync(() => plan(desired, observed, options.plan)).pipe(
+        Effect.tap((p) =>
+          Effect.annotateCurrentSpan({ actions: p.actions.length, skipped: p.skipped.length, restart_required: p.restartRequired.length })
+        ),
+        Effect.withSpan("reconcile.plan")
+      )
       yield* Metric.set(ReconcilerMetrics.drift, planned.actions.length)
       yield* Metric.set(ReconcilerMetrics.restartRequired, planned.restartRequired.length)
       const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
@@ -154,7 +159,15 @@ const make = (options: ReconcilerOptions) =>
       return { plan: planned, observed, results, durationMillis }
     }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
 
-    const runOnce = Effect.flatMap(provider.current, (desired) => runWith(desired))
+    /**
+     * Each pass is its own trace (root): a pass is the unit an operator asks about ("what did
+     * the 14:02 pass do"), and the daemon's forever-loop would otherwise make one endless trace.
+     */
+    const tracedPass = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withSpan(effect, "reconcile.pass", { root: true })
+
+    const runWith = (desired: DesiredState, passOptions: PassOptions = {}) => tracedPass(pass(desired, passOptions))
+
+    const runOnce = tracedPass(Effect.flatMap(provider.current, (desired) => pass(desired)))
 
     const logPass = (pass: PassResult) =>
       Effect.logInfo("reconcile pass").pipe(
@@ -186,14 +199,16 @@ const make = (options: ReconcilerOptions) =>
         const trigger = yield* Queue.sliding<void>(1)
         yield* Stream.runForEach(provider.changes, () => Queue.offer(trigger, undefined)).pipe(Effect.forkScoped)
         const onPass = options.onPass ?? (() => Effect.void)
-        const pass = runOnce.pipe(
+        // The pass's own log lines are written inside its span, so they carry its trace id.
+        const once = tracedPass(Effect.flatMap(provider.current, (desired) => pass(desired)).pipe(
           Effect.tap(logPass),
-          Effect.tap(logUnsuccessful),
+          Effect.tap(logUnsuccessful)
+        )).pipe(
           Effect.flatMap(onPass),
           Effect.catchAll((e) => Effect.logError("reconcile pass failed; retrying next interval").pipe(Effect.annotateLogs({ error: e.message })))
         )
         return yield* Effect.forever(
-          Effect.zipRight(pass, Effect.raceFirst(Effect.sleep(interval), Queue.take(trigger)))
+          Effect.zipRight(once, Effect.raceFirst(Effect.sleep(interval), Queue.take(trigger)))
         )
       })
     )

@@ -111,6 +111,22 @@ describe("AgentConfig", () => {
       expect(example.settings.desired.source).toBe("hub")
     }))
 
+  it.effect("telemetry: off by default, FELHOM_OTLP_ENDPOINT turns it on, a bad URL is named", () =>
+    Effect.gen(function*() {
+      const d = dir()
+      const token = write(d, "token", `felhom@pve!agent=${SECRET}\n`)
+      const base = { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006", FELHOM_PVE_TOKEN_FILE: token }
+      expect((yield* loadWith(undefined, base)).settings.telemetry).toEqual({ serviceName: "felhom-agent" })
+      const on = yield* loadWith(undefined, { ...base, FELHOM_OTLP_ENDPOINT: "http://127.0.0.1:4318" })
+      expect(on.settings.telemetry).toEqual({ otlpEndpoint: "http://127.0.0.1:4318", serviceName: "felhom-agent" })
+      for (const [bad, why] of [["127.0.0.1:4318", "expected an http(s) URL"], ["http://u:p@c:4318", "credentials"], ["http://c:4318/?k=v", "query"]] as const) {
+        const exit = yield* Effect.exit(loadWith(undefined, { ...base, FELHOM_OTLP_ENDPOINT: bad }))
+        const message = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : ""
+        expect(message).toContain("telemetry.otlpEndpoint")
+        expect(message).toContain(why)
+      }
+    }))
+
   it.effect("a missing token is named", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(loadWith(undefined, { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006" }))

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, LogLevel, Redacted } from "effect"
+import { Cause, Config, ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
 import { isJournalStream, journalPriority, Logging } from "../../src/daemon/Logging.js"
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "log-burst.ts")
@@ -10,7 +10,7 @@ const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixture
 /** Runs `effect` with the agent's logger writing into an array; returns the lines. */
 const capture = (
   effect: Effect.Effect<unknown>,
-  options: { format?: "logfmt" | "json"; journald?: boolean; level?: LogLevel.LogLevel } = {}
+  options: { format?: "logfmt" | "json"; journald?: boolean; level?: LogLevel.LogLevel; traceContext?: boolean } = {}
 ) =>
   Effect.gen(function*() {
     const lines: Array<string> = []
@@ -180,5 +180,50 @@ describe("no log line is lost at exit", () => {
     Effect.gen(function*() {
       const run = yield* runBurst("noflush", 5000, "sigterm")
       expect(seqs(run.lines).length).toBeLessThan(5000)
+    }))
+})
+
+describe("Logging: trace context", () => {
+  /** Logs once inside a span and returns the lines with the span the log happened in. */
+  const inSpan = (options: Parameters<typeof capture>[1]) =>
+    Effect.gen(function*() {
+      let span: { readonly traceId: string; readonly spanId: string } | undefined
+      const lines = yield* capture(
+        Effect.gen(function*() {
+          span = Option.getOrUndefined(yield* Effect.option(Effect.currentSpan))
+          yield* Effect.logInfo("inside").pipe(Effect.annotateLogs({ vmid: 100 }))
+        }).pipe(Effect.withSpan("reconcile.pass")),
+        { journald: false, ...options }
+      )
+      return { lines, span }
+    })
+
+  it.effect("a log inside a sampled span carries trace_id and span_id (logfmt)", () =>
+    Effect.gen(function*() {
+      const { lines, span } = yield* inSpan({ traceContext: true })
+      expect(span).toBeDefined()
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toContain(`trace_id=${span?.traceId} `)
+      expect(lines[0]).toMatch(new RegExp(`span_id=${span?.spanId}( |$)`))
+      expect(span?.traceId).toMatch(/^[0-9a-f]{32}$/)
+    }))
+
+  it.effect("… and as annotations in JSON lines", () =>
+    Effect.gen(function*() {
+      const { lines, span } = yield* inSpan({ traceContext: true, format: "json" })
+      const entry: unknown = JSON.parse(lines[0] ?? "")
+      expect(entry).toMatchObject({ message: "inside", annotations: { vmid: 100, trace_id: span?.traceId, span_id: span?.spanId } })
+    }))
+
+  it.effect("no span, a disabled tracer's span, or trace context off: no trace fields", () =>
+    Effect.gen(function*() {
+      const outside = yield* capture(Effect.logInfo("outside"), { journald: false, traceContext: true })
+      const disabled = yield* inSpan({ traceContext: true }).pipe(Effect.withTracerEnabled(false))
+      const off = yield* inSpan({})
+      const offJson = yield* inSpan({ format: "json" })
+      for (const line of [...outside, ...disabled.lines, ...off.lines, ...offJson.lines]) {
+        expect(line).not.toMatch(/trace_id|span_id/)
+      }
+      expect(off.lines).toHaveLength(1)
     }))
 })
