@@ -10,11 +10,10 @@
 import { Effect, Option, Schema } from "effect"
 import { type Action, HardStop, SetConfig, Shutdown, SnapshotCreate, SnapshotDelete, SnapshotRollback, Start } from "../domain/Action.js"
 import { GuestRef } from "../domain/Guest.js"
-import type { OpOutcomeSummary } from "../hub/protocol.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
 import { Engine, type RunOptions } from "../reconcile/Engine.js"
-import { describeOutcome, type OpResult } from "../reconcile/Outcome.js"
+import type { OpResult } from "../reconcile/Outcome.js"
 import type { NonceStoreStorageError } from "../state/NonceStore.js"
 import type { OpPayload } from "./OpPayload.js"
 import type { SignedOpRefused } from "./SignedOpError.js"
@@ -108,33 +107,4 @@ export const submitSignedOp = (
     // Each signed op is its own trace, whether `op submit` or the hub loop brought it: its
     // spans (verify, guest lookup, queue wait, the engine's PVE requests) are what explains it.
     Effect.withSpan("signed_op.submit", { root: true })
-  )
-
-const RESULT: Record<OpResult["outcome"]["_tag"], OpOutcomeSummary["result"]> = {
-  Applied: "applied",
-  AlreadyApplied: "already-applied",
-  Conflict: "conflict",
-  Skipped: "skipped",
-  Failed: "failed"
-}
-
-/**
- * `submitSignedOp` as the hub loop's `onOp`: never fails. A storage error before admission is
- * `deferred` (the op is offered again); every other refusal is `refused` with its tag.
- */
-export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve> =>
-  submitSignedOp(envelope).pipe(
-    Effect.map((r): OpOutcomeSummary => ({
-      op_id: r.op.op_id,
-      seq: r.op.seq,
-      result: RESULT[r.outcome._tag],
-      ...(r.outcome._tag === "Failed" ? { error_tag: r.outcome.errorTag } : {}),
-      message: describeOutcome(r.outcome)
-    })),
-    Effect.catchAll((e) =>
-      Effect.succeed<OpOutcomeSummary>({
-        result: e._tag === "NonceStoreStorageError" || e._tag.startsWith("Pve") ? "deferred" : "refused",
-        error_tag: e._tag,
-        message: e.message
-      }))
   )

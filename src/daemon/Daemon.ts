@@ -12,7 +12,7 @@ import { applyRequest, type CommandOutput, revertRequest, selftestRequest, submi
 import type { Selftest } from "../selftest/Selftest.js"
 import { StoresLive } from "../app/Stores.js"
 import type { SignedOps } from "../authz/SignedOps.js"
-import { submitForHub } from "../authz/submit.js"
+import { submitForHub } from "../hub/submitForHub.js"
 import { decodeDesiredState } from "../domain/DesiredState.js"
 import type { AgentConfigShape } from "../config/AgentConfig.js"
 import { HubClient } from "../hub/HubClient.js"
@@ -41,7 +41,7 @@ import {
   signedOpsLayer,
   signersOf
 } from "./layers.js"
-import { recordJournalPhases, recordNonceFill } from "./Metrics.js"
+import { recordJournalPhases, recordNonceFill } from "../domain/Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
 import { tracingLayer } from "./Tracing.js"
 import { Watchdog } from "./Watchdog.js"

@@ -8,7 +8,7 @@
  * a bare "the HTTP server answers" check would miss.
  */
 import { Clock, Context, Duration, Effect, Layer, Metric, Stream, SubscriptionRef } from "effect"
-import { AgentMetrics } from "./Metrics.js"
+import { AgentMetrics } from "../domain/Metrics.js"
 
 export interface ReadinessState {
   readonly ready: boolean

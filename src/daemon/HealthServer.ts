@@ -11,7 +11,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import { Context, Data, Effect, Layer, Runtime } from "effect"
 import { Liveness, Readiness } from "./Health.js"
-import { prometheusText } from "./Metrics.js"
+import { prometheusText } from "../domain/Metrics.js"
 
 export const DEFAULT_HEALTH_HOST = "127.0.0.1"
 export const DEFAULT_HEALTH_PORT = 9105

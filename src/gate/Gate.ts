@@ -18,7 +18,7 @@
  */
 import { Config, type ConfigError, Context, Effect, Layer, Schema } from "effect"
 import { type Action, SnapshotCreate } from "../domain/Action.js"
-import { recordGateRefusal } from "../daemon/Metrics.js"
+import { recordGateRefusal } from "../domain/Metrics.js"
 import type { JsonValue } from "../state/OpRecord.js"
 import { configKeysOf, inverseOf, inverseToJson, isReversible, type PreState, safetySnapshotName } from "./inverse.js"
 

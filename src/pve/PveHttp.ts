@@ -9,7 +9,7 @@ import { HttpClient, HttpClientRequest, type HttpClientError, type HttpClientRes
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
 import type { Dispatcher } from "undici"
-import { endpointTemplate, recordPveRequestAt } from "../daemon/Metrics.js"
+import { endpointTemplate, recordPveRequestAt } from "../domain/Metrics.js"
 import { REASON_HEADER } from "./dispatcher.js"
 import { toPveError } from "./errorMapping.js"
 import type { PveConnectionSettings } from "./PveConnection.js"

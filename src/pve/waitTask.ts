@@ -5,7 +5,7 @@
  * ones cost no more requests than a fixed 1 s poll. Success is `OK` or `WARNINGS: N` only.
  */
 import { Clock, Duration, Effect, Schedule } from "effect"
-import { recordTaskWait } from "../daemon/Metrics.js"
+import { recordTaskWait } from "../domain/Metrics.js"
 import { isSuccessfulExit, type TaskStatus } from "../domain/Task.js"
 import type { UpidString } from "../domain/Upid.js"
 import { type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"

@@ -25,7 +25,7 @@
  * the crash-recovery test can SIGKILL it at a precise point. Unset, it does nothing.
  */
 import { Clock, Config, Context, Data, Duration, Effect, Either, Exit, Layer, Option } from "effect"
-import { recordOp } from "../daemon/Metrics.js"
+import { recordOp } from "../domain/Metrics.js"
 import { type Action, plannedOpId } from "../domain/Action.js"
 import type { UpidString } from "../domain/Upid.js"
 import { Gate, type GateContext, type GateOrigin } from "../gate/Gate.js"

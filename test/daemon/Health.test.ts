@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Metric, TestClock } from "effect"
 import { Liveness, Readiness } from "../../src/daemon/Health.js"
 import { HealthServer, parseListen } from "../../src/daemon/HealthServer.js"
-import { AgentMetrics, recordNonceFill, recordOp } from "../../src/daemon/Metrics.js"
+import { AgentMetrics, recordNonceFill, recordOp } from "../../src/domain/Metrics.js"
 import { parsePrometheus, sampleValue } from "./fixtures/prometheus.js"
 
 const get = (port: number, path: string, method = "GET") =>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Metric, MetricBoundaries } from "effect"
-import { endpointTemplate, prometheusText, recordGateRefusal, recordOp, recordPveRequest, renderPrometheus } from "../../src/daemon/Metrics.js"
+import { endpointTemplate, prometheusText, recordGateRefusal, recordOp, recordPveRequest, renderPrometheus } from "../../src/domain/Metrics.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
 import { Engine } from "../../src/reconcile/Engine.js"

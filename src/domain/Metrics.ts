@@ -13,7 +13,6 @@
  */
 import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 import type { MetricPair } from "effect"
-import type { JournalPhaseCounts } from "../state/Journal.js"
 
 const seconds = (start: number, count: number) => MetricBoundaries.exponential({ start, factor: 2, count })
 
@@ -83,6 +82,9 @@ const journalPhaseGauges = {
  * Sets every phase's gauge, zeros included: a phase with no ops is still a series, at 0, so the
  * dashboard shows "none" rather than "no data", and a missing series means a missing scrape.
  */
+/** Ops per journal phase that needs watching (the journal's own counts, state/Journal.ts). */
+export type JournalPhaseCounts = { readonly "intent": number; readonly "in-flight": number; readonly "needs-operator": number }
+
 export const recordJournalPhases = (counts: JournalPhaseCounts): Effect.Effect<void> =>
   Effect.all([
     Metric.set(journalPhaseGauges["intent"], counts["intent"]),
