@@ -60,6 +60,13 @@ const BOILERPLATE = new Set([
   "A file without a content."
 ])
 
+/**
+ * In the usage line @effect/cli writes an option that may be repeated zero or more times as
+ * `--delete text...`, which reads as required; it is shown as `[--delete text]...`.
+ */
+const optionalRepeats = (usage: string): string =>
+  usage.replace(/(^|\s)(--[a-z][a-z-]*(?: [^\s[\]]+(?: \| [^\s[\]]+)*)?)\.\.\./g, "$1[$2]...")
+
 /** Word-wraps one line to `width`, continuing at its own indentation. */
 const wrap = (line: string, width: number): ReadonlyArray<string> => {
   const plain = stripAnsi(line)
@@ -92,7 +99,8 @@ export const formatHelp = (text: string, options: { readonly colour: boolean; re
       continue
     }
     if (plain === "" && (out.length === 0 || stripAnsi(out[out.length - 1] ?? "").trim() === "")) continue
-    out.push(...(options.colour ? [line] : wrap(line, options.width)))
+    const shown = plain.startsWith("$ ") ? optionalRepeats(line) : line
+    out.push(...(options.colour ? [shown] : wrap(shown, options.width)))
   }
   return out.join("\n").trimEnd()
 }

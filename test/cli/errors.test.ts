@@ -56,6 +56,11 @@ describe("help fits a terminal", () => {
       expect(piped.stdout).not.toContain("This option can be set from environment variables.")
       for (const line of piped.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(80)
       expect(piped.stdout).toContain("PVE API base URL, e.g. https://pve1:8006 (env FELHOM_PVE_URL)")
+      // An option that may be repeated zero or more times reads as optional.
+      const sign = yield* runCli(["op", "sign", "--help"], {}, { timeout: 60_000 })
+      const usage = sign.stdout.slice(sign.stdout.indexOf("$ sign"), sign.stdout.indexOf("DESCRIPTION")).replace(/\s+/g, " ")
+      expect(usage).toContain("[--delete text]...")
+      expect(usage).toContain("[--flag vmstate | start | force | force-stop]...")
       const narrow = yield* runCli(["apply", "--help"], { COLUMNS: "60" }, { timeout: 60_000 })
       for (const line of narrow.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(60)
     }), 60_000)
