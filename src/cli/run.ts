@@ -2,12 +2,12 @@
  * How every command ends: success exits 0; any failure prints one clear line on stderr and exits
  * 1 (commands with their own codes, like `plan`'s 2, call `setExitCode`). The process
  * exits only after stdout and stderr drained: under systemd they are sockets written
- * asynchronously, and lines were measured lost without this (effect-notes.md).
+ * asynchronously, and lines were measured lost without this (daemon/Logging.ts teardown).
  */
 import { ValidationError } from "@effect/cli"
 import { NodeRuntime } from "@effect/platform-node"
-import { Cause, Console, Effect, Exit } from "effect"
-import { Logging } from "../daemon/Logging.js"
+import { Console, Effect } from "effect"
+import { Logging, teardown } from "../daemon/Logging.js"
 import { argumentErrorLines, colourAllowed, formatHelp, helpWidth } from "./errorLines.js"
 
 // The exit code is a property of the process, so it lives at module level.
@@ -21,9 +21,6 @@ const describe = (error: unknown): string => {
   }
   return String(error)
 }
-
-const drain = (stream: NodeJS.WriteStream) =>
-  new Promise<void>((resolve) => stream.write("", () => resolve()))
 
 /**
  * The console commands print through. @effect/cli prints its argument errors with
@@ -65,10 +62,6 @@ export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.Valid
     {
       disableErrorReporting: true,
       disablePrettyLogger: true,
-      teardown: (exit, onExit) => {
-        const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-        const code = Exit.isSuccess(exit) || interrupted ? requestedExit : 1
-        void Promise.all([drain(process.stdout), drain(process.stderr)]).then(() => onExit(code))
-      }
+      teardown: teardown(() => requestedExit)
     }
   )

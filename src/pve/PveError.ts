@@ -171,3 +171,12 @@ export type PveError =
   | PveBadResponse
 
 export type PveWaitError = PveError | PveTaskFailed
+
+/**
+ * A failed read that may pass on its own — worth retrying a read or a poll: the transport, a
+ * timeout, a config file lock held by a task, a 5xx. Everything else (401, 403, other 4xx, an
+ * answer we cannot decode) is final. Never a reason to re-send a mutation.
+ */
+export const isTransient = (e: { readonly _tag: string }): boolean =>
+  e._tag === "PveTransport" || e._tag === "PveTimeout" || e._tag === "PveConfigBusy" ||
+  (e._tag === "PveApiError" && "status" in e && typeof e.status === "number" && e.status >= 500)

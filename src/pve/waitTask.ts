@@ -8,17 +8,12 @@ import { Clock, Duration, Effect, Schedule } from "effect"
 import { recordTaskWait } from "../domain/Metrics.js"
 import { isSuccessfulExit, type TaskStatus } from "../domain/Task.js"
 import type { UpidString } from "../domain/Upid.js"
-import { type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"
+import { isTransient, type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"
 
 /** The delay before poll `n` (0-based): 50 ms, 100 ms, 200 ms, … capped at 1 s. */
 export const pollDelay = (n: number): Duration.Duration => Duration.millis(Math.min(50 * 2 ** n, 1_000))
 
 const retrySchedule = Schedule.union(Schedule.exponential("50 millis", 2), Schedule.spaced("1 second"))
-
-/** A read that failed for a reason that may pass: keep polling until the deadline. */
-const isTransient = (error: PveError): boolean =>
-  error._tag === "PveTransport" || error._tag === "PveTimeout" || error._tag === "PveConfigBusy" ||
-  (error._tag === "PveApiError" && error.status >= 500)
 
 export const waitTask = (
   taskStatus: (upid: UpidString) => Effect.Effect<TaskStatus, PveError>,
