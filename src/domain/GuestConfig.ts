@@ -53,3 +53,25 @@ export const pendingKeys = (entries: ReadonlyArray<PendingEntry>): ReadonlyArray
   entries
     .filter((e) => e.key !== "digest" && (e.pending !== undefined || (e.delete ?? 0) > 0))
     .map((e) => e.key)
+
+/**
+ * The config PVE's default GET .../config would answer (pending merged, pve-api.md §5.1),
+ * derived from the GET .../pending rows alone: a pending value wins over the live one, a pending
+ * delete (1 or 2) removes the key, and the `digest` row gives the digest (of the same file, so
+ * the same digest GET config reports). Undefined without a well-formed digest row: such an
+ * answer is not a basis for a guarded write.
+ */
+export const configFromPending = (entries: ReadonlyArray<PendingEntry>): GuestConfig | undefined => {
+  let digest: string | undefined
+  const values: Record<string, ConfigValue> = {}
+  for (const e of entries) {
+    if (e.key === "digest") {
+      if (typeof e.value === "string" && /^[0-9a-f]{40}$/.test(e.value)) digest = e.value
+      continue
+    }
+    if ((e.delete ?? 0) > 0) continue
+    const value = e.pending ?? e.value
+    if (value !== undefined) values[e.key] = value
+  }
+  return digest === undefined ? undefined : { digest, values }
+}

@@ -23,9 +23,13 @@ import { defaultNormalizeContext, IGNORED_KEYS, isEqual, type NormalizeContext, 
 export interface ObservedGuest {
   /** The /cluster/resources row: where the guest lives, its type, template flag and lock. */
   readonly guest: ClusterGuest
-  /** status/current; without it (and config) a desired guest is skipped, never guessed. */
+  /**
+   * Power state: the list's (running/stopped, possibly seconds stale) in a pass where the plan
+   * has no power action for the guest, else status/current read fresh (observe.ts); without it
+   * (and config) a desired guest is skipped, never guessed.
+   */
   readonly status?: GuestStatus
-  /** GET config as PVE answers by default: pending values merged (pve-api.md §5.1). */
+  /** GET config as PVE answers by default: pending values merged (pve-api.md §5.1); observe derives it from /pending. */
   readonly config?: GuestConfig
   /** GET /pending: the "restart required" signal (pve-api.md §5.5). */
   readonly pending?: ReadonlyArray<PendingEntry>
