@@ -75,7 +75,12 @@ const send = (conn: net.Socket, reply: ControlReply) =>
 
 const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
   Effect.gen(function*() {
-    const line = yield* readRequestLine(conn)
+    const line = yield* readRequestLine(conn).pipe(
+      // A request too long to read is answered, so the CLI does not report a hang-up.
+      Effect.tapError((reason) =>
+        reason.startsWith("request longer") ? send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${reason}` }) : Effect.void
+      )
+    )
     const request = decodeRequest(line)
     if (Either.isLeft(request)) {
       return yield* send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${request.left.message}` })

@@ -9,17 +9,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { ROOT, runCli, spawnCli } from "../support/cli.js"
+import { runCli, spawnCli } from "../support/cli.js"
 import { shBlock } from "../support/docBlocks.js"
-
-const readme = Fs.readFileSync(Path.join(ROOT, "README.md"), "utf8")
-
-/** The shell block under the "Try it against the simulator" heading. */
-const tryItBlock = (): ReadonlyArray<string> => {
-  const section = readme.slice(readme.indexOf("### Try it against the simulator"))
-  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1] ?? ""
-  return block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter((l) => l !== "" && !l.startsWith("#"))
-}
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "felhom-readme-"))),
@@ -30,7 +21,7 @@ describe("README walk-through", () => {
   it.live("every command of the simulator walk-through runs as written and does what the README says", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
-      const lines = tryItBlock()
+      const lines = shBlock("README.md", "### Try it against the simulator")
       const local = (l: string) => l.replaceAll("/tmp/", `${dir}/`)
       const [simLine, ...rest] = lines
       expect(simLine).toMatch(/^felhom-agent sim /)

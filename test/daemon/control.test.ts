@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
 import { runCli } from "../support/cli.js"
@@ -28,6 +29,17 @@ const setup = Effect.gen(function*() {
   const connection = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint, "--state-dir", env.stateDir]
   return { sim, dir, env, daemon, connection }
 })
+
+/** One raw exchange on the control socket: what the daemon wrote back before closing. */
+const raw = (socket: string, request: string) =>
+  Effect.async<string>((resume) => {
+    const conn = net.createConnection(socket)
+    let answer = ""
+    conn.on("connect", () => conn.write(request))
+    conn.on("data", (d: Buffer) => { answer += d.toString() })
+    conn.on("error", () => undefined)
+    conn.on("close", () => resume(Effect.succeed(answer)))
+  })
 
 const ours = (sim: Sim["Type"]) => sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)
 
@@ -115,6 +127,12 @@ describe("daemon control socket", () => {
       expect(text.code).toBe(0)
       expect(text.stdout).toMatch(new RegExp(`^felhom-agent agent-pve1 \\(PID ${daemon.child.pid}\\): ready\n  PVE: +${sim.url} \\(version `))
       expect(text.stdout).toContain("0 in flight, 0 waiting for an operator")
+      // Bad requests are answered with a typed error, not a hang-up.
+      const socket = path.join(env.stateDir, "control.sock")
+      for (const bad of ["not json\n", `${"x".repeat(8 * 1024 * 1024 + 1)}\n`, `{"v":2,"command":"status"}\n`]) {
+        const answer = yield* raw(socket, bad)
+        expect(answer, bad.slice(0, 30)).toMatch(/^\{"type":"error","tag":"ControlRequestInvalid","message":"bad control request: /)
+      }
       expect((yield* stopDaemon(daemon)).code).toBe(0)
       const none = yield* runCli(["status", ...stateDir])
       expect(none.code).toBe(3)
