@@ -24,6 +24,9 @@ import {
   writeFile
 } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
+import { runCli } from "../support/cli.js"
+import { envelopeJson, makeKey, opFor } from "../authz/support.js"
+import { makeVmid } from "../../src/domain/Vmid.js"
 
 // The subset of OTLP's JSON encoding (ExportTraceServiceRequest) these tests read.
 const AnyValue = Schema.Struct({
@@ -192,6 +195,43 @@ describe("daemon: traces over OTLP/HTTP", () => {
       expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
       expect(receiver.rejected()).toEqual([])
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
+
+  it.scopedLive("a signed op is its own trace: signed_op.submit over its engine op and PVE requests, with the op id", () =>
+    Effect.gen(function*() {
+      const receiver = yield* otlpReceiver
+      const sim = yield* Sim
+      const dir = yield* tempDir("felhom-tracing-signed-")
+      const port = yield* freePort
+      const key = makeKey()
+      const signersFile = path.join(dir, "signers.json")
+      yield* writeFile(signersFile, JSON.stringify({
+        signers: [{ keyid: key.keyid, publicKey: String(key.publicKey.export({ format: "pem", type: "spki" })), capabilities: ["power"] }]
+      }))
+      const env = yield* writeDaemonConfig(dir, sim, port, { signersFile, telemetry: { otlpEndpoint: receiver.url } })
+      const daemon = yield* spawnDaemon(env.configFile)
+      yield* pollUntil("the daemon ready", health(port, "/readyz"), (a) => a.status === 200, { context: daemon.output })
+      const now = Math.floor(Date.now() / 1000)
+      const op = opFor({ op_id: "traced-op-1", aud: AGENT_ID, target: { vmid: makeVmid(102) }, iat: now - 5, exp: now + 300, seq: 1 })
+      const envelope = path.join(dir, "op.json")
+      yield* writeFile(envelope, envelopeJson(key, op))
+      // Through the daemon's control socket, as an operator would while the daemon runs.
+      const submitted = yield* runCli(["op", "submit", envelope, "--state-dir", env.stateDir, "--pve-url", sim.url,
+        "--token-file", path.join(dir, "pve-token"), "--fingerprint", sim.fingerprint], {}, { timeout: 60_000 })
+      expect(submitted.code, submitted.stderr).toBe(0)
+      const trace = yield* pollUntil("the signed op's trace", Effect.sync(() => {
+        const root = receiver.spans().find((s) => s.name === "signed_op.submit" && s.attributes["op.id"] === "traced-op-1")
+        return root === undefined ? [] : receiver.spans().filter((s) => s.traceId === root.traceId)
+      }), (t) => t.some((s) => s.name === "pve.task.wait"), { timeout: "40 seconds", every: "250 millis", context: daemon.output })
+      const root = trace.find((s) => s.name === "signed_op.submit")
+      expect(root?.parentSpanId ?? "").toBe("")
+      expect(root?.attributes).toMatchObject({ "op.id": "traced-op-1", vmid: "102", action: "start" })
+      const engineOp = trace.find((s) => s.name === "engine.op")
+      expect(engineOp).toMatchObject({ parentSpanId: root?.spanId, attributes: { "op.id": "traced-op-1", "op.origin": "signed", vmid: "102" } })
+      expect(trace.find((s) => s.name === "pve.request" && s.attributes["pve.endpoint"] === "/nodes/{node}/qemu/{vmid}/status/start")?.parentSpanId)
+        .toBe(engineOp?.spanId)
+      expect(receiver.rejected()).toEqual([])
+      expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 90_000)
 
   it.scopedLive("no endpoint configured: the same work sends nothing and logs no trace ids", () =>
     Effect.gen(function*() {
