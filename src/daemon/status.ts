@@ -24,6 +24,8 @@ export interface AgentStatus {
   readonly lastPass: {
     readonly at: string
     readonly durationMillis: number
+    /** PVE requests sent while the pass ran. */
+    readonly pveRequests: number
     readonly revision: string | null
     readonly actions: number
     readonly outcomes: Readonly<Record<string, number>>
@@ -73,6 +75,7 @@ export const gatherStatus = (source: StatusSource) =>
       return {
         at: iso(last.at),
         durationMillis: last.pass.durationMillis,
+        pveRequests: last.pass.pveRequests,
         revision: last.pass.plan.revision ?? null,
         actions: last.pass.plan.actions.length,
         outcomes,
@@ -121,7 +124,7 @@ export const renderStatus = (s: AgentStatus, now: number): string => {
   else {
     const p = s.lastPass
     const outcomes = Object.entries(p.outcomes).map(([k, n]) => `${n} ${k}`).join(", ")
-    lines.push(`  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, revision ${p.revision ?? "-"}, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`)
+    lines.push(`  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, ${p.pveRequests} PVE call(s), revision ${p.revision ?? "-"}, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`)
     for (const n of p.notApplied) lines.push(`    ✗ ${n.vmid} ${n.action}: ${n.reason}`)
     for (const k of p.skipped) lines.push(`    ! ${k.vmid} skipped: ${k.reason}`)
     for (const r of p.restartRequired) lines.push(`    ↻ ${r.vmid} restart required: ${r.keys.join(", ")}`)

@@ -81,6 +81,8 @@ export interface PveShape {
    * bound of the true difference (ServerClock.ts). None before the first answer.
    */
   readonly clockSkew: Effect.Effect<Option.Option<number>>
+  /** Requests this client has sent since it was built (all callers; a retried read counts twice). */
+  readonly requestCount: Effect.Effect<number>
 }
 
 export class Pve extends Context.Tag("felhom/Pve")<Pve, PveShape>() {

@@ -52,7 +52,10 @@ export const make = Effect.gen(function*() {
   const settings = yield* PveConnection
   const dispatcher = yield* makeDispatcher(settings)
   const serverClock = makeServerClock()
-  const send = yield* makeSend(settings, dispatcher, serverClock)
+  const sendOnce = yield* makeSend(settings, dispatcher, serverClock)
+  // Requests sent so far (a retried read counts twice): how much a pass asked of pveproxy.
+  let requests = 0
+  const send: typeof sendOnce = (req) => Effect.zipRight(Effect.sync(() => { requests += 1 }), sendOnce(req))
   const get = <A, I>(path: string, data: Schema.Schema<A, I>, params?: Params) =>
     Effect.map(send({ method: "GET", path, data, params }), (r) => r.data)
   const mutate = (method: "POST" | "PUT" | "DELETE", path: string, params?: Params) =>
@@ -97,7 +100,8 @@ export const make = Effect.gen(function*() {
       get(`/nodes/${encodeURIComponent(node)}/tasks`, TaskList, { ...filter }),
     permissions: (path) => get("/access/permissions", Permissions, { path }),
     waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline),
-    clockSkew: Effect.sync(serverClock.skewMillis)
+    clockSkew: Effect.sync(serverClock.skewMillis),
+    requestCount: Effect.sync(() => requests)
   }
   return shape
 })

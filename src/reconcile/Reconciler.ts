@@ -49,6 +49,8 @@ export interface PassResult {
   readonly observed: ReadonlyArray<ObservedGuest>
   readonly results: ReadonlyArray<OpResult>
   readonly durationMillis: number
+  /** PVE requests sent while the pass ran (by any caller of the same client). */
+  readonly pveRequests: number
 }
 
 export interface ReconcilerOptions {
@@ -137,6 +139,7 @@ const make = (options: ReconcilerOptions) =>
 
     const pass = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
+      const requestsBefore = yield* pve.requestCount
       const observed = yield* Effect.provideService(observe(desired), Pve, pve).pipe(Effect.withSpan("reconcile.observe"))
       const planned = yield* Effect.sync(() => plan(desired, observed, options.plan)).pipe(
         Effect.tap((p) =>
@@ -156,7 +159,8 @@ const make = (options: ReconcilerOptions) =>
       yield* Effect.forEach(results, countAction, { discard: true })
       const durationMillis = (yield* Clock.currentTimeMillis) - started
       yield* Metric.update(ReconcilerMetrics.passSeconds, durationMillis / 1000)
-      return { plan: planned, observed, results, durationMillis }
+      const pveRequests = (yield* pve.requestCount) - requestsBefore
+      return { plan: planned, observed, results, durationMillis, pveRequests }
     }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
 
     /**

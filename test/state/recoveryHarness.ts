@@ -77,7 +77,8 @@ export const pveLayer = (calls: Ref.Ref<ReadonlyArray<string>>, impl: Partial<Pv
     permissions: () => unused("permissions"),
     waitTask: () => unused("waitTask"),
     // The harness's PVE shares our clock unless a scenario says otherwise.
-    clockSkew: Effect.succeed(Option.some(0))
+    clockSkew: Effect.succeed(Option.some(0)),
+    requestCount: Effect.succeed(0)
   }
   return Layer.succeed(Pve, {
     ...base,
