@@ -13,7 +13,7 @@ import { NonceStore, type NonceStoreOptions } from "../state/NonceStore.js"
 import { type StateDirBusy, StateLock, type StateLockError } from "../state/StateLock.js"
 import { StateStore } from "../state/StateStore.js"
 
-export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
+export { DEFAULT_STATE_DIR } from "../config/settings.js"
 
 export const stateDbPath = (stateDir: string): string => path.join(stateDir, "state.db")
 

@@ -4,8 +4,8 @@
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import type { PlatformError } from "@effect/platform/Error"
 import { Config, Data, Effect, Layer, Option } from "effect"
+import { fileErrorReason } from "../domain/fileError.js"
 import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
 import { parsePveToken } from "../pve/PveToken.js"
@@ -41,21 +41,6 @@ export interface ConnectionFlags {
 export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonly what: string; readonly path: string; readonly reason: string }> {
   override get message(): string {
     return `cannot read ${this.what} ${this.path}: ${this.reason}`
-  }
-}
-
-/** A platform error about a file, as the few words an operator needs ("no such file"). */
-export const fileErrorReason = (e: PlatformError): string => {
-  if (e._tag !== "SystemError") return e.message
-  switch (e.reason) {
-    case "NotFound":
-      return "no such file"
-    case "PermissionDenied":
-      return "permission denied"
-    case "BadResource":
-      return "not a readable file"
-    default:
-      return e.message
   }
 }
 

@@ -7,7 +7,7 @@
 import { Command, Options } from "@effect/cli"
 import { Console, Effect, Either, Option } from "effect"
 import { type DesiredState, DesiredStateInvalid } from "../domain/DesiredState.js"
-import { type GatePolicy, gatePolicyConfig, plannedRefusal } from "../gate/Gate.js"
+import { type GatePolicy, gatePolicyConfig, parseKeyList, plannedRefusal } from "../gate/Gate.js"
 import { parseDesiredBytes, readDocumentBytes } from "../reconcile/DesiredProvider.js"
 import { observe } from "../reconcile/observe.js"
 import { plan } from "../reconcile/plan.js"
@@ -42,7 +42,7 @@ export const allowKeysOption = Options.text("allow-keys").pipe(
 )
 
 export const keysOf = (option: Option.Option<string>): ReadonlyArray<string> =>
-  Option.match(option, { onNone: () => [], onSome: (s) => s.split(",").map((k) => k.trim()).filter((k) => k !== "") })
+  Option.match(option, { onNone: () => [], onSome: parseKeyList })
 
 /** Exit code of a plan: 0 = nothing to do, 2 = changes. */
 export const planExitCode = (report: PlanReport): number => (report.actionCount > 0 ? 2 : 0)

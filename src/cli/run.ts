@@ -7,7 +7,8 @@
 import { ValidationError } from "@effect/cli"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
-import { Logging, teardown } from "../daemon/Logging.js"
+import { teardown } from "../daemon/Logging.js"
+import { stderrLogger } from "./state.js"
 import { argumentErrorLines, colourAllowed, formatHelp, helpWidth } from "./errorLines.js"
 
 // The exit code is a property of the process, so it lives at module level.
@@ -48,7 +49,7 @@ export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.Valid
       (p) => Effect.consoleWith((base) => Effect.withConsole(p, cliConsole(base))),
       // Logs go to stderr only, for every command: stdout is the command's answer. (runMain's
       // pretty logger writes to stdout; it is disabled below, this replaces it.)
-      Effect.provide(Logging.layer({ format: "logfmt", stream: "stderr" })),
+      Effect.provide(stderrLogger),
       Effect.catchAll((error) =>
         // @effect/cli has already printed what was wrong with the arguments.
         ValidationError.isValidationError(error)

@@ -9,7 +9,7 @@ import { Config, Context, Data, Effect, Layer, Option, ParseResult, Redacted, Sc
 import * as os from "node:os"
 import * as Yaml from "yaml"
 import { type PveToken, parsePveToken } from "../pve/PveToken.js"
-import { Settings } from "./settings.js"
+import { AGENT_ID_PATTERN, Settings } from "./settings.js"
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
   readonly source: string
@@ -124,8 +124,6 @@ const withDesiredSource = (raw: unknown): unknown => {
   return source === undefined ? raw : { ...raw, desired: { ...desired, source } }
 }
 
-const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
-
 /**
  * `agentId` may be left out: the host name stands in, as one agent runs per PVE node. With a
  * hub it must be exactly the name the hub knows, so a host name that is not a valid id is not
@@ -133,7 +131,7 @@ const AGENT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
  */
 export const withAgentId = (raw: unknown, hostname: string): unknown => {
   if (!isRecord(raw) || raw["agentId"] !== undefined) return raw
-  if (AGENT_ID.test(hostname)) return { ...raw, agentId: hostname }
+  if (AGENT_ID_PATTERN.test(hostname)) return { ...raw, agentId: hostname }
   if (raw["hub"] !== undefined) return raw
   const repaired = hostname.replace(/[^A-Za-z0-9._-]/g, "-").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128)
   return { ...raw, agentId: repaired === "" ? "felhom-agent" : repaired }

@@ -112,12 +112,18 @@ export const TelemetrySettings = Schema.Struct({
   serviceName: withDefault(Schema.NonEmptyString, () => "felhom-agent")
 })
 
+/** Where state.db lives unless configured (daemon and CLI alike). */
+export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
+
+/** An agent id: what the hub and signed ops (`aud`) know this agent by. */
+export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
+
 export const Settings = Schema.Struct({
   /** Default: the host name (AgentConfig.ts withAgentId); with a hub, the name the hub knows. */
-  agentId: Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, {
+  agentId: Schema.String.pipe(Schema.pattern(AGENT_ID_PATTERN, {
     message: () => "agentId must be 1-128 characters of letters, digits, '.', '_' or '-'"
   })),
-  stateDir: withDefault(Schema.String, () => "/var/lib/felhom-agent"),
+  stateDir: withDefault(Schema.String, () => DEFAULT_STATE_DIR),
   pve: PveSettings,
   desired: withDefault(DesiredSettings, () => ({})),
   hub: Schema.optional(HubSettings),

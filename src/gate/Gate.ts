@@ -117,10 +117,13 @@ export const makeGate = (policy: GatePolicy): GateShape => {
   return { check }
 }
 
+/** `memory, cores` → ["memory", "cores"]: an allowlist as FELHOM_GATE_ALLOW_KEYS and --allow-keys give it. */
+export const parseKeyList = (text: string): ReadonlyArray<string> => text.split(",").map((k) => k.trim()).filter((k) => k !== "")
+
 /** Reads the policy from FELHOM_GATE_ALLOW_KEYS (comma-separated) and FELHOM_GATE_SAFETY_SNAPSHOT. */
 export const gatePolicyConfig: Config.Config<GatePolicy> = Config.all({
   allowKeys: Config.string("FELHOM_GATE_ALLOW_KEYS").pipe(
-    Config.map((s) => s.split(",").map((k) => k.trim()).filter((k) => k !== "")),
+    Config.map(parseKeyList),
     Config.withDefault<ReadonlyArray<string>>([])
   ),
   safetySnapshot: Config.boolean("FELHOM_GATE_SAFETY_SNAPSHOT").pipe(Config.withDefault(false))

@@ -10,6 +10,7 @@ import { Context, Duration, Effect, Either, Layer, PubSub, Ref, Schedule, Schema
 import { parseDocument } from "yaml"
 import { decodeDesiredState, DesiredStateInvalid, type DesiredState, emptyDesiredState } from "../domain/DesiredState.js"
 import { DEFAULT_MAX_DOCUMENT_BYTES, documentText } from "../domain/documentBytes.js"
+import { fileErrorReason } from "../domain/fileError.js"
 import { parseStrictJson } from "../domain/strictJson.js"
 
 export class DesiredFileUnreadable extends Schema.TaggedError<DesiredFileUnreadable>()("DesiredFileUnreadable", {
@@ -86,7 +87,7 @@ export const readDocumentBytes = (path: string, maxBytes: number = DEFAULT_MAX_D
     fs.stream(path, { bytesToRead: maxBytes + 1 }).pipe(
       Stream.runCollect,
       Effect.map((chunks) => Buffer.concat([...chunks])),
-      Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: e._tag === "SystemError" && e.reason === "NotFound" ? "no such file" : e.message }))
+      Effect.mapError((e) => new DesiredFileUnreadable({ path, reason: fileErrorReason(e) }))
     ))
 
 /** The file's bytes, and a string form of them (one char per byte) to tell a change by. */
