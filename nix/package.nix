@@ -77,11 +77,14 @@ buildNpmPackage {
   # prebuild-install would try the network; go straight to node-gyp with Node's own headers.
   env.npm_config_build_from_source = "true";
 
-  # `npm run build` = tsc -p tsconfig.build.json -> dist/; dev dependencies are pruned after.
+  # `npm run build` = node scripts/build.mjs: esbuild (a dev dependency; its Linux binary comes
+  # from the lockfile's @esbuild/* entry like any other tarball) bundles src/ into dist/main.js
+  # plus one chunk per command. Dev dependencies are pruned after; the bundle keeps only
+  # better-sqlite3 (the native addon, compiled above) outside, loaded from node_modules.
   npmBuildScript = "build";
 
   # npm pack (which decides what is installed) falls back to .gitignore, and that ignores
-  # dist/ — the compiled program. An .npmignore takes precedence; this one exists only here.
+  # dist/ — the bundled program. An .npmignore takes precedence; this one exists only here.
   preInstall = ''
     printf '%s\n' 'test/' '.ci/' 'nix/' 'coverage/' '*.log' > .npmignore
   '';

@@ -1,16 +1,24 @@
 /**
- * Daemon footprint (issue 7 item 4): time from spawn to READY (/readyz answers 200, polled
- * every 20 ms) and idle RSS (VmRSS from /proc/PID/status after ~5 reconcile passes at a 200 ms
- * interval), of `felhom-agent daemon --config FILE` as a child process against the simulator
- * (in this process, 8 guests, desired source `empty`). Baselines in the same run: a bare
- * `node -e "setInterval(…)"` and the same under `--import tsx` (spawn → first stdout line, RSS
- * after the same idle wait). Runs the tsx entry (`node --import tsx src/main.ts`) and the
- * compiled one (`node dist/main.js`, what bin/felhom-agent.js loads); the compiled build is
- * used when dist/ is newer than src/, else built into node_modules/.cache/felhom-bench-dist
- * (skipped with a note if that fails). Runtime well under 2 min.
+ * CLI and daemon footprint of the built program (dist/main.js, the esbuild bundle that
+ * bin/felhom-agent.js runs), each figure next to bare node measured in the same run:
+ *
+ * - `felhom-agent --version`: wall time of the whole process and its peak RSS, against
+ *   `node -e 0`. Peak RSS is VmHWM of /proc/self/status, reported at exit by a one-line
+ *   `--import` hook given to both processes alike. (Not `process.resourceUsage().maxRSS`: Linux
+ *   carries the forking parent's RSS into a child's maxrss across exec, so it read this
+ *   script's own 69 MiB for `node -e 0`.)
+ * - `felhom-agent daemon --config FILE` against the simulator (in this process, 8 guests,
+ *   desired `empty`, reconcile.interval 200 ms): spawn → READY (/readyz answers 200, polled
+ *   every 20 ms), then idle RSS (VmRSS from /proc/PID/status after ~5 passes), against
+ *   `node -e "setInterval(…)"` (ready = its first stdout line, RSS after the same wait); once
+ *   as is, once with NODE_OPTIONS=--max-semi-space-size=2 as nix/module.nix runs it.
+ *
+ * The bundle is rebuilt first (scripts/build.mjs). FOOTPRINT_ENTRY=path/to/main.js measures
+ * another build instead (e.g. a `tsc` emit, for a before/after comparison); FOOTPRINT_RUNS sets
+ * the runs per row (median reported, default 5).
  *
  *   npm run bench:footprint
- *   FOOTPRINT_RUNS=5 npm run bench:footprint
+ *   FOOTPRINT_RUNS=9 npm run bench:footprint
  */
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"

@@ -1,23 +1,27 @@
 /**
- * GuestQueue benchmark (issue 7 item 1): 100k ops over 1,000 vmids (throughput, p50/p99 wait,
- * strict per-vmid FIFO, heap before / with every job queued / after all lanes went idle and were
- * reclaimed) and 1,000 waiters on one vmid (the O(n²) trap of a 3.22 Semaphore).
+ * GuestQueue benchmark: 100k ops over 1,000 vmids (throughput, p50/p99 wait, strict per-vmid
+ * FIFO), heap before / with every job queued / after every lane went idle and was reclaimed, and
+ * 1,000 waiters on one vmid (the O(n²) trap of a 3.22 Semaphore).
  *
- *   npm run bench:queue                     (= node --expose-gc --import tsx scripts/bench-queue.ts)
- *   BENCH_OPS=20000 npm run bench:queue     (a quicker run)
+ *   npm run bench:queue                               (node --expose-gc --import tsx scripts/bench-queue.ts)
+ *   npm run bench:queue -- --ops 20000 --rounds 3 --no-bottleneck
+ *   npm run bench:queue -- --compare /tmp/old/reconcile   (adds rows for another GuestQueue.ts)
  *
- * Contenders, all measured in this one run, same job body (one setImmediate turn, a stand-in
- * for an awaited HTTP call), same submit loop (all ops submitted synchronously, then awaited):
+ * Contenders, same job body (one setImmediate turn, a stand-in for an awaited HTTP call), same
+ * submit loop (every op submitted synchronously, then all awaited, as `Promise.all` does):
  * - GuestQueue, per-key only (concurrency = number of vmids, so no global bound): the
  *   apples-to-apples row against the peers, which have no global bound either;
  * - GuestQueue, production setting (concurrency 4, pve-ha-manager's max_workers);
  * - Bottleneck.Group (maxConcurrent 1 per key; its idle-limiter timeout = our idle TTL);
  * - a Map of p-queues (concurrency 1 per key; a key is dropped on its queue's `idle` event);
- * - a naive per-key promise chain with a FIFO global limiter of 4 (the floor for the
- *   production row: no coalescing, no cancellation, no metrics);
+ * - naive per-key promise chains with a FIFO global limiter of 4 (the floor for the production
+ *   row: no coalescing, no cancellation, no metrics);
  * - the Effect floor: no queue, one fiber per vmid looping over its jobs (what running the job
  *   body on Effect fibers costs by itself; throughput only).
- * Ratios are GuestQueue / peer: throughput > 1 is better for GuestQueue, waits < 1 are.
+ *
+ * The machine is shared, so throughput is measured in rounds: each round runs every contender
+ * once, back to back, in a rotated order, after a forced GC; a ratio is the median of the
+ * per-round ratios, with its spread. Bottleneck (≈ 40× slower) runs in the first round only.
  */
 import Bottleneck from "bottleneck"
 import { Effect } from "effect"
@@ -267,12 +271,11 @@ const guestQueueRun = (concurrency: number): Effect.Effect<Figures> =>
     }
   })
 
-// ---- the Effect floor ------------------------------------------------------------------------------
+// ---- the Effect floor ------------------------------------------------------------------------
 
 /**
  * No queue at all: one fiber per vmid runs that vmid's jobs in a loop (the same job body). What
- * running the jobs on Effect fibers costs by itself — the ceiling for any fiber-based GuestQueue.
- * Throughput only; the other columns do not apply.
+ * running the jobs on Effect fibers costs by itself — the ceiling for any fiber-based queue.
  */
 const effectFloorRun = (): Effect.Effect<Figures> =>
   Effect.gen(function*() {
@@ -290,7 +293,7 @@ const effectFloorRun = (): Effect.Effect<Figures> =>
     }
   })
 
-// ---- report --------------------------------------------------------------------------------------
+// ---- the run -----------------------------------------------------------------------------------
 
 const fmt = (n: number, digits = 2): string => n.toFixed(digits)
 const ratio = (ours: number, base: number): string => (base === 0 || Number.isNaN(ours / base) ? "n/a" : `${fmt(ours / base)}x`)

@@ -1,20 +1,21 @@
 /**
- * Reconcile benchmark (issue 7 item 2): one converged pass (observe → plan; nothing to do) over
- * 1k and 10k simulated guests with an injected per-request latency L. Reports API calls made
- * (counted by wrapping the Pve service the pass uses; retries would count), mutations (must be
- * 0), and wall time against the bound ⌈calls / 3⌉ × L (pveproxy serves 3 requests at a time, so
- * no client can do better). Plus CPU time of normalize + plan alone for the 10k guests (pure:
- * the observation captured from the pass, planned again).
+ * Reconcile benchmark: one converged pass (observe → plan; nothing to do) over N simulated
+ * guests, every one of them managed, with an injected per-request latency L. Reports the PVE
+ * calls the pass made (the client's own request count, so retries and any new read count)
+ * against 1 + N (the cluster list, then /pending per managed guest), calls per guest, mutations
+ * (must be 0), and wall time against the bound ⌈(1 + N) / 3⌉ × L: pveproxy serves 3 requests
+ * at a time, so no client can do 1 + N calls faster. Plus the CPU of normalize + plan alone (pure:
+ * the captured observation, planned again, best of 5).
  *
- * The simulator runs as a child process (`felhom-agent sim`, scripts/lib/simChild.ts): PVE is
- * never in the agent's process, and in-process it shared the client's one event-loop thread, so
- * its per-request CPU was billed to the pass. The desired document is derived from an
- * in-process SimCluster built with the same seed (the same guests, no server). A warm-up pass
- * over the first 300 guests runs first (JIT, TLS connections). `BENCH_INPROC=1` keeps the old
- * in-process simulator for comparison.
+ * The simulator runs as a child process (scripts/lib/simChild.ts): PVE is never in the agent's
+ * process, and in-process it would share the client's one event-loop thread. The desired
+ * document is derived from an in-process SimCluster built with the same seed (the same guests,
+ * no server): power as observed, memory as configured. A warm-up pass over the first 300 guests
+ * runs first (JIT, TLS connections); then one pass per latency, on the same simulator.
  *
- *   npm run bench:reconcile
- *   BENCH_GUESTS=1000,10000 BENCH_LATENCY_MS=20 npm run bench:reconcile
+ *   npm run bench:reconcile -- --guests 10000 --latency 10
+ *   npm run bench:reconcile -- --guests 1000,10000 --latency 10,30
+ *   npm run bench:reconcile -- --guests 1000 --latency 10 --inproc   (the old in-process simulator)
  */
 import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { performance } from "node:perf_hooks"

@@ -1,19 +1,19 @@
 /**
- * Task-wait benchmark (issue 7 item 3): detection latency (task end → caller knows) and status
- * requests per task of `waitTask` (50 ms doubling to 1 s) against a fixed 1 s poll (what bpg's
- * terraform provider does), for simulated tasks of 0.1 s, 1 s and 30 s, over real HTTPS to the
- * simulator. Task end = the moment the simulator's task engine was set to finish (start +
- * duration); both waiters start right after the UPID is returned.
+ * Task-wait benchmark: detection latency (task end → caller knows) and status requests per task
+ * of `waitTask` (50 ms doubling to 1 s) against a fixed 1 s poll (what bpg's terraform provider
+ * does), for simulated tasks of 0.1 s, 1 s and 30 s, over real HTTPS to the simulator. Task end
+ * = the moment the simulator's task engine was set to finish (start + duration); both waiters
+ * start right after the UPID is returned.
  *
  * The fixed poller runs at a random phase against the task: its first poll comes after a
- * uniformly random offset in (0, 1 s] (seeded, TASKWAIT_SEED), then every 1 s — a provider's
- * poll loop does not start in step with the task. Without the offset a 1 s task ends just
- * before the poller's first poll at exactly 1 s, which flatters the fixed poller. waitTask
- * starts polling at once, as it does in the agent. The two waiters of a row run side by side
- * (separate simulators), so the 30 s row costs ~30 s per sample, not 60.
+ * uniformly random offset in (0, 1 s] (seeded), then every 1 s — a provider's poll loop does not
+ * start in step with the task. Without the offset a 1 s task ends just before the poller's first
+ * poll at exactly 1 s, which flatters the fixed poller. waitTask starts polling at once, as it
+ * does in the agent. The two waiters of a row run side by side (separate simulators), so the
+ * 30 s row costs ~30 s per sample, not 60.
  *
  *   npm run bench:taskwait
- *   TASKWAIT_SAMPLES=10 TASKWAIT_LONG_SAMPLES=2 npm run bench:taskwait
+ *   npm run bench:taskwait -- --samples 10 --long-samples 2 --durations 100,1000,30000 --seed 1
  */
 import { Context, Duration, Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import { performance } from "node:perf_hooks"

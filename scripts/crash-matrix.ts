@@ -1,5 +1,6 @@
 /**
- * Crash matrix (issue 7 item 5): SIGKILL the real `apply` at each of 6 points × N runs, restart,
+ * Crash matrix, the evidence for exactly-once across crashes (docs/architecture.md, invariant 5):
+ * SIGKILL the real `apply` at each of 6 points × N runs, restart,
  * check duplicates, lost journal entries and convergence. See scripts/lib/crashRun.ts.
  *
  *   npm run crash-matrix                   (4 runs per point: about 4.5 min on 2 cores)

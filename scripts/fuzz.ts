@@ -1,5 +1,6 @@
 /**
- * Fuzzing (issue 7 item 7): fast-check over signed envelopes, desired-state documents, config
+ * Fuzzing, the evidence that outside input never crashes the agent or forges an op: fast-check
+ * over signed envelopes, desired-state documents, config
  * documents and PVE responses (the response decoders, and the real client against a raw HTTP
  * server answering random statuses and bodies). Passes with 0 crashes, 0 accepted forgeries and
  * every rejection a typed, named error.

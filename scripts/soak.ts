@@ -1,5 +1,6 @@
 /**
- * Fault soak (issue 7 item 6): 1,000 ops through the Engine in-process against the simulator
+ * Fault soak, the evidence that faults never duplicate or lose an op: 1,000 ops through the
+ * Engine in-process against the simulator
  * with 20 % HTTP 5xx and 5 % dropped connections before and after a mutation is applied, then
  * faults off. See scripts/lib/soakRun.ts for what is counted and how.
  *

@@ -45,8 +45,8 @@ export const SelftestLive = Layer.unwrapEffect(
 )
 
 /**
- * Pve, queue, gate, engine, reconciler and selftest over one connection. Needs the connection, the
- * journal and a desired-state provider from the caller.
+ * Pve, node scope, queue, gate, engine, reconciler and selftest over one connection. Needs the
+ * connection, the journal and a desired-state provider from the caller.
  */
 export const CoreLive = (options: CoreOptions = {}) =>
   Layer.merge(Reconciler.layer(options.reconciler), SelftestLive).pipe(

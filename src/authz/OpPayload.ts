@@ -33,7 +33,7 @@ const ConfigKey = Schema.String.pipe(
 )
 const ConfigValue = Schema.Union(Schema.String.pipe(Schema.maxLength(65_536)), Schema.Number)
 
-/** PVE's snapshot name (pve-api.md: `pve-configid`-like, max 40). */
+/** PVE's snapshot name (pve-common `PVE::JSONSchema` `pve-snapshot-name`: `pve-configid`-like, max 40). */
 const SnapshotName = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z][A-Za-z0-9_-]{1,39}$/, {
     message: () => "snapshot name must match ^[A-Za-z][A-Za-z0-9_-]{1,39}$"

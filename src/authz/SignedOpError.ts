@@ -1,5 +1,5 @@
 /**
- * Why a signed op was refused, one error per verification step (design.md invariant 6), in
+ * Why a signed op was refused, one error per verification step (docs/architecture.md, invariant 6), in
  * the order the Verifier checks them. They are Schema.TaggedError because they travel: to the
  * hub as the op's answer, into logs and `op verify`. None carries key material (invariant 8):
  * they name the keyid, the path or the time bound that was wrong, never a key or a signature.

@@ -1,5 +1,5 @@
 /**
- * SignedOps: the front door for hub-signed ops (design.md invariant 6). `check` runs the
+ * SignedOps: the front door for hub-signed ops (docs/architecture.md, invariant 6). `check` runs the
  * Verifier and then admits the op id and seq into the NonceStore, in one transaction, so an
  * op that passes `check` is admitted exactly once, ever (across restarts, too).
  *

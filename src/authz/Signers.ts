@@ -1,7 +1,7 @@
 /**
  * Who may sign ops, and for what: the signers file (JSON or YAML) maps each keyid to an
  * ed25519 public key and the capabilities that key holds. With no signer configured the value
- * still exists and refuses every op with the reason (design.md invariant 6: the daemon keeps
+ * still exists and refuses every op with the reason (docs/architecture.md, invariant 6: the daemon keeps
  * running). Bad entries are named by path; key material is never quoted back.
  */
 import { Data, Effect, Either, ParseResult, Schema } from "effect"

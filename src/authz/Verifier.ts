@@ -1,6 +1,7 @@
 /**
  * Verifies a signed op envelope, in exactly this order, stopping at the first failure with
- * that step's own error (design.md invariant 6; issue 4 §3):
+ * that step's own error, so a refusal names exactly what failed (docs/architecture.md,
+ * invariant 6):
  * envelope shape → payload type → known keyid → signature → payload decode → audience →
  * time window (bounded skew; bounded lifetime) → capability.
  * The signature is checked over PAE of the base64-decoded bytes, and only those exact bytes are

@@ -1,5 +1,5 @@
 /**
- * The signed-op pipeline end to end (design.md invariant 6), the one path both `op submit` and
+ * The signed-op pipeline end to end (docs/architecture.md, invariant 6), the one path both `op submit` and
  * the hub loop use: verify → resolve the target guest → admit (replay protection) → gate and
  * engine on the guest's ordered lane, journaled under the envelope's op id.
  *
@@ -60,7 +60,10 @@ export const actionOf = (op: OpPayload, guest: GuestRef): Action => {
 
 const decodeRef = Schema.decodeUnknownOption(GuestRef)
 
-/** Where the op's guest lives now (by vmid, wherever it migrated: invariant 3). */
+/**
+ * Where the op's guest lives now (by vmid, wherever it migrated: invariant 3), if this agent
+ * owns that node.
+ */
 const resolveGuest = (op: OpPayload) =>
   Effect.gen(function*() {
     const pve = yield* Pve

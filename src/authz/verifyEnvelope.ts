@@ -1,5 +1,5 @@
 /**
- * The payload-agnostic half of DSSE verification (design.md invariant 6), shared by signed ops
+ * The payload-agnostic half of DSSE verification (docs/architecture.md, invariant 6), shared by signed ops
  * (Verifier.ts) and the hub's desired document (hub/HubDesired.ts) so that a refusal reads the
  * same whatever was signed: envelope shape → payload type → known keyid → signature, stopping at
  * the first failure with that step's own error. It answers exactly the bytes whose signature

@@ -22,7 +22,8 @@ export const waitOption = Options.boolean("wait").pipe(
 
 /**
  * This process as the state directory's writer: the lock (taken first), state.db, the PVE
- * connection, and the agent's core with the gate policy of the environment (FELHOM_GATE_*).
+ * connection, and the agent's core with the gate policy and node scope of the environment
+ * (FELHOM_GATE_*, FELHOM_SCOPE, FELHOM_NODE).
  */
 export const writerLayer = (
   flags: ConnectionFlags,

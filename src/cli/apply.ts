@@ -2,7 +2,7 @@
  * `felhom-agent apply --desired FILE [--json] [--allow-keys K,…] [--wait]`: one reconcile pass
  * over the document. With a daemon running on the state directory, the daemon runs it through
  * its own queue, gate and journal; otherwise this process takes the directory's lock, resolves
- * every op an earlier run left unfinished (start-up recovery, design.md invariant 5; if one
+ * every op an earlier run left unfinished (start-up recovery, docs/architecture.md, invariant 5; if one
  * cannot be resolved, nothing runs), then observes, plans and runs, waiting for every task.
  * Exit 0 only if every action succeeded (applied, or already applied).
  */

@@ -1,6 +1,7 @@
 /**
  * PVE connection flags shared by every command that talks to PVE. Each flag falls back to its
- * `FELHOM_*` environment variable, so systemd units and shells configure it the same way.
+ * `FELHOM_*` environment variable, so systemd units and shells configure it the same way. Part
+ * of the command tree read at every start; the layers they describe are connectionLayer.ts.
  */
 import { Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"

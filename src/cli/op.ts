@@ -1,8 +1,8 @@
 /**
  * `keys generate`, `op sign`, `op verify`: the operator's and hub developer's side of signed
  * ops. `op verify` runs the agent's own Verifier and explains every step in order, so a
- * refusal the agent logs can be reproduced offline. The lead mounts `keysCommand` and
- * `opCommand` in the root command; `op submit` (submitCli.ts) runs an envelope for real.
+ * refusal the agent logs can be reproduced offline. Their options are commands/op.ts; `op
+ * submit` (opSubmit.ts) runs an envelope for real.
  */
 import { Args, Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"

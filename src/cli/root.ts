@@ -1,4 +1,7 @@
-/** The `felhom-agent` command tree. */
+/**
+ * The `felhom-agent` command tree: every command's name, options and help (commands/), read at
+ * each start. What a command does is loaded only when it runs (lazy.ts).
+ */
 import { Command } from "@effect/cli"
 import { keysCommand, opCommand } from "./op.js"
 import { applyCommand } from "./apply.js"

@@ -1,7 +1,8 @@
 /**
  * `felhom-agent sim`: runs the PVE simulator in the foreground, so operators can try the agent
- * before pointing it at a real host. Prints the URL, the token file it wrote (0600) and the
- * certificate fingerprint to pin, then serves until interrupted.
+ * before pointing it at a real host. Prints the URL (with `--nodes`, every node's: one agent per
+ * node), the token file it wrote (0600) and the certificate fingerprint to pin, then serves
+ * until interrupted.
  */
 import { Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"

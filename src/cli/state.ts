@@ -1,8 +1,9 @@
 /**
- * Options and layers shared by the commands that keep state: the state directory (`state.db`
- * inside it; the directory is created 0700 and the database 0600 by StateStore) and the
- * journal over it. Also the log routing of those commands: logs go to stderr, so stdout
- * carries only the command's answer (and `--json` stays parseable).
+ * Options shared by the commands that keep state: the state directory (`state.db` inside it;
+ * the directory is created 0700 and the database 0600 by StateStore) and how a writer waits
+ * for it. Also the log routing of those commands: logs go to stderr, so stdout carries only
+ * the command's answer (and `--json` stays parseable). Read at every start (the command
+ * tree), so nothing here opens the database: that is handlers/journal.ts and acting.ts.
  */
 import { Options } from "@effect/cli"
 import { Config } from "effect"

@@ -46,7 +46,7 @@ export const PveSettings = Schema.Struct({
   caFile: Schema.optional(Schema.String),
   insecureHttp: withDefault(Schema.Boolean, () => false),
   requestTimeout: withDefault(DurationSetting, () => "30s"),
-  /** pveproxy serves 3 requests at a time (pve-api.md §8). */
+  /** pveproxy serves 3 requests at a time (its 3 workers, pve-manager `PVE::Service::pveproxy`). */
   concurrency: withDefault(PositiveInt, () => 3)
 })
 

@@ -1,6 +1,6 @@
 /**
- * runDaemon: the composition root. Start-up order is the safety argument (design.md invariant
- * 5): configuration (a bad one stops everything before it starts) → state database → journal
+ * runDaemon: the composition root. Start-up order is the safety argument (docs/architecture.md,
+ * invariant 5): configuration (a bad one stops everything before it starts) → state database → journal
  * recovery against PVE → ready. Only then do the reconciler and the hub loop take work.
  * SIGTERM: not ready, stop taking work, let in-flight ops reach a journaled phase (bounded by
  * `shutdownGrace`), exit 0. Whatever is still running then is in the journal with its UPID
@@ -175,7 +175,7 @@ const main = (config: AgentConfigShape, lastPass: LastPass) =>
 
 type LastPass = Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
 
-/** Every service of design.md, composed once from the settings. */
+/** Every service (docs/architecture.md, "The parts"), composed once from the settings. */
 export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
   Layer.unwrapEffect(Effect.gen(function*() {
     const { settings } = config

@@ -1,6 +1,6 @@
 /**
  * Health: what the agent says about itself. `Readiness` is false from start until the composition
- * root marks it ready after journal recovery (design.md invariant 5: nothing is served before
+ * root marks it ready after journal recovery (docs/architecture.md, invariant 5: nothing is served before
  * every unfinished op was resolved), and can fall back to not-ready with a reason (e.g. while
  * stopping). `Liveness` is a heartbeat: the engine/reconciler loop calls `beat` every turn, and
  * `/healthz` and the systemd watchdog (Watchdog.ts) only vouch for the process while that beat

@@ -1,8 +1,8 @@
 /**
- * HealthServer: `/healthz`, `/readyz` and `/metrics` on loopback (127.0.0.1:9105 by default).
- * Plain node:http in a scoped layer: three read-only routes need no router, and the bound port
- * (port 0 in tests) is known as soon as the layer is built. The server closes with the layer's
- * scope; open keep-alive scrapes are cut so shutdown is not held up by a Prometheus connection.
+ * HealthServer: `/healthz`, `/readyz` and `/metrics` on loopback (127.0.0.1:9105 by default),
+ * an `HttpRouter` served by `NodeHttpServer` in a scoped layer, so the bound port (port 0 in
+ * tests) is known as soon as the layer is built. The server closes with the layer's scope; open
+ * keep-alive scrapes are cut so shutdown is not held up by a Prometheus connection.
  *
  * The routes never fail: a scrape hook that errors is logged and the metrics are rendered
  * anyway, because a monitoring endpoint that goes dark on an error hides the error.

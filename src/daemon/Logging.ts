@@ -8,8 +8,9 @@
  * tests hold that).
  *
  * `flushStdio`/`teardown`: under systemd stdout/stderr are sockets that Node writes
- * asynchronously; exiting right after a burst lost most of it (measured 304 of 5,001 lines,
- * effect-notes.md), so the process exits only after both streams drained.
+ * asynchronously; exiting right after a burst lost most of it (measured 304 of 5,001 lines:
+ * `NodeRuntime.runMain` calls `process.exit` as soon as finalizers end), so the process exits
+ * only after both streams drained.
  */
 import { fstatSync } from "node:fs"
 import { Cause, Context, Exit, FiberRef, FiberRefs, HashMap, HashSet, Inspectable, Layer, Logger, LogLevel, Option, Tracer } from "effect"

@@ -7,7 +7,8 @@
  * with an Effect HttpClient: no OpenTelemetry SDK runs in the process. Its requests are made
  * with tracing off (no spans about exporting spans), a failing collector disables export for a
  * minute instead of piling up, and closing the layer flushes what is buffered (bounded by
- * `shutdownTimeout`), so a pass that ended just before SIGTERM still arrives.
+ * `shutdownTimeout`), so a pass that ended just before SIGTERM still arrives. It lives in
+ * OtlpTracing.ts, loaded only when an endpoint is set: a daemon without one never loads it.
  */
 import { OtlpSerialization, OtlpTracer } from "@effect/opentelemetry"
 import { NodeHttpClient } from "@effect/platform-node"

@@ -1,7 +1,7 @@
 /**
- * The layer graph of the daemon, built from validated settings: every service of design.md
- * composed once. Only the edges differ from the CLI and the tests (PVE over HTTPS, the state
- * database file, the hub), so what is tested here is what runs.
+ * The layer graph of the daemon, built from validated settings: every service
+ * (docs/architecture.md, "The parts") composed once. Only the edges differ from the CLI and the
+ * tests (PVE over HTTPS, the state database file, the hub), so what is tested here is what runs.
  */
 import { FileSystem } from "@effect/platform"
 import { Duration, Effect, Layer, LogLevel, Option } from "effect"

@@ -1,6 +1,6 @@
 /**
  * What the engine runs. A plan asks for Start, Stop or SetConfig on a guest present on both
- * sides (design.md invariant 3); signed ops may also ask for a hard stop, a shutdown with their
+ * sides (docs/architecture.md, invariant 3); signed ops may also ask for a hard stop, a shutdown with their
  * own timeout/forceStop, and snapshot create/rollback/delete (OpPayload.ts). Schemas, because every action is journaled before it runs
  * (invariant 5); its op id is deterministic so a re-planned identical action is recognised as
  * already applied instead of being run twice.
@@ -16,9 +16,10 @@ export type Start = typeof Start.Type
 /**
  * Stop = PVE `shutdown` with `timeout: shutdownTimeout` and `forceStop: 1`: a graceful
  * shutdown (guest agent or ACPI) first, then a hard stop when the guest does not go down in
- * time, all inside one PVE task (pve-api.md §4.2). A plain `stop` would pull the plug on a
- * guest that could have shut down cleanly; a shutdown without forceStop can leave a hung guest
- * running forever ("VM quit/powerdown failed - got timeout") and never converge.
+ * time, all inside one PVE task (qemu-server `PVE::API2::Qemu::vm_shutdown`). A plain `stop`
+ * would pull the plug on a guest that could have shut down cleanly; a shutdown without
+ * forceStop can leave a hung guest running forever ("VM quit/powerdown failed - got timeout")
+ * and never converge.
  */
 export const Stop = Schema.TaggedStruct("Stop", {
   guest: GuestRef,
@@ -29,7 +30,9 @@ export type Stop = typeof Stop.Type
 
 /**
  * A config write carrying only the keys that differ after normalization plus the digest it was
- * planned against, so PVE refuses it if the guest changed in between (pve-api.md §5.4). An
+ * planned against, so PVE refuses it if the guest changed in between (pve-common
+ * `PVE::Tools::assert_if_modified`, called from qemu-server `PVE::API2::Qemu` `$update_vm_api`
+ * and pve-container `PVE::API2::LXC::Config::update_vm`). An
  * empty digest (a signed op without a precondition) means "the digest the engine reads with
  * the pre-state": the write is still guarded, so the journaled inverse is exact.
  */
@@ -132,7 +135,7 @@ export const canonicalJson = (u: unknown): string => {
 
 /**
  * Deterministic op id of a planned action: sha256 hex over canonical JSON of vmid, action tag,
- * params and desired revision (design.md invariant 5). The node is left out on purpose: a
+ * params and desired revision (docs/architecture.md, invariant 5). The node is left out on purpose: a
  * guest is identified by vmid wherever it lives (invariant 3), so a migration does not turn
  * an applied action into a new one.
  */

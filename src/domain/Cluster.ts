@@ -1,5 +1,7 @@
 /**
- * Shapes of PVE's cluster-level and per-guest read answers (pve-api.md §3, §4.1, §7, §2.2).
+ * Shapes of PVE's cluster-level and per-guest read answers (pve-manager `PVE::API2::Cluster::resources`,
+ * qemu-server `PVE::API2::Qemu::vm_status` and `snapshot_list`, pve-access-control
+ * `PVE::API2::AccessControl::permissions`).
  * Only the fields the agent reads are declared; PVE adds many more and they are ignored.
  */
 import { Schema } from "effect"
@@ -24,7 +26,8 @@ export type NodeInfo = typeof NodeInfo.Type
 /**
  * A row of GET /cluster/resources?type=vm. `status` comes from RRD data up to ~10 s old and
  * reads `unknown` for a fresh guest; for qemu it is the QMP run state (`paused`, …), so it is
- * never a basis for acting without status/current (pve-api.md §3.1).
+ * never a basis for acting without status/current (pve-manager `PVE::API2Tools::extract_vm_stats`,
+ * fed by `PVE::Service::pvestatd::update_qemu_status` every ~10 s).
  */
 export const ClusterGuest = Schema.Struct({
   id: Schema.String,

@@ -1,6 +1,7 @@
 /**
  * Guest identity: what kind of guest, on which node. Guests are found through
- * /cluster/resources (pve-api.md §3.1); every per-guest call goes to `/nodes/{node}/{type}/{vmid}`.
+ * /cluster/resources (pve-manager `PVE::API2::Cluster::resources`); every per-guest call goes to
+ * `/nodes/{node}/{type}/{vmid}`.
  */
 import { Schema } from "effect"
 import { Vmid } from "./Vmid.js"
@@ -26,7 +27,7 @@ export class GuestRef extends Schema.Class<GuestRef>("GuestRef")({
   get path(): string {
     return `/nodes/${this.node}/${this.type}/${this.vmid}`
   }
-  /** The ACL path PVE checks guest privileges on (pve-api.md §2.2). */
+  /** The ACL path PVE checks guest privileges on (`/vms/{vmid}`, qemu-server `PVE::API2::Qemu`). */
   get aclPath(): string {
     return `/vms/${this.vmid}`
   }

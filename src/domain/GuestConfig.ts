@@ -1,5 +1,6 @@
 /**
- * A guest's configuration as PVE returns it (pve-api.md §5.1): a flat object of keys whose
+ * A guest's configuration as PVE returns it (qemu-server `PVE::API2::Qemu::vm_config`, pve-container
+ * `PVE::API2::LXC::Config::vm_config`): a flat object of keys whose
  * values are strings or JSON numbers, plus `digest`. Values are kept exactly as read; the
  * normalizers decide what "equal" means.
  */
@@ -37,7 +38,8 @@ export const toGuestConfig = (raw: typeof GuestConfigResponse.Type): GuestConfig
 }
 
 /**
- * One row of GET .../pending (pve-api.md §5.5): `value` is the live value, `pending` the
+ * One row of GET .../pending (pve-guest-common `PVE::GuestHelpers::config_with_pending_array`):
+ * `value` is the live value, `pending` the
  * queued one; `delete` 1 (or 2 = forced) marks a queued removal. PVE adds a `digest` row.
  */
 export const PendingEntry = Schema.Struct({
@@ -55,7 +57,8 @@ export const pendingKeys = (entries: ReadonlyArray<PendingEntry>): ReadonlyArray
     .map((e) => e.key)
 
 /**
- * The config PVE's default GET .../config would answer (pending merged, pve-api.md §5.1),
+ * The config PVE's default GET .../config would answer (pending merged, pve-guest-common
+ * `PVE::AbstractConfig::load_current_config`),
  * derived from the GET .../pending rows alone: a pending value wins over the live one, a pending
  * delete (1 or 2) removes the key, and the `digest` row gives the digest (of the same file, so
  * the same digest GET config reports). Undefined without a well-formed digest row: such an

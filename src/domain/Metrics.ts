@@ -9,7 +9,7 @@
  * label sets or registry entries carry that name — two definitions of one name that differ only
  * in description are two registry keys, and a duplicated family is a parse error for Prometheus.
  * We render by hand (about a page) rather than through OpenTelemetry, which drags in a pinned SDK
- * line and many peers (effect-notes.md "Runtime, logs, metrics, systemd").
+ * line and many peer packages; `Metric.snapshot` already holds everything the text needs.
  */
 import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 import type { MetricPair } from "effect"

@@ -1,7 +1,8 @@
 /**
- * PVE tasks (pve-api.md §6): status, log and list rows. A task succeeded only when it has
+ * PVE tasks (pve-manager `PVE::API2::Tasks`): status, log and list rows. A task succeeded only when it has
  * stopped with `OK` or `WARNINGS: N`; every other exit status is a failure, including
- * "unexpected status", which a worker killed by a crash leaves behind.
+ * "unexpected status", which a worker killed by a crash leaves behind (pve-common
+ * `PVE::UPID::read_status`, `status_is_error`).
  */
 import { Schema } from "effect"
 import { UpidString } from "./Upid.js"

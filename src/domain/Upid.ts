@@ -1,6 +1,6 @@
 /**
  * UPID: PVE's task id, `UPID:{node}:{pid}:{pstart}:{starttime}:{type}:{id}:{user}:`
- * (pve-api.md §6.1, pve-common `PVE::UPID` encode/decode). pid and starttime are `%08X`;
+ * (pve-common `PVE::UPID::encode` / `decode`). pid and starttime are `%08X`;
  * pstart is at least 8 hex digits and grows to 9 after ~497 days of uptime. The trailing
  * colon is part of the id. Pure: parse and format round-trip exactly.
  */

@@ -1,6 +1,7 @@
 /**
- * A guest's id. PVE accepts 100..999999999 (`pve-vmid`, pve-api.md §8: `^[1-9][0-9]{2,8}$`);
- * a guest is identified by vmid wherever it lives in the cluster (design.md invariant 3).
+ * A guest's id. PVE accepts 100..999999999 (`pve-vmid`, `^[1-9][0-9]{2,8}$`, pve-common
+ * `PVE::JSONSchema::pve_verify_vmid`); a guest is identified by vmid wherever it lives in the
+ * cluster (docs/architecture.md, invariant 3).
  */
 import { Schema } from "effect"
 

@@ -1,5 +1,5 @@
 /**
- * The reversibility gate (design.md "Gate", invariant 6): before the engine journals an action
+ * The reversibility gate (docs/architecture.md, invariants 6 and 9): before the engine journals an action
  * it asks the gate, inside the guest's queue job and with the pre-state read there, whether the
  * action may run and how to undo it. The answer's inverse is journaled with the intent.
  *

@@ -1,5 +1,5 @@
 /**
- * Inverses (design.md "Gate", invariant 5): how to undo an action, computed from the pre-state
+ * Inverses (docs/architecture.md, invariants 5 and 9): how to undo an action, computed from the pre-state
  * the engine read inside the guest's queue job — nothing else can write between that read and
  * the call, and a config write is guarded by the digest of that very read, so the inverse is
  * exact. Pure: the journal stores the result as JSON and `revert` decodes it back.
@@ -70,7 +70,8 @@ export const DEFAULT_REVERT_SHUTDOWN_TIMEOUT = 60
 
 /**
  * The name of the safety snapshot taken before a rollback: deterministic per op id, so a
- * resumed op finds its own snapshot, and within PVE's snapshot-name rules (§7).
+ * resumed op finds its own snapshot, and within PVE's snapshot-name rules (pve-common
+ * `PVE::JSONSchema` `pve-snapshot-name`: at most 40 characters).
  */
 export const safetySnapshotName = (opId: string): string =>
   `felhom-safety-${createHash("sha256").update(opId, "utf8").digest("hex").slice(0, 12)}`

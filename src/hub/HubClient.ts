@@ -1,6 +1,6 @@
 /**
  * The hub protocol v1 client (docs/hub-protocol.md): three calls, each under an Effect
- * deadline (undici's own timeouts are 1 h / none, effect-notes.md), each body read with a hard
+ * deadline (undici's own timeouts are 1 h / none, so ours is the only one), each body read with a hard
  * size bound before it is parsed, each answer decoded with Schema, each failure one typed
  * error. The bearer token is Redacted and only unwrapped into the request header: no error,
  * log line or report can carry it (invariant 8). Redirects are not followed, so the token is

@@ -1,5 +1,5 @@
 /**
- * Verification of a hub's desired-state document (design.md invariant 6, applied to the
+ * Verification of a hub's desired-state document (docs/architecture.md, invariant 6, applied to the
  * desired state as to ops), in exactly this order, stopping at the first failure with that
  * step's own error:
  * envelope shape → payload type → known keyid → signature → payload decode → audience →

@@ -1,5 +1,5 @@
 /**
- * The `Hub` desired-state provider (design.md "DesiredProvider"): serves the last good
+ * The `Hub` desired-state provider (docs/architecture.md, "A reconcile pass"): serves the last good
  * verified document from the hub, kept in state.db so it survives a restart. At start the
  * stored envelope is re-verified with the current signers (a retired signer retires its
  * documents) and served until the hub answers; with none, the Empty document is served, so

@@ -1,5 +1,5 @@
 /**
- * HubLoop (design.md): one pass = fetch desired (If-None-Match) → offer it to HubDesired →
+ * HubLoop (docs/hub-protocol.md): one pass = fetch desired (If-None-Match) → offer it to HubDesired →
  * fetch ops after the cursor → hand each, in seq order, to `onOp` (the daemon's pipeline:
  * SignedOps.check → gate → engine on the ordered lane) → post a report. Passes repeat every
  * `interval`; after a failed pass the next one waits a jittered exponential backoff. While

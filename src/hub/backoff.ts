@@ -1,8 +1,9 @@
 /**
- * The hub loop's retry delay: exponential from `base`, capped, with "equal jitter" (half fixed,
+ * The hub loop's retry delays: exponential from `base`, capped, with "equal jitter" (half fixed,
  * half random) so a fleet of agents that lost the hub together does not return in lockstep,
  * while no agent ever retries sooner than half the nominal delay. The random draw comes from
- * Effect's Random, so a test can fix it (Effect.withRandom(Random.fixed([...]))).
+ * Effect's Random (`Schedule.jitteredWith`), so a test can fix it
+ * (Effect.withRandom(Random.fixed([...]))).
  */
 import { Duration, Effect, Random } from "effect"
 
@@ -25,8 +26,9 @@ export const nominalDelayMillis = (policy: BackoffPolicy, failures: number): num
 export const jitteredMillis = (nominal: number, u: number): number => Math.round(nominal / 2 + (u * nominal) / 2)
 
 /**
- * The delay before the next attempt. A hub's Retry-After is honoured as a floor (it knows its
- * own load), itself bounded by the client to an hour.
+ * Retries failures of type `E`: base, 2 × base, 4 × base, … up to `cap`, each times a factor
+ * drawn from [1/2, 1). A hub's Retry-After is honoured as a floor (it knows its own load),
+ * itself bounded by the client to an hour.
  */
 export const backoffDelay = (
   policy: BackoffPolicy,

@@ -1,6 +1,6 @@
 /**
  * What a PVE mutation answered: a task to wait on, or synchronous success (`{"data":null}`).
- * Both are success paths (design.md invariant 4); which one a call takes is PVE's choice —
+ * Both are success paths (docs/architecture.md, invariant 4); which one a call takes is PVE's choice —
  * qemu config POST vs PUT, lxc PUT, `background_delay` finishing in time — so it is data.
  */
 import { Data } from "effect"

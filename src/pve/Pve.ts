@@ -1,7 +1,8 @@
 /**
  * The PVE REST client: every call the agent makes to PVE, typed end to end. Reads may be
  * retried; mutations are sent once and answer a `MutationResult` — PVE replies either with a
- * task (UPID) or synchronously (`null`), and both are success paths (design.md invariant 4).
+ * task (UPID) or synchronously (`null`), and both are success paths (docs/architecture.md,
+ * invariant 4).
  */
 import { Context, type Duration, type Effect, Layer, type Option } from "effect"
 import type { ClusterGuest, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"

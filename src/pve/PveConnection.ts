@@ -20,9 +20,9 @@ export interface PveConnectionSettings {
   readonly trust: PveTrust
   /** Allow plain `http` to a non-loopback host. Never the default. */
   readonly insecureHttp: boolean
-  /** Per-request deadline (undici's own timeouts are off; see effect-notes.md). */
+  /** Per-request deadline (undici's own timeouts are 1 h or none, so ours is the only one). */
   readonly requestTimeout: Duration.Duration
-  /** Requests in flight at once; pveproxy serves 3 at a time (pve-api.md §8). */
+  /** Requests in flight at once; pveproxy serves 3 at a time (pve-manager `PVE::Service::pveproxy`). */
   readonly concurrency: number
 }
 

@@ -1,7 +1,9 @@
 /**
  * What can go wrong talking to PVE, as data. Each error is mapped from PVE's real answers
- * (pve-api.md §1.3–1.4): the status code, and the message PVE puts in the body (libpve-http-
- * server ≥ 5.2) or only in the status line's reason phrase (older servers).
+ * (pve-manager `PVE::HTTPServer::rest_handler`, pve-http-server `PVE::APIServer::AnyEvent::response`):
+ * the status code, and the message PVE puts in the body (libpve-http-server-perl ≥ 5.2,
+ * `PVE::APIServer::Formatter::Standard::prepare_response_data`) or only in the status line's
+ * reason phrase (older servers).
  * No error ever carries the token secret: requests are described by method and path only.
  */
 import { Schema } from "effect"

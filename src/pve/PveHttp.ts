@@ -38,7 +38,8 @@ export interface PveResponse<A> {
 
 export type Send = <A, I>(request: PveRequest<A, I>) => Effect.Effect<PveResponse<A>, PveError>
 
-// PVE's booleans are the strings 1/0; the string "true" is a 400 (pve-api.md §1.1).
+// PVE's booleans are the strings 1/0; the string "true" is a 400 (pve-common
+// `PVE::JSONSchema::check_type`).
 const encodeParams = (params: Params): Array<[string, string]> =>
   Object.entries(params).flatMap(([key, value]): Array<[string, string]> => {
     if (value === undefined) return []
@@ -77,8 +78,9 @@ const isStaleSocket = (error: PveError): boolean =>
   error._tag === "PveTransport" && error.code !== undefined && STALE_SOCKET_CODES.has(error.code)
 
 /**
- * pveproxy compresses bodies over 1 KiB when asked (pve-api.md §1.2). undici's request API
- * does not decode them (its decompress interceptor is experimental and warns on stderr).
+ * pveproxy compresses bodies over 1 KiB when asked (pve-http-server
+ * `PVE::APIServer::AnyEvent::response`). undici's request API does not decode them (its
+ * decompress interceptor is experimental and warns on stderr).
  */
 const bodyText = (method: string, path: string, response: HttpClientResponse.HttpClientResponse) =>
   Effect.flatMap(Effect.mapError(response.arrayBuffer, (error) => toTransport(method, path, error)), (buffer) =>
@@ -97,7 +99,10 @@ const ErrorBody = Schema.parseJson(Schema.Struct({
   errors: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
 }))
 
-/** A FIFO permit pool: Queue takers are served in arrival order, in O(1) (see effect-notes.md). */
+/**
+ * A FIFO permit pool: Queue takers are served in arrival order, in O(1). Effect 3.22's
+ * `Semaphore` wakes every waiter on each release (O(n²)) and lets a releasing fiber overtake them.
+ */
 const makePermits = (n: number) =>
   Effect.gen(function*() {
     const tokens = yield* Queue.bounded<void>(n)
@@ -131,7 +136,8 @@ export const makeSend = (
       const url = new URL(base + req.path)
       const request = HttpClientRequest.make(req.method)(url).pipe(
         HttpClientRequest.setHeaders({ authorization: auth, "accept-encoding": "gzip, deflate", accept: "application/json" }),
-        // GET/DELETE carry parameters in the query; a body there is a 501 (pve-api.md §1.1).
+        // GET/DELETE carry parameters in the query; a body there is a 501 (pve-http-server
+        // `PVE::APIServer::AnyEvent::authenticate_and_handle_request`).
         (r) => req.method === "GET" || req.method === "DELETE" ? HttpClientRequest.setUrlParams(r, params) : HttpClientRequest.bodyUrlParams(r, params)
       )
       const attempt = client.execute(request).pipe(
@@ -181,7 +187,8 @@ export const makeSend = (
   })
 
 const errorAnswer = <A, I>(req: PveRequest<A, I>, status: number, reason: string, text: string): PveError => {
-  // Older PVE sends no `message` in the body; the reason phrase then holds the text (§1.3).
+  // Older PVE sends no `message` in the body; the reason phrase then holds the text
+  // (`message` came with libpve-http-server-perl 5.2.0).
   const body = Schema.decodeUnknownOption(ErrorBody)(text)
   const message = Option.flatMap(body, (b) => Option.fromNullable(b.message))
   return toPveError({

@@ -1,6 +1,7 @@
 /**
  * The live `Pve`: each call is one `PveRequest` — path, params, and the Schema of what PVE
- * answers (pve-api.md §3–§7). Paths are built from a `GuestRef`, so a guest is always addressed
+ * answers (the PVE API schema: pve-manager `PVE::API2::Cluster`, qemu-server `PVE::API2::Qemu`,
+ * pve-container `PVE::API2::LXC`). Paths are built from a `GuestRef`, so a guest is always addressed
  * on the node it lives on.
  */
 import { Effect, Either, Schema } from "effect"
@@ -76,7 +77,8 @@ export const make = Effect.gen(function*() {
       ),
     pending: (guest) => get(`${guest.path}/pending`, PendingList),
     setConfig: (guest, change) =>
-      // lxc has only the synchronous PUT; qemu POST answers a qmconfig task (pve-api.md §5.4).
+      // lxc has only the synchronous PUT (pve-container `PVE::API2::LXC::Config::update_vm`);
+      // qemu POST answers a qmconfig task (qemu-server `PVE::API2::Qemu::update_vm_async`).
       mutate(guest.type === "qemu" && change.mode !== "sync" ? "POST" : "PUT", `${guest.path}/config`, configParams(change)),
     snapshots: (guest) =>
       Effect.map(get(`${guest.path}/snapshot`, SnapshotList), (list) => list.filter((s) => s.name !== "current")),

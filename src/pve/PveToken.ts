@@ -1,5 +1,7 @@
 /**
- * The PVE API token, `USER@REALM!TOKENID=SECRET` (pve-api.md §2.1). The secret lives in a
+ * The PVE API token, `USER@REALM!TOKENID=SECRET` (pve-http-server
+ * `PVE::APIServer::Formatter::extract_auth_value`, pve-access-control
+ * `PVE::AccessControl::verify_token`). The secret lives in a
  * `Redacted` from the moment it is read and is unwrapped only to build the Authorization
  * header; nothing here ever echoes it, not even in a parse error.
  */

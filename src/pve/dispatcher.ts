@@ -1,7 +1,8 @@
 /**
  * The undici dispatcher PVE requests travel through: the TLS trust decision, keep-alive tuned
- * below pveproxy's 5 s idle close (pve-api.md §8), and the status line's reason
- * phrase — the only place older PVE servers put an error's text (pve-api.md §1.3).
+ * below pveproxy's 5 s idle close (pve-http-server `PVE::APIServer::AnyEvent::new`), and the
+ * status line's reason phrase — the only place older PVE servers put an error's text (before
+ * libpve-http-server-perl 5.2.0, `PVE::APIServer::Formatter::Standard::prepare_response_data`).
  */
 import * as Tls from "node:tls"
 import { Effect, type Scope } from "effect"
@@ -23,7 +24,7 @@ export class FingerprintMismatch extends Error {
  * Pinning replaces chain validation, as PVE's own client does (hostname check off when pinned).
  * The check runs in the connector, before undici writes a single request byte, so the token
  * never reaches an impostor. Session caching is off: a resumed session shows no peer
- * certificate and the pin would fail on reconnect (effect-notes.md).
+ * certificate (node:tls `getPeerCertificate()` is empty) and the pin would fail on reconnect.
  */
 export const pinningConnector = (fingerprint: string): buildConnector.connector => {
   const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0, timeout: 10_000 })

@@ -1,5 +1,7 @@
 /**
- * Pure mapping from PVE's error answers to typed errors (pve-api.md §1.3–1.4). PVE's messages
+ * Pure mapping from PVE's error answers to typed errors (pve-manager `PVE::HTTPServer::rest_handler`;
+ * the texts come from pve-common `PVE::Exception`, pve-guest-common `PVE::AbstractConfig`
+ * `check_lock`/`lock_config`, qemu-server and pve-container handlers). PVE's messages
  * are the only discriminator it offers, so each pattern below quotes the exact text it raises.
  */
 import {

@@ -1,6 +1,7 @@
 /**
  * Waiting on a PVE task. PVE answers most mutations with a UPID at once and does the work in a
- * forked worker (pve-api.md §4.2), so the outcome is only known from the task's status. Polls
+ * forked worker (pve-common `PVE::RESTEnvironment::fork_worker`), so the outcome is only known
+ * from the task's status (pve-common `PVE::UPID::read_status`). Polls
  * start at 50 ms and double up to 1 s: short tasks are seen within tens of milliseconds, long
  * ones cost no more requests than a fixed 1 s poll. Success is `OK` or `WARNINGS: N` only.
  */

@@ -1,5 +1,5 @@
 /**
- * The desired-state seam (design.md "DesiredProvider"): where the reconciler learns what the
+ * The desired-state seam (docs/architecture.md, "A reconcile pass"): where the reconciler learns what the
  * guests should look like. `Empty` is the default and never names a guest, so the daemon
  * plans zero actions (invariant 7). `File` reads a JSON or YAML document and re-reads it when
  * it changes; a bad document is rejected with every bad path named, and the last good one

@@ -1,5 +1,5 @@
 /**
- * Engine: runs one action, exactly once in effect (design.md invariants 4 and 5).
+ * Engine: runs one action, exactly once in effect (docs/architecture.md, invariants 4 and 5).
  *
  *   GuestQueue lane of the guest → read the pre-state fresh → precondition digest → gate (policy
  *   and the inverse, from that pre-state) → journal intent with the inverse (durable before any
@@ -301,7 +301,8 @@ const make = (options: EngineOptions) =>
      * A planned op id names "the n-th application of this change under this revision". The plan
      * proposes an action only while the fresh observation shows it is still needed, so a done op
      * with the same base id means the guest drifted back since — and PVE digests are content-
-     * based (pve-api.md §8), so even a SetConfig's digest repeats. The next generation applies it
+     * based (the SHA-1 of the config file, qemu-server `PVE::QemuServer::parse_vm_config`), so even
+     * a SetConfig's digest repeats. The next generation applies it
      * again. Signed ops keep their envelope id, so a replay stays AlreadyApplied.
      */
     const plannedOpIdOf = (base: string): Effect.Effect<string, Stop> => {

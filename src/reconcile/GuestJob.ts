@@ -1,10 +1,9 @@
 /**
- * One job of a GuestQueue lane and the hand-off of its exit to whoever awaits it. The job is a
- * plain object with its effect stored type-erased (the typed view lives only in the submitter's
- * ticket, see GuestQueue `ticketOf`), and no per-job closures or Deferred: with 100k jobs queued
- * the closure-per-job shape cost about 3.4 KB/job of heap (bench-queue.ts), and
- * `Effect.onInterrupt(Deferred.await(...))` costs several fiber ops per await, where one
- * `Effect.async` with a canceler does the same work.
+ * One job of a GuestQueue lane, and its ticket: the job object is itself the effect that awaits
+ * it (`commit`), so an `enqueue` ticket allocates nothing of its own. The job's effect is stored
+ * type-erased; the typed view lives only in the submitter's ticket (GuestQueue `ticketOf`). No
+ * Deferred and no closures per job: with 100k jobs queued, the closure-per-job shape cost about
+ * 3.4 KB/job of heap.
  *
  * Touched only inside synchronous sections of GuestQueue (see GuestLane's header), so no locks.
  */

@@ -1,43 +1,35 @@
 /**
- * GuestQueue: the per-guest serializer, the single choke point every PVE mutation goes through
- * (design.md invariant 1). Same vmid: one job at a time, in submit order. Different vmids: in
- * parallel, at most `concurrency` at once. Idle lanes are reclaimed after `idleTtl`.
+ * GuestQueue: the per-guest serializer every PVE mutation goes through (docs/architecture.md,
+ * invariant 1). Same vmid: one job at a time, in submit order. Different vmids: in parallel, at
+ * most `concurrency` at once. Idle lanes are reclaimed after `idleTtl`.
  *
- * Shape: controller-runtime's workqueue rather than "a fiber per lane racing for a Semaphore".
- * - The order is fixed in the submitting fiber: `submit`/`enqueue` append the job to its lane
- *   inside one synchronous section, so the lane's FIFO is the submit order (effect-notes: forked
- *   fibers reach a semaphore in scheduler order, 1,999 of 2,000 out of call order).
- * - A lane with work sits in one global FIFO of ready lanes, at most once; `concurrency` worker
- *   fibers take a lane, run its head job, and put the lane back at the tail if it has more work.
- *   The FIFO is plain data (GuestLane `ReadyLanes`), not an Effect `Queue`: a worker takes the
- *   next lane in the same synchronous step that finished its job and parks (an `Effect.async`
- *   resumed by admit) only when the FIFO is empty — no fiber hand-off per job.
- *   That bounds global concurrency without any Semaphore (3.22's wakes every waiter on release,
- *   O(n²), and lets a releasing fiber overtake queued waiters, which would starve lanes), keeps
- *   per-vmid exclusivity (a running lane is not in the ready FIFO), and is round-robin across
- *   guests, so a guest with 1,000 queued ops cannot starve another guest's single op.
- * - Both kinds share the lane. A `reconcile` job replaces the lane's queued, not yet started
- *   reconcile job (that submitter fails with GuestQueueSuperseded) and goes to the tail: every
- *   job that runs still runs in submit order. A running job is never replaced. `ordered` jobs
- *   (signed hub ops) are never coalesced.
- * - Reclamation: when a lane goes idle a per-lane reaper sleeps on the Effect Clock until
- *   `idleSince + idleTtl` and deletes the lane only if it is still idle. The check-and-delete and
- *   submit's lookup-or-create are each synchronous sections, so a submit either finds the lane
- *   (and makes it busy, so the reaper backs off) or finds none and creates the only one.
- *
- * - A job runs on its worker fiber with the submitter's context, captured at submit; the worker
- *   switches its context with one `FiberRef.set` only when it changes (no `Effect.provide`).
+ * - Order is fixed in the submitting fiber: `submit`/`enqueue` append the job to its lane in one
+ *   synchronous section, so the lane's FIFO is the submit order (forked fibers would reach a lock
+ *   in scheduler order: 1,999 of 2,000 out of call order, measured).
+ * - Lanes with work wait in one FIFO of ready lanes (GuestLane `ReadyLanes`), each at most once;
+ *   `concurrency` worker fibers take a lane, run its head job and put the lane back at the tail.
+ *   No Semaphore (3.22's wakes every waiter on each release, O(n²), and lets a releasing fiber
+ *   overtake queued ones); a running lane is not in the FIFO, so a vmid never runs twice at once;
+ *   the FIFO is round-robin, so a guest with 1,000 queued ops cannot starve another's single op.
+ * - A `reconcile` job replaces the lane's queued, not yet started reconcile job (that submitter
+ *   fails with GuestQueueSuperseded) and goes to the tail; `ordered` jobs (signed hub ops) are
+ *   never coalesced. A running job is never replaced.
+ * - An idle lane's reaper sleeps on the Effect Clock until `idleSince + idleTtl` and deletes the
+ *   lane only if it is still idle; that check-and-delete and submit's lookup-or-create are each
+ *   synchronous, so a submit finds the lane (and makes it busy) or creates the only one.
+ * - A job runs on its worker fiber with the submitter's context, captured at submit.
+ * - Awaiters are resumed once per event-loop turn, not once per job (`wakeAll`).
  *
  * Cancellation: a submitter interrupted while its job is queued removes the job; it never runs.
  * Interrupted while the job runs, by default (`onInterrupt: "detach"`) the job is NOT interrupted
  * — a PVE mutation in flight must reach a journaled phase — its outcome is dropped and the lane
- * stays busy until it ends, so the next job of that guest still waits for it. With
- * `onInterrupt: "interrupt"` the job's fiber is interrupted and the submitter waits for it to stop.
+ * stays busy until it ends. With `onInterrupt: "interrupt"` the job's fiber is interrupted and
+ * the submitter waits for it to stop.
  *
  * Shutdown (closing the layer's scope): new submits fail with GuestQueueShutdown; workers are
- * interrupted, which interrupts running jobs (a job that must finish a step wraps it in
- * `Effect.uninterruptible`, and the close waits for it; the Journal recovers anything else);
- * every submitter still waiting, queued or running, fails with GuestQueueShutdown.
+ * interrupted, which interrupts running jobs (a step that must finish is `Effect.uninterruptible`
+ * and the close waits for it; the Journal recovers anything else); every submitter still
+ * waiting, queued or running, fails with GuestQueueShutdown.
  */
 import { Cause, Context, Data, Duration, Effect, Exit, Fiber, FiberRef, FiberSet, Layer, Metric, MetricBoundaries, MetricLabel } from "effect"
 import type { Scope } from "effect"
@@ -151,8 +143,8 @@ const countJob = (kind: GuestJobKind, outcome: GuestJobOutcome): void =>
   GuestQueueMetrics.jobs.unsafeUpdate(1, jobsLabels[kind][outcome])
 
 /**
- * Narrows an erased job's awaiting effect back to the submitter's types: the job only ever
- * settles with the exit of the submitter's own effect (A, E) or with a GuestQueueError.
+ * Narrows a type-erased job back to the submitter's types: the job only ever settles with the
+ * exit of the submitter's own effect (A, E) or with a GuestQueueError.
  */
 const ticketOf = <A, E>(awaiting: Effect.Effect<unknown, unknown>): Effect.Effect<A, E | GuestQueueError> =>
   awaiting as Effect.Effect<A, E | GuestQueueError>
@@ -173,7 +165,7 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
     const workerContext = yield* Effect.context<never>()
     const lanes = new Map<Vmid, GuestLane>()
     const ready = new ReadyLanes()
-    /** Workers waiting for a ready lane, each a resume callback; woken one per lane made ready. */
+    /** Workers waiting for a ready lane (resume callbacks); `admit` wakes one per lane made ready. */
     const parked: Array<(wake: Effect.Effect<void>) => void> = []
     const fibers = yield* FiberSet.make<void>()
     let queued = 0
@@ -295,7 +287,6 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
         lane.state = "ready"
         ready.push(lane)
       }
-      // Publish last: when the submitter resumes, stats and the lane already reflect the end.
       job.settle(exit)
       return needsReaper
     }
@@ -307,15 +298,14 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
         return Effect.flatMap(job.interruptRequested ? Fiber.interrupt(fiber) : Fiber.await(fiber), (exit) => exit)
       })
 
-    /** Workers waiting for a ready lane park here until `becomeReady` resumes one. */
     const park = Effect.async<void>((resume) => {
       parked.push(resume)
     })
 
     /**
-     * One worker: a loop that serves the next ready lane's head job, or parks until a lane is
-     * ready. Its effects are built once per worker, not per job, and read the job being served
-     * from the worker's own variables: per job the loop allocates no closures of its own.
+     * One worker: serves the next ready lane's head job, or parks until a lane is ready. Each job
+     * runs inside one `matchCauseEffect` frame whose handlers finish it and return the next job's
+     * frame directly: no loop frames, no closures and no extra fiber op per job.
      */
     const makeWorker = (): Effect.Effect<never> => {
       let lane: GuestLane | undefined
@@ -391,6 +381,7 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
         kind,
         effect as Effect.Effect<A, E>,
         fiber.currentContext,
+    // The job's requirements R are met by the submitter's context, captured here.
         clock.unsafeCurrentTimeMillis(),
         submitOptions?.onInterrupt ?? "detach"
       )

@@ -1,5 +1,5 @@
 /**
- * What running one action came to, as data (design.md "Errors": typed, never thrown). Every
+ * What running one action came to, as data (typed, never thrown). Every
  * outcome but AlreadyApplied and Skipped-before-intent is also in the journal; these values
  * are what the reconciler counts, `apply` prints and the hub will be told.
  */

@@ -1,5 +1,5 @@
 /**
- * Reconciler: the level-triggered loop (design.md "Data flow of one reconcile pass"). A pass
+ * Reconciler: the level-triggered loop (docs/architecture.md, "A reconcile pass"). A pass
  * reads the desired document and the cluster afresh, plans (pure), and hands each action to the
  * Engine; nothing carries over between passes but the journal, so a missed trigger or a failed
  * action is simply seen again next pass. Passes run every `interval` and as soon as the

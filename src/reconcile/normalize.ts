@@ -1,7 +1,7 @@
 /**
- * Field normalizers (design.md invariant 2): desired and observed values are compared only
+ * Field normalizers (docs/architecture.md, invariant 2): desired and observed values are compared only
  * after both pass through the same normalizer for their guest type and key, so PVE's
- * write→read transforms (pve-api.md "Quirks a reconciler must normalize") never read as drift.
+ * write→read transforms (sources at each normalizer, normalizers/*.ts) never read as drift.
  * Pure; every normalizer is idempotent (`n(n(x)) = n(x)`).
  */
 import type { GuestType } from "../domain/Guest.js"
@@ -25,14 +25,15 @@ export type { FieldNormalizer, InputValue, NormalizeContext, TagStyle } from "./
 /** Canonical text of a value; `undefined` = absent with no default (or a key never compared). */
 export type NormalizedValue = string | undefined
 
-/** PVE's datacenter default tag-style: lowercase, sorted (pve-api.md §5.3). */
+/** PVE's datacenter default tag-style: lowercase, sorted (`PVE::GuestHelpers::get_unique_tags`). */
 export const defaultNormalizeContext: NormalizeContext = {
   tagStyle: { caseSensitive: false, ordering: "alphabetical" }
 }
 
 /**
- * Keys PVE generates or maintains itself (quirk table: parent/meta/vmgenid/smbios1/digest,
- * lock; §5.1: runningmachine/runningcpu after hibernation). Never compared, never written.
+ * Keys PVE generates or maintains itself (parent/meta/vmgenid/smbios1/digest, lock, and
+ * runningmachine/runningcpu after hibernation: qemu-server `PVE::QemuServer::parse_vm_config`,
+ * `json_config_properties`). Never compared, never written.
  */
 export const IGNORED_KEYS: ReadonlySet<string> = new Set([
   "digest", "lock", "parent", "meta", "vmgenid", "smbios1", "runningmachine", "runningcpu"
@@ -40,11 +41,11 @@ export const IGNORED_KEYS: ReadonlySet<string> = new Set([
 
 const shared: ReadonlyArray<readonly [string, FieldNormalizer]> = [
   ["tags", tagsField],
-  // Booleans read back as 1/0 or absent = default 0 (pve-api.md §8).
+  // Booleans read back as 1/0 or absent = default 0 (`PVE::QemuServer::check_type`).
   ["onboot", booleanField("0")],
   ["protection", booleanField("0")],
   ["template", booleanField("0")],
-  // Integers come back as JSON numbers, `cpulimit` as a string (pve-api.md §5.1); 0 = no limit.
+  // Integers come back as JSON numbers, `cpulimit` as a string (`check_type`); 0 = no limit.
   ["cpulimit", numberField(0)],
   ["cpuunits", numberField()],
   ["startup", qemuStartup]
@@ -60,7 +61,8 @@ const qemu: ReadonlyMap<string, FieldNormalizer> = new Map([
   ["reboot", booleanField("1")],
   ["freeze", booleanField("0")],
   ["localtime", booleanField()],
-  // qemu defaults: 1 socket × 1 core, 512 MiB (pve-api.md §8).
+  // qemu defaults: 1 socket × 1 core, 512 MiB (qemu-server `PVE::QemuServer` `$confdesc`,
+  // `PVE::QemuServer::Memory`).
   ["cores", numberField(1)],
   ["sockets", numberField(1)],
   ["vcpus", numberField()],
@@ -81,9 +83,9 @@ const lxc: ReadonlyMap<string, FieldNormalizer> = new Map([
   ["unprivileged", booleanField("0")],
   ["console", booleanField("1")],
   ["debug", booleanField("0")],
-  // lxc `cores` absent = all host cores: no default equivalent (pve-api.md §8).
+  // lxc `cores` absent = all host cores: no default equivalent (pve-container `PVE::LXC::Config` `$confdesc`).
   ["cores", numberField()],
-  // lxc memory/swap are integer MiB, default 512 (pve-api.md §8).
+  // lxc memory/swap are integer MiB, default 512 (pve-container `PVE::LXC::Config` `$confdesc`).
   ["memory", numberField(512)],
   ["swap", numberField(512)],
   ["features", lxcFeatures]

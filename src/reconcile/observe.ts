@@ -1,8 +1,9 @@
 /**
  * Observation: what the cluster looks like for one reconcile pass. GET /cluster/resources
  * lists every guest (with its power state, possibly stale); each desired guest that exists is
- * read once, GET /pending (pve-api.md §5.5), from which the config PVE's default GET config
- * would answer (pending merged, §5.1) is derived; status/current (§4.1) is read only where the
+ * read once, GET /pending (pve-guest-common `PVE::GuestHelpers::config_with_pending_array`),
+ * from which the config PVE's default GET config would answer (pending merged, as
+ * `PVE::AbstractConfig::load_current_config` does) is derived; status/current is read only where the
  * list's status would lead to a power action. The Pve client bounds requests in flight (3,
  * pveproxy's worker count), so the reads are issued in parallel and queue there. Unmanaged
  * guests are listed but never read.
@@ -93,9 +94,11 @@ const refreshStatus = (pve: PveService, o: ObservedGuest, retry: ReadRetry): Eff
 type PveService = Effect.Effect.Success<typeof Pve>
 
 /**
- * Every cluster guest; desired ones with pending, config (derived from pending) and status.
+ * Every cluster guest; desired ones with pending, config (derived from pending) and status —
+ * with `node`, only the desired ones on that node (NodeScope.ts); the others are listed unread.
  * A converged pass costs 1 + N calls (the list, then /pending per desired guest). The list's
- * status may be seconds stale (pvestatd, §3.1), so a guest whose plan on it has a power action
+ * status may be seconds stale (pve-manager `PVE::Service::pvestatd` pushes it every ~10 s), so a
+ * guest whose plan on it has a power action
  * (Start/Stop) gets status/current read fresh, and the caller's plan then runs on that: a stale
  * row never causes a wrong or redundant power action. Fails only if the list fails.
  */

@@ -124,7 +124,7 @@ export const nothingToSend = (action: Action, pre: PreState): boolean => {
   }
 }
 
-/** The one PVE mutation an action is (pve-api.md §4.2, §5.4, §7). */
+/** The one PVE mutation an action is (qemu-server `PVE::API2::Qemu`, pve-container `PVE::API2::LXC`). */
 export const callPve = (action: Action): Effect.Effect<MutationResult, PveError, Pve> =>
   Effect.flatMap(Pve, (pve) => {
     switch (action._tag) {
@@ -186,7 +186,9 @@ export const configShows = (
  * Whether PVE now shows the op's intended post-state: the power state for start/stop/shutdown,
  * the written keys (compared through the normalizers) for set-config, the snapshot listed
  * (create) or gone (delete), the snapshot as the config's parent (rollback). Used to verify a call and by
- * `recover` when no task tells what happened. One read, no retry: callers retry.
+ * `recover` when no task tells what happened. Read on the node the op recorded; when PVE says
+ * the guest is not there, it has migrated since, and the post-state is read where it lives now
+ * (a migration carries its config along). No retry: callers retry.
  */
 export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
   Effect.gen(function*() {

@@ -1,5 +1,5 @@
 /**
- * The plan (design.md invariant 3): desired document + observed cluster → the fewest actions
+ * The plan (docs/architecture.md, invariant 3): desired document + observed cluster → the fewest actions
  * that converge them. Pure and deterministic (guests by ascending vmid). Only guests present on
  * both sides get actions; SetConfig carries only the keys that differ after normalization
  * (invariant 2) plus the digest it was planned against. Locked guests and templates are
@@ -29,9 +29,12 @@ export interface ObservedGuest {
    * (and config) a desired guest is skipped, never guessed.
    */
   readonly status?: GuestStatus
-  /** GET config as PVE answers by default: pending values merged (pve-api.md §5.1); observe derives it from /pending. */
+  /**
+   * GET config as PVE answers by default: pending values merged (pve-guest-common
+   * `PVE::AbstractConfig::load_current_config`); observe derives it from /pending.
+   */
   readonly config?: GuestConfig
-  /** GET /pending: the "restart required" signal (pve-api.md §5.5). */
+  /** GET /pending: the "restart required" signal (qemu-server `PVE::QemuServer::vmconfig_hotplug_pending`). */
   readonly pending?: ReadonlyArray<PendingEntry>
 }
 
@@ -47,7 +50,7 @@ export interface Plan {
   readonly skipped: ReadonlyArray<{ readonly vmid: Vmid; readonly reason: string }>
   /** Desired but not in the cluster: reported, never created. */
   readonly missing: ReadonlyArray<Vmid>
-  /** In the cluster but not desired: reported, never touched. */
+  /** In the cluster (on this plan's node, in node scope) but not desired: reported, never touched. */
   readonly unmanaged: ReadonlyArray<Vmid>
   readonly restartRequired: ReadonlyArray<{ readonly vmid: Vmid; readonly keys: ReadonlyArray<string> }>
   /**
@@ -62,7 +65,7 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 60
 
 type Skip = { readonly vmid: Vmid; readonly reason: string }
 
-/** The lock PVE holds on the guest, wherever it shows (status, config or cluster row; §8). */
+/** The lock PVE holds on the guest, wherever it shows (status, config or cluster row). */
 const lockOf = (o: ObservedGuest): string | undefined => {
   const fromConfig = o.config?.values.lock
   return o.status?.lock ?? (fromConfig === undefined ? undefined : String(fromConfig)) ?? o.guest.lock
@@ -99,7 +102,7 @@ export const configDiff = (
     const have = Object.hasOwn(observed.values, key) ? observed.values[key] : undefined
     if (want === undefined) continue
     if (want === null) {
-      // Deleting a key that is not there is not an action (PVE would only warn, §5.4).
+      // Deleting a key that is not there is not an action (PVE would only warn, `$update_vm_api`).
       if (have !== undefined) del.push(key)
     } else if (!isEqual(type, key, want, have, ctx)) {
       set[key] = valueToSet(type, key, want, have, ctx)
@@ -117,7 +120,8 @@ const powerActions = (
 ): { readonly actions: ReadonlyArray<Action>; readonly skip?: string } => {
   if (want === undefined) return { actions: [] }
   const qmp = status.qmpstatus
-  // A running VM may be paused/suspended (status running, qmpstatus paused, §4.1): starting it
+  // A running VM may be paused/suspended (status running, qmpstatus paused, qemu-server
+  // `PVE::API2::Qemu::vm_status`): starting it
   // fails and shutting it down is refused by PVE; someone paused it on purpose.
   if (status.status === "running" && qmp !== undefined && qmp !== "running") {
     const current = want === "running" ? "not started" : "not stopped"

@@ -5,6 +5,9 @@
  * (else someone changed them since, and undoing our op would clobber their change — Conflict),
  * and the write carries the digest of that very read, so nothing can slip in between.
  *
+ * The inverse runs on the node the guest lives on now, even another agent's: the op is in this
+ * agent's journal only, and the config inverse's digest guard holds wherever it runs.
+ *
  * Journal origin: "planned" (the journal's CHECK allows only planned/signed; a "revert" origin
  * needs a journal migration), with the `revert:` op id prefix naming what it is. The gate is
  * asked with origin "revert": the inverse restores a state the guest had.

@@ -1,5 +1,6 @@
 /**
- * Selftest: live, reversible exercises of one designated test guest (issue 5 item 4). Order:
+ * Selftest: live, reversible exercises of one designated test guest, the last check before
+ * trusting the agent with a real host. Order:
  * PVE version → permission preflight → guest lookup → designation (tag `felhom-selftest` or an
  * explicit confirmation), template and lock checks → the selected tasks, one after another,
  * stopping at the first failure. Nothing mutates before every check has passed, and each task
@@ -41,7 +42,10 @@ export class Selftest extends Context.Tag("felhom/Selftest")<Selftest, SelftestS
     Layer.effect(Selftest, Effect.suspend(() => make(settings)))
 }
 
-/** PVE stores tags `;`-separated but accepts `,` and spaces too (pve-api.md §5.3); case-insensitive. */
+/**
+ * PVE stores tags `;`-separated but accepts `,` and spaces too (pve-common
+ * `PVE::ParseUtils::split_list`); case-insensitive.
+ */
 export const hasSelftestTag = (tags: string | undefined): boolean =>
   (tags ?? "").split(/[;,\s]+/).some((t) => t.toLowerCase() === SELFTEST_TAG)
 
@@ -182,8 +186,9 @@ interface FoundGuest {
 }
 
 /**
- * The guest by vmid wherever it lives (design.md invariant 3). Tags, lock and template come
- * from its config, not /cluster/resources, whose rows can be ~10 s stale (pve-api.md §3.1).
+ * The guest by vmid wherever it lives (docs/architecture.md, invariant 3). Tags, lock and
+ * template come from its config, not /cluster/resources, whose rows can be ~10 s stale
+ * (pve-manager `PVE::Service::pvestatd`).
  */
 const lookupGuest = (pve: PveShape, rec: Pick<StepContext, "steps">, vmid: number): Effect.Effect<FoundGuest, SelftestStepFailed> =>
     check(rec, { task: "guest", step: `find guest ${vmid}` }, Effect.gen(function*() {

@@ -1,6 +1,7 @@
 /**
  * Permission preflight: which privileges each selftest task needs on which ACL path
- * (pve-api.md §2.2), checked against GET /access/permissions before anything is touched, so
+ * (the `check` of each qemu-server `PVE::API2::Qemu` / pve-container `PVE::API2::LXC` method),
+ * checked against GET /access/permissions before anything is touched, so
  * a token that lacks one gets a failure naming the exact path and privilege instead of a 403
  * halfway through a task.
  */

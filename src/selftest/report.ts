@@ -1,6 +1,6 @@
 /**
  * The selftest report: one value, rendered as Markdown for people and as JSON for machines,
- * with the same content. It never contains the token secret (design.md invariant 8): only
+ * with the same content. It never contains the token secret (docs/architecture.md, invariant 8): only
  * the token's id, which PVE also writes into every UPID.
  */
 import type { MissingPrivilege } from "./preflight.js"

@@ -1,8 +1,9 @@
 /**
  * How a selftest step runs and is recorded. Every step — a read, an assertion or a mutation —
  * becomes one `StepRecord` with its timing, so the report shows exactly what happened even
- * when a later step fails. Mutations are also journaled (intent → UPID → done/failed, design.md
- * invariant 5), so a selftest cut short by a crash shows up in the journal and at recovery.
+ * when a later step fails. Mutations are also journaled (intent → UPID → done/failed,
+ * docs/architecture.md, invariant 5), so a selftest cut short by a crash shows up in the journal
+ * and at recovery.
  */
 import { Data, Duration, Effect, Ref } from "effect"
 import type { GuestRef } from "../domain/Guest.js"
@@ -119,8 +120,9 @@ const detailOf = (error: WithMessage & { readonly _tag?: string }, upid: string 
 
 /**
  * One journaled PVE mutation: intent, the call, the UPID, the wait, done or failed. A task
- * must end `OK` or `WARNINGS: N` (pve-api.md §6.2; `waitTask` enforces it); a synchronous
- * answer is success too (design.md invariant 4) and is recorded as `sync`.
+ * must end `OK` or `WARNINGS: N` (pve-common `PVE::UPID::status_is_error`; `waitTask` enforces
+ * it); a synchronous answer is success too (docs/architecture.md, invariant 4) and is recorded
+ * as `sync`.
  */
 export const mutate = (ctx: StepContext, m: Mutation): Effect.Effect<MutationOutcome, SelftestStepFailed> =>
   Effect.gen(function*() {

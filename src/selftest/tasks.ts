@@ -13,7 +13,8 @@ export const SNAPSHOT_PREFIX = "felhom-selftest-"
 
 /**
  * `felhom-selftest-YYYYMMDD-HHMMSS-mmm`: 35 characters, inside PVE's snapshot name rule
- * (`^[a-z][a-z0-9_-]+$`, at most 40; pve-api.md §7), and unique per run to the millisecond.
+ * (`^[a-z][a-z0-9_-]+$`, at most 40; pve-common `PVE::JSONSchema` `pve-snapshot-name`), and
+ * unique per run to the millisecond.
  */
 export const snapshotName = (at: Date): string => {
   const iso = at.toISOString() // 2026-05-12T10:15:30.123Z
@@ -135,7 +136,10 @@ const describeValue = (v: ConfigValue | undefined): string =>
 const readDescription = (ctx: StepContext) =>
   Effect.map(ctx.pve.config(ctx.guest), (c) => ({ digest: c.digest, description: c.values["description"] }))
 
-/** Same description for PVE: through the normalizer, since qemu trims and lxc adds a `\n` (§5.2). */
+/**
+ * Same description for PVE: through the normalizer, since qemu trims and lxc adds a `\n`
+ * (`PVE::QemuServer::parse_vm_config`, `PVE::LXC::Config::parse_pct_config`).
+ */
 const same = (ctx: StepContext, a: ConfigValue | undefined, b: ConfigValue | undefined): boolean =>
   (a === undefined) === (b === undefined) && isEqual(ctx.guest.type, "description", a, b)
 
@@ -148,7 +152,8 @@ const restore = (ctx: StepContext, original: ConfigValue | undefined, digest: st
     preState: null,
     preDigest: digest,
     inverse: null,
-    // The digest makes PVE refuse the write if someone changed the config since our read (§5.1).
+    // The digest makes PVE refuse the write if someone changed the config since our read
+    // (pve-common `PVE::Tools::assert_if_modified`).
     call: ctx.pve.setConfig(ctx.guest, original === undefined
       ? { set: {}, delete: ["description"], digest, mode: "async" }
       : { set: { description: original }, delete: [], digest, mode: "async" }),

@@ -1,8 +1,9 @@
 /**
- * API tokens and ACLs (pve-api.md §2). A token's effective privileges on a path are the
- * ACLs granted to the token, limited to the user's (privsep=1), or the user's (privsep=0).
+ * API tokens and ACLs (pve-access-control `PVE::RPCEnvironment`). A token's effective
+ * privileges on a path are the ACLs granted to the token, limited to the user's (privsep=1), or
+ * the user's (privsep=0).
  * ACLs propagate down the path tree; a deeper ACL for the same subject replaces inherited
- * ones (AC RPCEnvironment.pm `permissions`). Pure.
+ * ones (pve-access-control `PVE::RPCEnvironment::permissions`). Pure.
  */
 export interface Acl {
   readonly path: string
@@ -19,7 +20,7 @@ export interface TokenRecord {
   readonly userAcls: ReadonlyArray<Acl> | undefined
 }
 
-/** PVE 9 privilege list (AC AccessControl.pm `$privgroups`), trimmed to what matters here. */
+/** PVE 9 privilege list (pve-access-control `PVE::AccessControl` `$privgroups`), trimmed to what matters. */
 export const ALL_PRIVS: ReadonlyArray<string> = [
   "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
   "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify",
@@ -92,7 +93,8 @@ const unescape = (s: string): string | undefined => {
 }
 
 /**
- * HS Formatter.pm `extract_auth_value` + AC `verify_token` parsing: keyword `PVEAPIToken`
+ * pve-http-server `PVE::APIServer::Formatter::extract_auth_value` + pve-access-control
+ * `PVE::AccessControl::verify_token` parsing: keyword `PVEAPIToken`
  * followed by `=` or whitespace, value up to `;`, URI-unescaped, split at the LAST `=`.
  */
 export const parseTokenHeader = (header: string): { readonly tokenid: string; readonly secret: string } | undefined => {

@@ -20,7 +20,8 @@ export interface SimMutation {
   readonly node: string
   /**
    * config | start | stop | shutdown | reboot | suspend | resume | snapshot-create |
-   * snapshot-rollback | snapshot-delete | lock | unlock | edit | runstate
+   * snapshot-rollback | snapshot-delete | lock | unlock | edit | runstate | migrate-begin |
+   * migrate-finish
    */
   readonly kind: string
   readonly params: Readonly<Record<string, unknown>>
@@ -70,7 +71,7 @@ export class SimCluster {
   readonly guests = new Map<number, GuestState>()
   readonly tokens = new Map<string, TokenRecord>()
   tasks: TaskEngine
-  /** The lagging view /cluster/resources shows (pve-api.md §3.1). */
+  /** The lagging view /cluster/resources shows (pve-manager `PVE::Service::pvestatd`). */
   stats: StatsPushes
   private log: Array<SimMutation> = []
   private faultState: ActiveFaults = noFaults
@@ -112,7 +113,7 @@ export class SimCluster {
     return { nodes: this.nodes, prng: this.prng, tagStyle: this.settings.tagStyle, newMac: () => this.newMac(), now: Date.now() }
   }
 
-  /** A MAC with PVE's default datacenter prefix (pve-api.md §8 "net0 canonical form"). */
+  /** A MAC with PVE's default datacenter prefix, BC:24:11 (pve-cluster `PVE::DataCenterConfig`). */
   newMac(): string {
     return `BC:24:11:${this.prng.hex(3).match(/../g)?.join(":") ?? "00:00:00"}`
   }

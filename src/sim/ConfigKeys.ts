@@ -1,7 +1,10 @@
 /**
- * The config keys the simulator knows per guest type: schema, the privilege a write needs
- * (pve-api.md §2.2 per-key checks) and how a change reaches a running guest (§5.5: fast-plug
- * at once, hot-pluggable live, the rest pending until the next start).
+ * The config keys the simulator knows per guest type: schema (QemuConfigSchema.ts,
+ * LxcConfigSchema.ts), the privilege a write needs
+ * (qemu-server `PVE::API2::Qemu` `$check_vm_modify_config_perm`, pve-container
+ * `PVE::LXC::check_ct_modify_config_perm`) and how a change reaches a running guest: fast-plug
+ * at once, hot-pluggable live, the rest pending until the next start (qemu-server
+ * `PVE::QemuServer` `$fast_plug_option`, pve-container `PVE::LXC::Config` `$LXC_FASTPLUG_OPTIONS`).
  */
 import { formats, type ParamSpec } from "./Params.js"
 import type { GuestKind } from "./GuestState.js"
@@ -9,14 +12,17 @@ import type { GuestKind } from "./GuestState.js"
 export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-disk" | "hotplug-usb" | "hotplug-memory" | "hotplug-cpu"
 
 /**
- * `root` = only root@pam may set it ("only root can set 'KEY' config"); `hookscript-lxc` = 403;
- * a list = every one of those privileges.
+ * What a non-root token needs for a key: every privilege of a list on /vms/ID; `anyOf` one of
+ * them; `root` = only root@pam ("only root can set 'KEY' config", a 500); `deny` = a 403 with
+ * that text; `value` = decided from the old and the new value when the change is applied
+ * (api/ConfigPerms.ts).
  */
 export type KeyPriv = string | "root" | "hookscript-lxc" | ReadonlyArray<string>
 
 export interface KeyInfo {
   readonly spec: ParamSpec
   readonly priv: KeyPriv
+  /** The check of a value (for keys the config API only deletes, what `$confdesc` declares). */
   readonly apply: Apply
 }
 
@@ -140,14 +146,20 @@ export const configPrivs = (kind: GuestKind): ReadonlyArray<string> =>
     ? ["VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"]
     : ["VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options"]
 
-/** How a stored value is typed in JSON on read (pve-api.md §5.1): integers/booleans as numbers. */
+/**
+ * How a stored value is typed in JSON on read (qemu-server `PVE::QemuServer::check_type`,
+ * pve-container `PVE::LXC::Config::check_type`): integers/booleans as numbers.
+ */
 export const readAsNumber = (kind: GuestKind, key: string): boolean => {
   if (key === "snaptime" || key === "vmstate") return true
   const info = keyInfo(kind, key)
   return info !== undefined && (info.spec.type === "integer" || info.spec.type === "boolean")
 }
 
-/** Fast-plug / hotplug decision for a running guest (§5.5). */
+/**
+ * Fast-plug / hotplug decision for a running guest (qemu-server
+ * `PVE::QemuServer::vmconfig_hotplug_pending`, pve-container `PVE::LXC::Config::vmconfig_hotplug_pending`).
+ */
 export const appliesLive = (kind: GuestKind, key: string, hotplug: string | undefined): boolean => {
   const info = keyInfo(kind, key)
   if (info === undefined) return false

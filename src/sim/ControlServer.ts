@@ -1,8 +1,8 @@
 /**
  * The control API (plain HTTP JSON, loopback, no auth): the test-side handle on the
  * simulated cluster — mutation log, faults, seeding guests, raw guest state, locks,
- * concurrent edits, HA resources, a guest's own run state (S3 sleep), reset. Request bodies
- * are decoded with Schema.
+ * concurrent edits, HA resources, a guest's own run state (S3 sleep), migrations, reset.
+ * Request bodies are decoded with Schema.
  */
 import * as http from "node:http"
 import { Either, ParseResult, Schema } from "effect"

@@ -1,5 +1,5 @@
 /**
- * Fault injection settings (design.md "The simulator"): latency, 5xx dice, dropped
+ * Fault injection settings (docs/simulator.md): latency, 5xx dice, dropped
  * connections before/after a mutation, failing/warning/stuck tasks. Dice come from the
  * cluster's seeded PRNG so a faulty run is reproducible.
  */

@@ -1,5 +1,5 @@
 /**
- * The per-guest config file lock (pve-api.md §8 "Serialisation"). Every config-changing path
+ * The per-guest config file lock. Every config-changing path
  * in PVE runs inside pve-guest-common `PVE::AbstractConfig::lock_config`, an exclusive flock
  * on a per-guest lock file taken with a 10 s timeout; a caller that cannot get it in time dies
  * with "can't lock file 'FILE' - got timeout" (pve-common `PVE::Tools::lock_file_full`).

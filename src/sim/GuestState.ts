@@ -1,8 +1,10 @@
 /**
- * A guest's state and its config "file" (pve-api.md §5): main section, the pending section
- * (`[PENDING]` qemu, `[pve:pending]` lxc) and one `[snapname]` section per snapshot, with the
- * description as `#` lines (§5.2). The digest is the SHA-1 of that text, so it is
- * content-based: an identical rewrite keeps it (§8 "Digest").
+ * A guest's state and its config "file" (qemu-server `PVE::QemuServer::parse_vm_config` /
+ * `write_vm_config`, pve-container `PVE::LXC::Config::parse_pct_config` / `write_pct_config`):
+ * main section, the pending section (`[PENDING]` qemu, `[pve:pending]` lxc) and one `[snapname]`
+ * section per snapshot, with the description as `#` lines (pve-common
+ * `PVE::ParseUtils::encode_text`). The digest is the SHA-1 of that text, so it is
+ * content-based: an identical rewrite keeps it.
  */
 import { createHash } from "node:crypto"
 import { splitList } from "./Params.js"
@@ -10,8 +12,9 @@ import { splitList } from "./Params.js"
 export type GuestKind = "qemu" | "lxc"
 
 /**
- * A running qemu guest's QMP run state (pve-api.md §4.1): `paused` after the suspend API
- * (qmpause), `suspended` when the guest put itself to sleep (S3). Only meaningful while running.
+ * A running qemu guest's QMP run state (qemu-server `PVE::API2::Qemu::vm_status`): `paused`
+ * after the suspend API (qmpause), `suspended` when the guest put itself to sleep (S3). Only
+ * meaningful while running.
  */
 export type RunState = "running" | "paused" | "suspended"
 
@@ -50,7 +53,7 @@ export interface GuestState {
   digestCache: string | undefined
 }
 
-/** `encode_text` (CO ParseUtils.pm): `%`, `:`, control and non-ASCII characters are escaped. */
+/** `encode_text` (pve-common `PVE::ParseUtils`): `%`, `:`, control and non-ASCII characters are escaped. */
 const encodeLine = (line: string): string => {
   let out = ""
   for (const ch of line) {
@@ -64,7 +67,7 @@ const encodeLine = (line: string): string => {
 
 /**
  * The stored form of a description: split on `\n`, trailing empty pieces dropped (Perl split).
- * Undefined = empty, i.e. the key is not written (§5.2).
+ * Undefined = empty, i.e. the key is not written (qemu-server `PVE::QemuServer::write_vm_config`).
  */
 export const storeDescription = (text: string): string | undefined => {
   const lines = text.split("\n")
@@ -72,7 +75,10 @@ export const storeDescription = (text: string): string | undefined => {
   return lines.length === 0 ? undefined : lines.join("\n")
 }
 
-/** Read-back asymmetry (§5.2): qemu trims trailing whitespace, lxc ends with exactly one `\n`. */
+/**
+ * Read-back asymmetry (qemu-server `PVE::QemuServer::parse_vm_config`, pve-container
+ * `PVE::LXC::Config::parse_pct_config`): qemu trims trailing whitespace, lxc ends with exactly one `\n`.
+ */
 export const readDescription = (kind: GuestKind, stored: string): string =>
   kind === "qemu" ? stored.replace(/\s+$/u, "") : `${stored}\n`
 
@@ -81,7 +87,7 @@ export interface TagStyle {
   readonly ordering?: "alphabetical" | "config"
 }
 
-/** `get_unique_tags` (GC GuestHelpers.pm, §5.3): dedupe, lowercase, sort, join with `;`. */
+/** `get_unique_tags` (pve-guest-common `PVE::GuestHelpers`): dedupe, lowercase, sort, join with `;`. */
 export const normalizeTags = (input: string, style: TagStyle = {}): string => {
   const cs = style.caseSensitive === true
   const seen = new Set<string>()
@@ -138,13 +144,16 @@ export const touched = (g: GuestState): void => {
   g.digestCache = undefined
 }
 
-/** The "name" lists and stats show: qemu default "VM ID", lxc hostname sans whitespace or "CTID" (§3.2). */
+/**
+ * The "name" lists and stats show: qemu default "VM ID", lxc hostname sans whitespace or "CTID"
+ * (qemu-server `PVE::QemuServer::vmstatus`, pve-container `PVE::LXC::vmstatus`).
+ */
 export const guestName = (g: GuestState): string =>
   g.kind === "qemu"
     ? (g.config.get("name") ?? `VM ${g.vmid}`)
     : (g.config.get("hostname")?.replace(/\s/g, "") ?? `CT${g.vmid}`)
 
-/** The config path PVE names in "does not exist" errors (§1.4). */
+/** The config path PVE names in "does not exist" errors (`PVE::AbstractConfig::load_config`). */
 export const configPath = (kind: GuestKind, node: string, vmid: number): string =>
   `nodes/${node}/${kind === "qemu" ? "qemu-server" : "lxc"}/${vmid}.conf`
 

@@ -1,5 +1,7 @@
 /**
- * HA-managed guests (pve-api.md §4.2). For a guest under HA, the start/stop/shutdown APIs do
+ * HA-managed guests (the HA branch of qemu-server `PVE::API2::Qemu::vm_start` / `vm_stop` /
+ * `vm_shutdown`, and of pve-container `PVE::API2::LXC::Status`). For a guest under HA, the
+ * start/stop/shutdown APIs do
  * not touch the guest: they fork an `hastart`/`hastop` task that only records a request
  * (`ha-manager set SID --state started`, `ha-manager crm-command stop SID TIMEOUT`) and ends.
  * The cluster resource manager picks the request up on its next round and the local resource

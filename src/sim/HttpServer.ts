@@ -1,9 +1,10 @@
 /**
- * The API's HTTP layer on node:http(s) directly, for byte-level control (pve-api.md §1):
+ * The API's HTTP layer on node:http(s) directly, for byte-level control (pve-http-server
+ * `PVE::APIServer::AnyEvent`, pve-manager `PVE::HTTPServer`):
  * reason phrase = first line of the error message, `Connection: close` on every status ≥ 400,
  * empty-bodied delayed 401s, gzip above 1024 bytes, keep-alive idle close, and injected
  * faults (latency, 5xx, sockets destroyed before/after a mutation). Over TLS, plain HTTP on the
- * same port gets pveproxy's 301/308 redirect to https (§8 "TLS").
+ * same port gets pveproxy's 301/308 redirect to https (pve-http-server `PVE::APIServer::AnyEvent`).
  */
 import * as http from "node:http"
 import * as https from "node:https"
@@ -75,12 +76,15 @@ const readBody = (req: http.IncomingMessage): Promise<Buffer> =>
 
 const addParam = (into: Params, key: string, value: ParamValue): void => {
   const prev = into[key]
-  // Repeated form keys become arrays (HS AnyEvent.pm `decode_urlencoded`).
+  // Repeated form keys become arrays (pve-http-server `PVE::APIServer::AnyEvent::decode_urlencoded`).
   if (prev === undefined) into[key] = value
   else into[key] = [...(typeof prev === "string" ? [prev] : prev), ...(typeof value === "string" ? [value] : value)]
 }
 
-/** Body params (form or JSON), then the query merged over them; `_dc` dropped (§1.1). */
+/**
+ * Body params (form or JSON), then the query merged over them; `_dc` dropped (pve-http-server
+ * `PVE::APIServer::AnyEvent::extract_params`).
+ */
 const parseParams = (req: http.IncomingMessage, url: URL, body: Buffer): { readonly params: Params } | { readonly reply: Reply } => {
   const params: Params = {}
   if (body.length > 0) {
@@ -137,7 +141,8 @@ const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.Inc
   const auth = authenticate(cluster, req.headers["authorization"])
   if (auth === "none") return render(req, res, { _tag: "AuthFail", reason: "No ticket" })
   if (auth === "bad") {
-    // PVE delays every failed authentication by ~3 s (§2.1).
+    // PVE delays every failed authentication by ~3 s (pve-http-server
+    // `PVE::APIServer::AnyEvent::authenticate_and_handle_request`).
     if (opts.authFailureDelay > 0) await sleep(opts.authFailureDelay)
     return render(req, res, { _tag: "AuthFail", reason: "Authentication failed!" })
   }
@@ -155,7 +160,10 @@ const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.Inc
   render(req, res, reply)
 }
 
-/** Where pveproxy sends a plain-HTTP request: the same host and port, over https (§8 "TLS"). */
+/**
+ * Where pveproxy sends a plain-HTTP request: the same host and port, over https (pve-http-server
+ * `PVE::APIServer::AnyEvent`).
+ */
 const redirectTarget = (req: http.IncomingMessage): string => {
   const local = req.socket.localAddress ?? "127.0.0.1"
   const host = req.headers.host ?? `${local.includes(":") ? `[${local}]` : local}:${req.socket.localPort ?? 8006}`
@@ -214,7 +222,7 @@ export const createApiServer = (cluster: SimCluster, opts: ApiServerOptions): Ap
   }
   if (opts.tls === undefined) {
     const server = http.createServer(listener)
-    // pveproxy closes idle keep-alive connections after 5 s (§8 "Server limits").
+    // pveproxy closes idle keep-alive connections after 5 s (pve-http-server `PVE::APIServer::AnyEvent::new`).
     server.keepAliveTimeout = opts.idleTimeout
     return { server, closeAllConnections: () => server.closeAllConnections() }
   }

@@ -1,8 +1,9 @@
 /**
- * Request parameters and PVE's JSON-schema checks (pve-api.md §1.1, §1.3): every handler has
+ * Request parameters and PVE's JSON-schema checks (pve-common `PVE::JSONSchema::validate`,
+ * `check_prop`, `check_type`): every handler has
  * `additionalProperties => 0`, booleans accept only 1/0 (JSON true/false are turned into 1/0
  * before checking), integers are numeric strings or numbers, and the error texts are
- * JSONSchema.pm's. Pure.
+ * `PVE::JSONSchema`'s. Pure.
  */
 import type { ParamErrors } from "./Reply.js"
 
@@ -18,7 +19,10 @@ export interface ParamSpec {
   readonly maxLength?: number
   readonly minLength?: number
   readonly enum?: ReadonlyArray<string>
-  /** `*-list` formats: an array value is joined with `,` (CO RESTHandler.pm `$normalize_legacy_param_formats`). */
+  /**
+   * `*-list` formats: an array value is joined with `,` (pve-common `PVE::RESTHandler`
+   * `$normalize_legacy_param_formats`).
+   */
   readonly list?: boolean
   /** Returns the validator's die text (ending in `\n`) or undefined. */
   readonly format?: (value: string) => string | undefined
@@ -26,7 +30,10 @@ export interface ParamSpec {
 
 export type Schema = Readonly<Record<string, ParamSpec>>
 
-/** Turns a decoded JSON body value into a parameter value; JSON booleans become 1/0 (§1.1). */
+/**
+ * Turns a decoded JSON body value into a parameter value; JSON booleans become 1/0 (pve-common
+ * `PVE::JSONSchema::check_type`).
+ */
 export const paramFromJson = (v: unknown): ParamValue => {
   if (typeof v === "boolean") return v ? "1" : "0"
   if (typeof v === "number") return String(v)
@@ -59,16 +66,17 @@ export const formats = {
   node: (v: string) => (NODE_RE.test(v) ? undefined : "value does not look like a valid node name\n")
 } as const
 
-/** JSONSchema.pm `is_integer` / `is_number`: a leading `+` or `-` is allowed. */
+/** pve-common `PVE::JSONSchema` `is_integer` / `is_number`: a leading `+` or `-` is allowed. */
 const INT_RE = /^[+-]?\d+$/
 const NUM_RE = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
 
 /**
  * One scalar value against its spec, in the order of pve-common `PVE::JSONSchema::check_prop`:
- * the type (`check_type`), then `format` (`check_format`), then maxLength/minLength, then
- * maximum before minimum (only for numeric values), then enum. The first failing check's text
- * is the answer, so vmid 99 is a format error ("value does not look like a valid VM ID"), not
- * "minimum value of 100": pve-vmid carries both. Returns the error text or undefined.
+ * the type (`check_type`), then `format` (`check_format`), then `pattern`, then
+ * maxLength/minLength (in characters), then maximum before minimum (only for numeric values),
+ * then enum. The first failing check's text is the answer, so vmid 99 is a format error ("value
+ * does not look like a valid VM ID"), not "minimum value of 100": pve-vmid carries both.
+ * Returns the error text or undefined.
  */
 export const checkValue = (spec: ParamSpec, value: string): string | undefined => {
   switch (spec.type) {

@@ -41,7 +41,7 @@ export class Prng {
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`
   }
 
-  /** Fisher-Yates shuffle of a copy: PVE lists built from Perl hashes come in random order (pve-api.md §1.2). */
+  /** Fisher-Yates shuffle of a copy: PVE lists built from Perl hashes come in random order. */
   shuffle<A>(items: ReadonlyArray<A>): Array<A> {
     const out = items.slice()
     for (let i = out.length - 1; i > 0; i--) {

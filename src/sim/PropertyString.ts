@@ -1,8 +1,11 @@
 /**
- * Property strings as PVE re-prints them (pve-api.md §8 "net0 canonical form"): the default
- * key first, then the other keys sorted, booleans normalised to 1/0, MACs generated with the
- * datacenter prefix BC:24:11 when missing (user MAC case kept). Pure apart from the injected
- * MAC generator.
+ * Property strings as PVE stores them after a write (pve-common
+ * `PVE::JSONSchema::print_property_string`, qemu-server `PVE::QemuServer::Network::print_net`,
+ * pve-container `PVE::LXC::Config::parse_lxc_network`; MAC prefix from pve-cluster
+ * `PVE::DataCenterConfig`): the default key first, then the other keys sorted, booleans
+ * normalised to 1/0, MACs generated with the datacenter prefix BC:24:11 when missing (user MAC
+ * case kept). These re-print a value the config schema already took (QemuConfigSchema.ts,
+ * LxcConfigSchema.ts); they do not check it again. Pure apart from the injected MAC generator.
  */
 export type Canon = { readonly ok: string } | { readonly error: string }
 
@@ -52,7 +55,7 @@ const collect = (
   return undefined
 }
 
-/** qemu `netN`: `MODEL=MAC` first (QS QemuServer/Network.pm `print_net`). */
+/** qemu `netN`: `MODEL=MAC` first (qemu-server `PVE::QemuServer::Network::print_net`). */
 export const canonicalQemuNet = (value: string, newMac: () => string): Canon => {
   let model: string | undefined
   let mac: string | undefined
@@ -75,7 +78,10 @@ export const canonicalQemuNet = (value: string, newMac: () => string): Canon => 
   return { ok: [`${model}=${mac ?? newMac()}`, ...sortedTail(others)].join(",") }
 }
 
-/** lxc `netN`: `name=eth0` first, `hwaddr` generated, `type=veth` added (PC LXC/Config.pm). */
+/**
+ * lxc `netN`: `name=eth0` first, `hwaddr` generated, `type=veth` set (pve-container
+ * `PVE::LXC::Config::parse_lxc_network`, `print_lxc_network`).
+ */
 export const canonicalLxcNet = (value: string, newMac: () => string): Canon => {
   let name: string | undefined
   const rest: Array<readonly [string | undefined, string]> = []
@@ -94,7 +100,7 @@ export const canonicalLxcNet = (value: string, newMac: () => string): Canon => {
   return { ok: [`name=${name}`, ...sortedTail(others)].join(",") }
 }
 
-/** qemu `memory` (QS QemuServer/Memory.pm `$memory_fmt`): `N` or `current=N`, re-printed as `N`. */
+/** qemu `memory` (qemu-server `PVE::QemuServer::Memory` `$memory_fmt`): `N` or `current=N`, printed `N`. */
 export const canonicalQemuMemory = (value: string): Canon => {
   const pairs = parsePropertyString(value)
   const first = pairs[0]
@@ -106,7 +112,7 @@ export const canonicalQemuMemory = (value: string): Canon => {
   return { ok: String(Number(v)) }
 }
 
-/** The memory MiB of a qemu `memory` value (default 512, pve-api.md §8). */
+/** The memory MiB of a qemu `memory` value (default 512, qemu-server `PVE::QemuServer::Memory`). */
 export const qemuMemoryMiB = (value: string | undefined): number => {
   if (value === undefined) return 512
   const c = canonicalQemuMemory(value)

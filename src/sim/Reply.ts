@@ -1,5 +1,7 @@
 /**
- * What an API handler answers, before the HTTP layer renders it (pve-api.md §1.2, §1.3):
+ * What an API handler answers, before the HTTP layer renders it (pve-http-server
+ * `PVE::APIServer::Formatter::Standard::prepare_response_data`, pve-manager
+ * `PVE::HTTPServer::rest_handler`):
  * success = `{"data": ..., total?}`; failure = status + message (reason phrase = first line)
  * + optional per-parameter `errors`; 401s have an empty body.
  */
@@ -29,7 +31,7 @@ export const paramFail = (errors: ParamErrors): Reply => ({
   errors
 })
 
-/** `raise_perm_exc` (pve-api.md §1.4): 403 "Permission check failed (PATH, PRIV)". */
+/** `raise_perm_exc` (pve-common `PVE::Exception`): 403 "Permission check failed (PATH, PRIV)". */
 export const permFail = (what: string): Reply => ({
   _tag: "Fail",
   status: 403,

@@ -25,7 +25,7 @@ export interface SimGuestSeed {
   readonly node?: string
   /**
    * Default "stopped". qemu only: "paused" (suspended by the API) and "suspended" (the guest
-   * slept, S3) are running guests whose QMP status says so (pve-api.md §4.1).
+   * slept, S3) are running guests whose QMP status says so (qemu-server `PVE::API2::Qemu::vm_status`).
    */
   readonly status?: "running" | "stopped" | "paused" | "suspended"
   readonly template?: boolean
@@ -44,7 +44,7 @@ export interface SimTokenSeed {
   /** "user@realm!name" */
   readonly tokenid: string
   readonly secret: string
-  /** Default true, as on PVE token creation (pve-api.md §2.1). */
+  /** Default true, as on PVE token creation (pve-access-control `PVE::API2::User::generate_token`). */
   readonly privsep?: boolean
   /** Token ACLs (privs may use "*" for all). */
   readonly privileges: ReadonlyArray<Acl>
@@ -104,7 +104,7 @@ export const buildGuest = (seed: SimGuestSeed, ctx: SeedContext): GuestState | s
   if (!Number.isInteger(seed.vmid) || seed.vmid < 100 || seed.vmid > 999_999_999) return `invalid vmid ${seed.vmid}`
   const config = toMap(seed.type, seed.config ?? defaultConfig(seed.type, seed.vmid), ctx)
   if (seed.type === "qemu") {
-    // Server-generated keys present on every real VM (pve-api.md §5.1).
+    // Server-generated keys present on every real VM (qemu-server `PVE::QemuServer::json_config_properties`).
     if (!config.has("meta")) config.set("meta", `creation-qemu=9.2.0,ctime=${Math.floor(ctx.now / 1000)}`)
     if (!config.has("vmgenid")) config.set("vmgenid", ctx.prng.uuid())
     if (!config.has("smbios1")) config.set("smbios1", `uuid=${ctx.prng.uuid()}`)

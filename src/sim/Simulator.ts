@@ -1,7 +1,8 @@
 /**
- * The PVE API simulator (design.md "The simulator"): an in-memory cluster served over real
- * HTTP(S) on loopback, plus a control API for tests. `startSimulator` is a scoped resource:
- * both servers and every task timer stop when the scope closes.
+ * The PVE API simulator (docs/simulator.md): an in-memory cluster served over real
+ * HTTP(S) on loopback, one API listener per node (each node's pveproxy), plus a control API
+ * for tests. `startSimulator` is a scoped resource: every server and task timer stops when the
+ * scope closes.
  */
 import type * as net from "node:net"
 import { Data, Effect, Redacted, type Scope } from "effect"
@@ -23,15 +24,21 @@ export interface SimOptions {
   readonly host?: string
   readonly port?: number
   readonly controlPort?: number
+  /**
+   * The first node's API port (0 or absent = any free port). Node i (from 0) listens on
+   * `port + i` when a port is given, else on its own free port.
+   */
   readonly nodes?: ReadonlyArray<string>
   readonly guests?: ReadonlyArray<SimGuestSeed> | number
+  /** Node names, default ["pve1"]; each gets its own API listener (`nodeUrls`). */
   readonly tokens?: ReadonlyArray<SimTokenSeed>
   readonly taskDuration?: number
   readonly authFailureDelay?: number
   readonly idleTimeout?: number
   readonly statsDelay?: number
   /**
-   * ms between simulated pvestatd stats pushes (pve-api.md §3.1, ~10 000 on real PVE): status,
+   * ms between simulated pvestatd stats pushes (pve-manager `PVE::Service::pvestatd`, ~10 000 on
+   * real PVE): status,
    * name and template in /cluster/resources show the value as of the last push. 0 (default) =
    * always fresh. status/current and /nodes/N/{qemu,lxc} are live either way.
    */
@@ -50,6 +57,7 @@ export interface SimOptions {
 export interface RunningSim {
   readonly url: string
   readonly controlUrl: string
+  /** The first node's listener. */
   readonly fingerprint: string
   readonly caPem: string
   readonly tokenId: string

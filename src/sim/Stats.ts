@@ -1,5 +1,6 @@
 /**
- * pvestatd's stats push (pve-api.md §3.1): /cluster/resources takes `status`, `name` and
+ * pvestatd's stats push (pve-manager `PVE::Service::pvestatd::update_qemu_status`,
+ * `PVE::API2Tools::extract_vm_stats`): /cluster/resources takes `status`, `name` and
  * `template` from RRD data that pvestatd broadcasts every ~10 s, so they lag the live state
  * (lock and tags are read live). Simulated without timers: whenever a guest's state changes
  * (every logged mutation, and creation) its stats-relevant values are sampled with a

@@ -1,8 +1,10 @@
 /**
- * The task engine (pve-api.md §6): every async operation gets a UPID at once and runs on a
+ * The task engine (pve-common `PVE::RESTEnvironment::fork_worker`, `PVE::UPID`): every async
+ * operation gets a UPID at once and runs on a
  * timer for `taskDuration` ms. `begin` runs when the worker starts (PVE's checks: lock,
  * template, running, missing config) and may set a lock; `finish` runs at the end and is
- * where the guest changes. Exit status: "OK", "WARNINGS: N" or the error text (§6.2).
+ * where the guest changes. Exit status: "OK", "WARNINGS: N" or the error text (pve-common
+ * `PVE::UPID::read_status`).
  *
  * Tasks that PVE runs inside `lock_config` take the guest's config flock (Flock.ts): `task` =
  * held from `begin` to the end, `steps` = taken for `begin` and again for `finish` (PVE's

@@ -1,7 +1,8 @@
 /**
  * TLS material like PVE's: a self-signed cluster CA (pve-root-ca) and a per-node leaf
  * (pve-ssl) for localhost, signed by it. The fingerprint is the leaf's SHA-256 in PVE's
- * `ssl_fingerprint` form (uppercase colon hex, pve-api.md §8 "TLS").
+ * `ssl_fingerprint` form (uppercase colon hex, pve-common
+ * `PVE::Certificate::get_certificate_fingerprint`).
  */
 import { createHash, generateKeyPairSync } from "node:crypto"
 import forge from "node-forge"

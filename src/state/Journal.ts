@@ -1,5 +1,5 @@
 /**
- * Journal: the durable op journal and idempotency store (design.md invariant 5). An op is
+ * Journal: the durable op journal and idempotency store (docs/architecture.md, invariant 5). An op is
  * written as `intent` before its PVE call, becomes `in-flight` when PVE answers a UPID, and
  * ends `done`, `failed` or `needs-operator`. Every verb is one SQLite transaction, committed
  * with synchronous=FULL before it returns, and appends to the phase history. An op id that is
@@ -80,7 +80,7 @@ export class Journal extends Context.Tag("felhom/Journal")<Journal, JournalShape
   /** Registers the journal's migrations with the StateStore, then serves the verbs. */
   static readonly layer: Layer.Layer<Journal, JournalStorageError, StateStore> = Layer.effect(
     Journal,
-    // `make` is defined below the tag (style.md order); suspend defers reading it.
+    // `make` is defined below the tag (service files read tag first); suspend defers reading it.
     Effect.suspend(() => make)
   )
 }

@@ -6,7 +6,7 @@
 import { Data, Schema } from "effect"
 import { OpPhase, OpRecord } from "./OpRecord.js"
 
-/** The op id is already done: it is answered, not run again (design.md invariant 5). */
+/** The op id is already done: it is answered, not run again (docs/architecture.md, invariant 5). */
 export class JournalAlreadyApplied extends Schema.TaggedError<JournalAlreadyApplied>()("JournalAlreadyApplied", {
   op: OpRecord
 }) {

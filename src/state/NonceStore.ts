@@ -1,5 +1,6 @@
 /**
- * NonceStore: replay protection for signed ops (design.md invariant 6), in the state database.
+ * NonceStore: replay protection for signed ops (docs/architecture.md, invariant 6), in the state
+ * database.
  * `admit` records an op id and raises the per-agent seq high-water mark in ONE transaction, so
  * of two concurrent admits of the same envelope exactly one succeeds, and a crash never leaves
  * one without the other. Entries are kept until expiry + skew (after that the verifier refuses
@@ -87,7 +88,7 @@ export interface NonceStoreShape {
 }
 
 export interface NonceStoreOptions {
-  /** Most entries kept at once; default 100_000 (peers.md §6: expected ops per window × 2). */
+  /** Most entries kept at once; default 100_000: twice the ops we expect within one expiry window. */
   readonly capacity?: number
   /** Seconds an entry outlives its exp when the caller gives no keepUntil; default 60. */
   readonly skew?: number

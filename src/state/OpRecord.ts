@@ -1,5 +1,5 @@
 /**
- * What the journal stores about one op (design.md invariant 5): the intent a caller writes
+ * What the journal stores about one op (docs/architecture.md, invariant 5): the intent a caller writes
  * before the PVE call, and the record the journal keeps. Pure schemas plus the params hash,
  * a sha256 over canonical JSON (keys sorted at every depth) so that two encodings of the
  * same params always hash alike and reusing an op id with other params is detected.
@@ -67,7 +67,7 @@ export const OpId = Schema.String.pipe(
  * The API token's name, `user@realm!tokenid` (or a plain `user@realm`), as PVE puts it in a
  * UPID. The secret travels as `…!tokenid=<uuid>` in the Authorization header, so any `=` (or
  * other character PVE never allows in a user or token id) is refused. The message never
- * echoes the value: it might be the secret (design.md invariant 8).
+ * echoes the value: it might be the secret (docs/architecture.md, invariant 8).
  */
 export const TokenUser = Schema.String.pipe(
   Schema.pattern(/^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+(![A-Za-z][A-Za-z0-9._-]*)?$/, {

@@ -1,5 +1,5 @@
 /**
- * Resolving ops whose outcome is not known (design.md invariant 5): at start-up, every op the
+ * Resolving ops whose outcome is not known (docs/architecture.md, invariant 5): at start-up, every op the
  * journal holds in `intent` or `in-flight`; in the engine, one op whose call may or may not have
  * reached PVE. Never guessed:
  *
@@ -72,7 +72,7 @@ const Verdict = Data.taggedEnum<Verdict>()
 /** A PVE read (or post-state check) failed even after retries: the op stays unfinished. */
 class ReadFailed extends Data.TaggedError("ReadFailed")<{ readonly detail: OpDetail }> {}
 
-/** Exit statuses that say nothing about the outcome (pve-api.md §6.2). */
+/** Exit statuses that say nothing about the outcome (pve-common `PVE::UPID::read_status`). */
 const isUnknownExit = (exitstatus: string): boolean =>
   exitstatus === "unexpected status" || exitstatus.startsWith("unable to get last line from task log")
 

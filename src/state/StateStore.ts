@@ -1,10 +1,11 @@
 /**
  * StateStore: the agent's one SQLite database (state.db). It owns the connection, makes the
- * file durable (WAL + synchronous=FULL: NORMAL can lose the last commits on power loss,
- * effect-notes.md "Files and durability") and private (0600 file, 0700 directory, design.md
- * invariant 8), and applies migrations. Each owner (journal, nonces, …) registers its own
- * numbered migrations under its own name, so a later store adds tables without renumbering
- * anyone else's (a single global "latest id" would silently skip them).
+ * file durable (WAL + synchronous=FULL: NORMAL can lose the last commits on power loss, per
+ * SQLite's `PRAGMA synchronous`) and private (0600 file, 0700 directory, docs/architecture.md,
+ * invariant 8), and applies migrations with @effect/sql's Migrator. Each owner (journal,
+ * nonces, …) registers its own numbered migrations under its own name and gets a migrations
+ * table of its own, so a later store adds tables without renumbering anyone else's (the
+ * Migrator runs only ids above the latest it recorded: one shared table would skip them).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -25,7 +26,10 @@ export class StateStoreOpenError extends Data.TaggedError("StateStoreOpenError")
   }
 }
 
-/** A migration failed, or the recorded history disagrees with the code (renamed/renumbered). */
+/**
+ * A migration failed, or the recorded history disagrees with the code (renamed/renumbered).
+ * `id` and `name` are absent when no single migration is to blame (its records unreadable).
+ */
 export class StateStoreMigrationError extends Data.TaggedError("StateStoreMigrationError")<{
   readonly owner: string
   readonly id: number
@@ -49,9 +53,9 @@ export interface StateStoreShape {
   readonly filename: string
   readonly sql: SqlClient.SqlClient
   /**
-   * Applies `owner`'s migrations that are not yet recorded, each in its own transaction
-   * together with its record, in id order. Idempotent: re-running applies nothing.
-   * Answers the ids applied by this call.
+   * Applies `owner`'s migrations that are not yet recorded, in id order, in one transaction
+   * together with their records. Idempotent: re-running applies nothing. Answers the ids
+   * applied by this call. A reader's (mode "read") only checks they are all recorded.
    */
   readonly migrate: (
     owner: string,

@@ -1,6 +1,6 @@
 /**
  * Which PVE task types an action runs as, to find a task whose UPID was never journaled
- * (pve-api.md §6: the UPID's `type` field). An empty list means the action answers
+ * (the UPID's `type` field, pve-common `PVE::UPID::decode`). An empty list means the action answers
  * synchronously and leaves no task, so recovery goes straight to re-observing the guest;
  * `undefined` means the action is unknown here, and recovery flags it rather than guess.
  */
@@ -28,12 +28,13 @@ const LXC: Readonly<Record<string, ReadonlyArray<string>>> = {
   "snapshot-create": ["vzsnapshot"],
   "snapshot-rollback": ["vzrollback"],
   "snapshot-delete": ["vzdelsnapshot"],
-  // lxc config is only the synchronous PUT (pve-api.md §5.4).
+  // lxc config is only the synchronous PUT (pve-container `PVE::API2::LXC::Config::update_vm`).
   "set-config": []
 }
 
 /**
- * qemu set-config is a task (qmconfig) when POSTed and none when PUT (pve-api.md §5.4). Only
+ * qemu set-config is a task (qmconfig) when POSTed and none when PUT (qemu-server
+ * `PVE::API2::Qemu::update_vm_async` / `update_vm`). Only
  * an explicit `mode: "sync"` skips the search: searching when no task exists finds none and
  * falls back to re-observing, so searching is the safe default.
  */

@@ -1,5 +1,5 @@
 /**
- * Crash recovery (issue 3 Tests, design.md invariant 5): `apply` runs as a child process and
+ * Crash recovery (docs/architecture.md, invariant 5): `apply` runs as a child process and
  * is SIGKILLed at each phase of an action — before the PVE call, after the call but before the
  * UPID is journaled, while waiting on the task, after the task ended but before done — using
  * the engine's FELHOM_TEST_PAUSE_AT hook. A second `apply` must resolve the op and converge,

@@ -1,4 +1,4 @@
-/** The package's bin works right after `npm ci`, whose `prepare` script builds dist/. */
+/** The package bin runs the bundle that `npm ci` builds (its `prepare` script), or says how to build it. */
 import { describe, expect, it } from "@effect/vitest"
 import * as ChildProcess from "node:child_process"
 import * as path from "node:path"

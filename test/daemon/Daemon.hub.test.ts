@@ -1,5 +1,5 @@
 /**
- * The daemon end to end with a hub (issue 5 Tests; docs/hub-protocol.md): `felhom-agent daemon`
+ * The daemon end to end with a hub (docs/hub-protocol.md): `felhom-agent daemon`
  * as a child process, the simulator over HTTPS and the reference TestHub on loopback. A signed
  * desired document is reconciled and reported; with the hub down the last good document stays
  * in force, also across a restart (it is kept in state.db); unsigned or wrongly signed

@@ -1,5 +1,5 @@
 /**
- * The daemon end to end (issue 5 Tests; design.md invariants 5 and 7): `felhom-agent daemon
+ * The daemon end to end (docs/architecture.md, invariants 5 and 7): `felhom-agent daemon
  * --config FILE` as a child process against the simulator over HTTPS (pinned fingerprint),
  * health on a free loopback port, a temp state dir. Start-up order (recovery before ready),
  * zero mutations with no desired state, SIGTERM mid-apply (a clean exit 0 and a journal the

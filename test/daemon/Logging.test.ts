@@ -119,7 +119,7 @@ interface BurstRun {
 /**
  * Starts the fixture, sends SIGTERM once it is ready, and reads its stderr like a slow journald:
  * paused for a while after the signal, so the socket buffer fills and Node queues the rest in
- * memory — the situation in which an exit without draining loses lines (effect-notes.md).
+ * memory — the situation in which an exit without draining loses lines.
  */
 const runBurst = (runner: "logging" | "cli" | "noflush", count: number, mode: "sigterm" | "exit", format = "logfmt") =>
   Effect.async<BurstRun>((resume) => {

@@ -1,5 +1,5 @@
 /**
- * The Nix files parse (issue 6): nothing here can build or evaluate them (no nixpkgs), but a
+ * The Nix files parse: nothing here can build or evaluate them (no nixpkgs), but a
  * syntax error would otherwise first show on a deployer's machine. Skipped, visibly, where
  * Debian's nix-bin is not installed; .ci/run installs it.
  */

@@ -7,7 +7,7 @@ const field = fc.stringMatching(/^[^:\s/]{1,12}$/)
 const arbUpid: fc.Arbitrary<Upid> = fc.record({
   node: label,
   pid: fc.integer({ min: 0, max: 0xffffffff }),
-  // pstart grows to 9 hex digits after ~497 days of uptime (pve-api.md §6.1).
+  // pstart grows to 9 hex digits after ~497 days of uptime (pve-common `PVE::UPID::decode`).
   pstart: fc.integer({ min: 0, max: 0xfffffffff }),
   starttime: fc.integer({ min: 0, max: 0xffffffff }),
   type: field,

@@ -1,5 +1,5 @@
 /**
- * Short crash matrix (issue 7 item 5; the long run is `npm run crash-matrix`, all 6 points × N):
+ * Short crash matrix (the long run is `npm run crash-matrix`, all 6 points × N):
  * the real `apply` SIGKILLed over 4 guests, then restarted: no duplicate mutation, no mutation
  * missing from the journal, nothing unfinished, converged. To stay within ~90 s on a 2-core
  * machine the short version runs 3 of the 6 points, side by side (each has its own simulator

@@ -1,5 +1,5 @@
 /**
- * Short fuzz run (issue 7 item 7; the long run is `npm run fuzz`): about 1,600 cases over
+ * Short fuzz run (the long run is `npm run fuzz`): about 1,600 cases over
  * signed envelopes, desired-state documents, config documents and PVE responses. No exception,
  * no defect, no accepted forgery, and every rejection a tagged error with a message.
  */

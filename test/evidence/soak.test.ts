@@ -1,5 +1,5 @@
 /**
- * Short fault soak (issue 7 item 6; the long run is `npm run soak`): about 60 ops with 20 %
+ * Short fault soak (the long run is `npm run soak`): about 60 ops with 20 %
  * 5xx and 5 % dropped connections before and after mutations, then faults off. No duplicate
  * mutation, full convergence, every failure typed, nothing left unfinished in the journal.
  */

@@ -15,7 +15,7 @@ const ref = (vmid: number, type: "qemu" | "lxc" = "qemu") => Schema.decodeUnknow
 
 const configOf = (guest: GuestRef) => Effect.flatMap(Pve, (pve) => pve.config(guest))
 
-/** The config as the normalizers see it (the quirks of pve-api.md's table folded away). */
+/** The config as the normalizers see it (PVE's read-back quirks folded away). */
 const normalized = (guest: GuestRef) =>
   Effect.map(configOf(guest), (c) =>
     Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, normalizeValue(guest.type, k, v)]).filter(([, v]) => v !== undefined)))

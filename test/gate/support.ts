@@ -26,7 +26,7 @@ export { AGENT }
 
 const quiet = Logger.minimumLogLevel(LogLevel.None)
 
-/** Journal + NonceStore + queue + gate + engine over an existing Pve (and Sim). */
+/** Journal + NonceStore + queue + gate + engine + node scope over an existing Pve (and Sim). */
 export const agentLayer = (options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}) => {
   const store = options.dbFile === undefined ? StateStore.layerMemory : StateStore.layer({ filename: options.dbFile })
   const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(Layer.provideMerge(store))

@@ -56,7 +56,8 @@ describe("Pve client against the simulator", () => {
         const pve = yield* Pve
         const before = yield* pve.config(qemu)
         expect(before.digest).toMatch(/^[0-9a-f]{40}$/)
-        // cores on a running qemu guest stays pending until the next start (pve-api.md §5.5).
+        // cores on a running qemu guest stays pending until the next start (qemu-server
+        // `PVE::QemuServer::vmconfig_hotplug_pending`).
         const result = yield* pve.setConfig(qemu, { set: { cores: 4 }, delete: [], digest: before.digest, mode: "sync" })
         expect(result._tag).toBe("Sync")
         expect((yield* pve.config(qemu)).values.cores).toBe(4)
@@ -77,7 +78,7 @@ describe("Pve client against the simulator", () => {
         expect((yield* pve.config(stoppedVm)).values.description).toBe("async write")
         const lxcResult = yield* pve.setConfig(lxc, { set: { description: "ct note" }, delete: [] })
         expect(lxcResult._tag).toBe("Sync")
-        // lxc reads back with exactly one trailing newline (pve-api.md §5.2).
+        // lxc reads back with exactly one trailing newline (pve-container `PVE::LXC::Config::parse_pct_config`).
         expect((yield* pve.config(lxc)).values.description).toBe("ct note\n")
       }))
 
@@ -104,7 +105,7 @@ describe("Pve client against the simulator", () => {
         const shut = yield* upidOf(yield* pve.power(guest, "shutdown", { timeout: 30, forceStop: true }))
         yield* pve.waitTask(shut, { deadline: "10 seconds" })
         expect((yield* pve.status(guest)).status).toBe("stopped")
-        // qemu stop of a stopped VM is a task that ends OK (pve-api.md §1.4).
+        // qemu stop of a stopped VM is a task that ends OK (qemu-server `PVE::QemuServer::_do_vm_stop`).
         const noop = yield* upidOf(yield* pve.power(stoppedVm, "stop"))
         expect((yield* pve.waitTask(noop, { deadline: "10 seconds" })).exitstatus).toBe("OK")
       }))

@@ -94,7 +94,7 @@ describe("Reconciler: drift after convergence", () => {
     }).pipe(Effect.provide(withProvider(DesiredProvider.Static(pinned)))))
 })
 
-// PVE's read-back quirks, seeded as PVE would store them (pve-api.md "Quirks").
+// PVE's read-back quirks, seeded as PVE would store them (src/reconcile/normalizers/ names the sources).
 const QUIRKY: ReadonlyArray<SimGuestSeed> = [
   {
     vmid: 200, type: "lxc", status: "running",
@@ -136,7 +136,7 @@ const guestConfig = fc.record(
 )
 const docArb = fc.record({ 100: guestConfig, 101: guestConfig, 102: guestConfig }).map((g): DesiredState => {
   const lxc = (c: Record<string, unknown>) => {
-    // lxc calls `name` `hostname` (pve-api.md §8).
+    // lxc calls `name` `hostname` (pve-container `PVE::LXC::Config` `$confdesc`).
     const { name, ...rest } = c
     return name === undefined ? rest : { ...rest, hostname: name }
   }

@@ -1,5 +1,6 @@
 /**
- * Write → read through the simulator's model of PVE (pve-api.md §5.2, §5.3, §8): for any value
+ * Write → read through the simulator's model of PVE (description, tags, memory and netN; sources
+ * in src/sim/GuestState.ts and src/sim/PropertyString.ts): for any value
  * PVE accepts, what it reads back must compare equal to what was written. Uses the simulator's
  * pure transforms, so a disagreement between the normalizers and the simulator shows up here.
  */

@@ -1,7 +1,8 @@
 /**
  * observe's read budget (one read per managed guest in a converged pass: GET /pending, with the
  * config derived from its rows and the power state from the list), and that the list's stale
- * status (pvestatd, pve-api.md §3.1) never causes a wrong or redundant power action: a guest
+ * status (pve-manager `PVE::Service::pvestatd` pushes it every ~10 s) never causes a wrong or
+ * redundant power action: a guest
  * whose plan on the list's status has one gets status/current read fresh first.
  */
 import { describe, expect, it } from "@effect/vitest"

@@ -1,6 +1,6 @@
 /**
  * The selftest over the real simulator (HTTPS, pinned) and a real in-memory journal: only the
- * edges are swapped (design.md "Tests"). Tasks are short so the suite stays fast.
+ * edges are swapped, so what is tested is what runs. Tasks are short so the suite stays fast.
  */
 import { Effect, Either, Layer } from "effect"
 import { Selftest } from "../../src/selftest/Selftest.js"
@@ -36,7 +36,7 @@ export const LIMITED_TOKEN: SimTokenSeed = {
   privileges: [{ path: "/", privs: ["VM.Audit", "VM.Config.Options"], propagate: true }]
 }
 
-/** Sim + Pve client + journal + Selftest; `tokenUser` is the sim's first token. */
+/** Sim + Pve client + journal + node scope + Selftest; `tokenUser` is the sim's first token. */
 export const selftestStack = (options: SimOptions = {}) => {
   const sim = Sim.layer({ taskDuration: 5, guests: GUESTS, ...options })
   const journal = Journal.layer.pipe(Layer.provideMerge(StateStore.layerMemory))

@@ -104,7 +104,10 @@ export const rowWhere = (rows: ReadonlyArray<JsonObject>, key: string, value: un
   return r
 }
 
-/** A stopped task's status: `exitstatus` is present once `status` is `stopped` (pve-api.md §6.2). */
+/**
+ * A stopped task's status: `exitstatus` is present once `status` is `stopped` (pve-manager
+ * `PVE::API2::Tasks::read_task_status`).
+ */
 const StoppedTask = Schema.Struct(
   { status: Schema.Literal("stopped"), exitstatus: Schema.String },
   Schema.Record({ key: Schema.String, value: Schema.Unknown })

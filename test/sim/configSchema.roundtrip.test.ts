@@ -153,8 +153,9 @@ const reason = (r: SimResponse): string => {
 
 /**
  * Known differences, each checked against PVE's sources (qemu-server 9.2.6, pve-container
- * 6.1.10): the simulator's key table (src/sim/ConfigKeys.ts) is partial and misses some
- * root-only and read-only rules. Each line: what happened, in the simulator.
+ * 6.1.10). The simulator now follows those sources for every key of the table; what is left are
+ * values the table accepts and PVE refuses, so the fix belongs in src/domain/configSchema.
+ * Each line: what happened, in the simulator.
  */
 const KNOWN: ReadonlyArray<string> = [
   // Keys of qemu-server's $confdesc / $confdesc_cloudinit the simulator does not model.

@@ -1,4 +1,4 @@
-/** Recovery of ops whose UPID was journaled (design.md invariant 5, "UPID known"). */
+/** Recovery of ops whose UPID was journaled (docs/architecture.md, invariant 5; "Crash recovery", UPID known). */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Ref } from "effect"
 import { PveNotFound, PveTaskFailed, PveTimeout } from "../../src/pve/PveError.js"

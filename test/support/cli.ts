@@ -1,5 +1,7 @@
 /**
- * Runs the real CLI (`src/main.ts` through tsx) as a child process, the way an operator does.
+ * Runs the real CLI as a child process, the way an operator does: the bundle `dist/main.js`
+ * (what bin/felhom-agent.js runs) under plain node, built from the sources by vitest's
+ * globalSetup (test/support/buildBundle.ts).
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"

@@ -1,6 +1,6 @@
 /**
- * Test edges for the daemon run as a child process (`felhom-agent daemon --config FILE`, via
- * tsx), the way systemd runs it: a temp directory with the config, token files and state dir;
+ * Test edges for the daemon run as a child process (`felhom-agent daemon --config FILE`, the
+ * bundle), the way systemd runs it: a temp directory with the config, token files and state dir;
  * a free loopback port for the health server; the child killed in a finalizer whatever the test
  * did; bounded polling (never fixed sleeps) for everything that happens asynchronously.
  */

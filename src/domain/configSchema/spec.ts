@@ -71,7 +71,9 @@ export interface KeySpec {
   /** PVE refuses to delete it ("unable to delete required option"). */
   readonly required?: boolean
   /**
-   * A value only root@pam may set (an API token never counts as root@pam, pve-api.md §2.1);
+   * A value only root@pam may set (an API token never counts as root@pam: pve-access-control
+   * `PVE::RPCEnvironment::check_api2_permissions`, qemu-server `PVE::API2::Qemu`
+   * `$check_vm_modify_config_perm`);
    * returns the reason, or undefined when the value is open to the agent.
    */
   readonly rootOnly?: (value: string, props: PropertyMap | undefined) => string | undefined

@@ -1,7 +1,8 @@
 /**
- * Property-string keys beyond the quirk table that still re-print in PVE's own order
- * (pve-api.md §8): qemu `cpu`, `hotplug`, and disks/mount points. Compared as maps so key
- * order alone is never drift (peers.md: Telmate #1164 "disks always report planned changes").
+ * Property-string keys beyond net, memory and agent that still re-print in PVE's own order
+ * (pve-common `PVE::JSONSchema::print_property_string`): qemu `cpu`, `hotplug`, and disks/mount
+ * points. Compared as maps so key order alone is never drift: otherwise every disk would plan a
+ * change after each read-back.
  */
 import { parseProperties, printCanonical, propertyField } from "./propertyString.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
@@ -11,7 +12,10 @@ export const qemuCpu = propertyField({ family: "cpu", defaultKey: "cputype" })
 
 const HOTPLUG_DEFAULT = "disk,network,usb"
 
-/** qemu `hotplug`: a set; `1` is PVE's default set, absent = default (pve-api.md §5.5). */
+/**
+ * qemu `hotplug`: a set; `1` is PVE's default set (`network,disk,usb`), absent = default
+ * (qemu-server `PVE::QemuServer` `$confdesc`).
+ */
 export const qemuHotplug: FieldNormalizer = {
   family: "hotplug",
   normalize: (value: InputValue) => {

@@ -1,5 +1,6 @@
 /**
- * `netN` for both guest types (pve-api.md §8 "net0 canonical form"). PVE re-prints the
+ * `netN` for both guest types (qemu-server `PVE::QemuServer::Network::print_net`, pve-container
+ * `PVE::LXC::Config::parse_lxc_network`). PVE re-prints the
  * property string in its own order, normalizes boolean sub-options to 1/0, generates a MAC
  * when none is given and keeps the case of a MAC the user gave. So: compare as maps, MACs
  * case-insensitively, and ignore the observed MAC unless the desired value names one.
@@ -28,7 +29,7 @@ const lxcSpec: PropertySpec = {
   numbers: ["mtu", "rate", "tag"],
   upper: ["hwaddr"],
   dropDefaults: { firewall: "0", link_down: "0" },
-  // PVE adds `type=veth` to every container NIC (pve-api.md §8).
+  // PVE adds `type=veth` to every container NIC (pve-container `PVE::LXC::Config::parse_lxc_network`).
   fill: { type: "veth" }
 }
 

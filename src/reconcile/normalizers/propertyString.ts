@@ -1,7 +1,7 @@
 /**
  * Property strings (`k=v,k=v`, one optional default key): qemu `memory`, `agent`, `startup`,
  * lxc `features` and both guests' `netN`. PVE re-prints them in its own key order with
- * booleans as 1/0 (pve-api.md §8 "net0 canonical form"), so they compare as maps.
+ * booleans as 1/0 (pve-common `PVE::JSONSchema::print_property_string`), so they compare as maps.
  */
 import { normalizeBit, normalizeNumber } from "./scalars.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
@@ -42,11 +42,14 @@ export interface PropertySpec {
   readonly defaultKey?: string
   readonly booleans?: ReadonlyArray<string>
   readonly numbers?: ReadonlyArray<string>
-  /** Sub-keys compared case-insensitively (MAC addresses: PVE keeps the user's case, §8). */
+  /**
+   * Sub-keys compared case-insensitively (MAC addresses: PVE keeps the user's case,
+   * `PVE::QemuServer::Network::parse_net`).
+   */
   readonly upper?: ReadonlyArray<string>
   /** Sub-key values equal to PVE's default: dropped, so `firewall=0` ≡ no `firewall`. */
   readonly dropDefaults?: Readonly<Record<string, string>>
-  /** Sub-keys PVE adds when missing (lxc `type=veth`, §8). */
+  /** Sub-keys PVE adds when missing (lxc `type=veth`, pve-container `PVE::LXC::Config::parse_lxc_network`). */
   readonly fill?: Readonly<Record<string, string>>
 }
 
@@ -77,14 +80,17 @@ export const propertyField = (spec: PropertySpec, absent?: string): FieldNormali
   ...(absent === undefined ? {} : { absent: printCanonical(canonicalMap(spec, absent)) })
 })
 
-/** qemu `memory`: `2048` ≡ `"2048"` ≡ `current=2048` (PVE ≥ 8.1 reads a string, §5.1, §8). */
+/**
+ * qemu `memory`: `2048` ≡ `"2048"` ≡ `current=2048` (a property string since qemu-server 8.0.8,
+ * PVE 8.1: `PVE::QemuServer::Memory` `$memory_fmt`).
+ */
 export const qemuMemory = propertyField(
   { family: "memory", defaultKey: "current", numbers: ["current"] },
-  // PVE's default memory is 512 MiB (pve-api.md §8).
+  // PVE's default memory is 512 MiB (qemu-server `PVE::QemuServer::Memory`).
   "512"
 )
 
-/** qemu `agent`: "1" ≡ "enabled=1"; absent means the agent is off (peers.md: Telmate #934). */
+/** qemu `agent`: a property string with default key `enabled`: "1" ≡ "enabled=1"; absent means off. */
 export const qemuAgent = propertyField(
   {
     family: "agent",

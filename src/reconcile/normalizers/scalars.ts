@@ -1,6 +1,6 @@
 /**
  * Scalar families: booleans, numbers, description text, tags, sshkeys and the exact fallback.
- * Each mirrors what PVE does to the value between write and read (pve-api.md §5.1–§5.3, §8).
+ * Each mirrors what PVE does to the value between write and read (sources at each one).
  */
 import type { FieldNormalizer, InputValue, NormalizeContext } from "./types.js"
 
@@ -16,7 +16,10 @@ export const normalizeBit = (value: InputValue): string => {
   return String(value)
 }
 
-/** Numbers and numeric strings compare by value ("4" ≡ 4, "1.50" ≡ 1.5); PVE reads integers as JSON numbers and `cpulimit` as a string (pve-api.md §5.1). */
+/**
+ * Numbers and numeric strings compare by value ("4" ≡ 4, "1.50" ≡ 1.5); PVE reads integers as
+ * JSON numbers and `cpulimit` as a string (qemu-server `PVE::QemuServer::check_type`).
+ */
 export const normalizeNumber = (value: InputValue): string => {
   if (typeof value === "boolean") return value ? "1" : "0"
   if (typeof value === "number") return String(value)
@@ -28,9 +31,9 @@ export const normalizeNumber = (value: InputValue): string => {
 export const booleanField = (absent?: "0" | "1"): FieldNormalizer => ({
   family: "boolean",
   normalize: normalizeBit,
-  // PVE reads booleans back as 1/0 or leaves them out when never set (pve-api.md §8).
+  // PVE reads booleans back as 1/0 or leaves them out when never set (`PVE::QemuServer::check_type`).
   ...(absent === undefined ? {} : { absent }),
-  // Documents may say true/"true"; PVE only accepts 1/0 (pve-api.md §1.1).
+  // Documents may say true/"true"; PVE only accepts 1/0 (pve-common `PVE::JSONSchema::check_type`).
   toWrite: (desired) => {
     const bit = normalizeBit(desired)
     return bit === "1" ? 1 : bit === "0" ? 0 : desired
@@ -44,17 +47,18 @@ export const numberField = (absent?: number): FieldNormalizer => ({
 })
 
 /**
- * qemu description: PVE strips trailing whitespace on read (pve-api.md §5.2); CRLF (also
+ * qemu description: PVE strips trailing whitespace on read (qemu-server
+ * `PVE::QemuServer::parse_vm_config`); CRLF (also
  * `\r\r\n`, so one pass is a fixed point) is folded to LF on both sides.
  */
 export const qemuDescription: FieldNormalizer = {
   family: "description",
   normalize: (value) => String(value).replace(/\r+\n/g, "\n").trimEnd(),
-  // An empty description is not written at all, so "" and absent are the same (pve-api.md §5.2).
+  // An empty description is not written at all, so "" and absent are the same (`write_vm_config`).
   absent: ""
 }
 
-/** lxc description: read back with exactly one trailing `\n` (pve-api.md §5.2). */
+/** lxc description: read back with exactly one trailing `\n` (`PVE::LXC::Config::parse_pct_config`). */
 export const lxcDescription: FieldNormalizer = {
   family: "description",
   normalize: (value) => String(value).trimEnd(),
@@ -63,7 +67,7 @@ export const lxcDescription: FieldNormalizer = {
 
 const byCodeUnit = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
-/** PVE's `get_unique_tags` under the datacenter tag-style (pve-api.md §5.3). */
+/** PVE's `get_unique_tags` (pve-guest-common `PVE::GuestHelpers`) under the datacenter tag-style. */
 export const normalizeTags = (value: InputValue, ctx: NormalizeContext): string => {
   const style = ctx.tagStyle
   const raw = String(value).split(/[;,\s\u0000]+/).filter((t) => t !== "")
@@ -76,7 +80,7 @@ export const normalizeTags = (value: InputValue, ctx: NormalizeContext): string 
 export const tagsField: FieldNormalizer = {
   family: "tags",
   normalize: normalizeTags,
-  // No tags and an empty tag list are the same state (cleared with delete=tags, pve-api.md §5.3).
+  // No tags and an empty tag list are the same state (cleared with delete=tags).
   absent: ""
 }
 
@@ -95,7 +99,10 @@ const decodeFully = (s: string): string => {
   return current
 }
 
-/** qemu `sshkeys` are stored URL-encoded (peers.md: Telmate #133, community.proxmox #200). */
+/**
+ * qemu `sshkeys` are stored URL-encoded (format `urlencoded` in qemu-server `PVE::QemuServer`
+ * `$confdesc_cloudinit`), and clients differ in how they encode: compare the decoded keys.
+ */
 export const sshkeysField: FieldNormalizer = {
   family: "sshkeys",
   normalize: (value) => decodeFully(String(value)).replace(/\r+\n/g, "\n").trimEnd()

@@ -1,5 +1,5 @@
 /**
- * The contract every field normalizer keeps (design.md invariant 2): map a config value to a
+ * The contract every field normalizer keeps (docs/architecture.md, invariant 2): map a config value to a
  * canonical string so that values PVE treats as the same compare equal, and be idempotent —
  * normalizing a canonical string again returns it unchanged.
  */
@@ -8,7 +8,7 @@ import type { ConfigValue } from "../../domain/GuestConfig.js"
 /** A value as it can reach a normalizer: from PVE (string/number) or a document (also boolean). */
 export type InputValue = ConfigValue | boolean
 
-/** Datacenter `tag-style` (pve-api.md §5.3): how PVE stores tags. */
+/** Datacenter `tag-style` (pve-guest-common `PVE::GuestHelpers::get_unique_tags`): how PVE stores tags. */
 export interface TagStyle {
   /** `case-sensitive=1`: tags are not lowercased and sort case-sensitively. */
   readonly caseSensitive: boolean

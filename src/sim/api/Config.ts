@@ -1,7 +1,8 @@
 /**
- * GET config / pending and the config writes (pve-api.md §5): qemu PUT (sync, null) and POST
- * (task `qmconfig`, `background_delay`), lxc PUT. Pre-checks are synchronous for both verbs
- * (§5.4); the change goes through the pending model of §5.5 (see ConfigWrite.ts).
+ * GET config / pending and the config writes: qemu PUT (sync, null) and POST (task `qmconfig`,
+ * `background_delay`), lxc PUT (qemu-server `PVE::API2::Qemu` `vm_config`, `update_vm`,
+ * `update_vm_async`; pve-container `PVE::API2::LXC::Config`). Pre-checks are synchronous for
+ * both verbs; the change goes through the pending model (see ConfigWrite.ts).
  */
 import { Either } from "effect"
 import { digestOf, type GuestKind } from "../GuestState.js"
@@ -133,7 +134,8 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
     })
     const delay = change.values["background_delay"]
     if (delay === undefined) return ok(task.upid)
-    // §5.4: wait up to background_delay s; null when done OK, 500 when it failed, else the UPID.
+    // qemu-server `PVE::API2::Qemu::update_vm_async`: wait up to background_delay s; null when
+    // done OK, 500 when it failed, else the UPID.
     return ctx.cluster.tasks.waitFor(task, Number(delay) * 1000).then((t) =>
       t.status === "running" ? ok(t.upid) : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "") ? ok(null) : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
     )

@@ -1,6 +1,10 @@
 /**
- * One config write: synchronous pre-checks (pve-api.md §5.4 — parameters, per-key privileges,
- * canonical values, digest, lock, balloon ≤ memory) and the pending model of §5.5 (stopped
+ * One config write, after the schema check of its parameters (QemuConfigSchema.ts,
+ * LxcConfigSchema.ts): synchronous pre-checks (qemu-server `PVE::API2::Qemu` `$update_vm_api`,
+ * pve-container `PVE::API2::LXC::Config::update_vm` — ssh keys, `delete`/`revert`, drives,
+ * per-key privileges, canonical values, digest, lock, balloon ≤ memory), the checks that need
+ * the loaded config (ConfigChecks.ts) and the pending model (qemu-server
+ * `PVE::QemuServer::vmconfig_hotplug_pending` / `vmconfig_apply_pending`; stopped
  * guest: applied at once; running: fast-plug/hotplug keys live, the rest pending until the
  * next start; a value equal to the current one leaves no pending entry).
  */
@@ -100,7 +104,8 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
       const digestFail = die(
         kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
       )
-      // qemu asserts the digest before the lock; lxc checks the lock first (§5.4).
+      // qemu asserts the digest before the lock; lxc checks the lock first (pve-container
+      // `PVE::API2::LXC::Config::update_vm`).
       if (kind === "qemu") {
         if (mismatch) return digestFail
         if (locked !== undefined) return die(locked)

@@ -21,7 +21,7 @@ export interface Ctx {
 
 export type Check<A> = Either.Either<A, Reply>
 
-/** Schema check of all parameters (URI ones included, as PVE merges them, §1.1). */
+/** Schema check of all parameters (URI ones included, as `PVE::HTTPServer::rest_handler` merges them). */
 export const check = (
   ctx: Ctx,
   schema: Schema | ((key: string) => ParamSpec | undefined),
@@ -42,7 +42,7 @@ export const needAny = (ctx: Ctx, path: string, privs: ReadonlyArray<string>): C
 
 export const vmPath = (vmid: string | number): string => `/vms/${vmid}`
 
-/** `load_config`: the guest must live on the requested node with that type (§1.4, §8 "Wrong node"). */
+/** `PVE::AbstractConfig::load_config`: the guest must live on the requested node with that type. */
 export const findGuest = (cluster: SimCluster, node: string, kind: GuestKind, vmid: number): GuestState | undefined => {
   const g = cluster.guests.get(vmid)
   return g !== undefined && g.node === node && g.kind === kind ? g : undefined
@@ -56,7 +56,7 @@ export const loadGuest = (ctx: Ctx, kind: GuestKind, node: string, vmid: number)
   return g === undefined ? Either.left(die(notExistText(kind, node, vmid))) : Either.right(g)
 }
 
-/** `check_lock` text (§1.4): "VM is locked (backup)" / "CT is locked (backup)". */
+/** `PVE::AbstractConfig::check_lock` text: "VM is locked (backup)" / "CT is locked (backup)". */
 export const lockError = (g: GuestState): string | undefined => {
   const lock = g.config.get("lock")
   return lock === undefined ? undefined : `${noun(g.kind)} is locked (${lock})`
@@ -69,7 +69,10 @@ export const kindOf = (segment: string | undefined): GuestKind => (segment === "
 export const uriVmid = (ctx: Ctx): number => Number(ctx.uri["vmid"] ?? "0")
 export const uriNode = (ctx: Ctx): string => ctx.uri["node"] ?? ""
 
-/** The `skiplock` rule (§4.2): only root@pam, never a token. */
+/**
+ * The `skiplock` rule (qemu-server `PVE::API2::Qemu::vm_start`, pve-container
+ * `PVE::API2::LXC::Status`): only root@pam, never a token.
+ */
 export const skiplockError = (values: Record<string, string>): Reply | undefined =>
   values["skiplock"] === "1" ? paramFail({ skiplock: "Only root may use this option." }) : undefined
 

@@ -1,6 +1,8 @@
 /**
  * Cluster-wide reads: /version, /nodes, /cluster/resources, /nodes/N/{qemu,lxc},
- * /access/permissions (pve-api.md §3, §2.2). Lists the caller may not audit are filtered,
+ * /access/permissions (pve-manager `PVE::API2::Cluster::resources`, `PVE::API2::Nodes`; qemu-server
+ * `PVE::API2::Qemu::vmlist`; pve-access-control `PVE::API2::AccessControl::permissions`). Lists
+ * the caller may not audit are filtered,
  * never refused.
  */
 import { Either } from "effect"
@@ -39,7 +41,8 @@ export const getResources = (ctx: Ctx): Reply =>
         if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
         vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now, ctx.cluster.stats.published(g.vmid, now))])
       }
-      // PVE sorts the rows by vmid as a string: "1000" before "101" (§3.1).
+      // PVE sorts the rows by vmid as a string: "1000" before "101" (pve-manager
+      // `PVE::API2::Cluster::resources`).
       vms.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       for (const [, r] of vms) rows.push(r)
     }
@@ -47,7 +50,7 @@ export const getResources = (ctx: Ctx): Reply =>
     return ok(rows)
   }))
 
-/** The text PVE gives for a node it cannot resolve (§8 "Wrong node"; exact text uncertain). */
+/** The text PVE gives for a node it cannot resolve (a hostname-lookup error; exact text uncertain). */
 export const unknownNode = (node: string): Reply =>
   die(`hostname lookup '${node}' failed - failed to get address info for: ${node}: Name or service not known`)
 
@@ -65,7 +68,7 @@ export const getGuestList = (ctx: Ctx): Reply =>
       if (values["full"] === "1") row["qmpstatus"] = qmpStatus(g)
       rows.push(row)
     }
-    // Built from a Perl hash: random order (§3.2).
+    // Built from a Perl hash: random order (qemu-server `PVE::API2::Qemu::vmlist`).
     return ok(ctx.cluster.prng.shuffle(rows))
   }))
 

@@ -1,7 +1,9 @@
 /**
- * status/current and the power actions (pve-api.md §4), with the sync-vs-task error split of
- * §1.4: what the API handler checks before forking is a synchronous 500; the rest happens in
- * the worker (PowerTasks.ts), which checks when it starts and changes the guest when it ends.
+ * status/current and the power actions (qemu-server `PVE::API2::Qemu` `vm_status`, `vm_start`,
+ * `vm_stop`, `vm_shutdown`, `vm_reboot`; pve-container `PVE::API2::LXC::Status`), with PVE's
+ * sync-vs-task error split: what the API handler checks before forking is a synchronous 500;
+ * the rest happens in the worker (PowerTasks.ts), which checks when it starts and changes the
+ * guest when it ends.
  * HA-managed guests get an `hastart`/`hastop` request task instead (Ha.ts).
  */
 import { Either } from "effect"

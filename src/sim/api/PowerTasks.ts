@@ -1,5 +1,5 @@
 /**
- * The workers behind the power actions (pve-api.md §4.2; suspend/resume in Suspend.ts). Each
+ * The workers behind the power actions (suspend/resume in Suspend.ts). Each
  * runs inside the guest's config flock for its whole run, as PVE's do (qemu-server
  * `PVE::QemuServer::vm_start` / `vm_stop` / `vm_reboot`, pve-container `PVE::API2::LXC::Status`
  * workers): the checks run when the worker starts (`begin`), the guest changes when it ends

@@ -1,7 +1,7 @@
 /**
  * The route table under /api2/json. A path/method pair not in the table answers PVE's
- * 501 "Method 'VERB /path' not implemented" (pve-api.md §1.3). URI parameters are merged into
- * the request parameters; a conflicting duplicate is a 400 (§1.1).
+ * 501 "Method 'VERB /path' not implemented" (pve-manager `PVE::HTTPServer::rest_handler`). URI
+ * parameters are merged into the request parameters; a conflicting duplicate is a 400 (same place).
  */
 import type { TokenRecord } from "../Access.js"
 import type { SimCluster } from "../Cluster.js"

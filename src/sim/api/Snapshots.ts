@@ -1,5 +1,8 @@
 /**
- * Snapshots (pve-api.md §7): list in random order plus the synthetic `current` entry;
+ * Snapshots (qemu-server `PVE::API2::Qemu` `snapshot_list`, `snapshot`, `rollback`,
+ * `delsnapshot`; pve-container `PVE::API2::LXC::Snapshot`; pve-guest-common
+ * `PVE::AbstractConfig::snapshot_create` / `snapshot_rollback` / `snapshot_delete`): list in
+ * random order plus the synthetic `current` entry;
  * create/rollback/delete run as tasks whose checks (template, lock, duplicate, missing)
  * happen inside the task, holding lock `snapshot` / `rollback` / `snapshot-delete` while
  * they run. Rollback force-stops a running guest before it locks, and restores the
@@ -71,7 +74,8 @@ export const createSnapshot = (ctx: Ctx): Reply =>
     const find = finder(ctx, call)
     const snapname = values["snapname"] ?? ""
     if (reserved(kind, snapname)) return die(`unable to use snapshot name '${snapname}' (reserved name)`)
-    // qemu loads the config before forking (sync 500); lxc fails inside the task (§1.4).
+    // qemu loads the config before forking (sync 500); lxc fails inside the task
+    // (qemu-server `PVE::API2::Qemu::snapshot`, pve-container `PVE::API2::LXC::Snapshot::snapshot`).
     if (kind === "qemu") yield* loadGuest(ctx, kind, node, vmid)
     const task = ctx.cluster.tasks.spawn(node, `${prefix(kind)}snapshot`, String(vmid), ctx.token.tokenid, {
       flock: stepsFlock(call),

@@ -1,5 +1,6 @@
 /**
- * qemu's run states beside running and stopped (pve-api.md §4.1): paused (suspend to RAM),
+ * qemu's run states beside running and stopped (qemu-server `PVE::API2::Qemu` `vm_suspend`,
+ * `vm_resume`): paused (suspend to RAM),
  * hibernated (suspend to disk, lock `suspended`) and the resume of both. Workers as in
  * PowerTasks.ts: checks when they start, the change when they end.
  */

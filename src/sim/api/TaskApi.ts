@@ -1,5 +1,6 @@
 /**
- * Task endpoints (pve-api.md §6.2, §6.3): status (no `endtime`, `exitstatus` only when
+ * Task endpoints (pve-manager `PVE::API2::Tasks` `read_task_status`, `read_task_log`,
+ * `node_tasks`): status (no `endtime`, `exitstatus` only when
  * stopped, token user split into user + tokenid), log with `total` and default limit 50,
  * and the node task list whose default `source` is `archive` (finished tasks only).
  * A token sees its own tasks; others need Sys.Audit on /nodes/N.

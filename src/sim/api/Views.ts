@@ -1,6 +1,6 @@
 /**
- * How guests look on the wire: config with JSON types (pve-api.md §5.1), list rows (§3.2),
- * status/current (§4.1) and /cluster/resources rows (§3.1). Pure over guest state.
+ * How guests look on the wire: config with JSON types, list rows, status/current and
+ * /cluster/resources rows (sources at each function). Pure over guest state.
  */
 import { readAsNumber } from "../ConfigKeys.js"
 import { guestName, haManaged, readDescription, type GuestState, type RunState } from "../GuestState.js"
@@ -12,7 +12,7 @@ export { guestName } from "../GuestState.js"
 const MiB = 1024 * 1024
 const HOST_CPUS = 8
 
-/** Values re-parsed from the file: integers/booleans as numbers, the rest strings (§5.1). */
+/** Values re-parsed from the file: integers/booleans as numbers, the rest strings (`PVE::QemuServer`/`PVE::LXC::Config` `check_type`). */
 export const typedConfig = (g: GuestState, values: ReadonlyMap<string, string>): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   for (const [k, v] of values) out[k] = typedValue(g, k, v)
@@ -26,7 +26,10 @@ export const typedValue = (g: GuestState, key: string, v: string): unknown => {
   return v
 }
 
-/** Default GET config: pending values override, pending deletes removed (§5.1). */
+/**
+ * Default GET config: pending values override, pending deletes removed (pve-guest-common
+ * `PVE::AbstractConfig::load_current_config`).
+ */
 export const mergedConfig = (g: GuestState): Map<string, string> => {
   const m = new Map(g.config)
   for (const [k, v] of g.pending) m.set(k, v)
@@ -62,7 +65,10 @@ const liveKeys = (g: GuestState, row: Record<string, unknown>): void => {
   if (tags !== undefined) row["tags"] = tags
 }
 
-/** A row of GET /nodes/N/qemu or /lxc; qemu has no `type`, lxc pressure values are strings (§3.2). */
+/**
+ * A row of GET /nodes/N/qemu or /lxc; qemu has no `type`, lxc pressure values are strings
+ * (qemu-server `PVE::QemuServer::vmstatus`, pve-container `PVE::LXC::vmstatus`).
+ */
 export const listRow = (g: GuestState): Record<string, unknown> => {
   const mem = maxmem(g)
   const row: Record<string, unknown> = {
@@ -83,7 +89,7 @@ export const listRow = (g: GuestState): Record<string, unknown> => {
   return row
 }
 
-/** qemu's QMP status (`qmpstatus`): the run state while running, else `stopped` (§4.1). */
+/** qemu's QMP status (`qmpstatus`): the run state while running, else `stopped` (`PVE::QemuServer::vmstatus`). */
 export const qmpStatus = (g: GuestState): RunState | "stopped" => (g.running ? g.runState : "stopped")
 
 /**
@@ -94,7 +100,10 @@ export const qmpStatus = (g: GuestState): RunState | "stopped" => (g.running ? g
 const haStatus = (g: GuestState): Record<string, unknown> =>
   g.ha !== undefined && haManaged(g) ? { managed: 1, state: g.ha.crm } : { managed: 0 }
 
-/** GET status/current: the list row plus `ha`, and for qemu `qmpstatus`/`agent` (§4.1). */
+/**
+ * GET status/current: the list row plus `ha`, and for qemu `qmpstatus`/`agent` (qemu-server
+ * `PVE::API2::Qemu::vm_status`, pve-container `PVE::API2::LXC::Status::vm_status`).
+ */
 export const statusCurrent = (g: GuestState): Record<string, unknown> => {
   const row = listRow(g)
   row["ha"] = haStatus(g)
@@ -112,7 +121,8 @@ export const statusCurrent = (g: GuestState): Record<string, unknown> => {
 }
 
 /**
- * A /cluster/resources row (§3.1). Stats (name, template, status, usage) only once "RRD data"
+ * A /cluster/resources row (pve-manager `PVE::API2::Cluster::resources`,
+ * `PVE::API2Tools::extract_vm_stats`). Stats (name, template, status, usage) only once "RRD data"
  * exists; `pushed` is what pvestatd last broadcast ("live" = no lag), undefined = nothing yet.
  * lock and tags are always live.
  */
