@@ -5,19 +5,13 @@
  * `PVE::UPID::read_status`, `status_is_error`).
  */
 import { Schema } from "effect"
-import { UpidString } from "./Upid.js"
+import { UpidFields, UpidString } from "./Upid.js"
 
 export const TaskState = Schema.Literal("running", "stopped")
 
 export const TaskStatus = Schema.Struct({
   upid: UpidString,
-  node: Schema.String,
-  pid: Schema.Number,
-  pstart: Schema.Number,
-  starttime: Schema.Number,
-  type: Schema.String,
-  id: Schema.String,
-  user: Schema.String,
+  ...UpidFields,
   tokenid: Schema.optional(Schema.String),
   status: TaskState,
   exitstatus: Schema.optional(Schema.String)
@@ -40,13 +34,9 @@ export interface TaskLog {
 /** GET /nodes/{node}/tasks rows; running tasks have `status: "RUNNING"` and no `endtime`. */
 export const TaskListEntry = Schema.Struct({
   upid: UpidString,
-  node: Schema.String,
-  pid: Schema.Number,
-  pstart: Schema.Number,
-  starttime: Schema.Number,
-  type: Schema.String,
+  ...UpidFields,
+  // List rows are read leniently here: a row without `id` still lists.
   id: Schema.optional(Schema.String),
-  user: Schema.String,
   tokenid: Schema.optional(Schema.String),
   status: Schema.optional(Schema.String),
   endtime: Schema.optional(Schema.Number)

@@ -4,26 +4,57 @@
  * pstart is at least 8 hex digits and grows to 9 after ~497 days of uptime. The trailing
  * colon is part of the id. Pure: parse and format round-trip exactly.
  */
-import { Either, ParseResult, Schema } from "effect"
+import { Either, ParseResult, Schema, Struct } from "effect"
 
-export interface Upid {
-  readonly node: string
-  readonly pid: number
-  readonly pstart: number
+/**
+ * The parts of a UPID, in the order the text carries them. Task status and list rows answer
+ * the same fields beside the UPID (Task.ts spreads them), and so does the simulator's task.
+ */
+export const UpidFields = {
+  node: Schema.String,
+  pid: Schema.Number,
+  pstart: Schema.Number,
   /** Epoch seconds. */
-  readonly starttime: number
+  starttime: Schema.Number,
   /** Task type, e.g. `qmstart`, `vzsnapshot`, `qmconfig`. */
-  readonly type: string
+  type: Schema.String,
   /** The vmid for guest tasks; empty for node-level tasks. */
-  readonly id: string
+  id: Schema.String,
   /** `user@realm`, or `user@realm!tokenid` for API tokens. */
-  readonly user: string
+  user: Schema.String
 }
 
-const UPID_RE =
-  /^UPID:([a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/
+export const Upid = Schema.Struct(UpidFields)
+export interface Upid extends Schema.Schema.Type<typeof Upid> {}
 
-const hex = (n: number, width: number): string => n.toString(16).toUpperCase().padStart(width, "0")
+/** How one part reads from and prints into the text: PVE's `decode` regex, `encode`'s format. */
+interface TextForm<A> {
+  readonly pattern: string
+  readonly read: (text: string) => A
+  readonly show: (value: A) => string
+}
+
+const hex = (digits: string): TextForm<number> => ({
+  pattern: `[0-9A-Fa-f]{${digits}}`,
+  read: (text) => parseInt(text, 16),
+  show: (n) => n.toString(16).toUpperCase().padStart(8, "0")
+})
+
+const text = (pattern: string): TextForm<string> => ({ pattern, read: (s) => s, show: (s) => s })
+
+const textForms: { readonly [K in keyof Upid]: TextForm<Upid[K]> } = {
+  node: text("[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"),
+  pid: hex("8"),
+  pstart: hex("8,9"),
+  starttime: hex("8"),
+  type: text("[^:\\s/]+"),
+  id: text("[^:\\s/]*"),
+  user: text("[^:\\s/]+")
+}
+
+const keys = Struct.keys(UpidFields)
+const UPID_RE = new RegExp(`^UPID:${keys.map((k) => `(${textForms[k].pattern})`).join(":")}:$`)
+const decodeParts = Schema.decodeUnknownEither(Upid)
 
 export class UpidParseError extends Schema.TaggedError<UpidParseError>()("UpidParseError", {
   input: Schema.String
@@ -37,22 +68,16 @@ export class UpidParseError extends Schema.TaggedError<UpidParseError>()("UpidPa
 export const parseUpid = (input: string): Either.Either<Upid, UpidParseError> => {
   const m = UPID_RE.exec(input)
   if (m === null) return Either.left(new UpidParseError({ input }))
-  const [, node, pid, pstart, starttime, type, id, user] = m as unknown as [
-    string, string, string, string, string, string, string, string
-  ]
-  return Either.right({
-    node,
-    pid: parseInt(pid, 16),
-    pstart: parseInt(pstart, 16),
-    starttime: parseInt(starttime, 16),
-    type,
-    id,
-    user
-  })
+  const parts = Object.fromEntries(keys.map((k, i) => [k, textForms[k].read(m[i + 1] ?? "")]))
+  return Either.mapLeft(decodeParts(parts), () => new UpidParseError({ input }))
 }
 
-export const formatUpid = (u: Upid): string =>
-  `UPID:${u.node}:${hex(u.pid, 8)}:${hex(u.pstart, 8)}:${hex(u.starttime, 8)}:${u.type}:${u.id}:${u.user}:`
+/** The UPID parts of a record that carries others beside them (a task row), in the text's order. */
+export const upidParts = (record: Upid): Upid => Struct.pick(record, ...keys)
+
+const show = <K extends keyof Upid>(u: Upid, k: K): string => textForms[k].show(u[k])
+
+export const formatUpid = (u: Upid): string => `UPID:${keys.map((k) => show(u, k)).join(":")}:`
 
 /** A UPID string that is known to parse; carried as the string PVE gave us, never re-formatted. */
 export const UpidString = Schema.String.pipe(
@@ -62,21 +87,8 @@ export const UpidString = Schema.String.pipe(
 export type UpidString = typeof UpidString.Type
 
 /** Decodes a UPID string into its parts (and encodes the parts back to the exact string). */
-export const UpidFromString = Schema.transformOrFail(
-  Schema.String,
-  Schema.Struct({
-    node: Schema.String,
-    pid: Schema.Number,
-    pstart: Schema.Number,
-    starttime: Schema.Number,
-    type: Schema.String,
-    id: Schema.String,
-    user: Schema.String
-  }),
-  {
-    strict: true,
-    decode: (s, _, ast) =>
-      Either.mapLeft(parseUpid(s), (e) => new ParseResult.Type(ast, s, e.message)),
-    encode: (u) => ParseResult.succeed(formatUpid(u))
-  }
-)
+export const UpidFromString = Schema.transformOrFail(Schema.String, Upid, {
+  strict: true,
+  decode: (s, _, ast) => Either.mapLeft(parseUpid(s), (e) => new ParseResult.Type(ast, s, e.message)),
+  encode: (u) => ParseResult.succeed(formatUpid(u))
+})

@@ -15,21 +15,14 @@
  * changes anything (no `begin`); warnings are added at the end; a stuck task stays running
  * (holding whatever flock it holds) until the faults are cleared.
  */
-import { formatUpid } from "../domain/Upid.js"
+import { formatUpid, type Upid } from "../domain/Upid.js"
 import { consume, matchesTask, type ActiveFaults } from "./Faults.js"
 import { ConfigFlocks, lockTimeoutText } from "./Flock.js"
 import type { GuestKind } from "./GuestState.js"
 import type { Prng } from "./Prng.js"
 
-export interface TaskRecord {
+export interface TaskRecord extends Upid {
   readonly upid: string
-  readonly node: string
-  readonly pid: number
-  readonly pstart: number
-  readonly starttime: number
-  readonly type: string
-  readonly id: string
-  readonly user: string
   status: "running" | "stopped"
   exitstatus: string | undefined
   endtime: number | undefined
@@ -87,20 +80,7 @@ export class TaskEngine {
   }
 
   spawn(node: string, type: string, id: string, user: string, body: TaskBody): TaskRecord {
-    const now = Date.now()
-    let upid = ""
-    let pid = 0
-    const pstart = this.pstartBase + Math.floor(now / 10) % 100_000_000
-    do {
-      pid = 1000 + this.prng.int(4_000_000)
-      upid = formatUpid({ node, pid, pstart, starttime: Math.floor(now / 1000), type, id, user })
-    } while (this.byUpid.has(upid))
-    const task: TaskRecord = {
-      upid, node, pid, pstart, starttime: Math.floor(now / 1000), type, id, user,
-      status: "running", exitstatus: undefined, endtime: undefined, log: [...(body.log ?? [])]
-    }
-    this.byUpid.set(upid, task)
-    this.all.push(task)
+    const task = this.register(node, type, id, user, body.log ?? [])
     const fail = consume(this.faults().fail, id, type)
     if (fail !== undefined) {
       this.later(this.duration(), () => this.whenUnstuck(task, () => this.end(task, { error: fail.message })))
@@ -112,6 +92,38 @@ export class TaskEngine {
       this.flocks.acquire(flock.vmid, (release) => this.start(task, body, release), () =>
         this.end(task, { error: lockTimeoutText(flock.kind, flock.vmid) }))
     }
+    return task
+  }
+
+  /**
+   * A task whose end its caller decides instead of a timer (a migration driven step by step from
+   * the control API). No faults apply to it and it takes no flock; `end` stops it like any other
+   * task (a second call does nothing).
+   */
+  open(node: string, type: string, id: string, user: string, log: ReadonlyArray<string>): {
+    readonly task: TaskRecord
+    readonly end: (outcome: TaskOutcome) => void
+  } {
+    const task = this.register(node, type, id, user, log)
+    return { task, end: (outcome) => this.end(task, outcome) }
+  }
+
+  private register(node: string, type: string, id: string, user: string, log: ReadonlyArray<string>): TaskRecord {
+    const now = Date.now()
+    const pstart = this.pstartBase + Math.floor(now / 10) % 100_000_000
+    const starttime = Math.floor(now / 1000)
+    let parts: Upid
+    let upid: string
+    do {
+      parts = { node, pid: 1000 + this.prng.int(4_000_000), pstart, starttime, type, id, user }
+      upid = formatUpid(parts)
+    } while (this.byUpid.has(upid))
+    const task: TaskRecord = {
+      upid, ...parts,
+      status: "running", exitstatus: undefined, endtime: undefined, log: [...log]
+    }
+    this.byUpid.set(upid, task)
+    this.all.push(task)
     return task
   }
 

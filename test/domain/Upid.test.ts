@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Either, FastCheck as fc, Schema } from "effect"
-import { formatUpid, parseUpid, type Upid, UpidFromString } from "../../src/domain/Upid.js"
+import { formatUpid, parseUpid, type Upid, UpidFromString, upidParts } from "../../src/domain/Upid.js"
 
 const label = fc.stringMatching(/^[a-zA-Z0-9]([a-zA-Z0-9-]{0,14}[a-zA-Z0-9])?$/)
 const field = fc.stringMatching(/^[^:\s/]{1,12}$/)
@@ -52,6 +52,13 @@ describe("UPID", () => {
   it("accepts node-level tasks with an empty id", () => {
     const parsed = parseUpid("UPID:pve1:00001A2B:003C4D5E:67A1B2C3:aptupdate::root@pam:")
     expect(Either.map(parsed, (u) => u.id)).toEqual(Either.right(""))
+  })
+
+  it.prop("a task row's UPID parts are what its UPID parses to, in the text's order", [arbUpid], ([u]) => {
+    const row = { upid: formatUpid(u), ...u, tokenid: "agent", status: "stopped", exitstatus: "OK" }
+    const parts = upidParts(row)
+    expect(parts).toEqual(Either.getOrThrow(parseUpid(row.upid)))
+    expect(Object.keys(parts)).toEqual(["node", "pid", "pstart", "starttime", "type", "id", "user"])
   })
 
   it.prop("the Schema transform round-trips", [arbUpid], ([u]) => {

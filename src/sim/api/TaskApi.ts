@@ -6,7 +6,7 @@
  * A token sees its own tasks; others need Sys.Audit on /nodes/N.
  */
 import { Either } from "effect"
-import { parseUpid } from "../../domain/Upid.js"
+import { parseUpid, upidParts } from "../../domain/Upid.js"
 import { effectivePrivs } from "../Access.js"
 import { boolSpec, intSpec, nodeSpec, strSpec, vmidSpec, type Schema } from "../Params.js"
 import { ok, paramFail, permFail, type Reply } from "../Reply.js"
@@ -42,8 +42,7 @@ const taskRequest = (ctx: Ctx, schema: Schema): Check<{ readonly values: Record<
 export const getTaskStatus = (ctx: Ctx): Reply =>
   Either.merge(Either.map(taskRequest(ctx, { node: nodeSpec, upid: strSpec() }), ({ task: t }) =>
     ok({
-      upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id,
-      ...userFields(t.user), status: t.status, ...(t.status === "stopped" ? { exitstatus: t.exitstatus } : {})
+      upid: t.upid, ...upidParts(t), ...userFields(t.user), status: t.status, ...(t.status === "stopped" ? { exitstatus: t.exitstatus } : {})
     })))
 
 export const getTaskLog = (ctx: Ctx): Reply =>
@@ -87,7 +86,7 @@ export const listTasks = (ctx: Ctx): Reply =>
       if (p["errors"] === "1" && (t.status === "running" || t.exitstatus === "OK")) continue
       if (statuses !== undefined && statuses.length > 0 && (t.status === "running" || !statuses.includes(statusClass(t)))) continue
       rows.push({
-        upid: t.upid, node: t.node, pid: t.pid, pstart: t.pstart, starttime: t.starttime, type: t.type, id: t.id, user: t.user,
+        upid: t.upid, ...upidParts(t),
         status: t.status === "running" ? "RUNNING" : t.exitstatus,
         ...(t.endtime === undefined ? {} : { endtime: t.endtime })
       })
