@@ -8,10 +8,11 @@
  * Migrator runs only ids above the latest it recorded: one shared table would skip them).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Clock, Context, Data, Effect, Layer, Schema } from "effect"
+import { Context, Data, Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
@@ -32,13 +33,15 @@ export class StateStoreOpenError extends Data.TaggedError("StateStoreOpenError")
  */
 export class StateStoreMigrationError extends Data.TaggedError("StateStoreMigrationError")<{
   readonly owner: string
-  readonly id: number
-  readonly name: string
+  readonly id?: number
+  readonly name?: string
   readonly reason: string
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `migration ${this.owner}#${this.id} (${this.name}) failed: ${this.reason}`
+    return this.id === undefined
+      ? `migrations of ${this.owner} failed: ${this.reason}`
+      : `migration ${this.owner}#${this.id} (${this.name}) failed: ${this.reason}`
   }
 }
 
@@ -66,8 +69,8 @@ export interface StateStoreShape {
 const MEMORY = ":memory:"
 const BUSY_TIMEOUT_MS = 5_000
 
-const AppliedRow = Schema.Struct({ id: Schema.Number, name: Schema.String })
-const decodeApplied = Schema.decodeUnknown(Schema.Array(AppliedRow))
+const decodeRecorded = Schema.decodeUnknown(Schema.Array(Schema.Struct({ id: Schema.Number, name: Schema.String })))
+const decodeTables = Schema.decodeUnknown(Schema.Array(Schema.Struct({ name: Schema.String })))
 const decodeJournalMode = Schema.decodeUnknown(Schema.Array(Schema.Struct({ journal_mode: Schema.String })))
 
 /**
@@ -117,35 +120,83 @@ const pragmas = (sql: SqlClient.SqlClient, filename: string) =>
     Effect.catchTag("SqlError", (cause) => new StateStoreOpenError({ filename, reason: cause.message, cause }))
   )
 
+/** The owner's migrations table (Migrator's `table` option). */
+const migrationsTable = (owner: string): string => `migrations_${owner}`
+
+/**
+ * Where the runner before the Migrator recorded every owner's migrations (owner, id, name,
+ * applied_at). Still read, so a state.db it created opens; never written.
+ */
+const LEGACY_TABLE = "schema_migrations"
+
+/** @effect/sql's Migrator without its schema dump, the one part that needs more than the client. */
+const runMigrator = Migrator.make({})
+
+/** The owner's recorded migrations, id → name: its own table and the legacy one. */
+const recordedWith = (sql: SqlClient.SqlClient) => (owner: string) =>
+  Effect.gen(function*() {
+    const table = migrationsTable(owner)
+    const present = yield* Effect.flatMap(
+      sql`SELECT name FROM sqlite_master WHERE type = 'table' AND name IN (${table}, ${LEGACY_TABLE})`,
+      decodeTables
+    )
+    const has = (name: string) => present.some((t) => t.name === name)
+    const legacy = has(LEGACY_TABLE)
+      ? yield* Effect.flatMap(sql`SELECT id, name FROM ${sql(LEGACY_TABLE)} WHERE owner = ${owner}`, decodeRecorded)
+      : []
+    const own = has(table)
+      ? yield* Effect.flatMap(sql`SELECT migration_id AS id, name FROM ${sql(table)}`, decodeRecorded)
+      : []
+    return new Map([...legacy, ...own].map((r) => [r.id, r.name]))
+  }).pipe(Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: `cannot read its records: ${e.message}`, cause: e })))
+
+/**
+ * The first migration recorded under another name, or (with `missing` given) not recorded at
+ * all. The Migrator itself compares neither: it runs what is above its latest id.
+ */
+const disagreement = (
+  owner: string,
+  recorded: ReadonlyMap<number, string>,
+  migrations: ReadonlyArray<Migration>,
+  missing?: string
+): Effect.Effect<void, StateStoreMigrationError> => {
+  for (const m of migrations) {
+    const name = recorded.get(m.id)
+    const reason = name === undefined ? missing : name === m.name ? undefined : `recorded as "${name}"; ids must never be reused`
+    if (reason !== undefined) return Effect.fail(new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason }))
+  }
+  return Effect.void
+}
+
 const migrateWith = (sql: SqlClient.SqlClient) =>
 (owner: string, migrations: ReadonlyArray<Migration>) =>
   Effect.gen(function*() {
     const sorted = [...migrations].sort((a, b) => a.id - b.id)
-    const applied: Array<number> = []
-    for (const [i, m] of sorted.entries()) {
-      const fail = (reason: string, cause?: unknown) =>
-        new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason, cause })
-      if (!Number.isInteger(m.id) || m.id <= 0 || sorted[i + 1]?.id === m.id) {
-        return yield* fail("migration ids must be unique positive integers")
-      }
-      const ran = yield* sql.withTransaction(
-        Effect.gen(function*() {
-          const rows = yield* sql`SELECT id, name FROM schema_migrations WHERE owner = ${owner} AND id = ${m.id}`
-          const existing = yield* decodeApplied(rows).pipe(Effect.mapError((e) => fail("bad migration row", e)))
-          const prior = existing[0]
-          if (prior !== undefined) {
-            if (prior.name !== m.name) return yield* fail(`recorded as "${prior.name}"; ids must never be reused`)
-            return false
-          }
-          yield* Effect.provideService(m.up, SqlClient.SqlClient, sql)
-          const now = yield* Clock.currentTimeMillis
-          yield* sql`INSERT INTO schema_migrations (owner, id, name, applied_at) VALUES (${owner}, ${m.id}, ${m.name}, ${now})`
-          return true
-        })
-      ).pipe(Effect.catchTag("SqlError", (e) => Effect.fail(fail(e.message, e))))
-      if (ran) applied.push(m.id)
+    const clash = sorted.find((m, i) => !Number.isInteger(m.id) || m.id <= 0 || sorted[i + 1]?.id === m.id)
+    if (clash !== undefined) {
+      return yield* new StateStoreMigrationError({ owner, id: clash.id, name: clash.name, reason: "migration ids must be unique positive integers" })
     }
-    return applied
+    const before = yield* recordedWith(sql)(owner)
+    yield* disagreement(owner, before, sorted)
+    const ran = yield* runMigrator({
+      table: migrationsTable(owner),
+      loader: Effect.succeed(sorted.map((m) => [
+        m.id,
+        m.name,
+        // Recorded already (by the runner before the Migrator): the Migrator only records it.
+        // A failure dies, because the Migrator turns failures into untyped defects anyway.
+        Effect.succeed(before.has(m.id) ? Effect.void : Effect.catchAll(m.up, (e) =>
+          Effect.die(new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason: e.message, cause: e }))))
+      ] as const))
+    }).pipe(
+      Effect.provideService(SqlClient.SqlClient, sql),
+      Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: e.message, cause: e })),
+      Effect.catchSomeDefect((d) => d instanceof StateStoreMigrationError ? Option.some(Effect.fail(d)) : Option.none())
+    )
+    // The Migrator answers "nothing applied" when writing its records fails (it takes that for
+    // another process migrating) and skips an id below its latest: check the outcome.
+    yield* disagreement(owner, yield* recordedWith(sql)(owner), sorted, "not applied")
+    return ran.map(([id]) => id).filter((id) => !before.has(id))
   })
 
 /**
@@ -154,23 +205,13 @@ const migrateWith = (sql: SqlClient.SqlClient) =>
  */
 const checkOnlyWith = (sql: SqlClient.SqlClient) =>
 (owner: string, migrations: ReadonlyArray<Migration>) =>
-  Effect.gen(function*() {
-    const rows = yield* sql`SELECT id, name FROM schema_migrations WHERE owner = ${owner}`.pipe(
-      Effect.flatMap(decodeApplied),
-      Effect.orElseSucceed(() => [])
-    )
-    const recorded = new Set(rows.map((r) => r.id))
-    const missing = migrations.find((m) => !recorded.has(m.id))
-    if (missing !== undefined) {
-      return yield* new StateStoreMigrationError({
-        owner,
-        id: missing.id,
-        name: missing.name,
-        reason: "not applied yet: the state database is being created or is from an older version; run the agent (or try again) first"
-      })
-    }
-    return []
-  })
+  Effect.flatMap(recordedWith(sql)(owner), (recorded) =>
+    disagreement(
+      owner,
+      recorded,
+      migrations,
+      "not applied yet: the state database is being created or is from an older version; run the agent (or try again) first"
+    )).pipe(Effect.as([]))
 
 const open = (filename: string, mode: "write" | "read") =>
   Effect.gen(function*() {
@@ -194,15 +235,6 @@ const open = (filename: string, mode: "write" | "read") =>
       Effect.catchAllDefect((cause) => new StateStoreOpenError({ filename, reason: String(cause), cause }))
     )
     yield* pragmas(client, filename)
-    yield* client`CREATE TABLE IF NOT EXISTS schema_migrations (
-      owner TEXT NOT NULL,
-      id INTEGER NOT NULL,
-      name TEXT NOT NULL,
-      applied_at INTEGER NOT NULL,
-      PRIMARY KEY (owner, id)
-    ) STRICT`.pipe(
-      Effect.catchTag("SqlError", (cause) => new StateStoreOpenError({ filename, reason: cause.message, cause }))
-    )
     const store: StateStoreShape = { filename, sql: client, migrate: migrateWith(client) }
     return Context.make(StateStore, store).pipe(
       Context.add(SqlClient.SqlClient, client),

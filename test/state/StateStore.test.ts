@@ -1,8 +1,14 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeHubStore } from "../../src/hub/HubStore.js"
+import { Journal } from "../../src/state/Journal.js"
+import { journalMigrations } from "../../src/state/JournalMigrations.js"
+import { NonceStore } from "../../src/state/NonceStore.js"
 import { type Migration, StateStore } from "../../src/state/StateStore.js"
 import { mode, tempDir } from "./support.js"
 
@@ -36,6 +42,18 @@ const pragma = (name: string) =>
     return Object.values(rows[0] ?? {})[0]
   })
 
+/** Creates `filename` from the SQL dump of a state.db written before the Migrator, as that code left it. */
+const createFromDump = (filename: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const dump = fs.readFileSync(path.join(import.meta.dirname, "fixtures", "state-before-migrator.sql"), "utf8")
+    const sql = yield* SqliteClient.make({ filename })
+    const statements = dump.replace(/^--.*$/gm, "").split(/;\s*\n/).map((t) => t.trim()).filter((t) => t !== "")
+    for (const statement of statements) yield* sql.unsafe(statement)
+  }).pipe(Effect.provide(Reactivity.layer)))
+
+const tables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  Effect.map(sql`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`, (rows) => rows.map((r) => r["name"])))
+
 describe("StateStore in read mode (readers beside a writer)", () => {
   it.scoped("writes nothing: a migration not yet applied is an error, never applied by the reader", () =>
     Effect.gen(function*() {
@@ -60,6 +78,46 @@ describe("StateStore in read mode (readers beside a writer)", () => {
       ))
       expect(applied).toEqual([])
       expect(log).toEqual(["create_things", "add_note"])
+    }))
+})
+
+describe("a state.db written before the Migrator", () => {
+  it.scoped("opens: its recorded migrations are recognised, none re-runs, and its ops, nonces and cursor stay", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "state.db")
+      yield* createFromDump(filename)
+      const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(Layer.provideMerge(StateStore.layer({ filename })))
+      yield* Effect.gen(function*() {
+        // A re-run would fail on its CREATE TABLE; building the layers ran every owner's migrate.
+        const journal = yield* Journal
+        expect(Option.map(yield* journal.get("op-before-migrator"), (op) => op.phase)).toEqual(Option.some("intent"))
+        const nonces = yield* NonceStore
+        expect(yield* nonces.highWater("agent-1")).toBe(7)
+        const replay = yield* Effect.flip(nonces.admit({ opId: "signed-op-1", seq: 8, agent: "agent-1", expiresAt: 4_000_000_000 }))
+        expect(replay._tag).toBe("OpReplayed")
+        const hub = yield* makeHubStore("agent-1")
+        expect(yield* hub.loadCursor).toBe(7)
+        const store = yield* StateStore
+        expect(yield* store.migrate("journal", journalMigrations)).toEqual([])
+        const recorded = yield* store.sql`SELECT migration_id, name FROM migrations_journal`
+        expect(recorded).toEqual([{ migration_id: 1, name: "create_journal_ops" }])
+        expect(yield* tables).toEqual(expect.arrayContaining(["migrations_hub", "migrations_journal", "migrations_nonces", "schema_migrations"]))
+      }).pipe(Effect.provide(stores))
+    }))
+
+  it.scoped("a reader reads it before any writer has opened it, and writes nothing", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const filename = path.join(dir, "state.db")
+      yield* createFromDump(filename)
+      const before = yield* Effect.provide(tables, StateStore.layer({ filename, mode: "read" }))
+      const ops = yield* Effect.flatMap(Journal, (journal) => journal.list()).pipe(
+        Effect.provide(Journal.layer.pipe(Layer.provideMerge(StateStore.layer({ filename, mode: "read" }))))
+      )
+      expect(ops.map((op) => op.opId)).toEqual(["op-before-migrator"])
+      expect(yield* Effect.provide(tables, StateStore.layer({ filename, mode: "read" }))).toEqual(before)
+      expect(before).not.toContain("migrations_journal")
     }))
 })
 
@@ -97,6 +155,33 @@ describe("StateStore", () => {
         up: Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE nonces (id TEXT PRIMARY KEY) STRICT`)
       }])
       expect(other).toEqual([1])
+    }).pipe(Effect.provide(StateStore.layerMemory)))
+
+  it.scoped("a failing migration is a typed error, leaves nothing behind and runs again next time", () =>
+    Effect.gen(function*() {
+      const store = yield* StateStore
+      const broken: Migration = {
+        id: 1,
+        name: "create_things",
+        up: Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          Effect.zipRight(sql`CREATE TABLE things (id INTEGER PRIMARY KEY) STRICT`, sql`INSERT INTO nowhere VALUES (1)`))
+      }
+      const failed = yield* Effect.flip(store.migrate("things", [broken]))
+      expect(failed).toMatchObject({ _tag: "StateStoreMigrationError", owner: "things", id: 1, name: "create_things" })
+      expect(failed.cause).toMatchObject({ _tag: "SqlError" })
+      expect(yield* tables).not.toContain("things")
+      expect(yield* store.sql`SELECT * FROM migrations_things`).toEqual([])
+      expect(yield* store.migrate("things", counterMigrations([]))).toEqual([1, 2])
+    }).pipe(Effect.provide(StateStore.layerMemory)))
+
+  it.scoped("a migration inserted below one already applied is refused, never skipped", () =>
+    Effect.gen(function*() {
+      const store = yield* StateStore
+      const [first, second] = counterMigrations([])
+      if (first === undefined || second === undefined) return yield* Effect.die("two migrations expected")
+      yield* store.migrate("things", [first, { ...second, id: 3 }])
+      const inserted = yield* Effect.flip(store.migrate("things", [first, second, { ...second, id: 3 }]))
+      expect(inserted).toMatchObject({ _tag: "StateStoreMigrationError", id: 2, reason: "not applied" })
     }).pipe(Effect.provide(StateStore.layerMemory)))
 
   it.scoped("a recorded migration id with another name is refused", () =>
