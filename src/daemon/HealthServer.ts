@@ -7,9 +7,13 @@
  * The routes never fail: a scrape hook that errors is logged and the metrics are rendered
  * anyway, because a monitoring endpoint that goes dark on an error hides the error.
  */
+import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import { Context, Data, Effect, Layer, Runtime } from "effect"
+import { Context, Data, Effect, Layer } from "effect"
 import { Liveness, Readiness } from "./Health.js"
 import { prometheusText } from "../domain/Metrics.js"
 
@@ -53,17 +57,14 @@ export const parseListen = (listen: string): { readonly host: string; readonly p
   return { host: host === "" ? DEFAULT_HEALTH_HOST : host, port }
 }
 
-interface Reply {
-  readonly status: number
-  readonly contentType: string
-  readonly body: string
-}
+const reply = (status: number, contentType: string, body: string) =>
+  HttpServerResponse.text(body, { status, contentType, headers: { "cache-control": "no-store" } })
 
-const json = (status: number, body: unknown): Reply => ({
-  status,
-  contentType: "application/json; charset=utf-8",
-  body: `${JSON.stringify(body)}\n`
-})
+const json = (status: number, body: unknown) => reply(status, "application/json; charset=utf-8", `${JSON.stringify(body)}\n`)
+
+const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 const make = (options: HealthServerOptions) =>
   Effect.gen(function*() {
@@ -71,60 +72,46 @@ const make = (options: HealthServerOptions) =>
     const port = options.port ?? DEFAULT_HEALTH_PORT
     const readiness = yield* Readiness
     const liveness = yield* Liveness
-    const runtime = yield* Effect.runtime<never>()
     const onScrape = options.onScrape ?? Effect.void
 
-    const route = (method: string, path: string): Effect.Effect<Reply> => {
-      if (method !== "GET" && method !== "HEAD") return Effect.succeed(json(405, { error: "method not allowed" }))
-      switch (path) {
-        case "/healthz":
-          return Effect.map(liveness.check, (s) => json(s.alive ? 200 : 503, s))
-        case "/readyz":
-          return Effect.map(readiness.current, (s) => json(s.ready ? 200 : 503, s))
-        case "/metrics":
-          return onScrape.pipe(
-            Effect.catchAllCause((cause) => Effect.logWarning("metrics scrape hook failed", cause)),
-            Effect.zipRight(prometheusText),
-            Effect.map((body): Reply => ({ status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body }))
-          )
-        default:
-          return Effect.succeed(json(404, { error: "not found", routes: ["/healthz", "/readyz", "/metrics"] }))
-      }
-    }
-
-    const server = http.createServer((req, res) => {
-      const path = (req.url ?? "/").split("?")[0] ?? "/"
-      const method = req.method ?? "GET"
-      Runtime.runPromise(runtime)(route(method, path)).then(
-        (reply) => {
-          res.writeHead(reply.status, { "content-type": reply.contentType, "cache-control": "no-store" })
-          res.end(method === "HEAD" ? undefined : reply.body)
-        },
-        // Only a defect gets here (the routes cannot fail); answer rather than hang the scraper.
-        () => {
-          res.writeHead(500, { "content-type": "text/plain" })
-          res.end("internal error\n")
-        }
-      )
-    })
-
-    const address = yield* Effect.acquireRelease(
-      Effect.async<{ host: string; port: number }, HealthServerListenError>((resume) => {
-        const onError = (error: Error) =>
-          resume(Effect.fail(new HealthServerListenError({ host, port, reason: error.message })))
-        server.once("error", onError)
-        server.listen(port, host, () => {
-          server.off("error", onError)
-          const bound: AddressInfo | string | null = server.address()
-          resume(Effect.succeed({ host, port: typeof bound === "object" && bound !== null ? bound.port : port }))
-        })
-      }),
-      () =>
-        Effect.async<void>((resume) => {
-          server.close(() => resume(Effect.void))
-          server.closeAllConnections()
-        })
+    const routes = HttpRouter.empty.pipe(
+      // A HEAD request is answered by the GET route, without the body.
+      HttpRouter.get("/healthz", Effect.map(liveness.check, (s) => json(s.alive ? 200 : 503, s))),
+      HttpRouter.get("/readyz", Effect.map(readiness.current, (s) => json(s.ready ? 200 : 503, s))),
+      HttpRouter.get("/metrics", onScrape.pipe(
+        Effect.catchAllCause((cause) => Effect.logWarning("metrics scrape hook failed", cause)),
+        Effect.zipRight(prometheusText),
+        Effect.map((body) => reply(200, PROMETHEUS_TEXT, body))
+      )),
+      Effect.catchTag("RouteNotFound", ({ request }) =>
+        Effect.succeed(
+          request.method !== "GET" && request.method !== "HEAD"
+            ? json(405, { error: "method not allowed" })
+            : json(404, { error: "not found", routes: ["/healthz", "/readyz", "/metrics"] })
+        )),
+      // Only a defect gets here (the routes cannot fail); answer rather than hang the scraper.
+      Effect.catchAllDefect((defect) =>
+        Effect.as(Effect.logError("health route died", defect), reply(500, "text/plain", "internal error\n")))
     )
+
+    const node = http.createServer()
+    const server = yield* NodeHttpServer.make(() => node, { host, port }).pipe(
+      Effect.mapError((e) => new HealthServerListenError({ host, port, reason: causeMessage(e.cause) }))
+    )
+    // Runs before NodeHttpServer's own close, which would wait for idle keep-alive scrapes to
+    // time out: stop listening, cut every connection, then wait for the close.
+    yield* Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        node.close(() => resume(Effect.void))
+        node.closeAllConnections()
+      })
+    )
+    // Scrapes are not traced: a span every few seconds per scraper would drown the ops' traces.
+    yield* HttpServer.serveEffect(routes).pipe(
+      HttpMiddleware.withTracerDisabledWhenEffect(() => true),
+      Effect.provideService(HttpServer.HttpServer, server)
+    )
+    const address = { host, port: server.address._tag === "TcpAddress" ? server.address.port : port }
     yield* Effect.logInfo("health server listening").pipe(Effect.annotateLogs({ host, port: address.port }))
     return { address }
   })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Layer, Metric, TestClock } from "effect"
+import { Context, Deferred, Effect, Layer, Metric, TestClock, Tracer } from "effect"
 import { Liveness, Readiness } from "../../src/daemon/Health.js"
 import { HealthServer, parseListen } from "../../src/daemon/HealthServer.js"
 import { AgentMetrics, recordNonceFill, recordOp } from "../../src/domain/Metrics.js"
@@ -8,7 +8,12 @@ import { parsePrometheus, sampleValue } from "./fixtures/prometheus.js"
 const get = (port: number, path: string, method = "GET") =>
   Effect.promise(async () => {
     const response = await fetch(`http://127.0.0.1:${port}${path}`, { method })
-    return { status: response.status, type: response.headers.get("content-type") ?? "", body: await response.text() }
+    return {
+      status: response.status,
+      type: response.headers.get("content-type") ?? "",
+      cache: response.headers.get("cache-control") ?? "",
+      body: await response.text()
+    }
   })
 
 const scrapes = Metric.counter("felhom_test_health_scrape_hook_total", { incremental: true })
@@ -90,6 +95,53 @@ describe("HealthServer", () => {
       expect((yield* get(port, "/readyz", "POST")).status).toBe(405)
       expect((yield* get(port, "/healthz", "HEAD")).status).toBe(200)
     }).pipe(Effect.provide(server())))
+
+  it.live("every answer is uncached, typed exactly, and HEAD carries no body", () =>
+    Effect.gen(function*() {
+      const { port } = yield* services
+      const json = "application/json; charset=utf-8"
+      for (const path of ["/healthz", "/readyz", "/nope"]) {
+        expect(yield* get(port, path)).toMatchObject({ type: json, cache: "no-store" })
+      }
+      expect(yield* get(port, "/metrics?x=1")).toMatchObject({ status: 200, type: "text/plain; version=0.0.4; charset=utf-8", cache: "no-store" })
+      expect(yield* get(port, "/nope", "DELETE")).toMatchObject({ status: 405, type: json, body: `{"error":"method not allowed"}\n` })
+      expect(JSON.parse((yield* get(port, "/nope")).body)).toEqual({ error: "not found", routes: ["/healthz", "/readyz", "/metrics"] })
+      expect(yield* get(port, "/readyz", "HEAD")).toMatchObject({ status: 503, type: json, body: "" })
+    }).pipe(Effect.provide(server())))
+
+  it.live("a scrape still in progress does not hold up the server's close", () =>
+    Effect.gen(function*() {
+      const started = yield* Deferred.make<void>()
+      const closed = yield* Effect.scoped(Effect.gen(function*() {
+        const ctx = yield* Layer.build(server({ onScrape: Effect.zipRight(Deferred.succeed(started, undefined), Effect.never) }))
+        const port = Context.get(ctx, HealthServer).address.port
+        yield* Effect.forkDaemon(Effect.exit(Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/metrics`))))
+        yield* Deferred.await(started)
+        return port
+      })).pipe(Effect.timeout("2 seconds"))
+      const refused = yield* Effect.flip(Effect.tryPromise(() => fetch(`http://127.0.0.1:${closed}/healthz`)))
+      expect(refused._tag).toBe("UnknownException")
+    }))
+
+  it.live("scrapes make no spans", () =>
+    Effect.gen(function*() {
+      const names: Array<string> = []
+      const base = yield* Effect.tracer
+      const recording = Tracer.make({
+        span: (name, ...rest) => {
+          names.push(name)
+          return base.span(name, ...rest)
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      yield* Effect.gen(function*() {
+        const ctx = yield* Layer.build(server())
+        const port = Context.get(ctx, HealthServer).address.port
+        yield* get(port, "/metrics")
+        yield* Effect.withSpan(Effect.void, "after the scrape")
+      }).pipe(Effect.scoped, Effect.withTracer(recording))
+      expect(names).toEqual(["after the scrape"])
+    }))
 
   it.live("a taken port fails the layer with a clear error", () =>
     Effect.gen(function*() {
