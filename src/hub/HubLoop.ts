@@ -7,10 +7,10 @@
  * the reconciler keeps reconciling it. The loop never verifies ops itself: it only orders
  * them; every op is judged by `onOp`.
  */
-import { Clock, Context, Duration, Effect, Either, Layer, Metric, Ref, Schema } from "effect"
+import { Clock, Context, Duration, Effect, Either, Layer, Metric, Ref, Schedule, Schema } from "effect"
 import { decodeBase64Strict, decodeEnvelope } from "../authz/Envelope.js"
 import type { StateStore } from "../state/StateStore.js"
-import { type BackoffPolicy, backoffDelay, DEFAULT_BACKOFF } from "./backoff.js"
+import { backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js"
 import { HubClient } from "./HubClient.js"
 import { HubDesired } from "./HubDesiredProvider.js"
 import type { HubError, HubReportInvalid, HubStoreError } from "./HubError.js"
@@ -199,33 +199,46 @@ export const make = (options: HubLoopOptions) =>
 
     const retryAfterOf = (e: PassError): number | undefined => e._tag === "HubRejected" ? e.retryAfter : undefined
 
-    const once: Effect.Effect<Duration.Duration> = pass.pipe(
-      Effect.zipRight(Clock.currentTimeMillis),
-      Effect.flatMap((now) =>
-        Ref.set(status, { consecutiveFailures: 0, lastError: undefined, lastSuccessAt: now }).pipe(
-          Effect.zipRight(Metric.set(HubLoopMetrics.consecutiveFailures, 0)),
-          Effect.as(interval)
-        )
-      ),
-      Effect.catchAll((error) =>
-        Effect.gen(function*() {
-          const before = yield* Ref.get(status)
-          const failures = before.consecutiveFailures + 1
-          yield* Ref.set(status, { ...before, consecutiveFailures: failures, lastError: error.message })
-          yield* Metric.set(HubLoopMetrics.consecutiveFailures, failures)
-          const delay = yield* backoffDelay(policy, failures, retryAfterOf(error))
-          yield* Effect.logWarning("hub pass failed; the last good desired state stays in force").pipe(
-            Effect.annotateLogs({ error: error._tag, reason: error.message, failures, retry_in: Duration.format(delay) })
-          )
-          return delay
-        })
-      ),
-      // A defect in a handler is a bug, but the loop must outlive it (the daemon keeps running).
-      Effect.catchAllDefect((defect) =>
-        Effect.as(Effect.logError("hub pass died", defect), Duration.max(interval, policy.base)))
+    const succeeded = Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.set(status, { consecutiveFailures: 0, lastError: undefined, lastSuccessAt: now }).pipe(
+        Effect.zipRight(Metric.set(HubLoopMetrics.consecutiveFailures, 0))
+      ))
+
+    const failed = (error: PassError) =>
+      Effect.flatMap(
+        Ref.updateAndGet(status, (s) => ({ ...s, consecutiveFailures: s.consecutiveFailures + 1, lastError: error.message })),
+        (s) => Metric.set(HubLoopMetrics.consecutiveFailures, s.consecutiveFailures)
+      )
+
+    // Outputs the failure with the delay the backoff chose, to say both before the wait.
+    const retrying = Schedule.intersect(Schedule.identity<PassError>(), Schedule.delays(backoff(policy, retryAfterOf))).pipe(
+      Schedule.tapOutput(([error, delay]) =>
+        Effect.flatMap(Ref.get(status), ({ consecutiveFailures }) =>
+          Effect.logWarning("hub pass failed; the last good desired state stays in force").pipe(
+            Effect.annotateLogs({ error: error._tag, reason: error.message, failures: consecutiveFailures, retry_in: Duration.format(delay) })
+          )))
     )
 
-    const run: Effect.Effect<never> = Effect.flatMap(once, Effect.sleep).pipe(Effect.forever)
+    // A fresh retry per good pass: the backoff starts from `base` again after every success.
+    const untilGood: Effect.Effect<"good" | "died"> = pass.pipe(
+      Effect.tapError(failed),
+      Effect.retry(retrying),
+      // The backoff never gives up: no failure gets past the retry.
+      Effect.orDie,
+      Effect.zipRight(succeeded),
+      Effect.as("good" as const),
+      // A defect in a handler is a bug, but the loop must outlive it (the daemon keeps running).
+      Effect.catchAllDefect((defect) => Effect.as(Effect.logError("hub pass died", defect), "died" as const))
+    )
+
+    // `interval` after a good pass; a pass that died waits at least the backoff's base.
+    const betweenPasses = Schedule.identity<"good" | "died">().pipe(
+      Schedule.zipLeft(Schedule.spaced(interval)),
+      Schedule.modifyDelay((outcome, delay) => outcome === "died" ? Duration.max(delay, policy.base) : delay)
+    )
+
+    // The schedule never ends, so neither does `run`.
+    const run: Effect.Effect<never> = Effect.repeat(untilGood, betweenPasses).pipe(Effect.zipRight(Effect.never))
 
     return HubLoop.of({ pass, run, status: Ref.get(status) })
   })

@@ -5,7 +5,7 @@
  * Effect's Random (`Schedule.jitteredWith`), so a test can fix it
  * (Effect.withRandom(Random.fixed([...]))).
  */
-import { Duration, Effect, Random } from "effect"
+import { Duration, Schedule } from "effect"
 
 export interface BackoffPolicy {
   readonly base: Duration.Duration
@@ -14,29 +14,17 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { base: Duration.seconds(5), cap: Duration.minutes(5) }
 
-/** Nominal delay after `failures` consecutive failures (1 = the first), before jitter. */
-export const nominalDelayMillis = (policy: BackoffPolicy, failures: number): number => {
-  const base = Duration.toMillis(policy.base)
-  const cap = Duration.toMillis(policy.cap)
-  // 2^n overflows to Infinity long after it passed the cap; min() keeps it finite.
-  return Math.min(cap, base * 2 ** Math.max(0, failures - 1))
-}
-
-/** `u` in [0, 1): the delay is nominal × (1/2 + u/2). */
-export const jitteredMillis = (nominal: number, u: number): number => Math.round(nominal / 2 + (u * nominal) / 2)
-
 /**
  * Retries failures of type `E`: base, 2 × base, 4 × base, … up to `cap`, each times a factor
  * drawn from [1/2, 1). A hub's Retry-After is honoured as a floor (it knows its own load),
  * itself bounded by the client to an hour.
  */
-export const backoffDelay = (
-  policy: BackoffPolicy,
-  failures: number,
-  retryAfterSeconds: number | undefined
-): Effect.Effect<Duration.Duration> =>
-  Effect.map(Random.next, (u) => {
-    const jittered = jitteredMillis(nominalDelayMillis(policy, failures), u)
-    const floor = retryAfterSeconds === undefined ? 0 : retryAfterSeconds * 1000
-    return Duration.millis(Math.max(jittered, floor))
-  })
+export const backoff = <E>(policy: BackoffPolicy, retryAfterSeconds: (error: E) => number | undefined) =>
+  Schedule.identity<E>().pipe(
+    Schedule.zipLeft(Schedule.exponential(policy.base, 2).pipe(
+      Schedule.union(Schedule.spaced(policy.cap)),
+      Schedule.jitteredWith({ min: 0.5, max: 1 })
+    )),
+    Schedule.modifyDelay((error, delay) =>
+      Duration.millis(Math.max(Math.round(Duration.toMillis(delay)), (retryAfterSeconds(error) ?? 0) * 1000)))
+  )

@@ -11,24 +11,24 @@ import { isSuccessfulExit, type TaskStatus } from "../domain/Task.js"
 import type { UpidString } from "../domain/Upid.js"
 import { isTransient, type PveError, PveTaskFailed, PveTimeout } from "./PveError.js"
 
-/** The delay before poll `n` (0-based): 50 ms, 100 ms, 200 ms, … capped at 1 s. */
-export const pollDelay = (n: number): Duration.Duration => Duration.millis(Math.min(50 * 2 ** n, 1_000))
+/** 50 ms, 100 ms, 200 ms, … capped at 1 s: between polls, and between retries of one poll. */
+const pollDelays = Schedule.exponential("50 millis", 2).pipe(Schedule.union(Schedule.spaced("1 second")))
 
-const retrySchedule = Schedule.union(Schedule.exponential("50 millis", 2), Schedule.spaced("1 second"))
+/** Polls until the task stopped, answering its last status. */
+const untilStopped = Schedule.identity<TaskStatus>().pipe(
+  Schedule.zipLeft(pollDelays),
+  Schedule.untilInput((status) => status.status === "stopped")
+)
 
 export const waitTask = (
   taskStatus: (upid: UpidString) => Effect.Effect<TaskStatus, PveError>,
   upid: UpidString,
   deadline: Duration.DurationInput
 ): Effect.Effect<TaskStatus, PveError | PveTaskFailed> => {
-  const poll = taskStatus(upid).pipe(Effect.retry({ schedule: retrySchedule, while: isTransient }))
-  const loop = (n: number): Effect.Effect<TaskStatus, PveError> =>
-    Effect.flatMap(poll, (status) =>
-      status.status === "stopped" ? Effect.succeed(status) : Effect.zipRight(Effect.sleep(pollDelay(n)), loop(n + 1))
-    )
+  const poll = taskStatus(upid).pipe(Effect.retry({ schedule: pollDelays, while: isTransient }))
   const timed = Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
-    const status = yield* loop(0)
+    const status = yield* Effect.repeat(poll, untilStopped)
     const exit = status.exitstatus ?? "unexpected status"
     const kind = exit === "OK" ? "ok" : isSuccessfulExit(exit) ? "warnings" : "error"
     yield* recordTaskWait(status.type, kind, ((yield* Clock.currentTimeMillis) - started) / 1000)
