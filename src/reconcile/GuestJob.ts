@@ -7,8 +7,8 @@
  *
  * Touched only inside synchronous sections of GuestQueue (see GuestLane's header), so no locks.
  */
-import type { Context, Exit } from "effect"
-import { Effect } from "effect"
+import type { Context } from "effect"
+import { Cause, Effect, Effectable, Exit } from "effect"
 import type { Vmid } from "../domain/Vmid.js"
 
 /** `reconcile` jobs coalesce per guest; `ordered` (signed-op) jobs form an ordered log. */
@@ -24,10 +24,28 @@ export type GuestJobOutcome =
   | "cancelled"
   | "shutdown"
 
+export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): GuestJobOutcome =>
+  Exit.isSuccess(exit)
+    ? "success"
+    : Cause.isInterruptedOnly(exit.cause)
+    ? "interrupted"
+    : Cause.isFailure(exit.cause)
+    ? "failure"
+    : "defect"
+
 type Waiter = (exit: Exit.Exit<unknown, unknown>) => void
 
-export class GuestJob {
-  state: "queued" | "running" | "finished" = "queued"
+/** The queue's side of awaiting a job, shared by all its jobs. */
+export interface GuestJobHooks {
+  /** Runs when an awaiter is interrupted before the job settled (GuestQueue `abandon`). */
+  readonly cancel: (job: GuestJob) => Effect.Effect<void>
+  /** Called when a job with awaiters settles; the queue calls `job.wake()` later. */
+  readonly wake: (job: GuestJob) => void
+}
+
+export class GuestJob extends Effectable.Class<unknown, unknown> {
+  /** "new" until admitted: an awaiter interrupted before admission has nothing to cancel. */
+  state: "new" | "queued" | "running" | "finished" = "new"
   /** Links of the lane's intrusive FIFO (GuestLane). */
   prev: GuestJob | undefined = undefined
   next: GuestJob | undefined = undefined
@@ -49,61 +67,76 @@ export class GuestJob {
     readonly context: Context.Context<never>,
     readonly submittedAt: number,
     /** What an interrupted submitter does to this job once it runs (see GuestQueue header). */
-    readonly onInterrupt: "detach" | "interrupt"
-  ) {}
+    readonly onInterrupt: "detach" | "interrupt",
+    private readonly hooks: GuestJobHooks
+  ) {
+    super()
+  }
 
-  /** Marks the job finished and completes every awaiter (synchronously schedules their fibers). */
+  /** Awaiting the ticket: the exit at once if settled, else a wait that cancels on interruption. */
+  commit(): Effect.Effect<unknown, unknown> {
+    return this.exit ?? this.wait(undefined)
+  }
+
+  /**
+   * Runs `admit(this)` and starts waiting in one synchronous step (the registration of the
+   * wait's `Effect.async`): there is no point at which the job is admitted but an interruption
+   * of the submitter would not reach the cancel hook, so no job is ever orphaned.
+   */
+  admitAndAwait(admit: (job: GuestJob) => void): Effect.Effect<unknown, unknown> {
+    return this.wait(admit)
+  }
+
+  /** Marks the job finished; its awaiters are resumed when the queue calls `wake`. */
   settle(exit: Exit.Exit<unknown, unknown>): void {
     this.state = "finished"
     this.exit = exit
+    if (this.waiter !== undefined || this.moreWaiters !== undefined) this.hooks.wake(this)
+  }
+
+  /** Resumes every awaiter with the exit (each resume schedules its fiber). */
+  wake(): void {
+    const exit = this.exit
     const first = this.waiter
     const more = this.moreWaiters
+    if (exit === undefined) return
     this.waiter = undefined
     this.moreWaiters = undefined
     if (first !== undefined) first(exit)
     if (more !== undefined) for (const waiter of more) waiter(exit)
   }
 
-  /**
-   * Waits for the exit. `onCancel` runs when the awaiting fiber is interrupted while waiting (it
-   * is the async's canceler, so the interrupted fiber waits for it to finish).
-   */
-  await(onCancel: (job: GuestJob) => Effect.Effect<void>): Effect.Effect<unknown, unknown> {
-    return Effect.suspend(() => this.exit ?? this.suspendUntilSettled(onCancel, undefined))
-  }
-
-  /**
-   * Runs `admit(this)` and starts waiting in one synchronous step (the registration of a single
-   * `Effect.async`): there is no point at which the job is admitted but an interruption of the
-   * submitter would not reach `onCancel`, so no job is ever orphaned — without the
-   * `uninterruptibleMask` + `onInterrupt` pair that cost several fiber ops per submit.
-   */
-  admitAndAwait(admit: (job: GuestJob) => void, onCancel: (job: GuestJob) => Effect.Effect<void>): Effect.Effect<unknown, unknown> {
-    return this.suspendUntilSettled(onCancel, admit)
-  }
-
   /** Waits until the job is settled, whatever its exit; never cancels it. */
   settled(): Effect.Effect<void> {
-    return Effect.suspend(() =>
-      this.exit !== undefined ? Effect.void : Effect.asVoid(Effect.exit(this.suspendUntilSettled(() => Effect.void, undefined)))
-    )
+    return Effect.async<void>((resume) => {
+      if (this.exit !== undefined) return resume(Effect.void)
+      this.addWaiter(() => resume(Effect.void))
+    })
   }
 
-  private suspendUntilSettled(
-    onCancel: (job: GuestJob) => Effect.Effect<void>,
-    admit: ((job: GuestJob) => void) | undefined
-  ): Effect.Effect<unknown, unknown> {
-    return Effect.async<unknown, unknown>((resume) => {
+  // Not `Effect.async` with a canceler: Effect wraps that in `onInterrupt`, whose `onExit` runs
+  // a cleanup effect after every successful wait too; one handler frame does the same here. The
+  // awaiter is resumed with the job's exit itself, so a failure that arrives while the job is
+  // not settled can only be the awaiter's own interruption.
+  private wait(admit: ((job: GuestJob) => void) | undefined): Effect.Effect<unknown, unknown> {
+    let registered: Waiter | undefined
+    const suspended = Effect.async<unknown, unknown>((resume) => {
       if (admit !== undefined) admit(this)
       // Admission may settle the job at once (queue closed).
       if (this.exit !== undefined) return resume(this.exit)
-      const waiter: Waiter = resume
-      this.addWaiter(waiter)
-      return Effect.suspend(() => {
-        this.removeWaiter(waiter)
-        return onCancel(this)
-      })
+      registered = resume
+      this.addWaiter(resume)
     })
+    return Effect.uninterruptibleMask((restore) =>
+      Effect.matchCauseEffect(restore(suspended), {
+        onSuccess: (value) => Exit.succeed(value),
+        onFailure: (cause: Cause.Cause<unknown>) => {
+          if (this.exit !== undefined) return Exit.failCause(cause)
+          if (registered !== undefined) this.removeWaiter(registered)
+          return Effect.zipRight(this.hooks.cancel(this), Exit.failCause(cause))
+        }
+      })
+    )
   }
 
   private addWaiter(waiter: Waiter): void {

@@ -115,6 +115,26 @@ describe("GuestQueue worker context and tickets", () => {
         expect(yield* Fiber.join(both)).toEqual([7, 7])
         expect(yield* ticket).toBe(7)
       })))
+
+  it.effect("a queued ticket awaited by two fibers, one interrupted: the job is cancelled and the other awaiter is told, not left waiting", () =>
+    withQueue({}, (queue) =>
+      Effect.gen(function*() {
+        const vmid = makeVmid(100)
+        const gate = yield* Deferred.make<void>()
+        const log: Array<string> = []
+        const blocker = yield* queue.enqueue(vmid, "ordered", gated(log, "blocker", gate))
+        yield* waitUntil(Effect.map(queue.stats, (s) => s.running === 1))
+        const ticket = yield* queue.enqueue(vmid, "ordered", Effect.sync(() => log.push("ticket")))
+        const first = yield* Effect.fork(ticket)
+        const second = yield* Effect.fork(ticket)
+        yield* waitUntil(Effect.map(Effect.all([Fiber.status(first), Fiber.status(second)]), (ss) => ss.every((s) => s._tag === "Suspended")))
+        yield* Fiber.interrupt(first)
+        const other = yield* Fiber.await(second)
+        expect(Exit.isInterrupted(other)).toBe(true)
+        yield* Deferred.succeed(gate, undefined)
+        yield* blocker
+        expect(log).toEqual(["blocker"])
+      })))
 })
 
 describe("GuestQueue coalescing", () => {
