@@ -7,6 +7,7 @@ import { Data, Either } from "effect"
 import type { TokenRecord } from "./Access.js"
 import { activate, noFaults, type ActiveFaults, type SimFaults } from "./Faults.js"
 import { digestOf, serializeConfig, touched, type GuestState, type HaRequest, type RunState, type TagStyle } from "./GuestState.js"
+import { Migrations, type FinishOptions, type SimMigration } from "./Migrate.js"
 import { Prng } from "./Prng.js"
 import { buildGuest, canonicalSeedValue, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
 import { StatsPushes } from "./Stats.js"
@@ -62,6 +63,8 @@ export interface ClusterSettings {
   readonly flockTimeout?: number
   /** ms per simulated HA CRM/LRM round (PVE: ~10 000). */
   readonly haRound?: number
+  /** The address every node's listener is on: the `ip` GET /cluster/status shows. Default 127.0.0.1. */
+  readonly address?: string
 }
 
 export class SimCluster {
@@ -75,6 +78,7 @@ export class SimCluster {
   stats: StatsPushes
   private log: Array<SimMutation> = []
   private faultState: ActiveFaults = noFaults
+  private readonly migrations = new Migrations(this)
 
   constructor(readonly settings: ClusterSettings) {
     this.prng = new Prng(settings.seed)
@@ -88,6 +92,9 @@ export class SimCluster {
   }
   get faults(): ActiveFaults {
     return this.faultState
+  }
+  get nodeIp(): string {
+    return this.settings.address ?? "127.0.0.1"
   }
 
   private newEngine(): TaskEngine {
@@ -232,6 +239,29 @@ export class SimCluster {
     return Either.void
   }
 
+  /**
+   * Starts migrating a guest to `target` (Migrate.ts): `lock: migrate`, its config flock held
+   * and a `qmigrate`/`vzmigrate` task running on the source until `finishMigration`.
+   */
+  beginMigration(vmid: number, target: string): Either.Either<SimMigration, SimControlError> {
+    return Either.mapLeft(this.migrations.begin(vmid, target), (message) => new SimControlError({ message }))
+  }
+
+  /** Moves the migrating guest's config to the target node, unlocks it and ends the task. */
+  finishMigration(vmid: number, options?: FinishOptions): Either.Either<SimMigration, SimControlError> {
+    return Either.mapLeft(this.migrations.finish(vmid, options), (message) => new SimControlError({ message }))
+  }
+
+  /** Both steps: the finish at once (`afterMs` 0, default) or `afterMs` later. */
+  migrate(vmid: number, target: string, afterMs?: number): Either.Either<SimMigration, SimControlError> {
+    return Either.mapLeft(this.migrations.migrate(vmid, target, afterMs), (message) => new SimControlError({ message }))
+  }
+
+  /** Migrations begun and not finished yet. */
+  activeMigrations(): ReadonlyArray<SimMigration> {
+    return this.migrations.active
+  }
+
   setFaults(f: SimFaults): void {
     this.faultState = activate(f)
     this.tasks.release()
@@ -252,6 +282,7 @@ export class SimCluster {
     this.tokens.clear()
     this.log = []
     this.faultState = noFaults
+    this.migrations.clear()
     this.populate()
   }
 

@@ -37,6 +37,9 @@ const LockBody = Schema.Struct({ lock: Schema.String })
 const HaBody = Schema.Struct({ state: Schema.Literal("started", "stopped", "disabled", "ignored") })
 const RunStateBody = Schema.Struct({ state: Schema.Literal("running", "paused", "suspended") })
 const EditBody = Schema.Struct({ set: Schema.optional(ConfigValues), delete: Schema.optional(Schema.Array(Schema.String)) })
+const MigrateBody = Schema.Struct({ target: Schema.String, afterMs: Schema.optional(Schema.NonNegative) })
+const MigrateBeginBody = Schema.Struct({ target: Schema.String })
+const MigrateFinishBody = Schema.Struct({ keepLock: Schema.optional(Schema.Boolean) })
 
 interface Answer {
   readonly status: number
@@ -65,6 +68,7 @@ const fromEither = <A>(e: Either.Either<A, { readonly message: string }>, okStat
 const route = (cluster: SimCluster, method: string, path: string, raw: string): Answer => {
   if (method === "GET" && path === "/mutations") return { status: 200, body: cluster.mutations() }
   if (method === "GET" && path === "/tasks") return { status: 200, body: cluster.tasks.all }
+  if (method === "GET" && path === "/migrations") return { status: 200, body: cluster.activeMigrations() }
   if (method === "POST" && path === "/faults")
     return Either.match(decode(SimFaults, raw), {
       onLeft: (a) => a,
@@ -86,7 +90,7 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
       onLeft: (a) => a,
       onRight: (b) => fromEither(cluster.addGuests("guests" in b ? b.guests : b), 201)
     })
-  const m = /^\/guests\/(\d+)(\/lock|\/edit|\/ha|\/runstate)?$/.exec(path)
+  const m = /^\/guests\/(\d+)(\/lock|\/edit|\/ha|\/runstate|\/migrate|\/migrate\/begin|\/migrate\/finish)?$/.exec(path)
   if (m !== null) {
     const vmid = Number(m[1])
     if (method === "GET" && m[2] === undefined) return fromEither(cluster.view(vmid))
@@ -98,6 +102,12 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
     if (method === "DELETE" && m[2] === "/ha") return fromEither(cluster.setHa(vmid, undefined))
     if (method === "POST" && m[2] === "/runstate")
       return Either.match(decode(RunStateBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setRunState(vmid, b.state)) })
+    if (method === "POST" && m[2] === "/migrate")
+      return Either.match(decode(MigrateBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.migrate(vmid, b.target, b.afterMs)) })
+    if (method === "POST" && m[2] === "/migrate/begin")
+      return Either.match(decode(MigrateBeginBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.beginMigration(vmid, b.target)) })
+    if (method === "POST" && m[2] === "/migrate/finish")
+      return Either.match(decode(MigrateFinishBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.finishMigration(vmid, b)) })
     if (method === "POST" && m[2] === "/edit")
       return Either.match(decode(EditBody, raw), {
         onLeft: (a) => a,

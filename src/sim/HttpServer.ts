@@ -18,6 +18,8 @@ import { type Reply } from "./Reply.js"
 import type { SimTls } from "./Tls.js"
 
 export interface ApiServerOptions {
+  /** The node this listener is: the one GET /cluster/status marks `local`. */
+  readonly node: string
   readonly tls: SimTls | undefined
   readonly idleTimeout: number
   readonly authFailureDelay: number
@@ -148,7 +150,7 @@ const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.Inc
   }
   const parsed = parseParams(req, url, body)
   if ("reply" in parsed) return render(req, res, parsed.reply)
-  const reply = await dispatch(cluster, auth, method, path, parsed.params)
+  const reply = await dispatch(cluster, auth, method, path, parsed.params, opts.node)
   if (hit && mutating && cluster.prng.chance(f.http.dropAfterRate ?? 0)) {
     req.socket.destroy()
     return

@@ -9,6 +9,7 @@ import { Data, Effect, Redacted, type Scope } from "effect"
 import { SimCluster } from "./Cluster.js"
 import { createControlServer } from "./ControlServer.js"
 import { createApiServer } from "./HttpServer.js"
+import { formats } from "./Params.js"
 import { Prng } from "./Prng.js"
 import type { SimGuestSeed, SimTokenSeed } from "./Seeds.js"
 import { generateTls, type SimTls } from "./Tls.js"
@@ -16,21 +17,22 @@ import { generateTls, type SimTls } from "./Tls.js"
 export type { SimGuestSeed, SimSnapshotSeed, SimTokenSeed } from "./Seeds.js"
 export type { SimMutation, SimGuestView } from "./Cluster.js"
 export type { SimFaults } from "./Faults.js"
+export type { FinishOptions, SimMigration } from "./Migrate.js"
 export { SimCluster, SimControlError } from "./Cluster.js"
 
 export interface SimOptions {
   readonly seed?: number
   readonly https?: boolean
   readonly host?: string
-  readonly port?: number
-  readonly controlPort?: number
   /**
    * The first node's API port (0 or absent = any free port). Node i (from 0) listens on
    * `port + i` when a port is given, else on its own free port.
    */
+  readonly port?: number
+  readonly controlPort?: number
+  /** Node names, default ["pve1"]; each gets its own API listener (`nodeUrls`). */
   readonly nodes?: ReadonlyArray<string>
   readonly guests?: ReadonlyArray<SimGuestSeed> | number
-  /** Node names, default ["pve1"]; each gets its own API listener (`nodeUrls`). */
   readonly tokens?: ReadonlyArray<SimTokenSeed>
   readonly taskDuration?: number
   readonly authFailureDelay?: number
@@ -55,9 +57,11 @@ export interface SimOptions {
 }
 
 export interface RunningSim {
-  readonly url: string
-  readonly controlUrl: string
   /** The first node's listener. */
+  readonly url: string
+  /** Every node's listener: node name → base URL. GET /cluster/status on it says `local` for that node. */
+  readonly nodeUrls: Readonly<Record<string, string>>
+  readonly controlUrl: string
   readonly fingerprint: string
   readonly caPem: string
   readonly tokenId: string
@@ -94,6 +98,17 @@ const listen = (
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
 
+/** What GET /cluster/status shows as every node's `ip`: the listen address, loopback for a wildcard. */
+const listenerIp = (host: string): string => (host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host)
+
+const checkNodes = (nodes: ReadonlyArray<string>): string | undefined => {
+  if (nodes.length === 0) return "at least one node is required"
+  const bad = nodes.find((n) => formats.node(n) !== undefined)
+  if (bad !== undefined) return `invalid node name '${bad}'`
+  const twice = nodes.find((n, i) => nodes.indexOf(n) !== i)
+  return twice === undefined ? undefined : `node '${twice}' is listed twice`
+}
+
 export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningSim, SimStartError, Scope.Scope> =>
   Effect.gen(function*() {
     const seed = options.seed ?? 1
@@ -107,6 +122,9 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
     ]
     const first = tokens[0]
     if (first === undefined) return yield* new SimStartError({ message: "at least one token is required" })
+    const nodes = options.nodes ?? ["pve1"]
+    const nodeError = checkNodes(nodes)
+    if (nodeError !== undefined) return yield* new SimStartError({ message: nodeError })
     const tls: SimTls | undefined = useHttps
       ? yield* Effect.try({ try: generateTls, catch: (e) => new SimStartError({ message: `TLS generation failed: ${String(e)}` }) })
       : undefined
@@ -115,7 +133,7 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
         () =>
           new SimCluster({
             seed,
-            nodes: options.nodes ?? ["pve1"],
+            nodes,
             guests: options.guests ?? [],
             tokens,
             taskDuration: options.taskDuration ?? 50,
@@ -123,23 +141,32 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
             statsStaleness: options.statsStaleness ?? 0,
             tagStyle: options.tagStyle ?? {},
             flockTimeout: options.flockTimeout ?? 10_000,
-            haRound: options.haRound ?? options.taskDuration ?? 50
+            haRound: options.haRound ?? options.taskDuration ?? 50,
+            address: listenerIp(host)
           })
       ),
       (c) => Effect.sync(() => c.dispose())
     )
     if (cluster.seedError !== undefined) return yield* new SimStartError({ message: cluster.seedError })
     cluster.fingerprint = tls?.fingerprint ?? ""
-    const api = createApiServer(cluster, {
-      tls,
-      idleTimeout: options.idleTimeout ?? 5000,
-      authFailureDelay: options.authFailureDelay ?? 3000
-    })
-    const port = yield* listen(api.server, api.closeAllConnections, host, options.port ?? 0)
+    const scheme = useHttps ? "https" : "http"
+    const basePort = options.port ?? 0
+    const nodeUrls: Record<string, string> = {}
+    for (const [i, node] of nodes.entries()) {
+      const api = createApiServer(cluster, {
+        node,
+        tls,
+        idleTimeout: options.idleTimeout ?? 5000,
+        authFailureDelay: options.authFailureDelay ?? 3000
+      })
+      const port = yield* listen(api.server, api.closeAllConnections, host, basePort === 0 ? 0 : basePort + i)
+      nodeUrls[node] = `${scheme}://${urlHost(host)}:${port}`
+    }
     const control = createControlServer(cluster)
     const controlPort = yield* listen(control, () => control.closeAllConnections(), host, options.controlPort ?? 0)
     return {
-      url: `${useHttps ? "https" : "http"}://${urlHost(host)}:${port}`,
+      url: nodeUrls[nodes[0] ?? ""] ?? "",
+      nodeUrls,
       controlUrl: `http://${urlHost(host)}:${controlPort}`,
       fingerprint: tls?.fingerprint ?? "",
       caPem: tls?.caPem ?? "",

@@ -15,7 +15,9 @@ const tokens = [
 const start = (authFailureDelay = 0) =>
   startSimulator({ https: false, authFailureDelay, tokens, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "qemu" }] })
 
-describe("authentication and permissions (pve-api.md §2)", () => {
+// pve-http-server `PVE::APIServer::Formatter::extract_auth_value`, pve-manager `PVE::HTTPServer::auth_handler`,
+// pve-access-control `PVE::AccessControl::verify_token` and `PVE::RPCEnvironment::permissions`.
+describe("authentication and permissions", () => {
   it.scoped("no credentials: 401 No ticket, empty body", () =>
     Effect.gen(function*() {
       const s = yield* start()

@@ -14,7 +14,9 @@ const start = () =>
   })
 const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) => request(s, path, { method: "PUT", form })
 
-describe("config, digest and pending (pve-api.md §5)", () => {
+// qemu-server `PVE::API2::Qemu` `vm_config`, `update_vm`, `update_vm_async`, `$update_vm_api`;
+// pve-container `PVE::API2::LXC::Config`; digest from `PVE::QemuServer::parse_vm_config`.
+describe("config, digest and pending", () => {
   it.scoped("qemu PUT → null; POST → qmconfig UPID; background_delay → null", () =>
     Effect.gen(function*() {
       const s = yield* start()

@@ -5,7 +5,9 @@ import { dataObject, request } from "./client.js"
 
 const sim = startSimulator({ authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }] })
 
-describe("envelope and errors (pve-api.md §1)", () => {
+// pve-http-server `PVE::APIServer::AnyEvent::response`, `PVE::APIServer::Formatter::Standard`;
+// pve-manager `PVE::HTTPServer::rest_handler`.
+describe("envelope and errors", () => {
   it.scoped("success is {data} with PVE's content type and Server header", () =>
     Effect.gen(function*() {
       const s = yield* sim

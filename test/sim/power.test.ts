@@ -20,7 +20,9 @@ const post = (s: Sim, path: string, form?: Record<string, string>) => request(s,
 const current = (s: Sim, kind: string, vmid: number) => Effect.map(request(s, `/nodes/pve1/${kind}/${vmid}/status/current`), dataObject)
 const elapsedSince = (t0: number) => Date.now() - t0
 
-describe("power tasks: checks when the worker starts, the config flock (pve-api.md §4, §8)", () => {
+// qemu-server `PVE::QemuServer::vm_start` / `_do_vm_stop`, pve-container `PVE::API2::LXC::Status`,
+// pve-guest-common `PVE::AbstractConfig::lock_config`.
+describe("power tasks: checks when the worker starts, the config flock", () => {
   // qemu-server PVE::API2::Qemu vm_start forks the worker at once; PVE::QemuServer::vm_start
   // checks template, then lock, then "already running" when the worker runs, under the flock.
   it.scoped("qemu start checks run when the task starts: a lock set later does not fail it; template is checked before the lock", () =>
@@ -110,7 +112,8 @@ describe("power tasks: checks when the worker starts, the config flock (pve-api.
     }))
 })
 
-describe("paused and hibernated qemu guests (pve-api.md §4.1)", () => {
+// qemu-server `PVE::API2::Qemu` `vm_status`, `vm_suspend`, `vm_resume`.
+describe("paused and hibernated qemu guests", () => {
   // qemu-server PVE::API2::Qemu vm_suspend (qmpause) / vm_resume (qmresume),
   // PVE::QemuServer::RunState::vm_suspend / vm_resume; vm_shutdown and vm_reboot refuse a
   // VM for which PVE::QemuServer::vm_is_paused($vmid, 1) holds.
@@ -191,7 +194,8 @@ describe("paused and hibernated qemu guests (pve-api.md §4.1)", () => {
     }))
 })
 
-describe("HA-managed guests (pve-api.md §4.2)", () => {
+// The `hastart`/`hastop` branch of qemu-server `PVE::API2::Qemu::vm_start` and friends.
+describe("HA-managed guests", () => {
   const haStart = () =>
     startSimulator({
       https: false, authFailureDelay: 0, taskDuration: 5, haRound: 150,

@@ -13,7 +13,8 @@ const start = (tagStyle?: { caseSensitive?: boolean; ordering?: "alphabetical" |
   })
 const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) => request(s, path, { method: "PUT", form })
 
-describe("round-trip quirks (pve-api.md §5, Quirks table)", () => {
+// Sources in src/sim/GuestState.ts, src/sim/PropertyString.ts and src/sim/api/Views.ts.
+describe("round-trip quirks", () => {
   it.scoped("description: qemu trimmed, lxc exactly one trailing newline, empty deletes", () =>
     Effect.gen(function*() {
       const s = yield* start()

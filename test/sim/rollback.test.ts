@@ -20,7 +20,9 @@ const current = (s: Parameters<typeof request>[0], kind: string, vmid: number) =
 const tasksOf = (s: Parameters<typeof request>[0], vmid: number) =>
   Effect.map(request(s, "/nodes/pve1/tasks", { query: { source: "all", vmid: String(vmid) } }), dataRows)
 
-describe("snapshot rollback: order of stop, lock and start (pve-api.md §7)", () => {
+// pve-guest-common `PVE::AbstractConfig::snapshot_rollback`, qemu-server `PVE::QemuConfig`
+// `__snapshot_rollback_vm_stop`, pve-container `PVE::API2::LXC::Snapshot::rollback`.
+describe("snapshot rollback: order of stop, lock and start", () => {
   // pve-guest-common PVE::AbstractConfig::snapshot_rollback (prepare): check_lock, then
   // __snapshot_rollback_vm_stop (qemu-server PVE::QemuConfig, a vm_stop; pve-container
   // PVE::LXC::Config, a forced PVE::LXC::vm_stop), then "vm is running" check, and only then

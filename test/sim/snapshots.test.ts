@@ -15,7 +15,9 @@ const start = () =>
 const post = (s: Parameters<typeof request>[0], path: string, form?: Record<string, string>) =>
   request(s, path, { method: "POST", ...(form ? { form } : {}) })
 
-describe("snapshots (pve-api.md §7)", () => {
+// qemu-server `PVE::API2::Qemu` snapshot methods, pve-container `PVE::API2::LXC::Snapshot`,
+// pve-guest-common `PVE::AbstractConfig` `snapshot_create` / `snapshot_delete`.
+describe("snapshots", () => {
   it.scoped("list has every snapshot plus a synthetic current entry last", () =>
     Effect.gen(function*() {
       const s = yield* start()

@@ -48,7 +48,8 @@ const betweenPushes = <A>(s: RunningSim, body: (attempt: number) => Effect.Effec
     throw new Error("every attempt straddled a stats push")
   })
 
-describe("/cluster/resources staleness (pve-api.md §3.1 pvestatd push)", () => {
+// pve-manager `PVE::Service::pvestatd::update_qemu_status`, `PVE::API2Tools::extract_vm_stats`.
+describe("/cluster/resources staleness (the pvestatd push)", () => {
   it.scoped("status/name lag until the next push; status/current, node lists and lock/tags are live", () =>
     Effect.gen(function*() {
       const period = 500

@@ -19,7 +19,9 @@ const start = () =>
 const post = (s: Parameters<typeof request>[0], path: string, form?: Record<string, string>) =>
   request(s, path, { method: "POST", ...(form ? { form } : {}) })
 
-describe("tasks and the sync-vs-task error split (pve-api.md §1.4, §4, §6)", () => {
+// pve-common `PVE::UPID`, pve-manager `PVE::API2::Tasks`, and the power handlers of qemu-server
+// `PVE::API2::Qemu` / pve-container `PVE::API2::LXC::Status`.
+describe("tasks and the sync-vs-task error split", () => {
   it.scoped("UPID format, running→stopped, log with total, status without endtime", () =>
     Effect.gen(function*() {
       const s = yield* start()

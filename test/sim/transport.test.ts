@@ -21,7 +21,9 @@ const plainHttp = (url: string, method: string) =>
       })
   )
 
-describe("transport (pve-api.md §1.2, §8 TLS and server limits)", () => {
+// pve-http-server `PVE::APIServer::AnyEvent` (`response`, `new`), pve-common
+// `PVE::Certificate::get_certificate_fingerprint`.
+describe("transport: TLS, compression and server limits", () => {
   it.scoped("HTTPS with a CA-signed leaf; fingerprint = SHA-256 of the leaf, shown as ssl_fingerprint", () =>
     Effect.gen(function*() {
       const s = yield* startSimulator({ authFailureDelay: 0 })

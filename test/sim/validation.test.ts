@@ -8,7 +8,8 @@ const start = () =>
 
 const errorsOf = (r: { body: unknown }) => (r.body as { errors?: Record<string, string> }).errors
 
-describe("strict parameter validation (pve-api.md §1.1, §1.3)", () => {
+// pve-common `PVE::JSONSchema` `validate`, `check_prop`, `check_type`.
+describe("strict parameter validation", () => {
   it.scoped("booleans only 1/0 (or JSON true/false)", () =>
     Effect.gen(function*() {
       const s = yield* start()

@@ -17,6 +17,12 @@ export interface Ctx {
   readonly params: Params
   readonly uri: Readonly<Record<string, string>>
   readonly method: string
+  /**
+   * The node whose listener answered (`PVE::INotify::nodename()` of the pveproxy/pvedaemon
+   * that ran the handler). Only GET /cluster/status shows it; every other endpoint answers the
+   * same on every node, since pveproxy forwards /nodes/OTHER/... to that node.
+   */
+  readonly localNode: string
 }
 
 export type Check<A> = Either.Either<A, Reply>

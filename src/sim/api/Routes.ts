@@ -9,6 +9,7 @@ import type { Params } from "../Params.js"
 import { notImplemented, paramFail, type Reply } from "../Reply.js"
 import { putConfig, getConfig, getPending } from "./Config.js"
 import type { Ctx } from "./Context.js"
+import { getClusterStatus } from "./ClusterStatus.js"
 import { getGuestList, getNodes, getPermissions, getResources, getVersion } from "./Lists.js"
 import { getStatus, postPower } from "./Power.js"
 import { createSnapshot, deleteSnapshot, getSnapshotConfig, listSnapshots, rollbackSnapshot } from "./Snapshots.js"
@@ -37,6 +38,7 @@ const ROUTES: ReadonlyArray<Route> = [
   route("GET", "/version", getVersion),
   route("GET", "/nodes", getNodes),
   route("GET", "/cluster/resources", getResources),
+  route("GET", "/cluster/status", getClusterStatus),
   route("GET", "/access/permissions", getPermissions),
   route("GET", "/nodes/{node}/{kind:qemu|lxc}", getGuestList),
   route("GET", `${G}/status/current`, getStatus),
@@ -76,7 +78,8 @@ export const dispatch = (
   token: TokenRecord,
   method: string,
   path: string,
-  params: Params
+  params: Params,
+  localNode: string
 ): Reply | Promise<Reply> => {
   for (const r of ROUTES) {
     if (r.method !== method) continue
@@ -92,7 +95,7 @@ export const dispatch = (
         return paramFail({ [k]: "duplicate parameter (already defined in URI) with conflicting values!" })
       merged[k] = val
     }
-    return r.handler({ cluster, token, params: merged, uri, method })
+    return r.handler({ cluster, token, params: merged, uri, method, localNode })
   }
   return notImplemented(method, path)
 }
