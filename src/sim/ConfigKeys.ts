@@ -6,8 +6,10 @@
  * at once, hot-pluggable live, the rest pending until the next start (qemu-server
  * `PVE::QemuServer` `$fast_plug_option`, pve-container `PVE::LXC::Config` `$LXC_FASTPLUG_OPTIONS`).
  */
-import { formats, type ParamSpec } from "./Params.js"
 import type { GuestKind } from "./GuestState.js"
+import { lxcOptionSpec, lxcSettableSpec } from "./LxcConfigSchema.js"
+import type { ParamSpec } from "./Params.js"
+import { qemuOptionSpec, qemuSettableSpec } from "./QemuConfigSchema.js"
 
 export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-disk" | "hotplug-usb" | "hotplug-memory" | "hotplug-cpu"
 
@@ -17,130 +19,105 @@ export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-d
  * that text; `value` = decided from the old and the new value when the change is applied
  * (api/ConfigPerms.ts).
  */
-export type KeyPriv = string | "root" | "hookscript-lxc" | ReadonlyArray<string>
+export type KeyPriv = ReadonlyArray<string> | { readonly anyOf: ReadonlyArray<string> } | "root" | { readonly deny: string } | "value"
 
 export interface KeyInfo {
+  /** The check of a value (for keys the config API only deletes, what `$confdesc` declares). */
   readonly spec: ParamSpec
   readonly priv: KeyPriv
-  /** The check of a value (for keys the config API only deletes, what `$confdesc` declares). */
   readonly apply: Apply
 }
 
-const s = (extra: Partial<ParamSpec> = {}): ParamSpec => ({ type: "string", ...extra })
-const b: ParamSpec = { type: "boolean" }
-const i = (minimum?: number, maximum?: number): ParamSpec => ({
-  type: "integer",
-  ...(minimum === undefined ? {} : { minimum }),
-  ...(maximum === undefined ? {} : { maximum })
-})
-const n = (minimum: number, maximum: number): ParamSpec => ({ type: "number", minimum, maximum })
-const k = (spec: ParamSpec, priv: KeyPriv, apply: Apply): KeyInfo => ({ spec, priv, apply })
+type Rule = readonly [KeyPriv, Apply]
 
-const O = "VM.Config.Options"
-const C = "VM.Config.CPU"
-const M = "VM.Config.Memory"
-const N = "VM.Config.Network"
-const D = "VM.Config.Disk"
-const H = "VM.Config.HWType"
-const CI = "VM.Config.Cloudinit"
+const O = ["VM.Config.Options"]
+const C = ["VM.Config.CPU"]
+const M = ["VM.Config.Memory"]
+const N = ["VM.Config.Network"]
+const D = ["VM.Config.Disk"]
+const H = ["VM.Config.HWType"]
+const CLOUDINIT = { anyOf: ["VM.Config.Cloudinit", "VM.Config.Network"] }
 
-const common: Record<string, KeyInfo> = {
-  description: k(s({ maxLength: 8192 }), O, "fast"),
-  onboot: k(b, O, "fast"),
-  protection: k(b, O, "fast"),
-  tags: k(s({ format: formats.tagList }), O, "fast"),
-  startup: k(s(), O, "fast"),
-  template: k(b, O, "pending"),
-  cpulimit: k(n(0, 8192), C, "live"),
-  lock: k(s(), "root", "fast")
+const QEMU: Readonly<Record<string, Rule>> = {
+  agent: [O, "live"], autostart: [O, "pending"], bios: [O, "pending"], description: [O, "fast"],
+  keyboard: [O, "pending"], localtime: [O, "pending"], migrate_downtime: [O, "fast"], migrate_speed: [O, "fast"],
+  name: [O, "fast"], onboot: [O, "fast"], ostype: [O, "pending"], protection: [O, "fast"], reboot: [O, "pending"],
+  startdate: [O, "pending"], startup: [O, "fast"], tdf: [O, "pending"], template: [O, "pending"], tags: [O, "fast"],
+  cores: [C, "pending"], cpu: [C, "pending"], runningcpu: [C, "pending"], cpulimit: [C, "live"], cpuunits: [C, "live"],
+  numa: [C, "pending"], smp: [C, "pending"], sockets: [C, "pending"], vcpus: [C, "hotplug-cpu"],
+  memory: [M, "hotplug-memory"], balloon: [M, "live"], shares: [M, "fast"], "allow-ksm": [M, "pending"],
+  acpi: [H, "pending"], hotplug: [H, "live"], kvm: [H, "pending"], machine: [H, "pending"], runningmachine: [H, "pending"],
+  scsihw: [H, "pending"], smbios1: [H, "pending"], tablet: [H, "live"], vga: [H, "pending"], watchdog: [H, "pending"],
+  audio0: [H, "pending"], rng0: ["value", "pending"],
+  freeze: [["VM.PowerMgmt"], "pending"],
+  boot: [D, "pending"], bootdisk: [D, "pending"], vmstatestorage: [D, "fast"],
+  "running-nets-host-mtu": [N, "pending"],
+  cicustom: [CLOUDINIT, "fast"], cipassword: [CLOUDINIT, "fast"], citype: [CLOUDINIT, "fast"], ciuser: [CLOUDINIT, "fast"],
+  ciupgrade: [CLOUDINIT, "fast"], nameserver: [CLOUDINIT, "fast"], searchdomain: [CLOUDINIT, "fast"], sshkeys: [CLOUDINIT, "fast"],
+  // Only deleted by users (drops a hibernation state); both privileges are needed.
+  vmstate: [[...D, "VM.PowerMgmt"], "fast"],
+  cdrom: ["value", "pending"],
+  // Keys in none of `$check_vm_modify_config_perm`'s lists are root@pam's.
+  args: ["root", "pending"], hookscript: ["root", "fast"], lock: ["root", "fast"], affinity: ["root", "pending"],
+  arch: ["root", "pending"], hugepages: ["root", "pending"], keephugepages: ["root", "pending"], ivshmem: ["root", "pending"],
+  spice_enhancements: ["root", "pending"], "amd-sev": ["root", "pending"], "intel-tdx": ["root", "pending"],
+  vmgenid: ["root", "pending"], meta: ["root", "pending"], parent: ["root", "pending"], snaptime: ["root", "pending"]
 }
 
-const QEMU: Record<string, KeyInfo> = {
-  ...common,
-  name: k(s({ format: formats.dnsName }), O, "fast"),
-  cores: k(i(1, 1024), C, "pending"),
-  sockets: k(i(1, 16), C, "pending"),
-  vcpus: k(i(1, 4096), C, "hotplug-cpu"),
-  cpu: k(s(), C, "pending"),
-  cpuunits: k(i(1, 262144), C, "live"),
-  numa: k(b, C, "pending"),
-  memory: k(s(), M, "hotplug-memory"),
-  balloon: k(i(0), M, "live"),
-  shares: k(i(0, 50000), M, "fast"),
-  agent: k(s(), O, "live"),
-  ostype: k(s({ enum: ["other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"] }), O, "pending"),
-  boot: k(s(), D, "pending"),
-  bootdisk: k(s(), D, "pending"),
-  machine: k(s(), H, "pending"),
-  bios: k(s({ enum: ["seabios", "ovmf"] }), H, "pending"),
-  vga: k(s(), H, "pending"),
-  scsihw: k(s({ enum: ["lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"] }), H, "pending"),
-  hotplug: k(s(), H, "live"),
-  tablet: k(b, H, "live"),
-  acpi: k(b, H, "pending"),
-  kvm: k(b, H, "pending"),
-  vmgenid: k(s(), O, "pending"),
-  smbios1: k(s(), O, "pending"),
-  migrate_downtime: k(n(0, 1e9), O, "fast"),
-  migrate_speed: k(i(0), O, "fast"),
-  ciuser: k(s(), CI, "fast"),
-  cipassword: k(s(), CI, "fast"),
-  nameserver: k(s(), CI, "fast"),
-  searchdomain: k(s(), CI, "fast"),
-  sshkeys: k(s(), CI, "fast"),
-  args: k(s(), "root", "pending"),
-  hookscript: k(s(), "root", "fast"),
-  meta: k(s(), "root", "pending"),
-  // Only deleted by users (drops a hibernation state); qemu-server `PVE::API2::Qemu`
-  // `$check_vm_modify_config_perm` wants both privileges.
-  vmstate: k(s(), [D, "VM.PowerMgmt"], "fast")
-}
-
-const LXC: Record<string, KeyInfo> = {
-  ...common,
-  hostname: k(s({ maxLength: 255, format: formats.dnsName }), N, "fast"),
-  cores: k(i(1, 8192), C, "fast"),
-  cpuunits: k(i(0, 500000), C, "live"),
-  memory: k(i(16), M, "live"),
-  swap: k(i(0), M, "live"),
-  nameserver: k(s(), N, "pending"),
-  searchdomain: k(s(), N, "pending"),
-  rootfs: k(s(), D, "pending"),
-  ostype: k(s({ enum: ["debian", "devuan", "ubuntu", "centos", "fedora", "opensuse", "archlinux", "alpine", "gentoo", "nixos", "unmanaged"] }), O, "pending"),
-  arch: k(s({ enum: ["amd64", "i386", "arm64", "armhf", "riscv32", "riscv64"] }), O, "pending"),
-  unprivileged: k(b, O, "pending"),
-  features: k(s(), O, "pending"),
-  console: k(b, O, "pending"),
-  cmode: k(s({ enum: ["shell", "console", "tty"] }), O, "pending"),
-  tty: k(i(0, 6), O, "pending"),
-  timezone: k(s(), O, "pending"),
-  hookscript: k(s(), "hookscript-lxc", "fast")
-}
-
-const QEMU_INDEXED: ReadonlyArray<readonly [RegExp, KeyInfo]> = [
-  [/^net([0-9]|[1-2][0-9]|3[01])$/, k(s(), N, "hotplug-network")],
-  [/^(scsi([0-9]|[1-2][0-9]|30)|virtio([0-9]|1[0-5]))$/, k(s(), D, "hotplug-disk")],
-  [/^(ide[0-3]|sata[0-5]|efidisk0|tpmstate0)$/, k(s(), D, "pending")],
-  [/^unused\d+$/, k(s(), D, "pending")],
-  [/^usb[0-4]$/, k(s(), H, "hotplug-usb")],
-  [/^(serial|parallel)[0-3]$/, k(s(), H, "pending")],
-  [/^ipconfig([0-9]|[1-2][0-9]|3[01])$/, k(s(), CI, "fast")]
-]
-const LXC_INDEXED: ReadonlyArray<readonly [RegExp, KeyInfo]> = [
-  [/^net([0-9]|[1-2][0-9]|3[01])$/, k(s(), N, "live")],
-  [/^mp([0-9]|[1-9][0-9]|2[0-4][0-9]|25[0-5])$/, k(s(), D, "live")],
-  [/^unused\d+$/, k(s(), D, "pending")],
-  [/^dev\d+$/, k(s(), "root", "live")]
+const QEMU_FAMILIES: ReadonlyArray<readonly [RegExp, Rule]> = [
+  [/^net\d+$/, [N, "hotplug-network"]],
+  [/^ipconfig\d+$/, [CLOUDINIT, "fast"]],
+  [/^numa\d+$/, [C, "pending"]],
+  [/^(scsi|virtio)\d+$/, ["value", "hotplug-disk"]],
+  [/^(ide|sata|efidisk|tpmstate|unused)\d+$/, ["value", "pending"]],
+  [/^usb\d+$/, ["value", "hotplug-usb"]],
+  [/^(serial|hostpci|virtiofs)\d+$/, ["value", "pending"]],
+  [/^parallel\d+$/, ["root", "pending"]]
 ]
 
+const LXC: Readonly<Record<string, Rule>> = {
+  cores: [C, "fast"], cpuunits: [C, "live"], cpulimit: [C, "live"],
+  rootfs: ["value", "pending"],
+  memory: [M, "live"], swap: [M, "live"],
+  nameserver: [N, "pending"], searchdomain: [N, "pending"], hostname: [N, "fast"],
+  features: ["value", "pending"],
+  hookscript: [{ deny: "changing the hookscript is only allowed for root@pam" }, "fast"],
+  description: [O, "fast"], onboot: [O, "fast"], startup: [O, "fast"], protection: [O, "fast"], tags: [O, "fast"], lock: [O, "fast"]
+}
+
+const LXC_FAMILIES: ReadonlyArray<readonly [RegExp, Rule]> = [
+  [/^net\d+$/, [N, "live"]],
+  [/^mp\d+$/, ["value", "live"]],
+  [/^dev\d+$/, [{ deny: "configuring device passthrough is only allowed for root@pam" }, "live"]]
+]
+
+const own = (record: Readonly<Record<string, Rule>>, key: string): Rule | undefined =>
+  Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined
+
+/** Any other `$confdesc` key: qemu has none left; lxc's fall to VM.Config.Options, pending. */
+const rule = (kind: GuestKind, key: string): Rule => {
+  const fixed = own(kind === "qemu" ? QEMU : LXC, key)
+  if (fixed !== undefined) return fixed
+  const family = (kind === "qemu" ? QEMU_FAMILIES : LXC_FAMILIES).find(([re]) => re.test(key))
+  return family?.[1] ?? (kind === "qemu" ? ["root", "pending"] : [O, "pending"])
+}
+
+/** Any key of the guest type's option table (`option_exists`), settable or only deletable. */
 export const keyInfo = (kind: GuestKind, key: string): KeyInfo | undefined => {
-  const table = kind === "qemu" ? QEMU : LXC
-  if (Object.prototype.hasOwnProperty.call(table, key)) return table[key]
-  for (const [re, info] of kind === "qemu" ? QEMU_INDEXED : LXC_INDEXED) if (re.test(key)) return info
-  return undefined
+  const spec = kind === "qemu" ? qemuOptionSpec(key) : lxcOptionSpec(key)
+  if (spec === undefined) return undefined
+  const [priv, apply] = rule(kind, key)
+  return { spec, priv, apply }
 }
 
-/** Config-modify privileges, any one of which lets a token call PUT/POST config (§2.2). */
+/** The check of a value the config API takes for `key`, or undefined (not a parameter). */
+export const settableSpec = (kind: GuestKind, key: string): ParamSpec | undefined =>
+  kind === "qemu" ? qemuSettableSpec(key) : lxcSettableSpec(key)
+
+/**
+ * Config-modify privileges, any one of which lets a token call PUT/POST config (qemu-server
+ * `PVE::API2::Qemu` `$vm_config_perm_list`).
+ */
 export const configPrivs = (kind: GuestKind): ReadonlyArray<string> =>
   kind === "qemu"
     ? ["VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"]

@@ -24,8 +24,17 @@ export interface ParamSpec {
    * `$normalize_legacy_param_formats`).
    */
   readonly list?: boolean
-  /** Returns the validator's die text (ending in `\n`) or undefined. */
-  readonly format?: (value: string) => string | undefined
+  /**
+   * PVE's `pattern`, checked as `m/^$pattern$/`: the source goes between the anchors as written,
+   * so a bare alternation (`a|b`) binds to them the way it does in Perl. A pattern PVE writes as
+   * `qr//` is spliced in as a group, so its source here is wrapped in `(?:…)`.
+   */
+  readonly pattern?: string
+  /**
+   * Returns the validator's die text (ending in `\n`) or undefined. `path` is where the value
+   * sits (`net0`), which property-string formats put in front of their sub-keys (`net0.tag`).
+   */
+  readonly format?: (value: string, path: string) => string | undefined
 }
 
 export type Schema = Readonly<Record<string, ParamSpec>>
@@ -50,8 +59,19 @@ const CONFIGID_RE = /^[a-z][a-z0-9_-]+$/i
 const VMID_RE = /^[1-9][0-9]{2,8}$/
 const NODE_RE = /^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/
 
-/** PVE's `split_list`: `;`, `,`, whitespace and NUL separate list items (pve-api.md §5.3). */
-export const splitList = (s: string): Array<string> => s.split(/[;,\s\0]+/).filter((x) => x !== "")
+/** Perl's `split`: trailing empty fields are dropped. */
+const perlSplit = (s: string, sep: RegExp): Array<string> => {
+  const parts = s.split(sep)
+  while (parts.length > 0 && parts[parts.length - 1] === "") parts.pop()
+  return parts
+}
+
+/**
+ * PVE's `split_list` (pve-common `PVE::ParseUtils`): a value holding a NUL splits on NUL only;
+ * otherwise `,` and `;` count as blanks and runs of whitespace separate the items.
+ */
+export const splitList = (s: string): Array<string> =>
+  s.includes("\0") ? perlSplit(s, /\0/) : perlSplit(s.replace(/[,;]/g, " ").replace(/^\s+/, ""), /\s+/)
 
 export const formats = {
   dnsName: (v: string) => (DNS_RE.test(v) ? undefined : "value does not look like a valid DNS name\n"),
@@ -70,6 +90,15 @@ export const formats = {
 const INT_RE = /^[+-]?\d+$/
 const NUM_RE = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
 
+const patterns = new Map<string, RegExp>()
+const anchored = (pattern: string): RegExp => {
+  const known = patterns.get(pattern)
+  if (known !== undefined) return known
+  const re = new RegExp(`^${pattern}$`)
+  patterns.set(pattern, re)
+  return re
+}
+
 /**
  * One scalar value against its spec, in the order of pve-common `PVE::JSONSchema::check_prop`:
  * the type (`check_type`), then `format` (`check_format`), then `pattern`, then
@@ -78,7 +107,7 @@ const NUM_RE = /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
  * does not look like a valid VM ID"), not "minimum value of 100": pve-vmid carries both.
  * Returns the error text or undefined.
  */
-export const checkValue = (spec: ParamSpec, value: string): string | undefined => {
+export const checkValue = (spec: ParamSpec, value: string, path = ""): string | undefined => {
   switch (spec.type) {
     case "boolean":
       if (value !== "1" && value !== "0") return `type check ('boolean') failed - got '${value}'`
@@ -93,11 +122,13 @@ export const checkValue = (spec: ParamSpec, value: string): string | undefined =
       break
   }
   if (spec.format !== undefined) {
-    const err = spec.format(value)
+    const err = spec.format(value, path)
     if (err !== undefined) return `invalid format - ${err}`
   }
-  if (spec.maxLength !== undefined && value.length > spec.maxLength) return `value may only be ${spec.maxLength} characters long`
-  if (spec.minLength !== undefined && value.length < spec.minLength) return `value must be at least ${spec.minLength} characters long`
+  if (spec.pattern !== undefined && !anchored(spec.pattern).test(value)) return "value does not match the regex pattern"
+  const length = [...value].length
+  if (spec.maxLength !== undefined && length > spec.maxLength) return `value may only be ${spec.maxLength} characters long`
+  if (spec.minLength !== undefined && length < spec.minLength) return `value must be at least ${spec.minLength} characters long`
   if (NUM_RE.test(value)) {
     const n = Number(value)
     if (spec.maximum !== undefined && n > spec.maximum) return `value must have a maximum value of ${spec.maximum}`
@@ -117,7 +148,8 @@ export const validate = (
   params: Params,
   required: ReadonlyArray<string> = []
 ): { readonly values: Record<string, string>; readonly errors: ParamErrors } => {
-  const lookup = typeof schema === "function" ? schema : (k: string) => schema[k]
+  // Own keys only: a parameter named `constructor` is unknown, not Object's.
+  const lookup = typeof schema === "function" ? schema : (k: string) => (Object.hasOwn(schema, k) ? schema[k] : undefined)
   const values: Record<string, string> = {}
   const errors: ParamErrors = {}
   for (const [key, raw] of Object.entries(params)) {
@@ -134,7 +166,7 @@ export const validate = (
       errors[key] = `type check ('${spec.type}') failed - got ARRAY`
       continue
     }
-    const err = checkValue(spec, value)
+    const err = checkValue(spec, value, key)
     if (err !== undefined) errors[key] = err
     else values[key] = value
   }

@@ -12,7 +12,7 @@ import { lockTimeoutText } from "../Flock.js"
 import { check, findGuest, guestCall, guestParams, guestRequest, kindOf, loadGuest, notExistText, uriNode, uriVmid, type Ctx } from "./Context.js"
 import { applyChange, precheckWrite } from "./ConfigWrite.js"
 import { mergedConfig, typedConfig, typedValue } from "./Views.js"
-import { keyInfo } from "../ConfigKeys.js"
+import { settableSpec } from "../ConfigKeys.js"
 
 export const getConfig = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
@@ -100,7 +100,7 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
     const vmid = uriVmid(ctx)
     const node = uriNode(ctx)
     const common = commonSpecs(kind, async)
-    const values = yield* check(ctx, (key) => common[key] ?? keyInfo(kind, key)?.spec)
+    const values = yield* check(ctx, (key) => (Object.hasOwn(common, key) ? common[key] : undefined) ?? settableSpec(kind, key))
     const change = yield* precheckWrite(ctx, kind, values)
     const early = yield* loadGuest(ctx, kind, node, vmid)
     if (kind === "qemu") {
@@ -111,8 +111,8 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
       return underFlock(ctx, kind, vmid, () =>
         Either.merge(Either.gen(function*() {
           const guest = yield* loadGuest(ctx, kind, node, vmid)
-          const guard = change.guard(guest)
-          if (guard !== undefined) return guard
+          const refused = change.guard(guest) ?? change.check(guest)
+          if (refused !== undefined) return refused
           applyChange(ctx, guest, change)
           return ok(null)
         })))
@@ -122,8 +122,8 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
       begin: () => {
         const guest = findGuest(ctx.cluster, node, kind, vmid)
         if (guest === undefined) return notExistText(kind, node, vmid)
-        const guard = change.guard(guest)
-        return guard === undefined ? undefined : failText(guard)
+        const refused = change.guard(guest) ?? change.check(guest)
+        return refused === undefined ? undefined : failText(refused)
       },
       finish: () => {
         const guest = findGuest(ctx.cluster, node, kind, vmid)

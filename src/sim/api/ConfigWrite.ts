@@ -10,10 +10,13 @@
  */
 import { Either } from "effect"
 import { appliesLive, configPrivs, keyInfo } from "../ConfigKeys.js"
+import { isDriveName } from "../Formats.js"
 import { digestOf, normalizeTags, storeDescription, type GuestKind, type GuestState } from "../GuestState.js"
 import { splitList } from "../Params.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet, qemuMemoryMiB } from "../PropertyString.js"
-import { die, paramFail, permFail, type ParamErrors, type Reply } from "../Reply.js"
+import { die, paramFail, type ParamErrors, type Reply } from "../Reply.js"
+import { sshKeysProblem } from "../SshKeys.js"
+import { applyChecks, driveProblem, keyPermission, storagePermission } from "./ConfigChecks.js"
 import { type Check, type Ctx, lockError, needAny, skiplockError, uriVmid, vmPath } from "./Context.js"
 import { mergedConfig } from "./Views.js"
 
@@ -27,21 +30,17 @@ export interface ConfigChange {
   readonly reverts: ReadonlySet<string>
   /** Checks against the loaded guest (digest, lock, balloon); a Reply = refuse. */
   readonly guard: (g: GuestState) => Reply | undefined
+  /**
+   * The checks that need the old values, run where PVE runs its update loop: after `guard`,
+   * holding the flock (for qemu POST inside the `qmconfig` task).
+   */
+  readonly check: (g: GuestState) => Reply | undefined
 }
 
-const keyPermission = (ctx: Ctx, kind: GuestKind, key: string): Reply | undefined => {
-  const info = keyInfo(kind, key)
-  if (info === undefined) return undefined
-  if (info.priv === "root") return die(`only root can set '${key}' config`)
-  if (info.priv === "hookscript-lxc") return permFail("changing the hookscript is only allowed for root@pam")
-  const path = vmPath(uriVmid(ctx))
-  for (const priv of typeof info.priv === "string" ? [info.priv] : info.priv) {
-    const denied = needAny(ctx, path, [priv]).pipe(Either.match({ onLeft: (r) => r, onRight: () => undefined }))
-    if (denied !== undefined) return denied
-  }
-  return undefined
-}
-
+/**
+ * The stored form of a value that passed the schema check: description lines, tags, net
+ * property strings with their MAC, qemu memory. Other values are stored as given.
+ */
 const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok: string | undefined } | { error: string } => {
   if (key === "description") return { ok: storeDescription(value) }
   if (key === "tags") return { ok: normalizeTags(value, ctx.cluster.settings.tagStyle) }
@@ -51,42 +50,75 @@ const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok:
   return { ok: value }
 }
 
+interface Request {
+  readonly sets: Map<string, string>
+  readonly deletes: Map<string, boolean>
+  readonly reverts: ReadonlyArray<string>
+}
+
+/**
+ * `delete`, `revert` and the values to set, as `$update_vm_api` / `update_vm` read them: the
+ * conflicts between them, unknown keys, `cdrom` as ide2, the stored form of each value.
+ */
+const readRequest = (ctx: Ctx, kind: GuestKind, values: Record<string, string>): Either.Either<Request, Reply> => {
+  const deleteList = splitList(values["delete"] ?? "").map((k) => (kind === "qemu" && k === "cdrom" ? "ide2" : k))
+  const reverts = splitList(values["revert"] ?? "")
+  const errors: ParamErrors = {}
+  const deletes = new Map<string, boolean>()
+  for (const raw of deleteList) {
+    const key = raw.startsWith("!") ? raw.slice(1) : raw
+    if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
+    else if (reverts.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
+    else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
+    deletes.set(key, values["force"] === "1")
+  }
+  for (const key of reverts) {
+    if (keyInfo(kind, key) === undefined) errors["revert"] = `unknown option '${key}'`
+    else if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
+  }
+  if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
+  const sets = new Map<string, string>()
+  for (const key of Object.keys(values).filter((k) => !COMMON.has(k))) {
+    // qemu-server `PVE::API2::Qemu` `$resolve_cdrom_alias`: `cdrom` is ide2 holding a CD-ROM.
+    const target = kind === "qemu" && key === "cdrom" ? "ide2" : key
+    const raw = values[key] ?? ""
+    const c = canonical(ctx, kind, target, target !== key && !/media=/.test(raw) ? `${raw},media=cdrom` : raw)
+    if ("error" in c) errors[key] = `invalid format - ${c.error}`
+    else if (c.ok === undefined) deletes.set(target, false)
+    else sets.set(target, c.ok)
+  }
+  return Object.keys(errors).length > 0 ? Either.left(paramFail(errors)) : Either.right({ sets, deletes, reverts })
+}
+
+/** The privileges of every key written, then (qemu) of the storages it allocates on. */
+const checkPermissions = (ctx: Ctx, kind: GuestKind, req: Request): Reply | undefined => {
+  // qemu checks the deleted and the set keys (a revert only restores a value); lxc also the reverted ones.
+  for (const key of [...req.deletes.keys(), ...(kind === "lxc" ? req.reverts : []), ...req.sets.keys()]) {
+    const denied = keyPermission(ctx, kind, key)
+    if (denied !== undefined) return denied
+  }
+  return kind === "qemu" ? storagePermission(ctx, req.sets) : undefined
+}
+
 export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, string>): Check<ConfigChange> =>
   Either.gen(function*() {
     yield* needAny(ctx, vmPath(uriVmid(ctx)), configPrivs(kind))
     const skip = skiplockError(values)
     if (skip !== undefined) return yield* Either.left(skip)
+    const sshkeys = kind === "qemu" ? values["sshkeys"] : undefined
+    const badKeys = sshkeys === undefined ? undefined : sshKeysProblem(sshkeys)
+    if (badKeys !== undefined) return yield* Either.left(die(badKeys))
 
-    const deleteList = splitList(values["delete"] ?? "")
-    const revertList = splitList(values["revert"] ?? "")
-    const setKeys = Object.keys(values).filter((k) => !COMMON.has(k))
-    const errors: ParamErrors = {}
-    const deletes = new Map<string, boolean>()
-    for (const raw of deleteList) {
-      const key = raw.startsWith("!") ? raw.slice(1) : raw
-      if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
-      else if (revertList.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
-      else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
-      deletes.set(key, values["force"] === "1")
+    const req = yield* readRequest(ctx, kind, values)
+    const { sets, deletes, reverts } = req
+    if (sets.size === 0 && deletes.size === 0 && reverts.length === 0) return yield* Either.left(die("no options specified"))
+    // `$check_drive_param`: a drive the schema took but `parse_drive` does not.
+    for (const key of [...sets.keys()].filter(isDriveName).sort()) {
+      const problem = driveProblem(key, sets.get(key) ?? "")
+      if (problem !== undefined) return yield* Either.left(paramFail({ [key]: problem }))
     }
-    for (const key of revertList) {
-      if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
-    }
-    if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
-    const sets = new Map<string, string>()
-    for (const key of setKeys) {
-      const c = canonical(ctx, kind, key, values[key] ?? "")
-      if ("error" in c) errors[key] = `invalid format - ${c.error}`
-      else if (c.ok === undefined) deletes.set(key, false)
-      else sets.set(key, c.ok)
-    }
-    if (Object.keys(errors).length > 0) return yield* Either.left(paramFail(errors))
-    if (sets.size === 0 && deletes.size === 0 && revertList.length === 0) return yield* Either.left(die("no options specified"))
-
-    for (const key of [...sets.keys(), ...deletes.keys(), ...revertList]) {
-      const denied = keyPermission(ctx, kind, key)
-      if (denied !== undefined) return yield* Either.left(denied)
-    }
+    const denied = checkPermissions(ctx, kind, req)
+    if (denied !== undefined) return yield* Either.left(denied)
     if (kind === "lxc") {
       for (const key of deletes.keys())
         if (key === "memory" || key === "rootfs" || key === "ostype") return yield* Either.left(die(`unable to delete required option '${key}'`))
@@ -118,7 +150,8 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
       if (locked !== undefined) return die(locked)
       return mismatch ? digestFail : undefined
     }
-    return { values, sets, deletes, reverts: new Set(revertList), guard }
+    const check = (g: GuestState): Reply | undefined => applyChecks(ctx, g, { sets, deletes })
+    return { values, sets, deletes, reverts: new Set(reverts), guard, check }
   })
 
 /** Applies the change under the pending model; logs a `config` mutation iff the file changed. */
