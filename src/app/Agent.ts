@@ -12,6 +12,7 @@ import { Pve } from "../pve/Pve.js"
 import { PveConnection } from "../pve/PveConnection.js"
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
+import { NodeScope, type NodeScopeOptions } from "../reconcile/NodeScope.js"
 import { Reconciler, type ReconcilerOptions } from "../reconcile/Reconciler.js"
 import { Selftest } from "../selftest/Selftest.js"
 
@@ -22,6 +23,8 @@ export interface CoreOptions {
   /** How long the engine waits for one task. */
   readonly taskDeadline?: Duration.DurationInput
   readonly reconciler?: ReconcilerOptions
+  /** Which guests the agent owns (default: node scope, learned from PVE). */
+  readonly scope?: NodeScopeOptions
 }
 
 /** Queue, gate and engine; the engine journals under the connection's token user. */
@@ -51,5 +54,6 @@ export const SelftestLive = Layer.unwrapEffect(
 export const CoreLive = (options: CoreOptions = {}) =>
   Layer.merge(Reconciler.layer(options.reconciler), SelftestLive).pipe(
     Layer.provideMerge(EngineLive(options)),
+    Layer.provideMerge(NodeScope.layer(options.scope ?? { mode: "node" })),
     Layer.provideMerge(Pve.layer)
   )

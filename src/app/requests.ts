@@ -11,11 +11,11 @@ import type { SignedOps } from "../authz/SignedOps.js"
 import { type DesiredState, DesiredStateInvalid } from "../domain/DesiredState.js"
 import { type RevertError, revertOp, reverted } from "../reconcile/revert.js"
 import type { Pve } from "../pve/Pve.js"
-import type { PveError } from "../pve/PveError.js"
 import { Engine } from "../reconcile/Engine.js"
 import { describeOutcome, isSuccess, type OpResult } from "../reconcile/Outcome.js"
 import { planReport, renderPlan } from "../reconcile/planReport.js"
-import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
+import type { NodeScope } from "../reconcile/NodeScope.js"
+import { type PassError, type PassResult, Reconciler } from "../reconcile/Reconciler.js"
 import { renderJson, renderMarkdown } from "../selftest/report.js"
 import { Selftest, type SelftestOptions } from "../selftest/Selftest.js"
 import type { Journal } from "../state/Journal.js"
@@ -84,7 +84,7 @@ const applyJson = (recovery: RecoverySummary, pass: PassResult) => ({
 export const applyRequest = (
   desired: DesiredState,
   options: { readonly allowKeys?: ReadonlyArray<string>; readonly recovery?: RecoverySummary; readonly source?: string } = {}
-): Effect.Effect<CommandOutput, PveError | DesiredStateInvalid, Reconciler> =>
+): Effect.Effect<CommandOutput, PassError | DesiredStateInvalid, Reconciler> =>
   Effect.gen(function*() {
     const recovery = options.recovery ?? NO_RECOVERY
     const reconciler = yield* Reconciler
@@ -123,7 +123,7 @@ export const revertRequest = (opId: string): Effect.Effect<CommandOutput, Revert
 export const submitRequest = (
   envelope: Uint8Array,
   options: { readonly safetySnapshot?: boolean } = {}
-): Effect.Effect<CommandOutput, SubmitRefused, SignedOps | Engine | Pve> =>
+): Effect.Effect<CommandOutput, SubmitRefused, SignedOps | Engine | Pve | NodeScope> =>
   Effect.map(
     submitSignedOp(envelope, Option.fromNullable(options.safetySnapshot === true ? { safetySnapshot: true } : undefined)),
     (result) => {

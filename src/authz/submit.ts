@@ -13,6 +13,7 @@ import { GuestRef } from "../domain/Guest.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
 import { Engine, type RunOptions } from "../reconcile/Engine.js"
+import { NodeScope, type NodeScopeUnknown, owns } from "../reconcile/NodeScope.js"
 import type { OpResult } from "../reconcile/Outcome.js"
 import type { NonceStoreStorageError } from "../state/NonceStore.js"
 import type { OpPayload } from "./OpPayload.js"
@@ -29,7 +30,28 @@ export class SubmitGuestNotFound extends Schema.TaggedError<SubmitGuestNotFound>
   }
 }
 
-export type SubmitRefused = SignedOpRefused | NonceStoreStorageError | SubmitGuestNotFound | PveError
+/**
+ * The op's guest lives on a node this agent does not own (node scope): the hub sends each op to
+ * the agent of the guest's node. Refused before admission, so the op id stays unspent there.
+ */
+export class SubmitGuestElsewhere extends Schema.TaggedError<SubmitGuestElsewhere>()("SubmitGuestElsewhere", {
+  opId: Schema.String,
+  vmid: Schema.Number,
+  node: Schema.String,
+  agentNode: Schema.String
+}) {
+  override get message(): string {
+    return `op ${this.opId}: guest ${this.vmid} is on node ${this.node}, and this agent manages node ${this.agentNode} only; send the op to ${this.node}'s agent`
+  }
+}
+
+export type SubmitRefused =
+  | SignedOpRefused
+  | NonceStoreStorageError
+  | SubmitGuestNotFound
+  | SubmitGuestElsewhere
+  | NodeScopeUnknown
+  | PveError
 
 /** The engine action a verified payload asks for; its precondition digest guards it. */
 export const actionOf = (op: OpPayload, guest: GuestRef): Action => {
@@ -67,10 +89,14 @@ const decodeRef = Schema.decodeUnknownOption(GuestRef)
 const resolveGuest = (op: OpPayload) =>
   Effect.gen(function*() {
     const pve = yield* Pve
+    const ownership = yield* Effect.flatMap(NodeScope, (scope) => scope.current)
     const rows = yield* pve.guests
     const row = rows.find((r) => r.vmid === op.target.vmid)
     const ref = row === undefined ? undefined : decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
     if (ref === undefined || ref._tag === "None") return yield* new SubmitGuestNotFound({ opId: op.op_id, vmid: op.target.vmid })
+    if (!owns(ownership, ref.value.node)) {
+      return yield* new SubmitGuestElsewhere({ opId: op.op_id, vmid: op.target.vmid, node: ref.value.node, agentNode: ownership.node ?? "" })
+    }
     return ref.value
   })
 
@@ -86,7 +112,7 @@ export interface SubmitResult extends OpResult {
 export const submitSignedOp = (
   envelope: unknown,
   gatePolicy: Option.Option<NonNullable<RunOptions["gatePolicy"]>> = Option.none()
-): Effect.Effect<SubmitResult, SubmitRefused, SignedOps | Engine | Pve> =>
+): Effect.Effect<SubmitResult, SubmitRefused, SignedOps | Engine | Pve | NodeScope> =>
   Effect.gen(function*() {
     const signed = yield* SignedOps
     const engine = yield* Engine

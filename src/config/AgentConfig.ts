@@ -37,6 +37,8 @@ export class AgentConfig extends Context.Tag("felhom/AgentConfig")<AgentConfig, 
 export const ENV_KEYS: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["FELHOM_AGENT_ID", ["agentId"]],
   ["FELHOM_STATE_DIR", ["stateDir"]],
+  ["FELHOM_SCOPE", ["scope"]],
+  ["FELHOM_NODE", ["node"]],
   ["FELHOM_PVE_URL", ["pve", "url"]],
   ["FELHOM_PVE_TOKEN_FILE", ["pve", "tokenFile"]],
   ["FELHOM_PVE_FINGERPRINT", ["pve", "fingerprint"]],

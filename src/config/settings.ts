@@ -4,6 +4,8 @@
  * unknown keys refused, so a typo is an error that names the key — never a silent default.
  */
 import { Duration, Option, ParseResult, Schema } from "effect"
+import { NodeName } from "../domain/Guest.js"
+import { DEFAULT_STATE_DIR } from "./stateDir.js"
 
 const UNIT_MS: Readonly<Record<string, number>> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 }
 
@@ -112,8 +114,7 @@ export const TelemetrySettings = Schema.Struct({
   serviceName: withDefault(Schema.NonEmptyString, () => "felhom-agent")
 })
 
-/** Where state.db lives unless configured (daemon and CLI alike). */
-export const DEFAULT_STATE_DIR = "/var/lib/felhom-agent"
+export { DEFAULT_STATE_DIR }
 
 /** An agent id: what the hub and signed ops (`aud`) know this agent by. */
 export const AGENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/
@@ -124,6 +125,13 @@ export const Settings = Schema.Struct({
     message: () => "agentId must be 1-128 characters of letters, digits, '.', '_' or '-'"
   })),
   stateDir: withDefault(Schema.String, () => DEFAULT_STATE_DIR),
+  /**
+   * `node`: the guests on the PVE node the agent talks to, one agent per node. `cluster`: every
+   * guest of the cluster, for one agent run off-host; run exactly one such agent.
+   */
+  scope: withDefault(Schema.Literal("node", "cluster"), () => "node" as const),
+  /** This host's PVE node name, for a token that may not read GET /cluster/status (node scope). */
+  node: Schema.optional(NodeName),
   pve: PveSettings,
   desired: withDefault(DesiredSettings, () => ({})),
   hub: Schema.optional(HubSettings),

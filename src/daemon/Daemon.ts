@@ -22,6 +22,7 @@ import { Pve } from "../pve/Pve.js"
 import { PveConnection } from "../pve/PveConnection.js"
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
+import { NodeScope, owns } from "../reconcile/NodeScope.js"
 import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
 import { type Described, serveControl } from "./ControlServer.js"
 import { gatherStatus, type StatusSource } from "./status.js"
@@ -72,10 +73,12 @@ const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
     if (Option.isNone(pass)) {
       return { observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }
     }
-    const { observed, plan, results } = pass.value
+    const { observed, plan, results, ownership } = pass.value
     return {
+      scope: { mode: ownership.mode, node: ownership.node ?? null },
       observed: {
-        guests: observed.map((o) => ({
+        // The guests this agent owns: on a cluster, each node's agent reports its own node's.
+        guests: observed.filter((o) => owns(ownership, o.guest.node)).map((o) => ({
           vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type, status: o.status?.status ?? o.guest.status,
           ...(o.guest.name === undefined ? {} : { name: o.guest.name })
         }))
@@ -119,7 +122,7 @@ const drainQueue = (grace: Duration.Duration) =>
 /** A control request, run through the daemon's own services (app/requests.ts). */
 const handleControl = (status: StatusSource) => (
   request: ControlRequest
-): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | SignedOps | Selftest | Readiness> => {
+): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | NodeScope | SignedOps | Selftest | Readiness> => {
   switch (request.command) {
     case "apply":
       return Either.match(decodeDesiredState(request.desired, "the desired document sent to the daemon"), {
@@ -210,6 +213,7 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
         gate: { allowKeys: settings.gate.allowKeys, safetySnapshot: settings.gate.safetySnapshot },
         concurrency: settings.reconcile.concurrency,
         taskDeadline: settings.reconcile.taskDeadline,
+        scope: { mode: settings.scope, node: settings.node },
         reconciler: {
           interval: settings.reconcile.interval,
           plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
@@ -223,7 +227,7 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
     const desired = desiredLayer(settings, hubDesired)
     const signed = signedOpsLayer(settings, signers)
     const hubLoop = Option.isNone(hubClient) ? Layer.empty : Layer.unwrapEffect(Effect.gen(function*() {
-      const services = yield* Effect.context<SignedOps | Engine | Pve>()
+      const services = yield* Effect.context<SignedOps | Engine | Pve | NodeScope>()
       const nonces = yield* NonceStore
       return HubLoop.layer({
         agentId: settings.agentId,

@@ -9,6 +9,7 @@ import { Clock, Effect, Option, type Ref } from "effect"
 import type { CommandOutput } from "../app/requests.js"
 import { HubLoop } from "../hub/HubLoop.js"
 import { Pve } from "../pve/Pve.js"
+import { NodeScope } from "../reconcile/NodeScope.js"
 import { describeOutcome, isSuccess } from "../reconcile/Outcome.js"
 import type { PassResult } from "../reconcile/Reconciler.js"
 import { Journal } from "../state/Journal.js"
@@ -21,6 +22,8 @@ export interface AgentStatus {
   readonly ready: boolean
   readonly notReadyReason: string | null
   readonly pve: { readonly url: string; readonly version: string | null; readonly error: string | null }
+  /** The guests this agent owns: one node's (node scope) or every node's (cluster scope). */
+  readonly scope: { readonly mode: "node" | "cluster"; readonly node: string | null; readonly error: string | null }
   readonly lastPass: {
     readonly at: string
     readonly durationMillis: number
@@ -64,6 +67,11 @@ export const gatherStatus = (source: StatusSource) =>
       Effect.map((v) => ({ version: v.version, error: null })),
       Effect.catchAll((e) => Effect.succeed({ version: null, error: e.message }))
     )
+    const nodeScope = yield* NodeScope
+    const scope = yield* nodeScope.current.pipe(
+      Effect.map((o) => ({ mode: o.mode, node: o.node ?? null, error: null })),
+      Effect.catchAll((e) => Effect.succeed({ mode: nodeScope.mode, node: null, error: e.message }))
+    )
     const unfinished = yield* journal.unfinished
     const flagged = yield* journal.list({ phase: "needs-operator", limit: 100 })
     const hub = yield* Effect.serviceOption(HubLoop)
@@ -93,6 +101,7 @@ export const gatherStatus = (source: StatusSource) =>
       ready: readiness.ready,
       notReadyReason: readiness.ready ? null : readiness.reason,
       pve: { url: source.pveUrl, ...version },
+      scope,
       lastPass,
       ops: {
         inFlight: unfinished.map((o) => ({ opId: o.opId, vmid: o.vmid, action: o.action, phase: o.phase, upid: o.upid })),
@@ -113,11 +122,17 @@ const ago = (at: string, now: number): string => {
   return seconds < 120 ? `${seconds}s ago` : `${Math.round(seconds / 60)}m ago`
 }
 
+const scopeLine = (scope: AgentStatus["scope"]): string => {
+  if (scope.mode === "cluster") return "cluster (every guest of the cluster; run exactly one such agent)"
+  return scope.node === null ? `node (not known yet: ${scope.error ?? ""})` : `node ${scope.node} (the guests on this node only)`
+}
+
 /** The human form: a few lines an operator reads at 3 a.m. */
 export const renderStatus = (s: AgentStatus, now: number): string => {
   const lines = [
     `felhom-agent ${s.agentId} (PID ${s.pid}): ${s.ready ? "ready" : `NOT READY: ${s.notReadyReason ?? ""}`}`,
     `  PVE:        ${s.pve.url} ${s.pve.version === null ? `(not answering: ${s.pve.error ?? ""})` : `(version ${s.pve.version})`}`,
+    `  scope:      ${scopeLine(s.scope)}`,
     `  state dir:  ${s.stateDir}`
   ]
   if (s.lastPass === null) lines.push("  last pass:  none yet")

@@ -24,6 +24,22 @@ export const NodeInfo = Schema.Struct({
 export type NodeInfo = typeof NodeInfo.Type
 
 /**
+ * One entry of GET /cluster/status (pve-manager `PVE::API2::Cluster::status`): a `cluster`
+ * entry (only in a cluster) and one `node` entry per node. `local` marks the node that answered
+ * the request: how an agent talking to its own host's pveproxy learns which node it runs on. A
+ * standalone host answers with its own node entry only. Booleans come as 0/1.
+ */
+export const ClusterStatusEntry = Schema.Struct({
+  type: Schema.String,
+  id: Schema.String,
+  name: Schema.optional(Schema.String),
+  local: Schema.optional(Schema.Union(Schema.Number, Schema.Boolean)),
+  online: Schema.optional(Schema.Union(Schema.Number, Schema.Boolean)),
+  nodeid: Schema.optional(Schema.Number)
+})
+export type ClusterStatusEntry = typeof ClusterStatusEntry.Type
+
+/**
  * A row of GET /cluster/resources?type=vm. `status` comes from RRD data up to ~10 s old and
  * reads `unknown` for a fresh guest; for qemu it is the QMP run state (`paused`, …), so it is
  * never a basis for acting without status/current (pve-manager `PVE::API2Tools::extract_vm_stats`,

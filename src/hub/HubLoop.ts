@@ -170,6 +170,7 @@ export const make = (options: HubLoopOptions) =>
         agent: options.agentId,
         time: new Date(now).toISOString(),
         desired: { revision: inForce.accepted?.revision ?? null, source: inForce.source },
+        ...(input.scope === undefined ? {} : { scope: input.scope }),
         observed: input.observed,
         drift: input.drift,
         restart_required: input.restart_required,

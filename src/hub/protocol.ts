@@ -94,8 +94,20 @@ export const Refusal = Schema.Struct({
 })
 export type Refusal = typeof Refusal.Type
 
+/**
+ * Which guests the reporting agent owns: those on `node` (node scope, one agent per node), or
+ * every guest (cluster scope, `node` null). The hub sends a signed op to the agent of the
+ * guest's node; another agent refuses it.
+ */
+export const ReportScope = Schema.Struct({
+  mode: Schema.Literal("node", "cluster"),
+  node: Schema.NullOr(Schema.String)
+})
+
 /** The part of a report the daemon (reconciler) supplies; the loop adds the rest. */
 export const ReportInput = Schema.Struct({
+  /** Absent until the agent knows its node (before its first pass). */
+  scope: Schema.optionalWith(ReportScope, { exact: true }),
   observed: Schema.Struct({
     guests: Schema.Array(ObservedGuest).pipe(Schema.maxItems(100_000)),
     /** Why observation failed (PVE unreachable…), when it did. */

@@ -9,6 +9,7 @@ import type { SignedOps } from "../authz/SignedOps.js"
 import { submitSignedOp } from "../authz/submit.js"
 import type { Pve } from "../pve/Pve.js"
 import type { Engine } from "../reconcile/Engine.js"
+import type { NodeScope } from "../reconcile/NodeScope.js"
 import { describeOutcome, type OpResult } from "../reconcile/Outcome.js"
 import type { OpOutcomeSummary } from "./protocol.js"
 
@@ -24,7 +25,7 @@ const RESULT: Record<OpResult["outcome"]["_tag"], OpOutcomeSummary["result"]> = 
  * `submitSignedOp` as the hub loop's `onOp`: never fails. A storage error before admission is
  * `deferred` (the op is offered again); every other refusal is `refused` with its tag.
  */
-export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve> =>
+export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve | NodeScope> =>
   submitSignedOp(envelope).pipe(
     Effect.map((r): OpOutcomeSummary => ({
       op_id: r.op.op_id,
@@ -35,7 +36,8 @@ export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary,
     })),
     Effect.catchAll((e) =>
       Effect.succeed<OpOutcomeSummary>({
-        result: e._tag === "NonceStoreStorageError" || e._tag.startsWith("Pve") ? "deferred" : "refused",
+        // Undecided, not refused: storage or PVE failed, or the agent does not know its node yet.
+        result: e._tag === "NonceStoreStorageError" || e._tag === "NodeScopeUnknown" || e._tag.startsWith("Pve") ? "deferred" : "refused",
         error_tag: e._tag,
         message: e.message
       }))

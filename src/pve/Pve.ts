@@ -5,7 +5,7 @@
  * invariant 4).
  */
 import { Context, type Duration, type Effect, Layer, type Option } from "effect"
-import type { ClusterGuest, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
+import type { ClusterGuest, ClusterStatusEntry, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
 import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
 import type { GuestRef } from "../domain/Guest.js"
 import type { TaskFilter, TaskListEntry, TaskLog, TaskStatus } from "../domain/Task.js"
@@ -53,6 +53,8 @@ export interface WaitOptions {
 export interface PveShape {
   readonly version: Effect.Effect<PveVersion, PveError>
   readonly nodes: Effect.Effect<ReadonlyArray<NodeInfo>, PveError>
+  /** GET /cluster/status: the cluster and its nodes; `local` marks the node that answered. */
+  readonly clusterStatus: Effect.Effect<ReadonlyArray<ClusterStatusEntry>, PveError>
   /** Every guest of the cluster (GET /cluster/resources?type=vm). */
   readonly guests: Effect.Effect<ReadonlyArray<ClusterGuest>, PveError>
   readonly status: (guest: GuestRef) => Effect.Effect<GuestStatus, PveError>

@@ -5,7 +5,7 @@
  * on the node it lives on.
  */
 import { Effect, Either, Schema } from "effect"
-import { ClusterGuest, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
+import { ClusterGuest, ClusterStatusEntry, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
 import type { GuestRef } from "../domain/Guest.js"
 import { GuestConfigResponse, PendingEntry, toGuestConfig } from "../domain/GuestConfig.js"
 import { TaskListEntry, TaskLogLine, TaskStatus } from "../domain/Task.js"
@@ -23,6 +23,7 @@ import { waitTask } from "./waitTask.js"
 const MutationAnswer = Schema.NullOr(UpidString)
 const NodeList = Schema.Array(NodeInfo)
 const ClusterGuestList = Schema.Array(ClusterGuest)
+const ClusterStatusList = Schema.Array(ClusterStatusEntry)
 const PendingList = Schema.Array(PendingEntry)
 const SnapshotList = Schema.Array(Snapshot)
 const TaskLogLines = Schema.Array(TaskLogLine)
@@ -67,6 +68,7 @@ export const make = Effect.gen(function*() {
   const shape: PveShape = {
     version: get("/version", PveVersion),
     nodes: get("/nodes", NodeList),
+    clusterStatus: get("/cluster/status", ClusterStatusList),
     guests: get("/cluster/resources", ClusterGuestList, { type: "vm" }),
     status: (guest) => get(`${guest.path}/status/current`, GuestStatus),
     power: (guest, action, options) => mutate("POST", `${guest.path}/status/${action}`, powerParams(action, options)),

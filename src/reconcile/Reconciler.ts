@@ -20,6 +20,7 @@ import { Pve } from "../pve/Pve.js"
 import { DesiredProvider } from "./DesiredProvider.js"
 import type { DesiredState } from "../domain/DesiredState.js"
 import { Engine, type RunOptions } from "./Engine.js"
+import { NodeScope, type NodeScopeUnknown, type Ownership } from "./NodeScope.js"
 import { observe } from "./observe.js"
 import { describeOutcome, isSuccess, type OpResult, Outcome } from "./Outcome.js"
 import { type ObservedGuest, type Plan, plan, type PlanOptions } from "./plan.js"
@@ -51,6 +52,8 @@ export interface PassResult {
   readonly durationMillis: number
   /** PVE requests sent while the pass ran (by any caller of the same client). */
   readonly pveRequests: number
+  /** The guests this pass owned: one node's (node scope) or every node's. */
+  readonly ownership: Ownership
 }
 
 export interface ReconcilerOptions {
@@ -67,16 +70,21 @@ export interface PassOptions {
 }
 
 export interface ReconcilerShape {
-  /** One pass: observe → plan → engine; waits for every action. Fails only if observation fails. */
-  readonly runOnce: Effect.Effect<PassResult, PveError>
+  /**
+   * One pass: observe → plan → engine; waits for every action. Fails only if observation fails
+   * (or, in node scope, PVE cannot say which node this agent owns).
+   */
+  readonly runOnce: Effect.Effect<PassResult, PassError>
   /** One pass over this document instead of the provider's (`apply`, also through the daemon). */
-  readonly runWith: (desired: DesiredState, options?: PassOptions) => Effect.Effect<PassResult, PveError>
+  readonly runWith: (desired: DesiredState, options?: PassOptions) => Effect.Effect<PassResult, PassError>
   /** Passes forever: every interval and on each desired-state change; a failed pass is logged. */
   readonly run: Effect.Effect<never>
 }
 
+export type PassError = PveError | NodeScopeUnknown
+
 export class Reconciler extends Context.Tag("felhom/Reconciler")<Reconciler, ReconcilerShape>() {
-  static readonly layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, never, DesiredProvider | Pve | Engine> =>
+  static readonly layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, never, DesiredProvider | Pve | Engine | NodeScope> =>
     Layer.effect(Reconciler, Effect.suspend(() => make(options)))
 }
 
@@ -104,6 +112,7 @@ const make = (options: ReconcilerOptions) =>
     const provider = yield* DesiredProvider
     const pve = yield* Pve
     const engine = yield* Engine
+    const scope = yield* NodeScope
     const interval = Duration.decode(options.interval ?? Duration.seconds(30))
     // A series is born at its first update, which rate() and increase() cannot see: the first
     // failed pass (or the first good one after failures) would go unnoticed. Register both at 0;
@@ -140,8 +149,10 @@ const make = (options: ReconcilerOptions) =>
     const pass = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
       const started = yield* Clock.currentTimeMillis
       const requestsBefore = yield* pve.requestCount
-      const observed = yield* Effect.provideService(observe(desired), Pve, pve).pipe(Effect.withSpan("reconcile.observe"))
-      const planned = yield* Effect.sync(() => plan(desired, observed, options.plan)).pipe(
+      const ownership = yield* scope.current
+      const node = ownership.node
+      const observed = yield* Effect.provideService(observe(desired, {}, node), Pve, pve).pipe(Effect.withSpan("reconcile.observe"))
+      const planned = yield* Effect.sync(() => plan(desired, observed, { ...options.plan, node })).pipe(
         Effect.tap((p) =>
           Effect.annotateCurrentSpan({ actions: p.actions.length, skipped: p.skipped.length, restart_required: p.restartRequired.length })
         ),
@@ -160,7 +171,7 @@ const make = (options: ReconcilerOptions) =>
       const durationMillis = (yield* Clock.currentTimeMillis) - started
       yield* Metric.update(ReconcilerMetrics.passSeconds, durationMillis / 1000)
       const pveRequests = (yield* pve.requestCount) - requestsBefore
-      return { plan: planned, observed, results, durationMillis, pveRequests }
+      return { plan: planned, observed, results, durationMillis, pveRequests, ownership }
     }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
 
     /**

@@ -104,20 +104,24 @@ type PveService = Effect.Effect.Success<typeof Pve>
  */
 export const observe = (
   desired: DesiredState,
-  retry: ReadRetry = {}
+  retry: ReadRetry = {},
+  node?: string
 ): Effect.Effect<ReadonlyArray<ObservedGuest>, PveError, Pve> =>
   Effect.gen(function*() {
     const pve = yield* Pve
     const rows = yield* retryRead(retry)(pve.guests)
     const wanted = new Set(Object.keys(desired.guests).map(Number))
+    // A guest on another node is that node's agent's: listed, never read (node scope).
+    const ours = (row: ClusterGuest) => wanted.has(row.vmid) && (node === undefined || row.node === node)
     const first = yield* Effect.forEach(
       rows,
-      (row) => (wanted.has(row.vmid) ? readGuest(pve, row, retry) : Effect.succeed<ObservedGuest>({ guest: row })),
+      (row) => (ours(row) ? readGuest(pve, row, retry) : Effect.succeed<ObservedGuest>({ guest: row })),
       { concurrency: "unbounded" }
     )
     // Only power actions depend on status; ctx/shutdownTimeout do not change which guests get one.
     const powered = new Set(
-      plan(desired, first).actions.filter((a) => a._tag === "Start" || a._tag === "Stop").map((a) => a.guest.vmid)
+      plan(desired, first, node === undefined ? {} : { node }).actions
+        .filter((a) => a._tag === "Start" || a._tag === "Stop").map((a) => a.guest.vmid)
     )
     if (powered.size === 0) return first
     return yield* Effect.forEach(

@@ -183,6 +183,17 @@ export const configShows = (
   deleted.every((k) => !Object.hasOwn(values, k))
 
 /**
+ * Where the guest of `ref` lives now, by vmid (a migration moves it between nodes); None when
+ * the cluster no longer lists it.
+ */
+export const locateGuest = (ref: GuestRef): Effect.Effect<Option.Option<GuestRef>, PveError, Pve> =>
+  Effect.map(Effect.flatMap(Pve, (pve) => pve.guests), (rows) =>
+    Option.flatMap(
+      Option.fromNullable(rows.find((r) => r.vmid === ref.vmid && r.type === ref.type)),
+      (row) => decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
+    ))
+
+/**
  * Whether PVE now shows the op's intended post-state: the power state for start/stop/shutdown,
  * the written keys (compared through the normalizers) for set-config, the snapshot listed
  * (create) or gone (delete), the snapshot as the config's parent (rollback). Used to verify a call and by
@@ -192,20 +203,29 @@ export const configShows = (
  */
 export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
   Effect.gen(function*() {
-    const pve = yield* Pve
     const ref = refOfOp(op)
     if (Option.isNone(ref)) return yield* new PostStateUnknown({ opId: op.opId, reason: "bad guest reference" })
+    return yield* postStateOn(op, ref.value).pipe(
+      Effect.catchTag("PveNotFound", (notThere) =>
+        Effect.flatMap(locateGuest(ref.value), (now) =>
+          Option.isSome(now) && now.value.node !== ref.value.node ? postStateOn(op, now.value) : Effect.fail(notThere)))
+    )
+  })
+
+const postStateOn = (op: OpRecord, guest: GuestRef): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
+  Effect.gen(function*() {
+    const pve = yield* Pve
     switch (op.action) {
       case "start":
-        return (yield* pve.status(ref.value)).status === "running"
+        return (yield* pve.status(guest)).status === "running"
       case "shutdown":
       case "stop":
-        return (yield* pve.status(ref.value)).status === "stopped"
+        return (yield* pve.status(guest)).status === "stopped"
       case "set-config": {
         const params = decodeSetConfig(op.params)
         if (Either.isLeft(params)) return yield* new PostStateUnknown({ opId: op.opId, reason: params.left.message })
-        const config = yield* pve.config(ref.value)
-        return configShows(ref.value.type, config.values, params.right.set, params.right.delete)
+        const config = yield* pve.config(guest)
+        return configShows(guest.type, config.values, params.right.set, params.right.delete)
       }
       case "snapshot-create":
       case "snapshot-delete":
@@ -214,10 +234,11 @@ export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | 
         if (Either.isLeft(params)) return yield* new PostStateUnknown({ opId: op.opId, reason: params.left.message })
         const name = params.right.name
         if (op.action === "snapshot-rollback") {
-          // PVE makes the rolled-back snapshot the current config's parent (GC AbstractConfig.pm).
-          return (yield* pve.config(ref.value)).values["parent"] === name
+          // PVE makes the rolled-back snapshot the current config's parent (pve-guest-common
+          // `PVE::AbstractConfig::snapshot_rollback`).
+          return (yield* pve.config(guest)).values["parent"] === name
         }
-        const listed = (yield* pve.snapshots(ref.value)).some((s) => s.name === name)
+        const listed = (yield* pve.snapshots(guest)).some((s) => s.name === name)
         return op.action === "snapshot-create" ? listed : !listed
       }
       default:

@@ -42,6 +42,11 @@ export interface PlanOptions {
   readonly ctx?: NormalizeContext
   /** Seconds a Stop gives the guest to shut down before the hard stop (default 60, PVE's own). */
   readonly shutdownTimeout?: number
+  /**
+   * The node whose guests this plan acts on (node scope, NodeScope.ts); absent, every node's.
+   * A desired guest on another node is reported in `elsewhere`, never planned.
+   */
+  readonly node?: string | undefined
 }
 
 export interface Plan {
@@ -52,6 +57,8 @@ export interface Plan {
   readonly missing: ReadonlyArray<Vmid>
   /** In the cluster (on this plan's node, in node scope) but not desired: reported, never touched. */
   readonly unmanaged: ReadonlyArray<Vmid>
+  /** Desired, but on another node now: that node's agent owns them (node scope only). */
+  readonly elsewhere: ReadonlyArray<{ readonly vmid: Vmid; readonly node: string }>
   readonly restartRequired: ReadonlyArray<{ readonly vmid: Vmid; readonly keys: ReadonlyArray<string> }>
   /**
    * Desired config that PVE's schema refuses for the guest's type (a typo, a value out of range,
@@ -137,7 +144,7 @@ interface GuestPlan {
   readonly skips: ReadonlyArray<string>
 }
 
-const planGuest = (desired: DesiredGuest, o: ObservedGuest, options: Required<PlanOptions>): GuestPlan => {
+const planGuest = (desired: DesiredGuest, o: ObservedGuest, options: Required<Omit<PlanOptions, "node">>): GuestPlan => {
   const early = skipReason(o)
   if (early !== undefined || o.status === undefined || o.config === undefined) return { actions: [], skips: [early ?? ""] }
   const ref = decodeRef({ vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type })
@@ -158,10 +165,12 @@ const desiredByVmid = (desired: DesiredState): ReadonlyMap<number, DesiredGuest>
   new Map(Object.entries(desired.guests).map(([k, g]) => [Number(k), g] as const))
 
 export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGuest>, options: PlanOptions = {}): Plan => {
-  const opts: Required<PlanOptions> = {
+  const opts: Required<Omit<PlanOptions, "node">> & Pick<PlanOptions, "node"> = {
     ctx: options.ctx ?? defaultNormalizeContext,
-    shutdownTimeout: options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
+    shutdownTimeout: options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT,
+    node: options.node
   }
+  const ours = (o: ObservedGuest): boolean => opts.node === undefined || o.guest.node === opts.node
   const wanted = desiredByVmid(desired)
   const seen = new Map<number, ObservedGuest>()
   // The first row wins should the cluster list a vmid twice (it is cluster-unique in PVE).
@@ -176,10 +185,15 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
   const actions: Array<Action> = []
   const skipped: Array<Skip> = []
   const restartRequired: Array<{ vmid: Vmid; keys: ReadonlyArray<string> }> = []
+  const elsewhere: Array<{ vmid: Vmid; node: string }> = []
   for (const vmid of [...seen.keys()].sort(byVmid)) {
     const o = seen.get(vmid)
     const d = wanted.get(vmid)
     if (o === undefined || d === undefined) continue
+    if (!ours(o)) {
+      elsewhere.push({ vmid: o.guest.vmid, node: o.guest.node })
+      continue
+    }
     const keys = pendingKeys(o.pending ?? [])
     if (keys.length > 0) restartRequired.push({ vmid: o.guest.vmid, keys: [...keys].sort() })
     const g = planGuest(d, o, opts)
@@ -188,6 +202,15 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
   }
   // Desired keys were checked against ^[1-9][0-9]{2,8}$ when the document was decoded.
   const missing = [...wanted.keys()].filter((v) => !seen.has(v)).sort(byVmid) as Array<Vmid>
-  const unmanaged = [...seen.values()].map((o) => o.guest.vmid).filter((v) => !wanted.has(v)).sort(byVmid)
-  return { revision: desired.revision, actions: invalid.length > 0 ? [] : actions, skipped, missing, unmanaged, restartRequired, invalid }
+  const unmanaged = [...seen.values()].filter(ours).map((o) => o.guest.vmid).filter((v) => !wanted.has(v)).sort(byVmid)
+  return {
+    revision: desired.revision,
+    actions: invalid.length > 0 ? [] : actions,
+    skipped,
+    missing,
+    unmanaged,
+    elsewhere,
+    restartRequired,
+    invalid
+  }
 }

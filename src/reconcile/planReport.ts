@@ -42,6 +42,8 @@ export interface PlanReport {
   readonly invalid: Plan["invalid"]
   readonly missing: Plan["missing"]
   readonly unmanaged: Plan["unmanaged"]
+  /** Desired guests on another node: that node's agent manages them (node scope). */
+  readonly elsewhere: Plan["elsewhere"]
 }
 
 
@@ -105,7 +107,8 @@ export const planReport = (plan: Plan, observed: ReadonlyArray<ObservedGuest>, g
     restartRequired: plan.restartRequired,
     invalid: plan.invalid,
     missing: plan.missing,
-    unmanaged: plan.unmanaged
+    unmanaged: plan.unmanaged,
+    elsewhere: plan.elsewhere
   }
 }
 
@@ -141,5 +144,10 @@ export const renderPlan = (r: PlanReport): string => {
   }
   lines.push("", `Missing (desired, not in the cluster): ${r.missing.length}${r.missing.length > 0 ? ` — ${r.missing.join(", ")}` : ""}`)
   lines.push(`Unmanaged (in the cluster, not desired; left alone): ${r.unmanaged.length}`)
+  if (r.elsewhere.length > 0) {
+    lines.push(`On other nodes (desired; their nodes' agents manage them): ${r.elsewhere.length} — ${
+      r.elsewhere.map((e) => `${e.vmid} on ${e.node}`).join(", ")
+    }`)
+  }
   return lines.join("\n")
 }

@@ -18,13 +18,13 @@ import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
 import { Engine } from "./Engine.js"
 import { isEqual } from "./normalize.js"
-import { refOfOp } from "./opShape.js"
+import { locateGuest, refOfOp } from "./opShape.js"
 import { type OpResult, Outcome } from "./Outcome.js"
 import { Journal } from "../state/Journal.js"
 import type { JournalStorageError } from "../state/JournalError.js"
 import { decodeInverse, type Inverse } from "../gate/inverse.js"
 
-export const RevertRefusalReason = Schema.Literal("not-found", "ambiguous", "not-done", "no-inverse", "already-reverted", "bad-record")
+export const RevertRefusalReason = Schema.Literal("not-found", "ambiguous", "not-done", "no-inverse", "already-reverted", "bad-record", "guest-gone")
 export type RevertRefusalReason = typeof RevertRefusalReason.Type
 
 export class RevertRefused extends Schema.TaggedError<RevertRefused>()("RevertRefused", {
@@ -98,7 +98,10 @@ export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError
     if (Either.isLeft(inverse)) return yield* refuse(opId, "bad-record", `the journaled inverse is not understood: ${inverse.left.message}`)
     const ref = refOfOp(op)
     if (Option.isNone(ref)) return yield* refuse(opId, "bad-record", "the journaled guest reference is not valid")
-    const action = yield* actionFor(opId, inverse.right, ref.value)
+    // The guest may have migrated since the op: the inverse goes to the node it lives on now.
+    const now = yield* locateGuest(ref.value)
+    if (Option.isNone(now)) return yield* refuse(opId, "guest-gone", `guest ${op.vmid} is no longer in the cluster`)
+    const action = yield* actionFor(opId, inverse.right, now.value)
     return yield* engine.run(action, { revision: undefined, opId: id, origin: "planned", gateOrigin: "revert", kind: "ordered" })
   })
 

@@ -12,14 +12,15 @@ import { randomBytes } from "node:crypto"
 import type { Permissions } from "../domain/Cluster.js"
 import { GuestRef } from "../domain/Guest.js"
 import { Pve, type PveShape } from "../pve/Pve.js"
+import { NodeScope, owns } from "../reconcile/NodeScope.js"
 import { Journal } from "../state/Journal.js"
 import { describeMissing, type MissingPrivilege, missingPrivileges, vmPath } from "./preflight.js"
 import type { GuestSummary, SelftestReport, TaskResult, Verdict } from "./report.js"
 import { check, expectThat, type MutatingTask, SelftestMismatch, type SelftestStepFailed, type StepContext, type StepRecord, type TaskName } from "./steps.js"
+import { SELFTEST_TAG } from "./tag.js"
 import { configTask, descriptionMarker, snapshotName, snapshotTask } from "./tasks.js"
 
-/** The tag that designates a guest as fair game for the selftest. */
-export const SELFTEST_TAG = "felhom-selftest"
+export { SELFTEST_TAG }
 
 export type TaskSelection = TaskName | "all"
 
@@ -38,7 +39,7 @@ export interface SelftestShape {
 
 export class Selftest extends Context.Tag("felhom/Selftest")<Selftest, SelftestShape>() {
   /** `tokenUser` is the token id (`user@realm!name`) the journal records ops under. */
-  static readonly layer = (settings: { readonly tokenUser: string }): Layer.Layer<Selftest, never, Pve | Journal> =>
+  static readonly layer = (settings: { readonly tokenUser: string }): Layer.Layer<Selftest, never, Pve | Journal | NodeScope> =>
     Layer.effect(Selftest, Effect.suspend(() => make(settings)))
 }
 
@@ -65,6 +66,7 @@ const mergePermissions = (a: Permissions, b: Permissions): Permissions => ({ ...
 export const make = (settings: { readonly tokenUser: string }) =>
   Effect.gen(function*() {
     const pve = yield* Pve
+    const scope = yield* NodeScope
     const journal = yield* Journal
 
     const run = (options: SelftestOptions): Effect.Effect<SelftestReport> =>
@@ -111,6 +113,12 @@ export const make = (settings: { readonly tokenUser: string }) =>
           if (selected.includes("permissions")) yield* Ref.update(results, (r): ReadonlyArray<TaskResult> => [...r, { task: "permissions", status: "passed" }])
           const guest = yield* lookupGuest(pve, rec, options.vmid)
           yield* Ref.set(guestSummary, guest.summary)
+          // Another node's guest is its own agent's to exercise (node scope), as any other op.
+          const ownership = yield* scope.current.pipe(Effect.either)
+          if (ownership._tag === "Left") return yield* stop("fail", ownership.left.message)
+          if (!owns(ownership.right, guest.summary.node)) {
+            return yield* stop("refused", `guest ${options.vmid} is on node ${guest.summary.node}, and this agent manages node ${ownership.right.node ?? ""} only: run the selftest with ${guest.summary.node}'s agent`)
+          }
           if (mutating.length > 0) {
             if (!hasSelftestTag(guest.summary.tags) && !options.confirm) {
               return yield* stop("refused", `guest ${options.vmid} is not designated for the selftest: tag it '${SELFTEST_TAG}' or pass --confirm`)

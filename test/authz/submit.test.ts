@@ -115,4 +115,25 @@ describe("submitSignedOp", () => {
       expect(again).toBe("OpReplayed")
       expect(sim.cluster.mutations().filter((m) => m.kind === "start")).toHaveLength(1)
     }).pipe(Effect.provide(simWithPve({ guests: SEEDS }))))
+
+  it.scopedLive("an op for a guest on another node is refused before admission, naming the node; its op id stays unspent", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const dbFile = path.join(dir, "state.db")
+      const sim = yield* Sim
+      const env = sign(key, liveOp(102, { kind: "start" }))
+      // This agent talks to pve1's listener, so it owns pve1; guest 102 lives on pve2.
+      const refused = yield* Effect.scoped(Effect.provide(Effect.flip(submitSignedOp(env)), agentLayer({ signers, dbFile })))
+      expect(refused._tag).toBe("SubmitGuestElsewhere")
+      expect(refused.message).toContain("guest 102 is on node pve2, and this agent manages node pve1 only")
+      expect(sim.cluster.mutations()).toEqual([])
+      // Unspent: once the guest lives on this agent's node, the same envelope runs.
+      expect(sim.cluster.beginMigration(102, "pve1")._tag).toBe("Right")
+      expect(sim.cluster.finishMigration(102)._tag).toBe("Right")
+      const later = yield* Effect.scoped(Effect.provide(submitSignedOp(env), agentLayer({ signers, dbFile })))
+      expect(later.outcome._tag).toBe("Applied")
+    }).pipe(Effect.provide(simWithPve({
+      nodes: ["pve1", "pve2"],
+      guests: SEEDS.map((g) => (g.vmid === 102 ? { ...g, node: "pve2" } : g))
+    }))))
 })

@@ -27,6 +27,7 @@ import { type HubKey, makeHubKey, startTestHub, type TestHub, unsignedDesired } 
 
 interface SeenReport {
   readonly desired: { readonly revision: string | null; readonly source: string }
+  readonly scope?: { readonly mode: string; readonly node: string | null }
   readonly observed: { readonly guests: ReadonlyArray<{ readonly vmid: number; readonly name?: string }> }
   readonly drift: { readonly actions: number }
   readonly refusals: ReadonlyArray<{ readonly tag: string; readonly message: string }>
@@ -91,11 +92,13 @@ describe("daemon with a hub", () => {
       const daemon = yield* convergedOnR1(s)
       const report = yield* pollUntil(
         "a report of r1, converged",
-        Effect.sync(() => reports(s.hub).find((r) => r.desired.revision === "r1" && r.drift.actions === 0)),
+        // A report sent before the first pass carries r1 and no drift too, but observed nothing yet.
+        Effect.sync(() => reports(s.hub).find((r) => r.desired.revision === "r1" && r.drift.actions === 0 && r.observed.guests.length > 0)),
         (r) => r !== undefined,
         { context: daemon.output }
       )
       expect(report?.desired.source).toBe("hub")
+      expect(report?.scope).toEqual({ mode: "node", node: "pve1" })
       expect(report?.observed.guests.map((g) => g.vmid).sort()).toEqual([100, 101, 102, 103])
       expect(report?.observed.guests.find((g) => g.vmid === 100)?.name).toBe("web")
       expect(report?.refusals).toEqual([])

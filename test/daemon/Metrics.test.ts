@@ -6,6 +6,7 @@ import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
 import { Reconciler } from "../../src/reconcile/Reconciler.js"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import { desired, engineLayer, planNow, runAll } from "../reconcile/EngineSupport.js"
 import { Sim } from "../support/sim.js"
 import { parsePrometheus, sampleValue } from "./fixtures/prometheus.js"
@@ -123,7 +124,7 @@ describe("agent metrics", () => {
 
   it.scoped("the pass counters exist at 0 once a reconciler is built, before any pass", () =>
     Effect.gen(function*() {
-      yield* Layer.build(Reconciler.layer().pipe(Layer.provide(Layer.merge(engineLayer(), DesiredProvider.Empty))))
+      yield* Layer.build(Reconciler.layer().pipe(Layer.provide(Layer.mergeAll(engineLayer(), DesiredProvider.Empty, NodeScope.cluster))))
       const parsed = parsePrometheus(yield* prometheusText)
       expect(parsed.problems).toEqual([])
       expect(sampleValue(parsed, "felhom_reconcile_pass_failures_total")).toBe(0)

@@ -119,6 +119,7 @@ describe("daemon control socket", () => {
         ready: true,
         notReadyReason: null,
         pve: { url: sim.url, error: null },
+        scope: { mode: "node", node: "pve1", error: null },
         lastPass: { actions: 0 },
         ops: { inFlight: [], needsOperator: [] },
         hub: null
@@ -129,6 +130,7 @@ describe("daemon control socket", () => {
       expect(text.code).toBe(0)
       expect(text.stdout).toMatch(new RegExp(`^felhom-agent agent-pve1 \\(PID ${daemon.child.pid}\\): ready\n  PVE: +${sim.url} \\(version `))
       expect(text.stdout).toContain("0 in flight, 0 waiting for an operator")
+      expect(text.stdout).toContain("\n  scope:      node pve1 (the guests on this node only)\n")
       // Bad requests are answered with a typed error, not a hang-up.
       const socket = path.join(env.stateDir, "control.sock")
       for (const bad of ["not json\n", `${"x".repeat(8 * 1024 * 1024 + 1)}\n`, `{"v":2,"command":"status"}\n`]) {

@@ -14,6 +14,7 @@ import { makeVmid } from "../../src/domain/Vmid.js"
 import { Gate, type GatePolicy } from "../../src/gate/Gate.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import { NonceStore } from "../../src/state/NonceStore.js"
@@ -34,7 +35,10 @@ export const agentLayer = (options: { readonly policy?: GatePolicy; readonly sig
     Layer.provideMerge(Layer.mergeAll(stores, GuestQueue.layer(), Gate.layer(options.policy ?? {})))
   )
   const signers = options.signers ?? noSigners("no signers in this test")
-  return SignedOps.layer({ agentId: AGENT, signers }).pipe(Layer.provideMerge(engine), Layer.provide(quiet))
+  return SignedOps.layer({ agentId: AGENT, signers }).pipe(
+    Layer.provideMerge(Layer.merge(engine, NodeScope.layer({ mode: "node" }))),
+    Layer.provide(quiet)
+  )
 }
 
 /** agentLayer over a fresh simulator. */

@@ -4,7 +4,9 @@ import { toPveError } from "../../src/pve/errorMapping.js"
 const answer = (status: number, text: string, errors: Record<string, string> = {}) =>
   toPveError({ method: "POST", path: "/nodes/pve1/qemu/100/status/start", status, text, errors })
 
-describe("PVE error mapping (pve-api.md §1.3–1.4)", () => {
+// Texts and codes from pve-manager `PVE::HTTPServer::rest_handler`, pve-common `PVE::Exception`,
+// pve-guest-common `PVE::AbstractConfig` and the qemu-server / pve-container handlers.
+describe("PVE error mapping", () => {
   it("401 with an empty body keeps the reason phrase", () => {
     const e = answer(401, "Authentication failed!")
     expect(e._tag).toBe("PveUnauthorized")

@@ -8,13 +8,17 @@ import { Effect, FastCheck as fc, Layer, Metric } from "effect"
 import type { DesiredState } from "../../src/domain/DesiredState.js"
 import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
 import { Reconciler, ReconcilerMetrics } from "../../src/reconcile/Reconciler.js"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import type { SimGuestSeed } from "../../src/sim/Simulator.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll, SEEDS } from "./EngineSupport.js"
 
 const withProvider = (provider: Layer.Layer<DesiredProvider>, guests: ReadonlyArray<SimGuestSeed> = SEEDS) =>
-  Reconciler.layer({ interval: "50 millis" }).pipe(Layer.provideMerge(engineLayer(guests)), Layer.provide(provider))
+  Reconciler.layer({ interval: "50 millis" }).pipe(
+    Layer.provideMerge(engineLayer(guests)),
+    Layer.provide(Layer.merge(provider, NodeScope.cluster))
+  )
 
 const drifted = desired({
   revision: "r1",

@@ -14,6 +14,7 @@ const DIGEST = "0123456789abcdef0123456789abcdef01234567"
 
 interface GuestSpec {
   readonly vmid: number
+  readonly node?: string
   readonly type?: GuestType
   readonly status?: GuestStatus["status"]
   readonly qmpstatus?: string
@@ -27,7 +28,7 @@ interface GuestSpec {
 const observedGuest = (s: GuestSpec): ObservedGuest => {
   const type = s.type ?? "qemu"
   const guest: ClusterGuest = {
-    id: `${type}/${s.vmid}`, vmid: makeVmid(s.vmid), node: "pve1", type, status: s.status ?? "running",
+    id: `${type}/${s.vmid}`, vmid: makeVmid(s.vmid), node: s.node ?? "pve1", type, status: s.status ?? "running",
     ...(s.clusterLock === undefined ? {} : { lock: s.clusterLock }),
     ...(s.template === undefined ? {} : { template: s.template })
   }
@@ -255,5 +256,66 @@ describe("plan: properties", () => {
       const g2 = observedGuest({ vmid: 200, values: b as Record<string, ConfigValue> })
       expect(plan(desired, [g1, g2])).toEqual(plan(desired, [g2, g1]))
     }))
+  })
+})
+
+describe("plan: node scope", () => {
+  it("a desired guest on another node is reported as elsewhere: not planned, not missing, not unmanaged", () => {
+    const desired = desiredOf({ 100: { power: "running", config: { cores: 2 } }, 200: { power: "running", config: { cores: 2 } } })
+    const observed = [
+      observedGuest({ vmid: 100, node: "pve1", status: "stopped", values: { cores: 1 } }),
+      // Pending changes on pve2 are pve2's agent's to report.
+      observedGuest({ vmid: 200, node: "pve2", status: "stopped", values: { cores: 1 }, pending: [{ key: "cores", value: 1, pending: 4 }] }),
+      observedGuest({ vmid: 300, node: "pve2" })
+    ]
+    const p = plan(desired, observed, { node: "pve1" })
+    expect([...new Set(p.actions.map((a) => a.guest.vmid))]).toEqual([100])
+    expect(p.elsewhere).toEqual([{ vmid: 200, node: "pve2" }])
+    expect(p.missing).toEqual([])
+    expect(p.unmanaged).toEqual([])
+    expect(p.restartRequired).toEqual([])
+    expect(plan(desired, observed).elsewhere).toEqual([])
+  })
+
+  const NODES = ["pve1", "pve2", "pve3"] as const
+  const clusterArb = fc.uniqueArray(
+    fc.record({
+      vmid: fc.integer({ min: 100, max: 130 }),
+      node: fc.constantFrom(...NODES),
+      type: fc.constantFrom<GuestType>("qemu", "lxc"),
+      status: fc.constantFrom<GuestStatus["status"]>("running", "stopped"),
+      values: configArb(false) as fc.Arbitrary<Record<string, ConfigValue>>
+    }),
+    { selector: (g) => g.vmid, maxLength: 12 }
+  )
+  const documentArb = fc.dictionary(
+    fc.integer({ min: 100, max: 135 }).map(String),
+    fc.record({ config: configArb(true), power: powerArb }).map(({ config, power }): DesiredGuest => ({
+      config, ...(power === undefined ? {} : { power })
+    })),
+    { maxKeys: 12 }
+  )
+
+  it("the nodes' plans partition the cluster's plan: each action planned once, by the guest's node", () => {
+    fc.assert(fc.property(clusterArb, documentArb, (guests, doc) => {
+      const desired: DesiredState = { guests: doc }
+      const observed = guests.map(observedGuest)
+      const whole = plan(desired, observed)
+      const perNode = NODES.map((node) => ({ node, p: plan(desired, observed, { node }) }))
+      for (const { node, p } of perNode) {
+        const on = new Map(guests.map((g) => [g.vmid, g.node]))
+        expect(p.actions.every((a) => on.get(a.guest.vmid) === node)).toBe(true)
+        expect(p.elsewhere.map((e) => e.vmid)).toEqual(
+          guests.filter((g) => g.node !== node && Object.hasOwn(doc, String(g.vmid))).map((g) => g.vmid).sort((a, b) => a - b)
+        )
+        expect(p.missing).toEqual(whole.missing)
+        expect(p.invalid).toEqual(whole.invalid)
+        expect(p.unmanaged).toEqual(whole.unmanaged.filter((v) => on.get(v) === node))
+      }
+      const byVmid = (a: Action, b: Action) => a.guest.vmid - b.guest.vmid
+      // Within a guest the order is the plan's (SetConfig before power); across guests by vmid.
+      expect(perNode.flatMap(({ p }) => p.actions).sort(byVmid)).toEqual([...whole.actions].sort(byVmid))
+      expect(perNode.flatMap(({ p }) => p.skipped).sort((a, b) => a.vmid - b.vmid)).toEqual(whole.skipped)
+    }), { numRuns: 300 })
   })
 })

@@ -9,7 +9,7 @@ import { renderMarkdown } from "../../src/selftest/report.js"
 import { hasSelftestTag, Selftest } from "../../src/selftest/Selftest.js"
 import { Journal } from "../../src/state/Journal.js"
 import { Sim } from "../support/sim.js"
-import { LIMITED_TOKEN, LXC_VMID, QEMU_VMID, RUNNING_VMID, selftestStack, TEMPLATE_VMID, UNTAGGED_VMID, viewOf } from "./support.js"
+import { GUESTS, LIMITED_TOKEN, LXC_VMID, QEMU_VMID, RUNNING_VMID, selftestStack, TEMPLATE_VMID, UNTAGGED_VMID, viewOf } from "./support.js"
 
 const UPID_RE = /^UPID:pve1:/
 
@@ -199,4 +199,18 @@ describe("Selftest", () => {
     expect(hasSelftestTag("felhom-selftester;lab")).toBe(false)
     expect(hasSelftestTag(undefined)).toBe(false)
   })
+})
+
+describe("Selftest on a cluster", () => {
+  it.live("a designated guest on another node is refused before anything runs: its node's agent exercises it", () =>
+    Effect.gen(function*() {
+      const report = yield* run(QEMU_VMID)
+      expect(report.verdict).toBe("refused")
+      expect(report.reason).toBe(`guest ${QEMU_VMID} is on node pve2, and this agent manages node pve1 only: run the selftest with pve2's agent`)
+      const sim = yield* Sim
+      expect(sim.cluster.mutations()).toEqual([])
+    }).pipe(Effect.provide(selftestStack({
+      nodes: ["pve1", "pve2"],
+      guests: GUESTS.map((g) => (g.vmid === QEMU_VMID ? { ...g, node: "pve2" } : g))
+    }))))
 })

@@ -3,6 +3,7 @@
  * edges are swapped, so what is tested is what runs. Tasks are short so the suite stays fast.
  */
 import { Effect, Either, Layer } from "effect"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import { Selftest } from "../../src/selftest/Selftest.js"
 import type { SimGuestSeed, SimGuestView, SimOptions, SimTokenSeed } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
@@ -41,7 +42,11 @@ export const selftestStack = (options: SimOptions = {}) => {
   const sim = Sim.layer({ taskDuration: 5, guests: GUESTS, ...options })
   const journal = Journal.layer.pipe(Layer.provideMerge(StateStore.layerMemory))
   const selftest = Layer.unwrapEffect(Effect.map(Sim, (s) => Selftest.layer({ tokenUser: s.tokenId })))
-  return selftest.pipe(Layer.provideMerge(Layer.mergeAll(pveOnSim(), journal)), Layer.provideMerge(sim))
+  return selftest.pipe(
+    Layer.provideMerge(NodeScope.layer({ mode: "node" })),
+    Layer.provideMerge(Layer.mergeAll(pveOnSim(), journal)),
+    Layer.provideMerge(sim)
+  )
 }
 
 export const viewOf = (vmid: number) =>

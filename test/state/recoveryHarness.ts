@@ -22,7 +22,9 @@ export const mkUpid = (type: string, opts: { vmid?: number; user?: string; start
     node: "pve1",
     pid: opts.pid ?? 0x1234,
     pstart: 0xabcdef,
-    starttime: opts.starttime ?? now(),
+    // A second from now: the task started after the op's intent, which each scenario journals
+    // after building its UPIDs; `now()` could fall a second before the intent and be filtered out.
+    starttime: opts.starttime ?? now() + 1,
     type,
     id: String(opts.vmid ?? 100),
     user: opts.user ?? USER
@@ -61,6 +63,7 @@ export const pveLayer = (calls: Ref.Ref<ReadonlyArray<string>>, impl: Partial<Pv
   const base: PveShape = {
     version: unused("version"),
     nodes: unused("nodes"),
+    clusterStatus: unused("clusterStatus"),
     guests: unused("guests"),
     status: () => unused("status"),
     power: () => unused("power"),
