@@ -24,52 +24,80 @@
  * per-round ratios, with its spread. Bottleneck (≈ 40× slower) runs in the first round only.
  */
 import Bottleneck from "bottleneck"
-import { Effect } from "effect"
+import { type Context, Effect } from "effect"
+import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import PQueue from "p-queue"
-import { makeVmid } from "../src/domain/Vmid.js"
+import { makeVmid, type Vmid } from "../src/domain/Vmid.js"
 import { GuestQueue } from "../src/reconcile/GuestQueue.js"
+import { isMain, parseArgs } from "./lib/benchArgs.js"
+import { type Figure, figuresTable, fromRounds, median, table } from "./lib/benchFigures.js"
 
-const OPS = Number(process.env.BENCH_OPS ?? 100_000)
+export interface QueueBenchOptions {
+  readonly ops: number
+  readonly rounds: number
+  readonly waiters: number
+  readonly bottleneck: boolean
+  /** A directory holding another GuestQueue.ts (with its GuestJob/GuestLane), measured alongside. */
+  readonly compare?: string | undefined
+}
+
+export const defaultQueueOptions: QueueBenchOptions = { ops: 100_000, rounds: 5, waiters: 1_000, bottleneck: true }
+
 const VMIDS = 1_000
 const CONCURRENCY = 4
-const WAITERS = Number(process.env.BENCH_WAITERS ?? 1_000)
 const IDLE_TTL_MS = 200
 
 /** The job body everywhere: one macrotask turn, as a stand-in for an awaited HTTP call. */
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const gc = (): void => globalThis.gc?.()
 
 const heapMiB = (): number => {
-  if (globalThis.gc !== undefined) {
-    globalThis.gc()
-    globalThis.gc()
-  }
+  gc()
+  gc()
   return process.memoryUsage().heapUsed / 1024 / 1024
+}
+
+const cpuMicros = (): number => {
+  const c = process.cpuUsage()
+  return c.user + c.system
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
   sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? Number.NaN
 
-interface Figures {
-  readonly name: string
+/** One timed pass over every op. */
+export interface QueueRun {
   readonly seconds: number
   readonly opsPerSecond: number
+  /** Process CPU (user + system) per op, µs: less sensitive than wall time to other load. */
+  readonly cpuMicrosPerOp: number
   readonly p50: number
   readonly p99: number
   readonly fifo: boolean
+}
+
+/** Measured once per contender, outside the timed rounds. */
+export interface QueueExtras {
   readonly heapBefore: number
-  readonly heapBusy: number
+  readonly heapQueued: number
   readonly heapIdle: number
-  readonly keysBusy: number
+  readonly keysQueued: number
   readonly keysIdle: number
   readonly waitersSeconds: number
   readonly waitersInOrder: boolean
 }
 
+export interface QueueContender {
+  readonly name: string
+  readonly runs: ReadonlyArray<QueueRun>
+  readonly extras?: QueueExtras | undefined
+}
+
 /** Per-run probes: wait time of every op and a per-key FIFO check, allocated up front. */
-const makeProbe = () => {
-  const waits = new Float64Array(OPS)
+const makeProbe = (ops: number) => {
+  const waits = new Float64Array(ops)
   const lastSeq = new Int32Array(VMIDS).fill(-1)
   let startedCount = 0
   let fifo = true
@@ -83,12 +111,23 @@ const makeProbe = () => {
     },
     result: () => {
       const sorted = waits.slice(0, startedCount).sort()
-      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), fifo: fifo && startedCount === OPS }
+      return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), fifo: fifo && startedCount === ops }
     }
   }
 }
 
-// ---- promise-based contenders ---------------------------------------------------------------------
+/** Starts a timed pass after a forced GC; `done` turns the probe's result into a QueueRun. */
+const startTimer = (ops: number) => {
+  gc()
+  const cpu0 = cpuMicros()
+  const started = performance.now()
+  return (probe: { p50: number; p99: number; fifo: boolean }): QueueRun => {
+    const seconds = (performance.now() - started) / 1000
+    return { seconds, opsPerSecond: ops / seconds, cpuMicrosPerOp: (cpuMicros() - cpu0) / ops, ...probe }
+  }
+}
+
+// ---- promise-based contenders ---------------------------------------------------------------
 
 interface PromiseLanes {
   readonly submit: (key: number, job: () => Promise<void>) => Promise<void>
@@ -158,39 +197,39 @@ const makePQueues = (): PromiseLanes => {
   }
 }
 
-const runPromiseLanes = async (name: string, make: () => PromiseLanes): Promise<Figures> => {
-  const heapBefore = heapMiB()
+const promiseRun = async (ops: number, make: () => PromiseLanes): Promise<QueueRun> => {
+  const done = startTimer(ops)
   const lanes = make()
-  const probe = makeProbe()
-  let runs: Array<Promise<void>> = new Array(OPS)
-  const started = performance.now()
-  for (let i = 0; i < OPS; i++) {
+  const probe = makeProbe(ops)
+  const runs: Array<Promise<void>> = new Array(ops)
+  for (let i = 0; i < ops; i++) {
     const submittedAt = performance.now()
     runs[i] = lanes.submit(i % VMIDS, () => {
       probe.started(i, submittedAt)
       return tick()
     })
   }
-  const keysBusy = lanes.keys()
   await Promise.all(runs)
-  const seconds = (performance.now() - started) / 1000
-  // Heap with everything queued is measured in a separate, untimed submit burst below.
-  runs = []
+  return done(probe.result())
+}
+
+const promiseExtras = async (options: QueueBenchOptions, make: () => PromiseLanes): Promise<QueueExtras> => {
+  const heapBefore = heapMiB()
+  const burst = make()
+  const runs: Array<Promise<void>> = []
+  for (let i = 0; i < options.ops; i++) runs.push(burst.submit(i % VMIDS, tick))
+  const heapQueued = heapMiB()
+  const keysQueued = burst.keys()
+  await Promise.all(runs)
+  runs.length = 0
   await sleep(IDLE_TTL_MS * 3)
   const heapIdle = heapMiB()
-  const keysIdle = lanes.keys()
-
-  const burst = make()
-  const burstRuns: Array<Promise<void>> = []
-  for (let i = 0; i < OPS; i++) burstRuns.push(burst.submit(i % VMIDS, tick))
-  const heapBusy = heapMiB()
-  await Promise.all(burstRuns)
-  burstRuns.length = 0
+  const keysIdle = burst.keys()
 
   const order: Array<number> = []
   const waiters = make()
   const waitersStarted = performance.now()
-  await Promise.all(Array.from({ length: WAITERS }, (_, i) =>
+  await Promise.all(Array.from({ length: options.waiters }, (_, i) =>
     waiters.submit(-1, async () => {
       order.push(i)
       await tick()
@@ -198,78 +237,75 @@ const runPromiseLanes = async (name: string, make: () => PromiseLanes): Promise<
   const waitersSeconds = (performance.now() - waitersStarted) / 1000
   await sleep(IDLE_TTL_MS * 3)
   return {
-    name, seconds, opsPerSecond: OPS / seconds, ...probe.result(), heapBefore, heapBusy, heapIdle, keysBusy, keysIdle,
-    waitersSeconds, waitersInOrder: order.length === WAITERS && order.every((value, index) => value === index)
+    heapBefore, heapQueued, heapIdle, keysQueued, keysIdle, waitersSeconds,
+    waitersInOrder: order.length === options.waiters && order.every((value, index) => value === index)
   }
 }
 
 // ---- GuestQueue ----------------------------------------------------------------------------------
 
-const guestQueueRun = (concurrency: number): Effect.Effect<Figures> =>
-  Effect.gen(function*() {
-    const heapBefore = heapMiB()
-    const probe = makeProbe()
-    const tickets: Array<Effect.Effect<void, unknown>> = new Array(OPS)
-    // Validated once, outside the timed loop: the peers get plain numbers for free.
-    const vmids = Array.from({ length: VMIDS }, (_, k) => makeVmid(100 + k))
-    const timed = Effect.scoped(Effect.gen(function*() {
-      const queue = yield* GuestQueue
-      const started = performance.now()
-      for (let i = 0; i < OPS; i++) {
+type QueueModule = { readonly GuestQueue: typeof GuestQueue }
+
+const vmids: ReadonlyArray<Vmid> = Array.from({ length: VMIDS }, (_, k) => makeVmid(100 + k))
+const vmidOf = (i: number): Vmid => vmids[i % VMIDS] ?? makeVmid(100)
+
+const withQueue = <A, E>(mod: QueueModule, concurrency: number, body: (queue: Context.Tag.Service<GuestQueue>) => Effect.Effect<A, E>): Promise<A> =>
+  Effect.runPromise(Effect.scoped(Effect.flatMap(mod.GuestQueue, body).pipe(
+    Effect.provide(mod.GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))
+  )))
+
+const guestQueueRun = (ops: number, mod: QueueModule, concurrency: number): Promise<QueueRun> =>
+  withQueue(mod, concurrency, (queue) =>
+    Effect.gen(function*() {
+      const done = startTimer(ops)
+      const probe = makeProbe(ops)
+      const tickets: Array<Effect.Effect<void, unknown>> = new Array(ops)
+      for (let i = 0; i < ops; i++) {
         const submittedAt = performance.now()
         // `enqueue` fixes the order in this fiber; awaiting is separate, as the Engine would do.
-        tickets[i] = yield* queue.enqueue(vmids[i % VMIDS] ?? makeVmid(100), "ordered", Effect.suspend(() => {
+        tickets[i] = yield* queue.enqueue(vmidOf(i), "ordered", Effect.suspend(() => {
           probe.started(i, submittedAt)
           return Effect.promise(tick)
         }))
       }
-      const keysBusy = (yield* queue.stats).lanes
-      yield* Effect.forEach(tickets, Effect.ignore, { discard: true })
-      const seconds = (performance.now() - started) / 1000
+      // Awaited like `Promise.all`: in order, failing fast (no job fails here).
+      yield* Effect.all(tickets, { discard: true })
+      return done(probe.result())
+    }))
+
+const guestQueueExtras = async (options: QueueBenchOptions, mod: QueueModule, concurrency: number): Promise<QueueExtras> => {
+  const heapBefore = heapMiB()
+  const burst = await withQueue(mod, concurrency, (queue) =>
+    Effect.gen(function*() {
+      const tickets: Array<Effect.Effect<void, unknown>> = []
+      for (let i = 0; i < options.ops; i++) tickets.push(yield* queue.enqueue(vmidOf(i), "ordered", Effect.promise(tick)))
+      const heapQueued = heapMiB()
+      const keysQueued = (yield* queue.stats).lanes
+      yield* Effect.all(tickets, { discard: true })
       tickets.length = 0
       yield* Effect.promise(() => sleep(IDLE_TTL_MS * 3))
-      const heapIdle = heapMiB()
-      const keysIdle = (yield* queue.stats).lanes
-      return { seconds, keysBusy, keysIdle, heapIdle }
-    }).pipe(Effect.provide(GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))))
-    const main = yield* timed
-
-    const heapBusy = yield* Effect.scoped(Effect.gen(function*() {
-      const queue = yield* GuestQueue
-      const burst: Array<Effect.Effect<void, unknown>> = []
-      for (let i = 0; i < OPS; i++) burst.push(yield* queue.enqueue(makeVmid(100 + (i % VMIDS)), "ordered", Effect.promise(tick)))
-      const heap = heapMiB()
-      yield* Effect.forEach(burst, Effect.ignore, { discard: true })
-      return heap
-    }).pipe(Effect.provide(GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))))
-
-    const waiters = yield* Effect.scoped(Effect.gen(function*() {
-      const queue = yield* GuestQueue
+      return { heapQueued, keysQueued, heapIdle: heapMiB(), keysIdle: (yield* queue.stats).lanes }
+    }))
+  const waiters = await withQueue(mod, concurrency, (queue) =>
+    Effect.gen(function*() {
       const order: Array<number> = []
-      const waitersStarted = performance.now()
-      const all = yield* Effect.forEach(Array.from({ length: WAITERS }, (_, i) => i), (i) =>
-        queue.enqueue(makeVmid(999_999_999), "ordered", Effect.zipRight(
-          Effect.sync(() => order.push(i)),
-          Effect.promise(tick)
-        )))
-      // Awaited one after the other, like the main run: they finish in submit order anyway, so
-      // this ends when the last one does, as the peers' Promise.all does. Awaiting them with
-      // `concurrency: "unbounded"` instead measures Effect's fork-join of 1,000 fibers, not the
-      // queue: 1,000 latches opened one per setImmediate turn, awaited that way, took 240 ms
-      // with no GuestQueue at all (the sequential await: ≈ 20 ms with GuestQueue included).
-      yield* Effect.forEach(all, Effect.ignore, { discard: true })
-      return {
-        waitersSeconds: (performance.now() - waitersStarted) / 1000,
-        waitersInOrder: order.length === WAITERS && order.every((value, index) => value === index)
+      const one = makeVmid(999_999_999)
+      const started = performance.now()
+      const all: Array<Effect.Effect<void, unknown>> = []
+      for (let i = 0; i < options.waiters; i++) {
+        all.push(yield* queue.enqueue(one, "ordered", Effect.zipRight(Effect.sync(() => order.push(i)), Effect.promise(tick))))
       }
-    }).pipe(Effect.provide(GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))))
-
-    return {
-      name: `GuestQueue c=${concurrency}`,
-      seconds: main.seconds, opsPerSecond: OPS / main.seconds, ...probe.result(),
-      heapBefore, heapBusy, heapIdle: main.heapIdle, keysBusy: main.keysBusy, keysIdle: main.keysIdle, ...waiters
-    }
-  })
+      // Awaited in order like the main run (they finish in submit order anyway). Awaiting them
+      // with `concurrency: "unbounded"` would measure Effect's fork-join of 1,000 fibers instead
+      // (240 ms with no GuestQueue at all, measured).
+      yield* Effect.all(all, { discard: true })
+      return {
+        waitersSeconds: (performance.now() - started) / 1000,
+        waitersInOrder: order.length === options.waiters && order.every((value, index) => value === index)
+      }
+    }))
+  return { heapBefore, ...burst, ...waiters }
+}
 
 // ---- the Effect floor ------------------------------------------------------------------------
 
@@ -277,82 +313,176 @@ const guestQueueRun = (concurrency: number): Effect.Effect<Figures> =>
  * No queue at all: one fiber per vmid runs that vmid's jobs in a loop (the same job body). What
  * running the jobs on Effect fibers costs by itself — the ceiling for any fiber-based queue.
  */
-const effectFloorRun = (): Effect.Effect<Figures> =>
-  Effect.gen(function*() {
-    const started = performance.now()
-    const job = Effect.suspend(() => Effect.promise(tick))
-    yield* Effect.forEach(Array.from({ length: VMIDS }, (_, i) => i), () => Effect.repeatN(job, OPS / VMIDS - 1), {
-      concurrency: "unbounded",
-      discard: true
-    })
-    const seconds = (performance.now() - started) / 1000
-    return {
-      name: "Effect floor (no queue)", seconds, opsPerSecond: OPS / seconds, p50: Number.NaN, p99: Number.NaN, fifo: true,
-      heapBefore: Number.NaN, heapBusy: Number.NaN, heapIdle: Number.NaN, keysBusy: VMIDS, keysIdle: 0,
-      waitersSeconds: Number.NaN, waitersInOrder: true
-    }
-  })
+const effectFloorRun = async (ops: number): Promise<QueueRun> => {
+  const done = startTimer(ops)
+  const job = Effect.suspend(() => Effect.promise(tick))
+  await Effect.runPromise(Effect.forEach(Array.from({ length: VMIDS }, (_, i) => i), () => Effect.repeatN(job, ops / VMIDS - 1), {
+    concurrency: "unbounded",
+    discard: true
+  }))
+  return done({ p50: Number.NaN, p99: Number.NaN, fifo: true })
+}
 
 // ---- the run -----------------------------------------------------------------------------------
 
-const fmt = (n: number, digits = 2): string => n.toFixed(digits)
-const ratio = (ours: number, base: number): string => (base === 0 || Number.isNaN(ours / base) ? "n/a" : `${fmt(ours / base)}x`)
-
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = (rows[0] ?? []).map((_, c) => Math.max(...rows.map((r) => (r[c] ?? "").length)))
-  return rows.map((row) => row.map((cell, c) => cell.padEnd(widths[c] ?? 0)).join("  ")).join("\n")
+interface Entry {
+  readonly key: string
+  readonly name: string
+  readonly run: () => Promise<QueueRun>
+  readonly extras?: () => Promise<QueueExtras>
+  readonly firstRoundOnly?: boolean
 }
 
-const row = (f: Figures): Array<string> => [
-  f.name, fmt(f.opsPerSecond, 0), fmt(f.p50), fmt(f.p99), String(f.fifo), fmt(f.heapBefore), fmt(f.heapBusy), fmt(f.heapIdle),
-  `${fmt(((f.heapIdle - f.heapBefore) / f.heapBefore) * 100, 1)}%`, `${f.keysBusy}/${f.keysIdle}`, fmt(f.waitersSeconds, 3), String(f.waitersInOrder)
-]
+// Another revision of the same module, so a GuestQueue export has this revision's service shape.
+const isQueueModule = (loaded: unknown): loaded is QueueModule =>
+  typeof loaded === "object" && loaded !== null && "GuestQueue" in loaded
 
-const main = async (): Promise<void> => {
-  console.log(`node ${process.version}, gc ${globalThis.gc === undefined ? "unavailable (heap figures are noisy; use npm run bench:queue)" : "forced"}`)
-  console.log(`${OPS} ops over ${VMIDS} vmids, ${WAITERS} waiters on one vmid, job = one setImmediate turn, idle TTL ${IDLE_TTL_MS} ms\n`)
-  // Warm-up: load and JIT every contender once, so "heap before" of the first row is not lower
-  // than the rest merely because its code was not loaded yet.
-  await Effect.runPromise(Effect.scoped(Effect.flatMap(GuestQueue, (q) =>
-    Effect.forEach(Array.from({ length: 2_000 }, (_, i) => i), (i) => q.submit(makeVmid(100 + (i % 50)), "ordered", Effect.promise(tick)), { concurrency: "unbounded", discard: true })
-  ).pipe(Effect.provide(GuestQueue.layer({ concurrency: CONCURRENCY, idleTtl: 10 })))))
-  for (const make of [makeBottleneck, makePQueues, () => makeBaseline(CONCURRENCY)]) {
+const loadCompare = async (dir: string): Promise<QueueModule> => {
+  const loaded: unknown = await import(path.resolve(dir, "GuestQueue.ts"))
+  return isQueueModule(loaded) ? loaded : Promise.reject(new Error(`${dir}/GuestQueue.ts exports no GuestQueue`))
+}
+
+export const runQueueBench = async (options: QueueBenchOptions, log: (line: string) => void = console.log): Promise<{
+  readonly contenders: ReadonlyArray<QueueContender>
+  readonly figures: ReadonlyArray<Figure>
+}> => {
+  const { ops } = options
+  if (ops % VMIDS !== 0) return Promise.reject(new Error(`--ops must be a multiple of ${VMIDS}`))
+  const current: QueueModule = { GuestQueue }
+  const compare = options.compare === undefined ? undefined : await loadCompare(options.compare)
+  const entries: Array<Entry> = [
+    { key: "gq1000", name: `GuestQueue c=${VMIDS}`, run: () => guestQueueRun(ops, current, VMIDS), extras: () => guestQueueExtras(options, current, VMIDS) },
+    { key: "gq4", name: `GuestQueue c=${CONCURRENCY}`, run: () => guestQueueRun(ops, current, CONCURRENCY), extras: () => guestQueueExtras(options, current, CONCURRENCY) },
+    { key: "pq", name: "Map of p-queues", run: () => promiseRun(ops, makePQueues), extras: () => promiseExtras(options, makePQueues) },
+    { key: "naive", name: `naive chains, global ${CONCURRENCY}`, run: () => promiseRun(ops, () => makeBaseline(CONCURRENCY)), extras: () => promiseExtras(options, () => makeBaseline(CONCURRENCY)) },
+    { key: "floor", name: "Effect floor (no queue)", run: () => effectFloorRun(ops) },
+    ...(options.bottleneck
+      ? [{ key: "bottleneck", name: "Bottleneck.Group", run: () => promiseRun(ops, makeBottleneck), extras: () => promiseExtras(options, makeBottleneck), firstRoundOnly: true }]
+      : []),
+    ...(compare === undefined ? [] : [
+      { key: "cmp1000", name: `GuestQueue@compare c=${VMIDS}`, run: () => guestQueueRun(ops, compare, VMIDS), extras: () => guestQueueExtras(options, compare, VMIDS) },
+      { key: "cmp4", name: `GuestQueue@compare c=${CONCURRENCY}`, run: () => guestQueueRun(ops, compare, CONCURRENCY) }
+    ])
+  ]
+
+  // Warm-up: load and JIT every contender once, so the first round is not the slow one.
+  const warm = Math.min(ops, 5_000)
+  await withQueue(current, CONCURRENCY, (q) =>
+    Effect.forEach(Array.from({ length: warm }, (_, i) => i), (i) => q.submit(vmidOf(i % 50), "ordered", Effect.promise(tick)), { concurrency: "unbounded", discard: true }))
+  for (const make of [makePQueues, () => makeBaseline(CONCURRENCY)]) {
     const lanes = make()
-    await Promise.all(Array.from({ length: 2_000 }, (_, i) => lanes.submit(i % 50, tick)))
+    await Promise.all(Array.from({ length: warm }, (_, i) => lanes.submit(i % 50, tick)))
+  }
+  await effectFloorRun(VMIDS * 5)
+
+  const runs = new Map<string, Array<QueueRun>>(entries.map((e) => [e.key, []]))
+  for (let round = 0; round < options.rounds; round++) {
+    const active = entries.filter((e) => round === 0 || e.firstRoundOnly !== true)
+    const order = active.map((_, i) => active[(i + round) % active.length]).filter((e): e is Entry => e !== undefined)
+    for (const entry of order) runs.get(entry.key)?.push(await entry.run())
+    log(`queue round ${round + 1}/${options.rounds}: ${order.map((e) => `${e.name} ${Math.round(runs.get(e.key)?.at(-1)?.opsPerSecond ?? 0)}`).join(", ")} ops/s`)
+  }
+  const extras = new Map<string, QueueExtras>()
+  for (const entry of entries) {
+    if (entry.extras === undefined) continue
+    extras.set(entry.key, await entry.extras())
+    log(`queue heap and waiters: ${entry.name} done`)
   }
   await sleep(IDLE_TTL_MS * 3)
-  const results: Array<Figures> = []
-  const only = process.env.BENCH_ONLY?.split(",")
-  const want = (name: string): boolean => only === undefined || only.some((o) => name.toLowerCase().includes(o.toLowerCase()))
-  if (want("GuestQueue")) results.push(await Effect.runPromise(guestQueueRun(VMIDS)))
-  if (want("Bottleneck")) results.push(await runPromiseLanes("Bottleneck.Group", makeBottleneck))
-  if (want("p-queue")) results.push(await runPromiseLanes("Map of p-queues", makePQueues))
-  if (want("GuestQueue")) results.push(await Effect.runPromise(guestQueueRun(CONCURRENCY)))
-  if (want("floor")) results.push(await Effect.runPromise(effectFloorRun()))
-  if (want("baseline")) results.push(await runPromiseLanes(`naive chains, global ${CONCURRENCY}`, () => makeBaseline(CONCURRENCY)))
-  console.log(table([
-    ["contender", "ops/s", "wait p50 ms", "wait p99 ms", "FIFO", "heap before", "heap queued", "heap idle", "idle vs before", "keys busy/idle", `${WAITERS} waiters s`, "waiters FIFO"],
-    ...results.map(row)
-  ]))
-  const find = (prefix: string) => results.find((r) => r.name.startsWith(prefix))
-  const pairs: Array<[Figures | undefined, Figures | undefined]> = [
-    [find(`GuestQueue c=${VMIDS}`), find("Bottleneck")],
-    [find(`GuestQueue c=${VMIDS}`), find("Map of p-queues")],
-    [find("Effect floor"), find("Map of p-queues")],
-    [find(`GuestQueue c=${VMIDS}`), find("Effect floor")],
-    [find(`GuestQueue c=${CONCURRENCY}`), find("naive")]
-  ]
-  console.log("\nratios (GuestQueue / peer): throughput >1 better, waits and waiters time <1 better")
-  const ratioRows: Array<Array<string>> = [["pair", "throughput", "wait p50", "wait p99", "heap growth queued", "1k waiters time"]]
-  for (const [ours, peer] of pairs) {
-    if (ours === undefined || peer === undefined) continue
-    ratioRows.push([
-      `${ours.name} vs ${peer.name}`, ratio(ours.opsPerSecond, peer.opsPerSecond), ratio(ours.p50, peer.p50), ratio(ours.p99, peer.p99),
-      ratio(ours.heapBusy - ours.heapBefore, peer.heapBusy - peer.heapBefore), ratio(ours.waitersSeconds, peer.waitersSeconds)
-    ])
-  }
-  console.log(table(ratioRows))
-  if (process.env.BENCH_JSON !== undefined) console.log(JSON.stringify(results))
+
+  const contenders = entries.map((e): QueueContender => ({ name: e.name, runs: runs.get(e.key) ?? [], extras: extras.get(e.key) }))
+  return { contenders, figures: queueFigures(entries, runs, extras) }
 }
 
-void main()
+const queueFigures = (
+  entries: ReadonlyArray<Entry>,
+  runs: ReadonlyMap<string, ReadonlyArray<QueueRun>>,
+  extras: ReadonlyMap<string, QueueExtras>
+): Array<Figure> => {
+  const name = (key: string) => entries.find((e) => e.key === key)?.name ?? key
+  const figures: Array<Figure> = []
+  /** Per-round pairs of one measure; a first-round-only peer pairs with our first round. */
+  const pairs = (ours: string, base: string, pick: (r: QueueRun) => number) => {
+    const b = runs.get(base) ?? []
+    return (runs.get(ours) ?? []).flatMap((a, i) => {
+      const peer = b[i]
+      return peer === undefined ? [] : [[pick(a), pick(peer)] as const]
+    })
+  }
+  const throughput = (ours: string, base: string, target?: string) => {
+    if (!runs.get(ours)?.length || !runs.get(base)?.length) return
+    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "throughput", unit: "ops/s", target }, pairs(ours, base, (r) => r.opsPerSecond)))
+  }
+  throughput("gq1000", "pq", ">= 1.0")
+  throughput("gq4", "naive", ">= 0.8")
+  throughput("gq1000", "bottleneck", ">= 1.0")
+  throughput("gq1000", "floor")
+  throughput("floor", "pq")
+  throughput("gq1000", "cmp1000")
+  throughput("gq4", "cmp4")
+  for (const [ours, base] of [["gq1000", "pq"], ["gq4", "naive"]] as const) {
+    if (!runs.get(ours)?.length || !runs.get(base)?.length) continue
+    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "CPU per op", unit: "µs" }, pairs(ours, base, (r) => r.cpuMicrosPerOp)))
+    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "wait p99", unit: "ms" }, pairs(ours, base, (r) => r.p99)))
+  }
+  for (const key of ["gq1000", "gq4"]) {
+    const all = runs.get(key) ?? []
+    if (all.length === 0) continue
+    const fifo = all.filter((r) => r.fifo).length
+    figures.push({ group: "queue", name: `${name(key)}`, metric: "runs in per-vmid FIFO", ours: fifo, base: all.length, unit: "", ratio: fifo / all.length, target: "= 1" })
+  }
+  const gq = extras.get("gq4")
+  const pq = extras.get("pq")
+  if (gq !== undefined) {
+    figures.push({ group: "queue", name: name("gq4"), metric: "heap idle / before", ours: gq.heapIdle, base: gq.heapBefore, unit: "MiB", ratio: gq.heapIdle / gq.heapBefore, target: "<= 1.1" })
+    figures.push({ group: "queue", name: `${name("gq4")}, ${gq.waitersInOrder ? "in order" : "OUT OF ORDER"}`, metric: "1,000 waiters on one vmid: in order", ours: gq.waitersInOrder ? 1 : 0, base: 1, unit: "", ratio: gq.waitersInOrder ? 1 : 0, target: "= 1" })
+  }
+  if (gq !== undefined && pq !== undefined) {
+    figures.push({ group: "queue", name: `${name("gq4")} / ${name("pq")}`, metric: "heap growth, all queued", ours: gq.heapQueued - gq.heapBefore, base: pq.heapQueued - pq.heapBefore, unit: "MiB", ratio: (gq.heapQueued - gq.heapBefore) / (pq.heapQueued - pq.heapBefore) })
+    figures.push({ group: "queue", name: `${name("gq4")} / ${name("pq")}`, metric: "1,000 waiters on one vmid", ours: gq.waitersSeconds, base: pq.waitersSeconds, unit: "s", ratio: gq.waitersSeconds / pq.waitersSeconds })
+  }
+  const bn = extras.get("bottleneck")
+  if (gq !== undefined && bn !== undefined) {
+    figures.push({ group: "queue", name: `${name("gq4")} / ${name("bottleneck")}`, metric: "1,000 waiters on one vmid", ours: gq.waitersSeconds, base: bn.waitersSeconds, unit: "s", ratio: gq.waitersSeconds / bn.waitersSeconds })
+  }
+  return figures
+}
+
+/** Every contender's own figures: medians over its rounds, and the extras. */
+export const contendersTable = (contenders: ReadonlyArray<QueueContender>): string => {
+  const f = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? "–" : n.toFixed(digits))
+  return table([
+    ["contender", "rounds", "ops/s (median)", "CPU µs/op", "wait p50 ms", "wait p99 ms", "FIFO", "heap before/queued/idle MiB", "keys queued/idle", "waiters s", "waiters FIFO"],
+    ...contenders.map((c) => [
+      c.name,
+      String(c.runs.length),
+      f(median(c.runs.map((r) => r.opsPerSecond)), 0),
+      f(median(c.runs.map((r) => r.cpuMicrosPerOp))),
+      f(median(c.runs.map((r) => r.p50))),
+      f(median(c.runs.map((r) => r.p99))),
+      String(c.runs.every((r) => r.fifo)),
+      c.extras === undefined ? "–" : `${f(c.extras.heapBefore, 1)} / ${f(c.extras.heapQueued, 1)} / ${f(c.extras.heapIdle, 1)}`,
+      c.extras === undefined ? "–" : `${c.extras.keysQueued}/${c.extras.keysIdle}`,
+      f(c.extras?.waitersSeconds, 3),
+      c.extras === undefined ? "–" : String(c.extras.waitersInOrder)
+    ])
+  ])
+}
+
+export const queueOptionsFromArgs = (args = parseArgs()): QueueBenchOptions => ({
+  ops: args.number("ops", defaultQueueOptions.ops, "BENCH_OPS"),
+  rounds: args.number("rounds", defaultQueueOptions.rounds, "BENCH_ROUNDS"),
+  waiters: args.number("waiters", defaultQueueOptions.waiters, "BENCH_WAITERS"),
+  bottleneck: !args.flag("no-bottleneck"),
+  compare: args.string("compare", "BENCH_QUEUE_COMPARE")
+})
+
+if (isMain(import.meta.url)) {
+  const options = queueOptionsFromArgs()
+  console.log(`node ${process.version}, gc ${globalThis.gc === undefined ? "unavailable (heap figures are noisy; run with --expose-gc)" : "forced"}`)
+  console.log(`${options.ops} ops over ${VMIDS} vmids, ${options.rounds} rounds, ${options.waiters} waiters on one vmid, job = one setImmediate turn, idle TTL ${IDLE_TTL_MS} ms\n`)
+  const result = await runQueueBench(options)
+  console.log(`\n${contendersTable(result.contenders)}\n`)
+  console.log(figuresTable(result.figures))
+  if (process.env.BENCH_JSON !== undefined) console.log(JSON.stringify(result))
+}

@@ -17,7 +17,7 @@
  *   npm run bench:reconcile -- --guests 1000,10000 --latency 10,30
  *   npm run bench:reconcile -- --guests 1000 --latency 10 --inproc   (the old in-process simulator)
  */
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Context, Effect, Layer, Logger, LogLevel, type Redacted, Schema } from "effect"
 import { performance } from "node:perf_hooks"
 import { DesiredState } from "../src/domain/DesiredState.js"
 import { Pve } from "../src/pve/Pve.js"
@@ -25,12 +25,38 @@ import { makeConnectionSettings, PveConnection } from "../src/pve/PveConnection.
 import { observe } from "../src/reconcile/observe.js"
 import { plan } from "../src/reconcile/plan.js"
 import { SimCluster, startSimulator } from "../src/sim/Simulator.js"
+import { isMain, parseArgs } from "./lib/benchArgs.js"
+import { type Figure, figuresTable } from "./lib/benchFigures.js"
 import { processCpuSeconds, startSimChild } from "./lib/simChild.js"
 
-const SIZES = (process.env.BENCH_GUESTS ?? "1000,10000").split(",").map(Number)
-const L = Number(process.env.BENCH_LATENCY_MS ?? 10)
-const INPROC = process.env.BENCH_INPROC === "1"
 const SEED = 5
+/** pveproxy's worker count: requests PVE serves at once, and the client's bound. */
+const PVEPROXY_WORKERS = 3
+
+export interface ReconcileBenchOptions {
+  readonly guests: ReadonlyArray<number>
+  readonly latencies: ReadonlyArray<number>
+  readonly inproc: boolean
+}
+
+export const defaultReconcileOptions: ReconcileBenchOptions = { guests: [1_000, 10_000], latencies: [10, 30], inproc: false }
+
+export interface ReconcilePass {
+  readonly guests: number
+  readonly managed: number
+  readonly latencyMs: number
+  readonly calls: number
+  readonly callsPerGuest: number
+  readonly actions: number
+  readonly skipped: number
+  readonly mutations: number
+  readonly wallMs: number
+  /** ⌈(1 + managed) / 3⌉ × L */
+  readonly boundMs: number
+  readonly clientCpuMs: number
+  readonly simulatorCpuMs: number
+  readonly planCpuMs: number
+}
 
 /** The cluster `felhom-agent sim --seed 5 --guests N` serves, rebuilt in-process without a server. */
 const sameCluster = (size: number) =>
@@ -39,97 +65,133 @@ const sameCluster = (size: number) =>
 interface Target {
   readonly url: string
   readonly tokenId: string
-  readonly tokenSecret: import("effect").Redacted.Redacted<string>
+  readonly tokenSecret: Redacted.Redacted<string>
   readonly fingerprint: string
   readonly cluster: SimCluster
   readonly setLatency: (ms: number) => Promise<void>
   readonly mutationCount: () => Promise<number>
-  readonly serverCpu: () => number
+  readonly simulatorCpu: () => number
 }
 
-const target = (size: number) =>
-  INPROC
+const target = (size: number, inproc: boolean) =>
+  inproc
     ? Effect.map(startSimulator({ guests: size, seed: SEED, authFailureDelay: 0 }), (sim): Target => ({
       ...sim,
-      setLatency: async (ms) => { sim.cluster.setFaults({ latencyMs: ms }) },
+      setLatency: async (ms) => {
+        sim.cluster.setFaults({ latencyMs: ms })
+      },
       mutationCount: async () => sim.cluster.mutations().length,
-      serverCpu: () => 0
+      simulatorCpu: () => 0
     }))
-    : Effect.map(startSimChild({ guests: size, seed: SEED }), (sim): Target => ({
-      ...sim,
-      cluster: sameCluster(size),
-      setLatency: async (ms) => { await sim.control("POST", "/faults", { latencyMs: ms }) },
-      mutationCount: async () => ((await sim.control("GET", "/mutations")) as ReadonlyArray<unknown>).length,
-      serverCpu: () => processCpuSeconds(sim.pid)
-    }))
+    : Effect.flatMap(startSimChild({ guests: size, seed: SEED }), (sim) =>
+      Effect.map(
+        Effect.acquireRelease(Effect.sync(() => sameCluster(size)), (c) => Effect.sync(() => c.dispose())),
+        (cluster): Target => ({
+          ...sim,
+          cluster,
+          setLatency: async (ms) => {
+            await sim.control("POST", "/faults", { latencyMs: ms })
+          },
+          mutationCount: async () => {
+            const log = await sim.control("GET", "/mutations")
+            return Array.isArray(log) ? log.length : Number.NaN
+          },
+          simulatorCpu: () => processCpuSeconds(sim.pid)
+        })
+      ))
 
-const countingPve = (counter: { n: number }) =>
-  Layer.effect(Pve, Effect.map(Pve, (pve) => {
-    const count = <A, E>(e: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => { counter.n++ }), e)
-    return {
-      ...pve,
-      guests: count(pve.guests),
-      status: (g) => count(pve.status(g)),
-      config: (g, o) => count(pve.config(g, o)),
-      pending: (g) => count(pve.pending(g))
-    }
-  }))
+const desiredOf = (cluster: SimCluster, limit?: number): DesiredState => {
+  // The desired document is what the cluster already is: power as observed, memory as set.
+  const guests: Record<string, unknown> = {}
+  for (const [vmid, g] of cluster.guests) {
+    if (limit !== undefined && Object.keys(guests).length >= limit) break
+    const memory = Number(g.config.get("memory"))
+    guests[String(vmid)] = { power: g.running ? "running" : "stopped", ...(Number.isFinite(memory) ? { config: { memory } } : {}) }
+  }
+  return Schema.decodeUnknownSync(DesiredState)({ revision: limit === undefined ? "bench" : "warm", guests })
+}
 
-const onePass = (size: number) =>
+const cpuMs = (): number => {
+  const c = process.cpuUsage()
+  return (c.user + c.system) / 1000
+}
+
+/** One simulator of `size` guests; one converged pass per latency. */
+const passes = (size: number, latencies: ReadonlyArray<number>, inproc: boolean, log: (line: string) => void) =>
   Effect.scoped(Effect.gen(function*() {
-    const sim = yield* target(size)
-    // The desired document is what the cluster already is: power as observed, memory as set.
-    const guests: Record<string, unknown> = {}
-    for (const [vmid, g] of sim.cluster.guests) {
-      const memory = Number(g.config.get("memory"))
-      guests[String(vmid)] = { power: g.running ? "running" : "stopped", ...(Number.isFinite(memory) ? { config: { memory } } : {}) }
-    }
-    const doc = Schema.decodeUnknownSync(DesiredState)({ revision: "bench", guests })
-    const warmDoc = Schema.decodeUnknownSync(DesiredState)({ revision: "warm", guests: Object.fromEntries(Object.entries(guests).slice(0, 300)) })
-    const counter = { n: 0 }
+    const sim = yield* target(size, inproc)
+    const doc = desiredOf(sim.cluster)
+    const managed = Object.keys(doc.guests).length
     const connection = Layer.effect(PveConnection, Effect.orDie(makeConnectionSettings({
       url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint, requestTimeout: "60 seconds"
     })))
-    const pve = yield* Layer.build(countingPve(counter).pipe(Layer.provide(Pve.layer), Layer.provide(connection)))
-    yield* Effect.provide(observe(warmDoc), pve)
-    counter.n = 0
-    yield* Effect.promise(() => sim.setLatency(L))
-    const before = yield* Effect.promise(() => sim.mutationCount())
-    const serverCpu0 = sim.serverCpu()
-    const started = performance.now()
-    const cpu0 = process.cpuUsage()
-    const observed = yield* Effect.provide(observe(doc), pve)
-    const planned = plan(doc, observed)
-    const wallMs = performance.now() - started
-    const cpu = process.cpuUsage(cpu0)
-    const serverCpuS = sim.serverCpu() - serverCpu0
-    const mutations = (yield* Effect.promise(() => sim.mutationCount())) - before
-    const bound = Math.ceil(counter.n / 3) * L
-    // Pure part alone: normalize + plan over the captured observation, best of 5.
-    let planCpuMs = Infinity
-    for (let i = 0; i < 5; i++) {
-      const c0 = process.cpuUsage()
-      const p = plan(doc, observed)
-      const c = process.cpuUsage(c0)
-      if (p.actions.length !== planned.actions.length) throw new Error("plan is not deterministic")
-      planCpuMs = Math.min(planCpuMs, (c.user + c.system) / 1000)
+    const context = yield* Layer.build(Pve.layer.pipe(Layer.provide(connection)))
+    const pve = Context.get(context, Pve)
+    yield* Effect.provide(observe(desiredOf(sim.cluster, 300)), context)
+    const results: Array<ReconcilePass> = []
+    for (const latencyMs of latencies) {
+      yield* Effect.promise(() => sim.setLatency(latencyMs))
+      const mutationsBefore = yield* Effect.promise(() => sim.mutationCount())
+      const callsBefore = yield* pve.requestCount
+      const simulatorCpu0 = sim.simulatorCpu()
+      const cpu0 = cpuMs()
+      const started = performance.now()
+      const observed = yield* Effect.provide(observe(doc), context)
+      const planned = plan(doc, observed)
+      const wallMs = performance.now() - started
+      const clientCpuMs = cpuMs() - cpu0
+      const simulatorCpuMs = (sim.simulatorCpu() - simulatorCpu0) * 1000
+      const calls = (yield* pve.requestCount) - callsBefore
+      const mutations = (yield* Effect.promise(() => sim.mutationCount())) - mutationsBefore
+      let planCpuMs = Number.POSITIVE_INFINITY
+      for (let i = 0; i < 5; i++) {
+        const c0 = cpuMs()
+        plan(doc, observed)
+        planCpuMs = Math.min(planCpuMs, cpuMs() - c0)
+      }
+      const pass: ReconcilePass = {
+        guests: size, managed, latencyMs, calls, callsPerGuest: calls / managed, actions: planned.actions.length,
+        skipped: planned.skipped.length, mutations, wallMs, boundMs: Math.ceil((1 + managed) / PVEPROXY_WORKERS) * latencyMs,
+        clientCpuMs, simulatorCpuMs, planCpuMs
+      }
+      log(describePass(pass))
+      results.push(pass)
     }
-    return {
-      size, calls: counter.n, actions: planned.actions.length, skipped: planned.skipped.length, mutations, wallMs, boundMs: bound,
-      ratio: wallMs / bound, processCpuMs: (cpu.user + cpu.system) / 1000, serverCpuMs: serverCpuS * 1000, planCpuMs
-    }
+    yield* Effect.promise(() => sim.setLatency(0))
+    return results
   })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
-const main = async (): Promise<void> => {
-  console.log(`reconcile pass, converged, L = ${L} ms per request (simulator latencyMs), client concurrency 3, simulator ${INPROC ? "in-process" : "in a child process"}, node ${process.version}`)
-  for (const size of SIZES) {
-    const r = await Effect.runPromise(onePass(size))
-    console.log(`${size} guests: ${r.calls} API calls, ${r.actions} actions planned, ${r.skipped} skipped, ${r.mutations} mutations; ` +
-      `wall ${(r.wallMs / 1000).toFixed(2)} s vs bound ⌈calls/3⌉×L = ${(r.boundMs / 1000).toFixed(2)} s → ${r.ratio.toFixed(3)}× the bound ` +
-      `(target ≤ 1.2×: ${r.ratio <= 1.2 ? "met" : "MISSED"}); CPU during the pass: client ${(r.processCpuMs / 1000).toFixed(2)} s ` +
-      `(${(r.processCpuMs / r.calls).toFixed(2)} ms/call${INPROC ? ", simulator included" : ""}), simulator ${(r.serverCpuMs / 1000).toFixed(2)} s (${(r.serverCpuMs / r.calls).toFixed(2)} ms/call); ` +
-      `normalize + plan alone: ${r.planCpuMs.toFixed(1)} ms CPU`)
-  }
+export const describePass = (r: ReconcilePass): string =>
+  `${r.guests} guests (${r.managed} managed), L = ${r.latencyMs} ms: ${r.calls} PVE calls (${r.callsPerGuest.toFixed(3)} per managed guest; ` +
+  `1 + N = ${1 + r.managed}), ${r.actions} actions, ${r.skipped} skipped, ${r.mutations} mutations; wall ${(r.wallMs / 1000).toFixed(2)} s ` +
+  `vs ⌈(1 + N)/3⌉ × L = ${(r.boundMs / 1000).toFixed(2)} s → ${(r.wallMs / r.boundMs).toFixed(2)}×; CPU: client ` +
+  `${(r.clientCpuMs / r.calls).toFixed(2)} ms/call, simulator ${(r.simulatorCpuMs / r.calls).toFixed(2)} ms/call; normalize + plan ${r.planCpuMs.toFixed(1)} ms`
+
+export const runReconcileBench = async (options: ReconcileBenchOptions, log: (line: string) => void = console.log): Promise<ReadonlyArray<ReconcilePass>> => {
+  const all: Array<ReconcilePass> = []
+  for (const size of options.guests) all.push(...await Effect.runPromise(passes(size, options.latencies, options.inproc, log)))
+  return all
 }
 
-void main()
+export const reconcileFigures = (results: ReadonlyArray<ReconcilePass>): Array<Figure> =>
+  results.flatMap((r): Array<Figure> => {
+    const name = `${r.guests.toLocaleString("en-US")} guests, L = ${r.latencyMs} ms`
+    return [
+      { group: "reconcile", name, metric: "calls / (1 + managed guests)", ours: r.calls, base: 1 + r.managed, unit: "calls", ratio: r.calls / (1 + r.managed), target: "= 1" },
+      { group: "reconcile", name, metric: "wall / ⌈(1 + N)/3⌉ × L", ours: r.wallMs / 1000, base: r.boundMs / 1000, unit: "s", ratio: r.wallMs / r.boundMs, target: "<= 1.2" },
+      { group: "reconcile", name, metric: "mutations (count)", ours: r.mutations, base: Number.NaN, unit: "", ratio: r.mutations, target: "= 0" }
+    ]
+  })
+
+export const reconcileOptionsFromArgs = (args = parseArgs()): ReconcileBenchOptions => ({
+  guests: args.numbers("guests", defaultReconcileOptions.guests, "BENCH_GUESTS"),
+  latencies: args.numbers("latency", defaultReconcileOptions.latencies, "BENCH_LATENCY_MS"),
+  inproc: args.flag("inproc", "BENCH_INPROC")
+})
+
+if (isMain(import.meta.url)) {
+  const options = reconcileOptionsFromArgs()
+  console.log(`reconcile pass, converged, every guest managed; client concurrency ${PVEPROXY_WORKERS}; simulator ${options.inproc ? "in-process" : "in a child process"}; node ${process.version}`)
+  const results = await runReconcileBench(options)
+  console.log(`\n${figuresTable(reconcileFigures(results))}`)
+}

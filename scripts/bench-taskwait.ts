@@ -23,18 +23,37 @@ import { Pve } from "../src/pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../src/pve/PveConnection.js"
 import { waitTask } from "../src/pve/waitTask.js"
 import { startSimulator } from "../src/sim/Simulator.js"
+import { isMain, parseArgs } from "./lib/benchArgs.js"
+import { type Figure, figuresTable } from "./lib/benchFigures.js"
 
-const SAMPLES = Number(process.env.TASKWAIT_SAMPLES ?? 8)
-const LONG_SAMPLES = Number(process.env.TASKWAIT_LONG_SAMPLES ?? 2)
-const DURATIONS = (process.env.TASKWAIT_DURATIONS ?? "100,1000,30000").split(",").map(Number)
-let seed = Number(process.env.TASKWAIT_SEED ?? 1)
+export interface TaskwaitBenchOptions {
+  /** Samples per row for tasks shorter than 30 s. */
+  readonly samples: number
+  /** Samples per row for tasks of 30 s and more. */
+  readonly longSamples: number
+  readonly durations: ReadonlyArray<number>
+  readonly seed: number
+}
+
+export const defaultTaskwaitOptions: TaskwaitBenchOptions = { samples: 8, longSamples: 2, durations: [100, 1_000, 30_000], seed: 1 }
+
+export interface TaskwaitRow {
+  readonly durationMs: number
+  readonly samples: number
+  readonly ours: { readonly mean: number; readonly p50: number; readonly requestsPerTask: number }
+  readonly fixed: { readonly mean: number; readonly p50: number; readonly requestsPerTask: number }
+}
+
 /** mulberry32: a reproducible phase per sample. */
-const random = (): number => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = seed
-  t = Math.imul(t ^ (t >>> 15), t | 1)
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+const makeRandom = (initial: number) => {
+  let seed = initial
+  return (): number => {
+    seed = (seed + 0x6d2b79f5) | 0
+    let t = seed
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
 }
 
 const fixedPoll = (status: (u: UpidString) => Effect.Effect<{ readonly status: string }, unknown>, upid: UpidString, phaseMs: number) =>
@@ -63,7 +82,7 @@ const measure = (durationMs: number, phases: ReadonlyArray<number>, mode: "waitT
       const action = i % 2 === 0 ? "start" : "stop"
       const answer = yield* pve.power(ref, action)
       const sentAt = performance.now()
-      if (answer._tag !== "Task") throw new Error("expected a task")
+      if (answer._tag !== "Task") return yield* Effect.dieMessage("expected a task")
       if (mode === "waitTask") yield* waitTask(status, answer.upid, Duration.minutes(2))
       else yield* fixedPoll(status, answer.upid, phases[i] ?? 1_000)
       latencies.push(performance.now() - sentAt - durationMs)
@@ -72,16 +91,41 @@ const measure = (durationMs: number, phases: ReadonlyArray<number>, mode: "waitT
     return { mean: latencies.reduce((a, b) => a + b, 0) / latencies.length, p50: latencies[Math.floor(latencies.length / 2)] ?? NaN, requestsPerTask: requests / samples }
   })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
-const main = async (): Promise<void> => {
-  console.log(`task wait: waitTask (50 ms doubling to 1 s) vs fixed 1 s poll at a random phase (seed ${seed}), node ${process.version}`)
-  for (const d of DURATIONS) {
-    const n = d >= 30_000 ? LONG_SAMPLES : SAMPLES
+export const runTaskwaitBench = async (options: TaskwaitBenchOptions, log: (line: string) => void = console.log): Promise<ReadonlyArray<TaskwaitRow>> => {
+  const random = makeRandom(options.seed)
+  const rows: Array<TaskwaitRow> = []
+  for (const d of options.durations) {
+    const n = d >= 30_000 ? options.longSamples : options.samples
     const phases = Array.from({ length: n }, () => 1 + Math.floor(random() * 1_000))
     const [ours, fixed] = await Promise.all([Effect.runPromise(measure(d, phases, "waitTask")), Effect.runPromise(measure(d, phases, "fixed"))])
-    console.log(`${(d / 1000).toString().padStart(4)} s task, ${n} samples: detection latency mean ${ours.mean.toFixed(0)} ms vs ${fixed.mean.toFixed(0)} ms → ${(ours.mean / fixed.mean).toFixed(2)}× ` +
+    log(`${(d / 1000).toString().padStart(4)} s task, ${n} samples: detection latency mean ${ours.mean.toFixed(0)} ms vs ${fixed.mean.toFixed(0)} ms → ${(ours.mean / fixed.mean).toFixed(2)}× ` +
       `(p50 ${ours.p50.toFixed(0)} vs ${fixed.p50.toFixed(0)} ms); ` +
       `requests/task ${ours.requestsPerTask.toFixed(1)} vs ${fixed.requestsPerTask.toFixed(1)} → ${(ours.requestsPerTask / fixed.requestsPerTask).toFixed(2)}×`)
+    rows.push({ durationMs: d, samples: n, ours, fixed })
   }
+  return rows
 }
 
-void main()
+/** Targets: detection of a short task ≤ 0.2× the fixed poller's; no more requests for long ones. */
+export const taskwaitFigures = (rows: ReadonlyArray<TaskwaitRow>): Array<Figure> =>
+  rows.flatMap((r): Array<Figure> => {
+    const name = `${r.durationMs / 1000} s task, waitTask / fixed 1 s poll`
+    return [
+      { group: "taskwait", name, metric: "detection latency (mean)", ours: r.ours.mean, base: r.fixed.mean, unit: "ms", ratio: r.ours.mean / r.fixed.mean, rounds: r.samples, target: r.durationMs <= 100 ? "<= 0.2" : undefined },
+      { group: "taskwait", name, metric: "status requests per task", ours: r.ours.requestsPerTask, base: r.fixed.requestsPerTask, unit: "", ratio: r.ours.requestsPerTask / r.fixed.requestsPerTask, rounds: r.samples, target: r.durationMs >= 30_000 ? "<= 1.0" : undefined }
+    ]
+  })
+
+export const taskwaitOptionsFromArgs = (args = parseArgs()): TaskwaitBenchOptions => ({
+  samples: args.number("samples", defaultTaskwaitOptions.samples, "TASKWAIT_SAMPLES"),
+  longSamples: args.number("long-samples", defaultTaskwaitOptions.longSamples, "TASKWAIT_LONG_SAMPLES"),
+  durations: args.numbers("durations", defaultTaskwaitOptions.durations, "TASKWAIT_DURATIONS"),
+  seed: args.number("seed", defaultTaskwaitOptions.seed, "TASKWAIT_SEED")
+})
+
+if (isMain(import.meta.url)) {
+  const options = taskwaitOptionsFromArgs()
+  console.log(`task wait: waitTask (50 ms doubling to 1 s) vs fixed 1 s poll at a random phase (seed ${options.seed}), node ${process.version}`)
+  const rows = await runTaskwaitBench(options)
+  console.log(`\n${figuresTable(taskwaitFigures(rows))}`)
+}
