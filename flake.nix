@@ -16,7 +16,7 @@
           ./package.json
           ./package-lock.json
           ./tsconfig.json
-          ./tsconfig.build.json
+          ./scripts/build.mjs
           ./bin
           ./src
         ];

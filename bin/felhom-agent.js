@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The package's entry: the compiled CLI in dist/. `npm ci` builds it (the `prepare` script);
-// after changing the sources, `npm run build` builds it again.
+// The package's entry: the CLI bundled into dist/ by scripts/build.mjs (esbuild). `npm ci`
+// builds it (the `prepare` script); after changing the sources, `npm run build` builds it again.
 try {
   await import("../dist/main.js")
 } catch (error) {

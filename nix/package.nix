@@ -86,7 +86,7 @@ buildNpmPackage {
   # npm pack (which decides what is installed) falls back to .gitignore, and that ignores
   # dist/ — the bundled program. An .npmignore takes precedence; this one exists only here.
   preInstall = ''
-    printf '%s\n' 'test/' '.ci/' 'nix/' 'coverage/' '*.log' > .npmignore
+    printf '%s\n' 'test/' '.ci/' 'nix/' 'coverage/' '*.log' 'src/' 'scripts/' > .npmignore
   '';
 
   postInstall = ''

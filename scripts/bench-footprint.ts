@@ -28,11 +28,18 @@ import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
 import { startSimulator } from "../src/sim/Simulator.js"
-import { MAIN, ROOT } from "./lib/simChild.js"
+import { build, ENTRY_OUT } from "./build.mjs"
+import { ROOT } from "./lib/simChild.js"
 
-const RUNS = Number(process.env.FOOTPRINT_RUNS ?? 3)
+const RUNS = Number(process.env.FOOTPRINT_RUNS ?? 5)
+const SEMI_SPACE = "--max-semi-space-size=2"
 const IDLE_MS = 1_200 // ~5 passes at 200 ms plus slack
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Writes the process's peak RSS (VmHWM, KiB) to fd 3 as it exits; loaded into both sides of a comparison. */
+const MAX_RSS_HOOK = `data:text/javascript,${encodeURIComponent(
+  "import { readFileSync, writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]))"
+)}`
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -67,56 +74,60 @@ const kill = (child: ChildProcess.ChildProcess): Promise<void> =>
     child.kill("SIGKILL")
   })
 
-interface Sample { readonly readyMs: number; readonly rssMiB: number }
-
-/** spawn → predicate true (polled every 20 ms, at most 60 s), then RSS after the idle wait. */
-const measure = async (argv: ReadonlyArray<string>, ready: (child: ChildProcess.ChildProcess, out: () => string) => Promise<boolean>): Promise<Sample> => {
-  const t0 = performance.now()
-  const child = ChildProcess.spawn(process.execPath, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })
-  let out = ""
-  child.stdout?.on("data", (d: Buffer) => { out += d.toString() })
-  child.stderr?.on("data", (d: Buffer) => { out += d.toString() })
-  try {
-    while (!(await ready(child, () => out))) {
-      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}:\n${out}`)
-      if (performance.now() - t0 > 60_000) throw new Error(`not ready after 60 s:\n${out}`)
-      await sleep(20)
-    }
-    const readyMs = performance.now() - t0
-    await sleep(IDLE_MS)
-    return { readyMs, rssMiB: rssMiB(child.pid ?? 0) }
-  } finally {
-    await kill(child)
-  }
-}
+interface Sample { readonly ms: number; readonly rssMiB: number }
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
   return s[Math.floor(s.length / 2)] ?? NaN
 }
 
-const newest = (dir: string): number => {
-  let t = 0
-  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (e.isFile()) t = Math.max(t, fs.statSync(path.join(e.parentPath ?? dir, e.name)).mtimeMs)
-  }
-  return t
+/** A short command, to completion: wall time (no hook) and peak RSS (hook, a separate run). */
+const oneShot = (argv: ReadonlyArray<string>): Sample => {
+  const t0 = performance.now()
+  const timed = ChildProcess.spawnSync(process.execPath, argv, { cwd: ROOT, stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } })
+  const ms = performance.now() - t0
+  if (timed.status !== 0) throw new Error(`node ${argv.join(" ")} exited ${timed.status ?? timed.signal}`)
+  const peak = ChildProcess.spawnSync(process.execPath, ["--import", MAX_RSS_HOOK, ...argv], {
+    cwd: ROOT, stdio: ["ignore", "ignore", "inherit", "pipe"], encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }
+  })
+  const kib = Number(peak.output[3])
+  if (peak.status !== 0 || !(kib > 0)) throw new Error(`no peak RSS from node ${argv.join(" ")}: exit ${peak.status ?? peak.signal}, fd 3 ${JSON.stringify(peak.output[3])}`)
+  return { ms, rssMiB: kib / 1024 }
 }
 
-/** The compiled entry: dist/main.js if fresh, else a build into node_modules/.cache. */
-const compiledEntry = (): { readonly entry?: string; readonly note: string } => {
-  const dist = path.join(ROOT, "dist", "main.js")
-  if (fs.existsSync(dist) && newest(path.join(ROOT, "dist")) >= newest(path.join(ROOT, "src"))) return { entry: dist, note: "dist/ (up to date)" }
-  const out = path.join(ROOT, "node_modules", ".cache", "felhom-bench-dist")
+/** spawn → predicate true (polled every 20 ms, at most 60 s), then RSS after the idle wait. */
+const longRunning = async (
+  argv: ReadonlyArray<string>,
+  ready: (out: () => string) => Promise<boolean>,
+  env: Record<string, string> = {}
+): Promise<Sample> => {
   const t0 = performance.now()
-  const r = ChildProcess.spawnSync(process.execPath, [path.join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json", "--outDir", out], {
-    cwd: ROOT, encoding: "utf8", timeout: 90_000
-  })
-  if (r.status !== 0) return { note: `compiled build skipped: tsc ${r.status ?? r.signal} ${(r.stdout + r.stderr).slice(0, 400)}` }
-  return { entry: path.join(out, "main.js"), note: `built with tsc -p tsconfig.build.json into ${path.relative(ROOT, out)} (${((performance.now() - t0) / 1000).toFixed(0)} s; dist/ was missing or older than src/)` }
+  const child = ChildProcess.spawn(process.execPath, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } })
+  let out = ""
+  child.stdout?.on("data", (d: Buffer) => { out += d.toString() })
+  child.stderr?.on("data", (d: Buffer) => { out += d.toString() })
+  try {
+    while (!(await ready(() => out))) {
+      if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}:\n${out}`)
+      if (performance.now() - t0 > 60_000) throw new Error(`not ready after 60 s:\n${out}`)
+      await sleep(20)
+    }
+    const ms = performance.now() - t0
+    await sleep(IDLE_MS)
+    return { ms, rssMiB: rssMiB(child.pid ?? 0) }
+  } finally {
+    await kill(child)
+  }
 }
 
 const main = Effect.scoped(Effect.gen(function*() {
+  const override = process.env.FOOTPRINT_ENTRY
+  const entry = override === undefined || override === "" ? path.join(ROOT, ENTRY_OUT) : path.resolve(override)
+  if (override === undefined || override === "") {
+    const t0 = performance.now()
+    yield* Effect.promise(() => build())
+    console.log(`built ${path.relative(ROOT, entry)} with scripts/build.mjs in ${(performance.now() - t0).toFixed(0)} ms`)
+  }
   const sim = yield* startSimulator({ guests: 8, seed: 3, authFailureDelay: 0 })
   const dir = yield* Effect.acquireRelease(
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-footprint-"))),
@@ -124,11 +135,9 @@ const main = Effect.scoped(Effect.gen(function*() {
   )
   const tokenFile = path.join(dir, "pve-token")
   fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-  const compiled = compiledEntry()
-  console.log(`daemon footprint, ${RUNS} runs each (median), reconcile.interval 200ms, idle wait ${IDLE_MS} ms, node ${process.version}, ${os.cpus().length} cores`)
-  console.log(`compiled entry: ${compiled.note}`)
+  console.log(`footprint of ${path.relative(ROOT, entry)}: ${RUNS} runs a row (median), node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(2)}`)
 
-  const daemon = async (entryArgs: ReadonlyArray<string>, run: number): Promise<Sample> => {
+  const daemon = async (run: number, env: Record<string, string> = {}): Promise<Sample> => {
     const port = await freePort()
     const configFile = path.join(dir, `config-${run}-${port}.json`)
     fs.writeFileSync(configFile, JSON.stringify({
@@ -139,37 +148,52 @@ const main = Effect.scoped(Effect.gen(function*() {
       health: { listen: `127.0.0.1:${port}` },
       log: { level: "warning" }
     }), { mode: 0o600 })
-    return measure([...entryArgs, "daemon", "--config", configFile], async () => (await readyz(port)) === 200)
+    return longRunning([entry, "daemon", "--config", configFile], async () => (await readyz(port)) === 200, env)
   }
-  const firstLine = async (_: ChildProcess.ChildProcess, out: () => string) => out().includes("\n")
-  const bare = ["-e", "console.log('ready'); setInterval(() => {}, 1000)"]
+  const bareIdle = ["-e", "console.log('ready'); setInterval(() => {}, 1000)"]
 
-  const rows: Array<[string, () => Promise<Sample>]> = [
-    ["node -e (bare baseline)", () => measure(bare, firstLine)],
-    ["node --import tsx -e (tsx baseline)", () => measure(["--import", "tsx", ...bare], firstLine)],
-    ["daemon, tsx (node --import tsx src/main.ts)", () => daemon(["--import", "tsx", MAIN], 0)],
-    ...(compiled.entry === undefined ? [] : [["daemon, compiled (node dist/main.js)", () => daemon([compiled.entry ?? ""], 1)] as [string, () => Promise<Sample>]])
-  ]
-  const results = new Map<string, Sample>()
-  for (const [name, run] of rows) {
-    const samples: Array<Sample> = []
-    for (let i = 0; i < RUNS; i++) samples.push(yield* Effect.promise(run))
-    const s = { readyMs: median(samples.map((x) => x.readyMs)), rssMiB: median(samples.map((x) => x.rssMiB)) }
-    results.set(name, s)
-    console.log(`${name.padEnd(46)} spawn→ready ${s.readyMs.toFixed(0).padStart(5)} ms   idle RSS ${s.rssMiB.toFixed(1).padStart(6)} MiB   (runs: ${samples.map((x) => `${x.readyMs.toFixed(0)} ms/${x.rssMiB.toFixed(1)} MiB`).join(", ")})`)
-  }
-  const base = results.get(rows[0]?.[0] ?? "")
-  const tsxBase = results.get(rows[1]?.[0] ?? "")
-  if (base !== undefined) {
-    for (const [name] of rows.slice(2)) {
-      const s = results.get(name)
-      if (s === undefined) continue
-      const vsTsx = name.includes("tsx") && tsxBase !== undefined
-        ? `; vs tsx baseline: start ${(s.readyMs / tsxBase.readyMs).toFixed(1)}×, RSS ${(s.rssMiB / tsxBase.rssMiB).toFixed(2)}×`
-        : ""
-      console.log(`ratio ${name}: start ${(s.readyMs / base.readyMs).toFixed(1)}× bare node, RSS ${(s.rssMiB / base.rssMiB).toFixed(2)}× bare node (+${(s.rssMiB - base.rssMiB).toFixed(1)} MiB)${vsTsx}`)
+  // Alternated run by run, so a burst of load from elsewhere on the machine hits both sides.
+  const pairs: Array<{ name: string; base: string; run: (i: number) => Promise<[Sample, Sample]>; unit: [string, string] }> = [
+    {
+      name: "felhom-agent --version",
+      base: "node -e 0",
+      unit: ["wall", "peak RSS"],
+      run: async () => [oneShot(["-e", "0"]), oneShot([entry, "--version"])]
+    },
+    {
+      name: "felhom-agent daemon",
+      base: "node -e \"setInterval(…)\"",
+      unit: ["spawn→READY", "idle RSS"],
+      run: async (i) => [await longRunning(bareIdle, async (out) => out().includes("\n")), await daemon(i)]
+    },
+    {
+      // As nix/module.nix runs it: V8's young generation capped at 2 MiB semi-spaces. Without
+      // the cap it grows to 16 MiB under a pass every 200 ms and stays committed.
+      name: `felhom-agent daemon, ${SEMI_SPACE}`,
+      base: "node -e \"setInterval(…)\"",
+      unit: ["spawn→READY", "idle RSS"],
+      run: async (i) => [await longRunning(bareIdle, async (out) => out().includes("\n")), await daemon(RUNS + i, { NODE_OPTIONS: SEMI_SPACE })]
     }
+  ]
+  const ratios: Array<string> = []
+  for (const pair of pairs) {
+    const base: Array<Sample> = []
+    const target: Array<Sample> = []
+    for (let i = 0; i < RUNS; i++) {
+      const [b, t] = yield* Effect.promise(() => pair.run(i))
+      base.push(b)
+      target.push(t)
+    }
+    const row = (name: string, xs: ReadonlyArray<Sample>) => {
+      const s = { ms: median(xs.map((x) => x.ms)), rssMiB: median(xs.map((x) => x.rssMiB)) }
+      console.log(`${name.padEnd(50)} ${pair.unit[0]} ${s.ms.toFixed(0).padStart(5)} ms   ${pair.unit[1]} ${s.rssMiB.toFixed(1).padStart(6)} MiB   (runs: ${xs.map((x) => `${x.ms.toFixed(0)}/${x.rssMiB.toFixed(0)}`).join(", ")})`)
+      return s
+    }
+    const b = row(pair.base, base)
+    const t = row(pair.name, target)
+    ratios.push(`${pair.name}: ${pair.unit[0]} ${(t.ms / b.ms).toFixed(1)}× bare node, ${pair.unit[1]} ${(t.rssMiB / b.rssMiB).toFixed(2)}× bare node (+${(t.rssMiB - b.rssMiB).toFixed(1)} MiB)`)
   }
+  for (const line of ratios) console.log(`ratio ${line}`)
 })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 void Effect.runPromise(main).catch((e: unknown) => {

@@ -20,9 +20,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Effect, Redacted } from "effect"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
+import { CLI, cliReady } from "./cliBundle.js"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
-const MAIN = path.join(ROOT, "src/main.ts")
 
 export const POINTS = ["before-call", "after-call", "waiting", "after-task", "random-time", "double-crash"] as const
 export type CrashPoint = (typeof POINTS)[number]
@@ -60,8 +60,8 @@ export interface CrashResult {
 interface Child { readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string }
 
 const runChild = (args: ReadonlyArray<string>, env: Record<string, string>, killWhen?: { readonly marker?: string; readonly afterMs?: number }) =>
-  Effect.async<Child>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+  Effect.zipRight(Effect.promise(cliReady), Effect.async<Child>((resume) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
       cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"]
     })
     let stdout = ""
@@ -79,7 +79,7 @@ const runChild = (args: ReadonlyArray<string>, env: Record<string, string>, kill
       resume(Effect.succeed({ code, signal, stdout, stderr }))
     })
     return Effect.sync(() => { child.kill("SIGKILL") })
-  })
+  }))
 
 const duplicatesOf = (log: ReadonlyArray<SimMutation>): Array<string> => {
   const seen = new Map<string, number>()
@@ -127,8 +127,8 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
       })
     switch (point) {
       case "random-time":
-        // tsx start-up takes about 1 s on 2 cores; the apply itself about 1-2 s more.
-        yield* kill(undefined, 900 + Math.floor(Math.random() * 2_000))
+        // The bundle starts in about 0.3 s on 2 cores; the apply itself takes about 1-2 s more.
+        yield* kill(undefined, 300 + Math.floor(Math.random() * 2_000))
         break
       case "double-crash":
         yield* kill("after-call")

@@ -11,9 +11,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Effect, Redacted, type Scope } from "effect"
+import { CLI, cliReady } from "./cliBundle.js"
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..")
-export const MAIN = path.join(ROOT, "src", "main.ts")
 
 export interface SimChild {
   readonly url: string
@@ -32,10 +32,11 @@ export const startSimChild = (options: { readonly guests: number; readonly seed:
       Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-bench-sim-"))),
       (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
     )
+    yield* Effect.promise(cliReady)
     const child = yield* Effect.acquireRelease(
       Effect.sync(() =>
         ChildProcess.spawn(process.execPath, [
-          "--import", "tsx", MAIN, "sim", "--port", "0", "--control-port", "0", "--guests", String(options.guests),
+          CLI, "sim", "--port", "0", "--control-port", "0", "--guests", String(options.guests),
           "--seed", String(options.seed), "--task-ms", String(options.taskMs ?? 50), "--dir", dir
         ], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1" } })),
       (c) => Effect.async<void>((resume) => {

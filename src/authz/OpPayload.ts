@@ -99,15 +99,7 @@ export const OpAction = Schema.Union(
 export type OpAction = typeof OpAction.Type
 export type OpActionKind = OpAction["kind"]
 
-export const OP_ACTION_KINDS: ReadonlyArray<OpActionKind> = [
-  "start",
-  "stop",
-  "shutdown",
-  "set-config",
-  "snapshot-create",
-  "snapshot-rollback",
-  "snapshot-delete"
-]
+export { OP_ACTION_KINDS } from "./opActionKinds.js"
 
 export const OpPayload = Schema.Struct({
   op_id: OpId,

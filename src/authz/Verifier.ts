@@ -21,10 +21,10 @@ import {
   WrongAudience
 } from "./SignedOpError.js"
 import { requiredCapabilities, type Signer, type Signers } from "./Signers.js"
+import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "./verifyDefaults.js"
 import { issuesOf, payloadJson, verifyEnvelope } from "./verifyEnvelope.js"
 
-export const DEFAULT_SKEW_SECONDS = 60
-export const DEFAULT_MAX_LIFETIME_SECONDS = 3_600
+export { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS }
 
 export interface VerifyOptions {
   readonly agentId: string

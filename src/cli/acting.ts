@@ -4,7 +4,6 @@
  * in this process as the directory's one writer — its lock first, then start-up recovery, then
  * the request. Either way the command prints the same output and exits with the same code.
  */
-import { Options } from "@effect/cli"
 import { Console, Effect, Layer, Option } from "effect"
 import { CoreLive } from "../app/Agent.js"
 import type { CommandOutput } from "../app/requests.js"
@@ -12,13 +11,11 @@ import { StoresLive } from "../app/Stores.js"
 import { gatePolicyConfig } from "../gate/Gate.js"
 import type { ControlRequest } from "../daemon/controlProtocol.js"
 import { DesiredProvider } from "../reconcile/DesiredProvider.js"
-import { type ConnectionFlags, connectionLayer } from "./connection.js"
+import { nodeScopeConfig } from "../reconcile/NodeScope.js"
+import type { ConnectionFlags } from "./connection.js"
+import { connectionLayer } from "./connectionLayer.js"
 import { askDaemon } from "./control.js"
 import { setExitCode } from "./run.js"
-
-export const waitOption = Options.boolean("wait").pipe(
-  Options.withDescription("when another command holds the state directory, wait for it instead of failing")
-)
 
 /**
  * This process as the state directory's writer: the lock (taken first), state.db, the PVE
@@ -29,7 +26,7 @@ export const writerLayer = (
   flags: ConnectionFlags,
   options: { readonly stateDir: string; readonly command: string; readonly wait: boolean }
 ) =>
-  Layer.unwrapEffect(Effect.map(gatePolicyConfig, (gate) => CoreLive({ gate }))).pipe(
+  Layer.unwrapEffect(Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))).pipe(
     Layer.provideMerge(connectionLayer(flags)),
     Layer.provideMerge(StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })),
     // Acting commands run a document they were handed (Reconciler.runWith), never a provider's.

@@ -3,18 +3,14 @@
  * the daemon will read it (file, then `FELHOM_*`, then secret files) and prints the effective
  * settings. Secrets are shown only as where they came from.
  */
-import { Command, Options } from "@effect/cli"
 import { Console, Effect, Option, Schema } from "effect"
 import * as Yaml from "yaml"
 import { load } from "../config/AgentConfig.js"
 import { Settings } from "../config/settings.js"
+import type { CheckFlags } from "./commands/config.js"
 
-export const configOption = Options.file("config").pipe(
-  Options.withDescription("config file, YAML or JSON (env FELHOM_CONFIG)"),
-  Options.optional
-)
-
-const check = Command.make("check", { config: configOption, json: Options.boolean("json") }, ({ config, json }) =>
+/** The body of `felhom-agent config check` (commands/config.ts). */
+export const checkHandler = ({ config, json }: CheckFlags) =>
   Effect.gen(function*() {
     const loaded = yield* load(config)
     const effective = {
@@ -28,9 +24,4 @@ const check = Command.make("check", { config: configOption, json: Options.boolea
     if (Option.isNone(loaded.hubToken) && loaded.settings.hub !== undefined) {
       yield* Console.error("warning: hub is configured but no hub token was found")
     }
-  })).pipe(Command.withDescription("validate a config and print the effective settings (secrets redacted)"))
-
-export const configCommand = Command.make("config").pipe(
-  Command.withDescription("configuration tools"),
-  Command.withSubcommands([check])
-)
+  })

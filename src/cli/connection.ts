@@ -4,12 +4,7 @@
  * of the command tree read at every start; the layers they describe are connectionLayer.ts.
  */
 import { Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
-import { Config, Data, Effect, Layer, Option } from "effect"
-import { fileErrorReason } from "../domain/fileError.js"
-import { Pve } from "../pve/Pve.js"
-import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
-import { parsePveToken } from "../pve/PveToken.js"
+import { Config, type Option } from "effect"
 
 /** A text option that falls back to an environment variable, which its description names. */
 const fromEnv = (name: string, env: string, description: string) =>
@@ -38,36 +33,3 @@ export interface ConnectionFlags {
   readonly caFile: Option.Option<string>
   readonly insecureHttp: boolean
 }
-
-export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonly what: string; readonly path: string; readonly reason: string }> {
-  override get message(): string {
-    return `cannot read ${this.what} ${this.path}: ${this.reason}`
-  }
-}
-
-const readFile = (what: string, path: string) =>
-  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-    Effect.mapError((e) => new FileUnreadable({ what, path, reason: fileErrorReason(e) }))
-  )
-
-/** The `PveConnection` described by the flags, validated before anything connects. */
-export const connectionLayer = (flags: ConnectionFlags) =>
-  Layer.effect(
-    PveConnection,
-    Effect.gen(function*() {
-      const token = yield* Effect.flatMap(readFile("token file", flags.tokenFile), parsePveToken)
-      const caPem = yield* Option.match(flags.caFile, {
-        onNone: () => Effect.succeed(undefined),
-        onSome: (path) => readFile("CA file", path)
-      })
-      return yield* makeConnectionSettings({
-        url: flags.pveUrl,
-        token,
-        fingerprint: Option.getOrUndefined(flags.fingerprint),
-        caPem,
-        insecureHttp: flags.insecureHttp
-      })
-    })
-  )
-
-export const pveLayer = (flags: ConnectionFlags) => Pve.layer.pipe(Layer.provide(connectionLayer(flags)))

@@ -3,12 +3,11 @@
  * configuration is one line on stderr and exit 1 before anything starts; SIGTERM is a clean
  * stop with exit 0.
  */
-import { Command } from "@effect/cli"
 import { Effect } from "effect"
 import { load } from "../config/AgentConfig.js"
 import { runDaemon } from "../daemon/Daemon.js"
 import { loggingLayer } from "../daemon/layers.js"
-import { configOption } from "./config.js"
+import type { DaemonFlags } from "./commands/daemon.js"
 
 /**
  * NodeRuntime stops listening after the first SIGTERM, so a second one (an impatient operator,
@@ -29,10 +28,10 @@ const ignoreRepeatedSigterm = Effect.acquireRelease(
   (onTerm) => Effect.sync(() => { process.off("SIGTERM", onTerm) })
 )
 
-export const daemonCommand = Command.make("daemon", { config: configOption }, ({ config }) =>
+/** The body of `felhom-agent daemon` (commands/daemon.ts). */
+export const daemonHandler = ({ config }: DaemonFlags) =>
   Effect.flatMap(load(config), (loaded) =>
     Effect.zipRight(ignoreRepeatedSigterm, runDaemon(loaded)).pipe(
       Effect.scoped,
       Effect.provide(loggingLayer(loaded.settings))
     ))
-).pipe(Command.withDescription("run the agent: recover the journal, then reconcile and talk to the hub until SIGTERM"))

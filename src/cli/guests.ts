@@ -2,11 +2,11 @@
  * `felhom-agent guests [--json]`: every guest of the cluster, as PVE's /cluster/resources sees
  * it. Read-only; a quick check that the URL, token and TLS trust are right.
  */
-import { Command, Options } from "@effect/cli"
 import { Console, Effect } from "effect"
 import type { ClusterGuest } from "../domain/Cluster.js"
 import { Pve } from "../pve/Pve.js"
-import { connectionOptions, pveLayer } from "./connection.js"
+import type { GuestsFlags } from "./commands/guests.js"
+import { pveLayer } from "./connectionLayer.js"
 
 const row = (g: ClusterGuest) => ({
   vmid: g.vmid,
@@ -26,14 +26,11 @@ const table = (rows: ReadonlyArray<ReturnType<typeof row>>): string => {
   return all.map((r) => keys.map((k, i) => r[k].padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n")
 }
 
-export const guestsCommand = Command.make(
-  "guests",
-  { ...connectionOptions, json: Options.boolean("json").pipe(Options.withDescription("print JSON")) },
-  (flags) =>
-    Effect.gen(function*() {
-      const pve = yield* Pve
-      const guests = yield* pve.guests
-      const rows = [...guests].sort((a, b) => a.vmid - b.vmid).map(row)
-      yield* Console.log(flags.json ? JSON.stringify(rows, null, 2) : table(rows))
-    }).pipe(Effect.provide(pveLayer(flags)))
-).pipe(Command.withDescription("list the cluster's guests: vmid, node, type, status, lock, name, tags"))
+/** The body of `felhom-agent guests` (commands/guests.ts). */
+export const guestsHandler = (flags: GuestsFlags) =>
+  Effect.gen(function*() {
+    const pve = yield* Pve
+    const guests = yield* pve.guests
+    const rows = [...guests].sort((a, b) => a.vmid - b.vmid).map(row)
+    yield* Console.log(flags.json ? JSON.stringify(rows, null, 2) : table(rows))
+  }).pipe(Effect.provide(pveLayer(flags)))

@@ -2,15 +2,16 @@
  * `felhom-agent journal list [--json] [--limit N]` and `journal show OP_ID [--json]`: the op
  * journal of the state directory, read-only — what ran, when, with which task, how it ended.
  */
-import { Args, Command, Options } from "@effect/cli"
 import { Console, Data, Effect } from "effect"
+import { StoresLive } from "../app/Stores.js"
 import { Journal } from "../state/Journal.js"
 import type { OpRecord, PhaseEntry } from "../state/OpRecord.js"
-import { journalLayer, jsonOption, stateOptions } from "./state.js"
+import { type ListFlags, MAX_LIMIT, type ShowFlags } from "./commands/journal.js"
 
 const time = (ms: number): string => new Date(ms).toISOString()
 
-const MAX_LIMIT = 10_000
+/** The journal over `<stateDir>/state.db`, for reading: no lock, so it works beside a writer. */
+export const journalLayer = (stateDir: string) => StoresLive({ stateDir })
 
 export class JournalLimitInvalid extends Data.TaggedError("JournalLimitInvalid")<{ readonly limit: number }> {
   override get message(): string {
@@ -44,39 +45,24 @@ const details = (op: OpRecord, history: ReadonlyArray<PhaseEntry>): string =>
     })
   ].join("\n")
 
-const listCommand = Command.make(
-  "list",
-  {
-    ...stateOptions,
-    json: jsonOption,
-    limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription(`newest N ops, 1 to ${MAX_LIMIT} (default 50)`))
-  },
-  (flags) =>
-    Effect.gen(function*() {
-      // Checked before the journal is opened: a bad flag is the answer, whatever the state dir.
-      if (!Number.isInteger(flags.limit) || flags.limit < 1 || flags.limit > MAX_LIMIT) {
-        return yield* new JournalLimitInvalid({ limit: flags.limit })
-      }
-      const ops = yield* Effect.flatMap(Journal, (j) => j.list({ limit: flags.limit })).pipe(
-        Effect.provide(journalLayer(flags.stateDir))
-      )
-      yield* Console.log(flags.json ? JSON.stringify(ops, null, 2) : table(ops))
-    })
-).pipe(Command.withDescription("list journaled ops, newest first"))
+/** The body of `felhom-agent journal list` (commands/journal.ts). */
+export const listHandler = (flags: ListFlags) =>
+  Effect.gen(function*() {
+    // Checked before the journal is opened: a bad flag is the answer, whatever the state dir.
+    if (!Number.isInteger(flags.limit) || flags.limit < 1 || flags.limit > MAX_LIMIT) {
+      return yield* new JournalLimitInvalid({ limit: flags.limit })
+    }
+    const ops = yield* Effect.flatMap(Journal, (j) => j.list({ limit: flags.limit })).pipe(
+      Effect.provide(journalLayer(flags.stateDir))
+    )
+    yield* Console.log(flags.json ? JSON.stringify(ops, null, 2) : table(ops))
+  })
 
-const showCommand = Command.make(
-  "show",
-  { ...stateOptions, json: jsonOption, opId: Args.text({ name: "OP_ID" }).pipe(Args.withDescription("an op id, or any unique prefix of one (as journal list prints them)")) },
-  (flags) =>
-    Effect.gen(function*() {
-      const journal = yield* Journal
-      const op = yield* journal.resolve(flags.opId)
-      const history = yield* journal.history(op.opId)
-      yield* Console.log(flags.json ? JSON.stringify({ op, history }, null, 2) : details(op, history))
-    }).pipe(Effect.provide(journalLayer(flags.stateDir)))
-).pipe(Command.withDescription("one op with its phase history"))
-
-export const journalCommand = Command.make("journal").pipe(
-  Command.withDescription("inspect the op journal"),
-  Command.withSubcommands([listCommand, showCommand])
-)
+/** The body of `felhom-agent journal show` (commands/journal.ts). */
+export const showHandler = (flags: ShowFlags) =>
+  Effect.gen(function*() {
+    const journal = yield* Journal
+    const op = yield* journal.resolve(flags.opId)
+    const history = yield* journal.history(op.opId)
+    yield* Console.log(flags.json ? JSON.stringify({ op, history }, null, 2) : details(op, history))
+  }).pipe(Effect.provide(journalLayer(flags.stateDir)))

@@ -4,17 +4,16 @@
  * refusal the agent logs can be reproduced offline. Their options are commands/op.ts; `op
  * submit` (opSubmit.ts) runs an envelope for real.
  */
-import { Args, Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
 import { Clock, Console, Data, Effect, Either, Option } from "effect"
 import { generateKeyPairSync, randomUUID } from "node:crypto"
 import { setExitCode } from "./run.js"
 import { keyIdOf, parsePrivateKey, signEnvelope } from "../authz/Envelope.js"
 import { type OpFlags, payloadFromFlags } from "./opFlags.js"
-import { decodeOpPayload, OP_ACTION_KINDS, OP_PAYLOAD_TYPE } from "../authz/OpPayload.js"
+import { decodeOpPayload, OP_PAYLOAD_TYPE } from "../authz/OpPayload.js"
 import { loadSigners } from "../authz/Signers.js"
-import { submitCommand } from "./opSubmit.js"
-import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS, VERIFY_STEPS, verify } from "../authz/Verifier.js"
+import { VERIFY_STEPS, verify } from "../authz/Verifier.js"
+import type { GenerateFlags, SignFlags, VerifyFlags } from "./commands/op.js"
 
 /** A CLI input problem (bad key file, invalid payload); one line, exit 1 (cli/run.ts). */
 export class OpCliError extends Data.TaggedError("OpCliError")<{ readonly reason: string }> {
@@ -27,68 +26,36 @@ const nowSeconds = Effect.map(Clock.currentTimeMillis, (ms) => Math.floor(ms / 1
 
 // keys generate ---------------------------------------------------------------------------
 
-const generate = Command.make(
-  "generate",
-  { out: Options.directory("out").pipe(Options.withDescription("directory for signer.key (0600) and signer.pub")) },
-  ({ out }) =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const path = yield* Path.Path
-      const { privateKey, publicKey } = generateKeyPairSync("ed25519")
-      const keyid = keyIdOf(publicKey)
-      const pub = String(publicKey.export({ format: "pem", type: "spki" }))
-      yield* fs.makeDirectory(out, { recursive: true, mode: 0o700 })
-      const keyFile = path.join(out, "signer.key")
-      const pubFile = path.join(out, "signer.pub")
-      // "wx": never overwrite a key that may already be trusted somewhere.
-      yield* fs.writeFileString(keyFile, String(privateKey.export({ format: "pem", type: "pkcs8" })), {
-        mode: 0o600,
-        flag: "wx"
-      })
-      yield* fs.chmod(keyFile, 0o600)
-      yield* fs.writeFileString(pubFile, pub, { mode: 0o644, flag: "wx" })
-      const snippet = { signers: [{ keyid, publicKey: pub, capabilities: ["power", "config", "snapshot"] }] }
-      yield* Console.log([
-        `private key: ${keyFile} (keep it secret; 0600)`,
-        `public key:  ${pubFile}`,
-        `keyid:       ${keyid}`,
-        "",
-        "signers file entry (add \"irreversible\" only for keys allowed to roll back or delete snapshots):",
-        JSON.stringify(snippet, null, 2)
-      ].join("\n"))
+/** The body of `felhom-agent keys generate`. */
+export const generateHandler = ({ out }: GenerateFlags) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    const { privateKey, publicKey } = generateKeyPairSync("ed25519")
+    const keyid = keyIdOf(publicKey)
+    const pub = String(publicKey.export({ format: "pem", type: "spki" }))
+    yield* fs.makeDirectory(out, { recursive: true, mode: 0o700 })
+    const keyFile = path.join(out, "signer.key")
+    const pubFile = path.join(out, "signer.pub")
+    // "wx": never overwrite a key that may already be trusted somewhere.
+    yield* fs.writeFileString(keyFile, String(privateKey.export({ format: "pem", type: "pkcs8" })), {
+      mode: 0o600,
+      flag: "wx"
     })
-).pipe(Command.withDescription("generate an ed25519 signing key pair and print its keyid"))
-
-export const keysCommand = Command.make("keys").pipe(
-  Command.withDescription("signing keys for signed ops"),
-  Command.withSubcommands([generate])
-)
+    yield* fs.chmod(keyFile, 0o600)
+    yield* fs.writeFileString(pubFile, pub, { mode: 0o644, flag: "wx" })
+    const snippet = { signers: [{ keyid, publicKey: pub, capabilities: ["power", "config", "snapshot"] }] }
+    yield* Console.log([
+      `private key: ${keyFile} (keep it secret; 0600)`,
+      `public key:  ${pubFile}`,
+      `keyid:       ${keyid}`,
+      "",
+      "signers file entry (add \"irreversible\" only for keys allowed to roll back or delete snapshots):",
+      JSON.stringify(snippet, null, 2)
+    ].join("\n"))
+  })
 
 // op sign ---------------------------------------------------------------------------------
-
-const signOptions = {
-  key: Options.file("key").pipe(Options.withDescription("PEM (pkcs8) ed25519 private key")),
-  keyid: Options.text("keyid").pipe(Options.optional, Options.withDescription("keyid (default: derived from the key)")),
-  payload: Options.file("payload").pipe(Options.optional, Options.withDescription("JSON payload file, signed byte for byte")),
-  opId: Options.text("op-id").pipe(Options.optional, Options.withDescription("op id (default: a random UUID)")),
-  iss: Options.text("iss").pipe(Options.withDefault("felhom-cli"), Options.withDescription("issuer")),
-  aud: Options.text("aud").pipe(Options.optional, Options.withDescription("agent id the op is for")),
-  vmid: Options.integer("vmid").pipe(Options.optional, Options.withDescription("target guest")),
-  action: Options.choice("action", OP_ACTION_KINDS).pipe(Options.optional),
-  seq: Options.integer("seq").pipe(Options.optional, Options.withDescription("per-agent sequence number, above the last one")),
-  ttl: Options.integer("ttl").pipe(Options.withDefault(300), Options.withDescription("seconds until exp")),
-  nbfIn: Options.integer("nbf-in").pipe(Options.optional, Options.withDescription("seconds until nbf")),
-  set: Options.keyValueMap("set").pipe(Options.optional, Options.withDescription("set-config: key=value (repeatable)")),
-  delete: Options.text("delete").pipe(Options.repeated, Options.withDescription("set-config: key to delete (repeatable)")),
-  snapshot: Options.text("snapshot").pipe(Options.optional, Options.withDescription("snapshot name")),
-  description: Options.text("description").pipe(Options.optional, Options.withDescription("snapshot-create description")),
-  digest: Options.text("digest").pipe(Options.optional, Options.withDescription("precondition config digest")),
-  timeout: Options.integer("timeout").pipe(Options.optional, Options.withDescription("shutdown timeout, seconds")),
-  flag: Options.choice("flag", ["vmstate", "start", "force", "force-stop"] as const).pipe(
-    Options.repeated,
-    Options.withDescription("vmstate (snapshot-create), start (rollback), force (delete), force-stop (shutdown)")
-  )
-}
 
 const issuesLine = (issues: ReadonlyArray<{ readonly path: string; readonly message: string }>) =>
   issues.map((i) => (i.path === "" ? i.message : `${i.path}: ${i.message}`)).join("; ")
@@ -100,7 +67,7 @@ const required = <A>(name: string, value: Option.Option<A>) =>
   })
 
 /** The bytes to sign: the payload file as is (after it decodes), or JSON built from flags. */
-const payloadBytes = (flags: Command.Command.ParseConfig<typeof signOptions>) =>
+const payloadBytes = (flags: SignFlags) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     if (Option.isSome(flags.payload)) {
@@ -135,7 +102,8 @@ const payloadBytes = (flags: Command.Command.ParseConfig<typeof signOptions>) =>
     return new TextEncoder().encode(JSON.stringify(payload.right))
   })
 
-const sign = Command.make("sign", signOptions, (flags) =>
+/** The body of `felhom-agent op sign`. */
+export const signHandler = (flags: SignFlags) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const pem = yield* fs.readFileString(flags.key)
@@ -144,47 +112,33 @@ const sign = Command.make("sign", signOptions, (flags) =>
     const keyid = Option.getOrElse(flags.keyid, () => keyIdOf(privateKey.right))
     const bytes = yield* payloadBytes(flags)
     yield* Console.log(JSON.stringify(signEnvelope(OP_PAYLOAD_TYPE, bytes, [{ keyid, privateKey: privateKey.right }])))
-  })).pipe(Command.withDescription("build (from flags or a JSON payload) and sign an op; prints the envelope JSON"))
+  })
 
 // op verify -------------------------------------------------------------------------------
 
-const verifyCommand = Command.make(
-  "verify",
-  {
-    file: Args.file({ name: "envelope" }),
-    signers: Options.file("signers").pipe(Options.withDescription("signers file (JSON or YAML)")),
-    agentId: Options.text("agent-id").pipe(Options.withDescription("this agent's id (the expected aud)")),
-    skew: Options.integer("skew").pipe(Options.withDefault(DEFAULT_SKEW_SECONDS)),
-    maxLifetime: Options.integer("max-lifetime").pipe(Options.withDefault(DEFAULT_MAX_LIFETIME_SECONDS))
-  },
-  (flags) =>
-    Effect.gen(function*() {
-      const fs = yield* FileSystem.FileSystem
-      const bytes = yield* fs.readFile(flags.file)
-      const signers = yield* loadSigners(flags.signers)
-      const result = yield* Effect.either(verify(bytes, { ...flags, signers }))
-      const failed = Either.isLeft(result) ? result.left : undefined
-      const failedAt = failed === undefined
-        ? VERIFY_STEPS.length
-        : VERIFY_STEPS.findIndex((s) => (s.refusals as ReadonlyArray<string>).includes(failed._tag))
-      const lines = VERIFY_STEPS.slice(0, failedAt).map((s) => `✓ ${s.step}`)
-      if (failed !== undefined) {
-        lines.push(`✗ ${VERIFY_STEPS[failedAt]?.step ?? "verify"}: ${failed._tag}: ${failed.message}`)
-        yield* Console.log(lines.join("\n"))
-        return yield* setExitCode(1)
-      }
-      if (Either.isRight(result)) {
-        const op = result.right.op
-        lines.push(
-          `· replay: not checked here (the agent admits op ${op.op_id} with seq ${op.seq} once, atomically)`,
-          `verified: ${op.action.kind} on ${op.target.vmid}, signed by ${result.right.keyid}`
-        )
-      }
+/** The body of `felhom-agent op verify`. */
+export const verifyHandler = (flags: VerifyFlags) =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const bytes = yield* fs.readFile(flags.file)
+    const signers = yield* loadSigners(flags.signers)
+    const result = yield* Effect.either(verify(bytes, { ...flags, signers }))
+    const failed = Either.isLeft(result) ? result.left : undefined
+    const failedAt = failed === undefined
+      ? VERIFY_STEPS.length
+      : VERIFY_STEPS.findIndex((s) => (s.refusals as ReadonlyArray<string>).includes(failed._tag))
+    const lines = VERIFY_STEPS.slice(0, failedAt).map((s) => `✓ ${s.step}`)
+    if (failed !== undefined) {
+      lines.push(`✗ ${VERIFY_STEPS[failedAt]?.step ?? "verify"}: ${failed._tag}: ${failed.message}`)
       yield* Console.log(lines.join("\n"))
-    })
-).pipe(Command.withDescription("verify a signed op envelope as the agent would, explaining every check"))
-
-export const opCommand = Command.make("op").pipe(
-  Command.withDescription("signed ops: sign, verify and submit envelopes"),
-  Command.withSubcommands([sign, verifyCommand, submitCommand])
-)
+      return yield* setExitCode(1)
+    }
+    if (Either.isRight(result)) {
+      const op = result.right.op
+      lines.push(
+        `· replay: not checked here (the agent admits op ${op.op_id} with seq ${op.seq} once, atomically)`,
+        `verified: ${op.action.kind} on ${op.target.vmid}, signed by ${result.right.keyid}`
+      )
+    }
+    yield* Console.log(lines.join("\n"))
+  })

@@ -4,23 +4,19 @@
  * serves the state directory; otherwise, like `apply`, this process takes the directory's lock
  * and first resolves any op an earlier run left unfinished. Exit 0 only when the op is reverted.
  */
-import { Args, Command } from "@effect/cli"
 import { Effect } from "effect"
 import { recoverFirst, revertRequest } from "../app/requests.js"
-import { runActing, waitOption, writerLayer } from "./acting.js"
-import { connectionOptions } from "./connection.js"
-import { jsonOption, stateOptions, stderrLogger } from "./state.js"
+import { runActing, writerLayer } from "./acting.js"
+import type { RevertFlags } from "./commands/revert.js"
+import { stderrLogger } from "./state.js"
 
-export const revertCommand = Command.make(
-  "revert",
-  { ...connectionOptions, ...stateOptions, opId: Args.text({ name: "OP_ID" }), json: jsonOption, wait: waitOption },
-  (flags) =>
-    runActing({
-      stateDir: flags.stateDir,
-      json: flags.json,
-      request: { v: 1, command: "revert", opId: flags.opId },
-      local: Effect.zipRight(recoverFirst, revertRequest(flags.opId)).pipe(
-        Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "revert", wait: flags.wait }))
-      )
-    }).pipe(Effect.provide(stderrLogger))
-).pipe(Command.withDescription("undo a done op by running its journaled inverse as a new journaled op revert:OP_ID"))
+/** The body of `felhom-agent revert` (commands/revert.ts). */
+export const revertHandler = (flags: RevertFlags) =>
+  runActing({
+    stateDir: flags.stateDir,
+    json: flags.json,
+    request: { v: 1, command: "revert", opId: flags.opId },
+    local: Effect.zipRight(recoverFirst, revertRequest(flags.opId)).pipe(
+      Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "revert", wait: flags.wait }))
+    )
+  }).pipe(Effect.provide(stderrLogger))

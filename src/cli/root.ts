@@ -3,17 +3,17 @@
  * each start. What a command does is loaded only when it runs (lazy.ts).
  */
 import { Command } from "@effect/cli"
-import { keysCommand, opCommand } from "./op.js"
-import { applyCommand } from "./apply.js"
-import { configCommand } from "./config.js"
-import { daemonCommand } from "./daemon.js"
-import { guestsCommand } from "./guests.js"
-import { journalCommand } from "./journal.js"
-import { planCommand } from "./plan.js"
-import { revertCommand } from "./revert.js"
-import { selftestCommand } from "./selftest.js"
-import { simCommand } from "./sim.js"
-import { statusCommand } from "./status.js"
+import { applyCommand } from "./commands/apply.js"
+import { configCommand } from "./commands/config.js"
+import { daemonCommand } from "./commands/daemon.js"
+import { guestsCommand } from "./commands/guests.js"
+import { journalCommand } from "./commands/journal.js"
+import { keysCommand, opCommand } from "./commands/op.js"
+import { planCommand } from "./commands/plan.js"
+import { revertCommand } from "./commands/revert.js"
+import { selftestCommand } from "./commands/selftest.js"
+import { simCommand } from "./commands/sim.js"
+import { statusCommand } from "./commands/status.js"
 
 export const rootCommand = Command.make("felhom-agent").pipe(
   Command.withDescription("keeps a Proxmox VE host's guests as a hub wants them"),

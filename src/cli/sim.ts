@@ -4,37 +4,24 @@
  * node), the token file it wrote (0600) and the certificate fingerprint to pin, then serves
  * until interrupted.
  */
-import { Command, Options } from "@effect/cli"
 import { FileSystem, Path } from "@effect/platform"
 import { Console, Effect, Option, Redacted } from "effect"
 import { DEMO_GUESTS, DEMO_LOCKS } from "../sim/demoGuests.js"
 import { startSimulator } from "../sim/Simulator.js"
+import type { SimFlags } from "./commands/sim.js"
 
-const options = {
-  host: Options.text("host").pipe(Options.withDefault("127.0.0.1"), Options.withDescription("address to listen on")),
-  port: Options.integer("port").pipe(Options.withDefault(8006), Options.withDescription("API port (0 = any free port)")),
-  controlPort: Options.integer("control-port").pipe(Options.withDefault(8007), Options.withDescription("fault-injection control API port")),
-  guests: Options.integer("guests").pipe(
-    Options.optional,
-    Options.withDescription("generate this many random guests instead of the six that examples/desired.yaml describes")
-  ),
-  seed: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("seed of every random choice")),
-  taskMillis: Options.integer("task-ms").pipe(Options.withDefault(500), Options.withDescription("how long each task runs")),
-  http: Options.boolean("http").pipe(Options.withDescription("serve plain http instead of https")),
-  stateDir: Options.directory("dir").pipe(
-    Options.optional,
-    Options.withDescription("where to write the token and CA files (default: a new temp dir)")
-  )
-}
-
-export const simCommand = Command.make("sim", options, (flags) =>
+/** The body of `felhom-agent sim` (commands/sim.ts). */
+export const simHandler = (flags: SimFlags) =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const path = yield* Path.Path
+    const nodes = flags.nodes.split(",").map((n) => n.trim()).filter((n) => n !== "")
     const sim = yield* startSimulator({
       host: flags.host,
       port: flags.port,
-      controlPort: flags.controlPort,
+      // Past the last node's port, so one node keeps the documented 8006/8007 pair.
+      controlPort: Option.getOrElse(flags.controlPort, () => (flags.port === 0 ? 0 : flags.port + nodes.length)),
+      nodes,
       guests: Option.getOrElse(flags.guests, () => DEMO_GUESTS),
       seed: flags.seed,
       taskDuration: flags.taskMillis,
@@ -49,6 +36,7 @@ export const simCommand = Command.make("sim", options, (flags) =>
     yield* fs.writeFileString(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
     const lines = [
       `PVE simulator listening on ${sim.url} (control API ${sim.controlUrl})`,
+      ...(nodes.length > 1 ? Object.entries(sim.nodeUrls).map(([node, url]) => `node ${node}: ${url}`) : []),
       `token file:  ${tokenFile}  (${sim.tokenId})`
     ]
     if (sim.fingerprint !== "") {
@@ -61,4 +49,3 @@ export const simCommand = Command.make("sim", options, (flags) =>
     yield* Console.log(lines.join("\n"))
     return yield* Effect.never
   }))
-).pipe(Command.withDescription("run the PVE API simulator (HTTPS, token auth, tasks, faults) until interrupted"))

@@ -7,7 +7,7 @@
  */
 import { Options } from "@effect/cli"
 import { Config } from "effect"
-import { DEFAULT_STATE_DIR, StoresLive } from "../app/Stores.js"
+import { DEFAULT_STATE_DIR } from "../config/stateDir.js"
 import { Logging } from "../daemon/Logging.js"
 
 export const stateOptions = {
@@ -20,8 +20,9 @@ export const stateOptions = {
 
 export const jsonOption = Options.boolean("json").pipe(Options.withDescription("print JSON"))
 
-/** The journal over `<stateDir>/state.db`, for reading: no lock, so it works beside a writer. */
-export const journalLayer = (stateDir: string) => StoresLive({ stateDir })
+export const waitOption = Options.boolean("wait").pipe(
+  Options.withDescription("when another command holds the state directory, wait for it instead of failing")
+)
 
 /**
  * logfmt lines on stderr, and no other logger: stdout carries only the command's answer, so

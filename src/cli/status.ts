@@ -3,15 +3,16 @@
  * doing (daemon/status.ts). Without a daemon: one line saying so, exit 3 — as `systemctl
  * status` answers for a unit that is not active.
  */
-import { Command } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { askDaemon } from "./control.js"
 import { setExitCode } from "./run.js"
-import { jsonOption, stateOptions, stderrLogger } from "./state.js"
+import type { StatusFlags } from "./commands/status.js"
+import { stderrLogger } from "./state.js"
 
 export const NOT_RUNNING_EXIT = 3
 
-export const statusCommand = Command.make("status", { ...stateOptions, json: jsonOption }, (flags) =>
+/** The body of `felhom-agent status` (commands/status.ts). */
+export const statusHandler = (flags: StatusFlags) =>
   Effect.gen(function*() {
     const answer = yield* askDaemon(flags.stateDir, { v: 1, command: "status" }, { quiet: true })
     if (Option.isNone(answer)) {
@@ -21,4 +22,3 @@ export const statusCommand = Command.make("status", { ...stateOptions, json: jso
     yield* Console.log(flags.json ? JSON.stringify(answer.value.json, null, 2) : answer.value.text)
     yield* setExitCode(answer.value.exitCode)
   }).pipe(Effect.provide(stderrLogger))
-).pipe(Command.withDescription("ask the running daemon what it is doing; exit 3 when no daemon runs on the state directory"))

@@ -10,9 +10,7 @@
  * `shutdownTimeout`), so a pass that ended just before SIGTERM still arrives. It lives in
  * OtlpTracing.ts, loaded only when an endpoint is set: a daemon without one never loads it.
  */
-import { OtlpSerialization, OtlpTracer } from "@effect/opentelemetry"
-import { NodeHttpClient } from "@effect/platform-node"
-import { type Duration, FiberRef, Layer } from "effect"
+import { type Duration, Effect, FiberRef, Layer } from "effect"
 import type { Settings } from "../config/settings.js"
 
 export interface TracingOptions {
@@ -26,16 +24,5 @@ export const tracesUrl = (endpoint: string): string => new URL("v1/traces", endp
 export const tracingLayer = (settings: Settings, options: TracingOptions = {}): Layer.Layer<never> => {
   const endpoint = settings.telemetry.otlpEndpoint
   if (endpoint === undefined) return Layer.locallyScoped(FiberRef.currentTracerEnabled, false)
-  return OtlpTracer.layer({
-    url: tracesUrl(endpoint),
-    resource: {
-      serviceName: settings.telemetry.serviceName,
-      attributes: { "service.instance.id": settings.agentId, "felhom.agent.id": settings.agentId }
-    },
-    ...(options.exportInterval === undefined ? {} : { exportInterval: options.exportInterval })
-  }).pipe(
-    Layer.provide(OtlpSerialization.layerJson),
-    // Its own connection pool: the PVE client's dispatcher is pinned to PVE's certificate.
-    Layer.provide(NodeHttpClient.layerUndici)
-  )
+  return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./OtlpTracing.js")), (m) => m.otlpTracingLayer(endpoint, settings, options)))
 }

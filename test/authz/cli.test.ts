@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { vi } from "vitest"
-import { keysCommand, opCommand } from "../../src/cli/op.js"
+import { keysCommand, opCommand } from "../../src/cli/commands/op.js"
 import { tempDir } from "../state/support.js"
 
 const root = Command.make("felhom-agent").pipe(Command.withSubcommands([keysCommand, opCommand]))

@@ -19,7 +19,7 @@ interface Run { readonly code: number; readonly stdout: string; readonly stderr:
 
 const cli = (entry: string, args: ReadonlyArray<string>) =>
   Effect.async<Run>((resume) => {
-    execFile(process.execPath, ["--import", "tsx", entry, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [entry, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
       resume(Effect.succeed({ code, stdout, stderr }))
     })

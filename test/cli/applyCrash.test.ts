@@ -22,7 +22,7 @@ const ARGS = (connection: ReadonlyArray<string>, desired: string, state: string)
 /** Runs apply until it reports the pause marker, then SIGKILLs it (runCli only runs to completion). */
 const killAt = (args: ReadonlyArray<string>, phase: string) =>
   Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], { env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase }, stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase }, stdio: ["ignore", "ignore", "pipe"] })
     let err = ""
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString()

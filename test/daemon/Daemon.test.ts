@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as net from "node:net"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID, type RunningSim } from "../../src/sim/Simulator.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
@@ -53,7 +54,7 @@ const expectConsistent = (ops: ReadonlyArray<OpRecord>) => {
 /** `apply` SIGKILLed at a phase (FELHOM_TEST_PAUSE_AT), as test/cli/applyCrash.test.ts does. */
 const applyKilledAt = (args: ReadonlyArray<string>, phase: string) =>
   Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, "apply", ...args], {
+    const child = spawn(process.execPath, [MAIN, "apply", ...args], {
       env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase },
       stdio: ["ignore", "ignore", "pipe"]
     })
@@ -243,5 +244,27 @@ describe("daemon: a bad configuration", () => {
         expect(lines[0]).toContain(name)
         expect(fs.existsSync(path.join(env.stateDir, "state.db")), `${name}: state.db created`).toBe(false)
       }
+    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
+
+  it.scopedLive("a health port already in use stops it with one line naming the address", () =>
+    Effect.gen(function*() {
+      const sim = yield* Sim
+      const dir = yield* tempDir()
+      const port = yield* freePort
+      const squatter = net.createServer()
+      yield* Effect.acquireRelease(
+        Effect.async<void>((resume) => {
+          squatter.listen(port, "127.0.0.1", () => resume(Effect.void))
+        }),
+        () => Effect.async<void>((resume) => {
+          squatter.close(() => resume(Effect.void))
+        })
+      )
+      const env = yield* writeDaemonConfig(dir, sim, port)
+      const result = yield* runCli(["daemon", "--config", env.configFile])
+      expect(result.code).toBe(1)
+      const lines = result.stderr.split("\n").filter((l) => l !== "")
+      expect(lines, result.stderr).toHaveLength(1)
+      expect(lines[0]).toMatch(new RegExp(`^felhom-agent: health server cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`))
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
 })

@@ -5,12 +5,11 @@
  */
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
-import * as Url from "node:url"
 import { Effect } from "effect"
 
 export const ROOT = Path.resolve(import.meta.dirname, "../..")
-export const MAIN = Path.join(ROOT, "src/main.ts")
-const TSX = Url.pathToFileURL(Path.join(ROOT, "node_modules/tsx/dist/loader.mjs")).href
+/** The CLI's entry: spawn `node MAIN ARGS…`. */
+export const MAIN = Path.join(ROOT, "dist/main.js")
 
 export interface CliResult {
   readonly code: number | null
@@ -34,8 +33,7 @@ export const runCli = (
   options: RunOptions = {}
 ): Effect.Effect<CliResult> =>
   Effect.async<CliResult>((resume) => {
-    // tsx by absolute URL: `--import tsx` resolves from the working directory.
-    const child = ChildProcess.spawn(process.execPath, ["--import", TSX, MAIN, ...args], {
+    const child = ChildProcess.spawn(process.execPath, [MAIN, ...args], {
       cwd: options.cwd ?? ROOT,
       env: { ...process.env, NO_COLOR: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"]
@@ -62,7 +60,7 @@ export const runCli = (
 export const spawnCli = (args: ReadonlyArray<string>, ready: RegExp) =>
   Effect.acquireRelease(
     Effect.async<{ readonly child: ChildProcess.ChildProcess; readonly output: () => string }, Error>((resume) => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+      const child = ChildProcess.spawn(process.execPath, [MAIN, ...args], {
         cwd: ROOT,
         env: { ...process.env, NO_COLOR: "1" },
         stdio: ["ignore", "pipe", "pipe"]

@@ -10,7 +10,7 @@ import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
-import { journalLayer } from "../../src/cli/state.js"
+import { journalLayer } from "../../src/cli/journal.js"
 import type { RunningSim } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
@@ -110,7 +110,7 @@ export interface DaemonProcess {
 export const spawnDaemon = (configFile: string, env: Record<string, string> = {}) =>
   Effect.acquireRelease(
     Effect.sync((): DaemonProcess => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", MAIN, "daemon", "--config", configFile], {
+      const child = ChildProcess.spawn(process.execPath, [MAIN, "daemon", "--config", configFile], {
         cwd: ROOT,
         env: { ...process.env, NO_COLOR: "1", ...env },
         stdio: ["ignore", "pipe", "pipe"]
