@@ -10,12 +10,12 @@ import type { GuestType } from "./Guest.js"
 import { checkValue, closest, type DesiredScalar } from "./configSchema/check.js"
 import { LXC_SCHEMA } from "./configSchema/lxc.js"
 import { QEMU_SCHEMA } from "./configSchema/qemu.js"
-import type { GuestConfigSchema, KeySpec, Refusal } from "./configSchema/spec.js"
+import type { CurrentConfig, GuestConfigSchema, KeySpec, Refusal } from "./configSchema/spec.js"
 
 export type { DesiredScalar } from "./configSchema/check.js"
 export type { FormatName } from "./configSchema/formats.js"
 export type {
-  GuestConfigSchema, KeyFamily, KeySpec, PropertyFormat, Refusal, RefusalKind, SubSpec, ValueSpec
+  CurrentConfig, GuestConfigSchema, KeyFamily, KeySpec, PropertyFormat, Refusal, RefusalKind, SubSpec, ValueSpec
 } from "./configSchema/spec.js"
 
 export const CONFIG_SCHEMA: Readonly<Record<GuestType, GuestConfigSchema>> = { qemu: QEMU_SCHEMA, lxc: LXC_SCHEMA }
@@ -90,17 +90,24 @@ const unknownKeyMessage = (type: GuestType, key: string): string => {
   return `not ${article(type)} config key${hint}`
 }
 
-const issueFor = (type: GuestType, key: string, value: DesiredScalar | null): string | undefined => {
+const issueFor = (type: GuestType, key: string, value: DesiredScalar | null, current: CurrentConfig | undefined): string | undefined => {
   const refusal = refusalOf(type, key)
   if (refusal !== undefined) return `cannot be managed: ${refusal.reason}`
   const spec = keySpec(type, key)
   if (spec === undefined) return unknownKeyMessage(type, key)
+  const held = current === undefined ? undefined : own(current, key)
+  const old = held === undefined ? undefined : String(held)
   if (value === null) {
-    return spec.required === true ? `cannot be deleted: PVE refuses to delete the required option ${key}` : undefined
+    if (spec.required === true) return `cannot be deleted: PVE refuses to delete the required option ${key}`
+    // The agent deletes only a key the guest has.
+    return current === undefined || old === undefined ? undefined : spec.change?.(undefined, old, current)
   }
   const checked = checkValue(spec.value, value)
   if (checked.error !== undefined) return checked.error
-  return spec.rootOnly?.(checked.text ?? "", checked.props)
+  const text = checked.text ?? ""
+  // The agent writes only a value the guest does not hold already; PVE checks writes, not documents.
+  if (current !== undefined && text === old) return undefined
+  return spec.rootOnly?.(text, checked.props) ?? (current === undefined ? undefined : spec.change?.(text, old, current))
 }
 
 /** PVE's own cross-key check: "balloon value too large (must be smaller than assigned memory)". */
@@ -119,11 +126,19 @@ const balloonIssue = (config: DesiredConfigInput): ConfigIssue | undefined => {
  * One issue per bad key of a desired config for a guest of `type`; empty when PVE would take
  * every value. `null` asks for the key to be deleted, allowed for any key a document may name
  * except the ones PVE refuses to delete.
+ *
+ * PVE checks writes, and some of its rules compare the new value with the old one: which lxc
+ * feature flags change, whether a host serial port, USB or PCI device root@pam set up is being
+ * replaced or removed, the TPM version of an existing state volume. With `current`, the
+ * guest's config as observed, those rules are checked for every key the agent would write, and
+ * a value the guest already holds (which the agent never writes) passes even where only
+ * root@pam could set it. Without `current`, a value is refused only for what PVE refuses
+ * whatever the guest has now.
  */
-export const validateConfig = (type: GuestType, config: DesiredConfigInput): ReadonlyArray<ConfigIssue> => {
+export const validateConfig = (type: GuestType, config: DesiredConfigInput, current?: CurrentConfig): ReadonlyArray<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
   for (const [key, value] of Object.entries(config)) {
-    const message = issueFor(type, key, value)
+    const message = issueFor(type, key, value, current)
     if (message !== undefined) issues.push({ path: key, message })
   }
   if (type === "qemu" && !issues.some((i) => i.path === "memory" || i.path === "balloon")) {

@@ -175,12 +175,13 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
   const seen = new Map<number, ObservedGuest>()
   // The first row wins should the cluster list a vmid twice (it is cluster-unique in PVE).
   for (const o of observed) if (!seen.has(o.guest.vmid)) seen.set(o.guest.vmid, o)
-  // Checked here because a key's rules depend on the guest's type, known once it is observed.
+  // Checked here because a key's rules depend on the guest's type and, for a few (PVE's old-vs-new
+  // permission rules), on its current value: both known once it is observed.
   const invalid = [...seen.keys()].sort(byVmid).flatMap((vmid) => {
     const o = seen.get(vmid)
     const config = wanted.get(vmid)?.config
     if (o === undefined || config === undefined) return []
-    return validateConfig(o.guest.type, config).map((i) => ({ path: `guests.${vmid}.config.${i.path}`, message: i.message }))
+    return validateConfig(o.guest.type, config, o.config?.values).map((i) => ({ path: `guests.${vmid}.config.${i.path}`, message: i.message }))
   })
   const actions: Array<Action> = []
   const skipped: Array<Skip> = []

@@ -207,6 +207,16 @@ const mac = fc.tuple(fc.integer({ min: 0, max: 127 }).map((b) => b * 2), fc.arra
   .map(([first, rest]) => [first, ...rest].map((b) => b.toString(16).padStart(2, "0")).join(":"))
 const prefixed = (ip: fc.Arbitrary<string>, max: number) => fc.tuple(ip, fc.integer({ min: 8, max })).map(([a, p]) => `${a}/${p}`)
 const drives = ["scsi0", "scsi30", "virtio15", "ide2", "sata5"]
+const absolutePath = fc.stringMatching(/^\/[a-z0-9]{1,8}(\/[a-z0-9._-]{1,8}){0,2}$/)
+
+/** An ed25519 public key line as ssh-keygen prints it: type, base64 wire blob, comment. */
+const wireString = (bytes: Uint8Array): Buffer => {
+  const length = Buffer.alloc(4)
+  length.writeUInt32BE(bytes.length)
+  return Buffer.concat([length, bytes])
+}
+const ed25519Line = fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.stringMatching(/^[a-z0-9@.-]{0,12}$/)).map(([key, comment]) =>
+  `ssh-ed25519 ${Buffer.concat([wireString(Buffer.from("ssh-ed25519")), wireString(key)]).toString("base64")}${comment === "" ? "" : ` ${comment}`}`)
 
 const FORMAT_ARBS: Record<FormatName, fc.Arbitrary<string>> = {
   "dns-name": dnsName,
@@ -233,15 +243,25 @@ const FORMAT_ARBS: Record<FormatName, fc.Arbitrary<string>> = {
   "lxc-dev-string": fc.constantFrom("/dev/ttyUSB0", "/dev/dri/renderD128"),
   "disk-size": fc.stringMatching(/^\d{1,4}(\.\d)?([KMGT](iB)?)?$/),
   "qm-bootdev-list": fc.subarray([...drives, "net0", "net31", "usb13", "hostpci15"], { minLength: 1 }).map((d) => d.join(";")),
-  "qm-bootdisk": fc.constantFrom(...drives, "ide0")
+  "qm-bootdisk": fc.constantFrom(...drives, "ide0"),
+  "volume-id-or-qm-path": fc.oneof(volumeId, fc.constantFrom("none", "cdrom"), absolutePath),
+  "volume-id-or-absolute-path": fc.oneof(volumeId, absolutePath),
+  "phys-bits": fc.oneof(fc.constant("host"), fc.integer({ min: 8, max: 64 }).map(String)),
+  // PVE splits on newlines only; blank lines are skipped.
+  "ssh-public-keys": fc.array(fc.oneof({ weight: 4, arbitrary: ed25519Line }, { weight: 1, arbitrary: fc.constant("") }), { minLength: 1, maxLength: 3 })
+    .map((lines) => encodeURIComponent(lines.join("\n")))
 }
 
-/** Keys whose PVE format is not restated (shape only), or whose generic values could be root@pam's. */
+/** Keys PVE checks across sub-keys (drives, cpu), or whose generic values could be root@pam's. */
 const OVERRIDES: Readonly<Record<string, fc.Arbitrary<string>>> = {
   cpu: fc.constantFrom("host", "x86-64-v2-AES", "cputype=kvm64,flags=+aes", "custom-mine"),
+  machine: fc.constantFrom("q35", "pc-i440fx-9.2+pve1", "virt", "type=q35,viommu=intel,aw-bits=48", "pc-q35-9.2,viommu=virtio,aw-bits=40", "q35,enable-s3=1"),
+  vga: fc.constantFrom("std", "qxl,memory=32", "type=virtio-gl,clipboard=vnc", "cirrus,clipboard=vnc", "none", "serial0", "vmware"),
   efidisk0: fc.constantFrom("local-lvm:vm-100-disk-1,efitype=4m,pre-enrolled-keys=1", "local-lvm:1,efitype=4m"),
   tpmstate0: fc.constantFrom("local-lvm:vm-100-disk-2,version=v2.0"),
-  disk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,ssd=1", ",media=cdrom")).map(([v, o]) => `${v}${o}`),
+  disk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,ssd=1", ",media=cdrom", ",mbps=10,mbps_max=20")).map(([v, o]) => `${v}${o}`),
+  // No ssd on virtio, and never a CD-ROM (qemu-server PVE::QemuServer::Drive parse_drive).
+  virtioDisk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,iothread=1", ",ro=1")).map(([v, o]) => `${v}${o}`),
   virtiofs: fc.constantFrom("share1", "dirid=share1,cache=always"),
   serial: fc.constant("socket"),
   hostpci: fc.constantFrom("mapping=gpu", "mapping=gpu,pcie=1,x-vga=1"),
@@ -253,7 +273,9 @@ const OVERRIDES: Readonly<Record<string, fc.Arbitrary<string>>> = {
 }
 
 const overrideFor = (type: GuestType, key: string): fc.Arbitrary<string> | undefined => {
-  if (type === "qemu" && /^(ide|sata|scsi|virtio)\d+$/.test(key)) return OVERRIDES["disk"]
+  if (type === "lxc" && /^net\d+$/.test(key)) return lxcNet()
+  if (type === "qemu" && /^virtio\d+$/.test(key)) return OVERRIDES["virtioDisk"]
+  if (type === "qemu" && /^(ide|sata|scsi)\d+$/.test(key)) return OVERRIDES["disk"]
   return OVERRIDES[key] ?? OVERRIDES[key.replace(/\d+$/, "")]
 }
 
@@ -308,6 +330,13 @@ const scalarArb = (spec: ValueSpec): fc.Arbitrary<DesiredScalar> => {
     case "property-string":
       return spec.properties === undefined ? fc.constant("x") : propertyArb(spec.properties)
   }
+}
+
+/** The table's own lxc net format, without SLAAC on a host-managed NIC (PVE refuses that pair). */
+const lxcNet = (): fc.Arbitrary<string> => {
+  const spec = keySpec("lxc", "net0")?.value
+  const format = spec?.kind === "property-string" ? spec.properties : undefined
+  return format === undefined ? fc.constant("name=eth0") : propertyArb(format).filter((v) => !(/host-managed=(1|yes|TRUE)/.test(v) && v.includes("ip6=auto")))
 }
 
 const valueArb = (type: GuestType, key: string, spec: KeySpec): fc.Arbitrary<DesiredScalar> => overrideFor(type, key) ?? scalarArb(spec.value)

@@ -34,9 +34,10 @@ const line = fc.string({ unit: fc.constantFrom("a", "B", " ", "\t", "\r", "%", "
 const description = fc.array(fc.oneof(line, fc.constant("")), { maxLength: 5 }).map((ls) => ls.join("\n"))
 const tag = fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9_\-+.]{0,6}$/)
 const tags = fc.array(fc.tuple(tag, fc.constantFrom(";", ",", " ", " ;", ",,")), { maxLength: 6 }).map((ts) => ts.map(([t, s]) => t + s).join(""))
+// PVE takes unicast MACs only (pve-common PVE::JSONSchema `pve_verify_mac_addr`): the first octet's low (I/G) bit clear.
 const macArb = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }).chain((bytes) =>
   fc.constantFrom(true, false).map((upper) => {
-    const m = bytes.map((b) => b.toString(16).padStart(2, "0")).join(":")
+    const m = bytes.map((b, i) => (i === 0 ? b & 0xfe : b).toString(16).padStart(2, "0")).join(":")
     return upper ? m.toUpperCase() : m
   })
 )

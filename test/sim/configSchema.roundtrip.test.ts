@@ -32,14 +32,18 @@ const FORMAT_EXAMPLES: Record<FormatName, ReadonlyArray<string>> = {
   "ipv6-config": ["auto"],
   "address-list": ["192.0.2.53", "192.0.2.53 2001:db8::53"],
   "ip-ll-iface-list": ["192.0.2.53", "192.0.2.53 fe80::1%eth0"],
+  urlencoded: ["QM00001", "disk%20one"],
   // A real key: PVE runs every line through `ssh-keygen -l`.
-  urlencoded: ["ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIFLWHw4QWvGti1Kgu9i6AijCfov0F5KQIH4n7dH%2BDbE%2B%20me%40host"],
+  "ssh-public-keys": ["ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIFLWHw4QWvGti1Kgu9i6AijCfov0F5KQIH4n7dH%2BDbE%2B%20me%40host"],
   "ct-timezone": ["host", "Europe/Vienna"],
   "lxc-mp-string": ["/data"],
   "lxc-dev-string": ["/dev/ttyUSB0"],
   "disk-size": ["8G"],
   "qm-bootdev-list": ["scsi0"],
-  "qm-bootdisk": ["scsi0"]
+  "qm-bootdisk": ["scsi0"],
+  "volume-id-or-qm-path": ["local-lvm:vm-200-disk-0", "none"],
+  "volume-id-or-absolute-path": ["local:import/disk.qcow2"],
+  "phys-bits": ["host", "40"]
 }
 
 /** Values for property strings and free strings, by key or by family (`netN`). */
@@ -47,9 +51,9 @@ const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "qemu/memory": ["4096", "current=2048"],
   "qemu/agent": ["1", "enabled=1,fstrim_cloned_disks=1", "0"],
   "qemu/boot": ["order=scsi0;net0", "cdn"],
-  "qemu/cpu": ["host", "x86-64-v2-AES"],
-  "qemu/machine": ["q35", "pc-i440fx-9.2+pve1", "type=q35,viommu=virtio"],
-  "qemu/vga": ["std", "type=virtio,memory=32", "serial0"],
+  "qemu/cpu": ["host", "x86-64-v2-AES", "cputype=EPYC-Rome-v4,flags=+aes;-pcid"],
+  "qemu/machine": ["q35", "pc-i440fx-9.2+pve1", "type=q35,viommu=virtio", "type=q35,viommu=intel,aw-bits=48"],
+  "qemu/vga": ["std", "type=virtio,memory=32", "serial0", "type=qxl,clipboard=vnc"],
   "qemu/watchdog": ["i6300esb", "model=ib700,action=reset"],
   "qemu/audio0": ["device=ich9-intel-hda,driver=spice"],
   "qemu/rng0": ["/dev/urandom", "source=/dev/urandom,max_bytes=1024,period=1000"],
@@ -62,21 +66,22 @@ const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "qemu/netN": ["virtio,bridge=vmbr0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1,tag=10", "e1000,bridge=vmbr1,link_down=1"],
   "qemu/ipconfigN": ["ip=dhcp", "ip=192.0.2.10/24,gw=192.0.2.1", "ip6=auto"],
   "qemu/numaN": ["cpus=0-1,memory=1024"],
-  "qemu/virtiofsN": ["dirid=share1"],
-  "qemu/diskN": ["local-lvm:vm-200-disk-0,size=32G", "none,media=cdrom"],
+  "qemu/virtiofsN": ["dirid=share1", "share1,cache=always"],
+  "qemu/diskN": ["local-lvm:vm-200-disk-0,size=32G", "none,media=cdrom", "local-lvm:vm-200-disk-0,mbps=10,mbps_max=20,bps_max_length=5"],
+  "qemu/virtioN": ["local-lvm:vm-200-disk-0,size=32G,iothread=1"],
   "qemu/serialN": ["socket"],
   "qemu/usbN": ["spice", "mapping=yubikey"],
-  "qemu/hostpciN": ["mapping=gpu"],
+  "qemu/hostpciN": ["mapping=gpu", "mapping=gpu,pcie=1,x-vga=1"],
   "lxc/features": ["nesting=1", "nesting=1,keyctl=1"],
   "lxc/rootfs": ["local-lvm:vm-201-disk-0,size=8G"],
   "lxc/entrypoint": ["/sbin/init"],
   "lxc/env": ["FOO=bar"],
-  "lxc/netN": ["name=eth0,bridge=vmbr0,ip=dhcp", "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,tag=5"],
+  "lxc/netN": ["name=eth0,bridge=vmbr0,ip=dhcp", "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,tag=5", "name=eth2,host-managed=1,ip6=dhcp"],
   "lxc/mpN": ["local-lvm:vm-201-disk-1,mp=/data,size=4G"]
 }
 
 const exampleKey = (type: GuestType, key: string): string =>
-  type === "qemu" && /^(ide|sata|scsi|virtio)\d+$/.test(key) ? "qemu/diskN" : `${type}/${key.replace(/^(net|ipconfig|numa|virtiofs|serial|usb|hostpci|mp)\d+$/, "$1N")}`
+  type === "qemu" && /^(ide|sata|scsi)\d+$/.test(key) ? "qemu/diskN" : `${type}/${key.replace(/^(net|ipconfig|numa|virtiofs|virtio|serial|usb|hostpci|mp)\d+$/, "$1N")}`
 
 /** Boundary values and examples a key's spec accepts; undefined when an example is missing. */
 const samples = (type: GuestType, key: string, spec: ValueSpec): ReadonlyArray<DesiredScalar> | undefined => {
@@ -119,8 +124,22 @@ const INVALID: Readonly<Record<string, ReadonlyArray<string>>> = {
   "qemu/name": ["web_1"],
   "qemu/tags": ["we!b"],
   "qemu/serial0": ["/tmp/x"],
-  "qemu/scsi0": [""],
-  "lxc/net0": ["bridge=vmbr0", "name=eth0,mtu=63", "name=eth0,ip=192.0.2.1/33"],
+  "qemu/scsi0": [
+    "", "local-lvm:vm-200-disk-0,bogus=1", "none,media=cdrom,snapshot=1", "none,media=cdrom,format=raw",
+    "local-lvm:vm-200-disk-0,mbps_max=20", "local-lvm:vm-200-disk-0,bps=1000,mbps=1", "local-lvm:vm-200-disk-0,iops=10,iops_rd=5",
+    "local-lvm:8,import-from=local:import/disk.qcow2"
+  ],
+  "qemu/virtio0": ["none,media=cdrom", "local-lvm:vm-200-disk-0,ssd=1"],
+  "qemu/efidisk0": ["x", "local-lvm:0,import-from=local:import/vars.raw"],
+  "qemu/tpmstate0": ["local-lvm:0,import-from=local:import/tpm.raw"],
+  "qemu/virtiofs0": ["cache=always"],
+  "qemu/cpu": ["kvm65", "Host", "custom-", "flags=+aes", "host,flags=+sse4", "host,reported-model=kvm64"],
+  "qemu/usb0": ["usb3=1"],
+  "qemu/hostpci0": ["pcie=1", "mapping=gpu,romfile=vbios.rom"],
+  "qemu/sshkeys": ["ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIAbc", "%23%20a%20comment"],
+  "qemu/vga": ["type=serial0,clipboard=vnc"],
+  "qemu/machine": ["type=pc,viommu=intel", "q35,aw-bits=39", "type=q35,viommu=intel,aw-bits=40"],
+  "lxc/net0": ["bridge=vmbr0", "name=eth0,mtu=63", "name=eth0,ip=192.0.2.1/33", "name=eth0,host-managed=1,ip6=auto"],
   "lxc/hostname": [`${"a".repeat(250)}.abcde`],
   "lxc/features": ["nesting=2", "bogus=1"],
   "lxc/rootfs": ["local-lvm:vm-201-disk-0,bogus=1"],
@@ -154,18 +173,13 @@ const reason = (r: SimResponse): string => {
 
 /**
  * Known differences, each checked against PVE's sources (qemu-server 9.2.6, pve-container
- * 6.1.10). The simulator now follows those sources for every key of the table; what is left are
- * values the table accepts and PVE refuses, so the fix belongs in src/domain/configSchema.
- * Each line: what happened, in the simulator.
+ * 6.1.10). Each line: what happened, in the simulator.
  */
 const KNOWN: ReadonlyArray<string> = [
-  // pve-container `PVE::LXC::check_ct_modify_config_perm`: besides root@pam, only `nesting` may
-  // change (with VM.Allocate); the table takes keyctl like any other flag.
-  "lxc features: simulator refuses a value the table accepts (nesting=1,keyctl=1 → 403 Permission check failed (changing feature flags (except nesting) is only allowed for root@pam))",
-  // qemu-server `PVE::QemuServer::Drive::parse_drive` has no CD-ROM on virtio ("unable to parse
-  // drive options"); the table checks drive strings for their shape only.
-  "qemu virtio0: simulator refuses a value the table accepts (none,media=cdrom → 400 Parameter verification failed. {\"virtio0\":\"unable to parse drive options\"})",
-  "qemu virtio15: simulator refuses a value the table accepts (none,media=cdrom → 400 Parameter verification failed. {\"virtio15\":\"unable to parse drive options\"})"
+  // pve-container `PVE::LXC::check_ct_modify_config_perm` refuses keyctl as a change from the
+  // container's current flags (here: none); the table judges changes only when given the guest's
+  // current config (validateConfig's third argument, not passed here) and then refuses it too.
+  "lxc features: simulator refuses a value the table accepts (nesting=1,keyctl=1 → 403 Permission check failed (changing feature flags (except nesting) is only allowed for root@pam))"
 ]
 
 describe("config-key table vs the simulator", () => {

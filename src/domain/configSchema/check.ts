@@ -6,7 +6,8 @@
  * integers `^\d+$`, numbers `^\d+(\.\d+)?$`), which is stricter than the API's own check
  * (pve-common PVE::JSONSchema `is_integer`/`is_number` also take `+5`, `1e3`, `.5`): a value
  * the API accepts but the file parser rejects could never be read back. Property strings
- * follow PVE::JSONSchema `parse_property_string` and `check_object`. Pure.
+ * follow PVE::JSONSchema `parse_property_string` and `check_object`, then the format's own
+ * validator (`register_format`'s third argument). Pure.
  */
 import type { PropertyFormat, PropertyMap, SubSpec, ValueSpec } from "./spec.js"
 
@@ -218,7 +219,9 @@ export const checkPropertyString = (
       if (sub.requires !== undefined && !map.has(sub.requires)) errors.push(`${key} requires ${sub.requires}`)
     }
   }
-  return errors.length > 0 ? { error: errors.join("; ") } : { text, props: map }
+  if (errors.length > 0) return { error: errors.join("; ") }
+  const invalid = format?.validate?.(map)
+  return invalid === undefined ? { text, props: map } : { error: invalid }
 }
 
 /** Checks a non-null desired value against a key's value spec. */

@@ -6,7 +6,8 @@
  * Sources (proxmox/pve-common unless said): PVE::JSONSchema (`pve_verify_*`, `parse_id`,
  * `parse_bridge_id`, `$PVE_TAG_RE`, `pve_parse_startup_order`, `parse_size`), PVE::ParseUtils
  * (`split_list`, `$IPV4RE`, `$IPV6RE`), PVE::CpuSet `parse_cpuset`; pve-storage
- * PVE::Storage::Plugin `parse_volume_id`; qemu-server PVE::QemuServer `parse_hotplug_features`;
+ * PVE::Storage::Plugin `parse_volume_id`; qemu-server PVE::QemuServer `parse_hotplug_features`,
+ * `verify_volume_id_or_qm_path`, `verify_volume_id_or_absolute_path`;
  * pve-container PVE::LXC::Config `verify_ip_with_ll_iface`, `verify_lxc_mp_string`,
  * `verify_lxc_dev_string`, `verify_ct_timezone`.
  */
@@ -17,7 +18,8 @@ export type FormatName =
   | "storage-id" | "volume-id" | "bridge-id" | "configid" | "mac-addr" | "cpuset"
   | "ipv4" | "ipv6" | "ipv4-config" | "ipv6-config" | "address-list" | "ip-ll-iface-list"
   | "urlencoded" | "ct-timezone" | "lxc-mp-string" | "lxc-dev-string" | "disk-size"
-  | "qm-bootdev-list" | "qm-bootdisk"
+  | "qm-bootdev-list" | "qm-bootdisk" | "volume-id-or-qm-path" | "volume-id-or-absolute-path"
+  | "phys-bits" | "ssh-public-keys"
 
 export interface Format {
   readonly name: FormatName
@@ -78,6 +80,10 @@ const volumeId = (v: string) => {
   const m = /^([^:]*):(.+)$/s.exec(v)
   return m !== null && ID_RE.test(m[1] ?? "") ? undefined : `${q(v)} is not a volume ID (STORAGE:VOLUME)`
 }
+
+/** A path on the node, or a storage volume (`pve-volume-id-or-absolute-path`). */
+const volumeIdOrAbsolutePath = (v: string) =>
+  v.startsWith("/") || volumeId(v) === undefined ? undefined : `${q(v)} is neither a volume ID (STORAGE:VOLUME) nor an absolute path`
 
 const IPV4_OCTET = "(?:25[0-5]|(?:2[0-4]|1[0-9]|[1-9])?[0-9])"
 const IPV4 = `(?:(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET})`
@@ -159,6 +165,12 @@ export const FORMATS = {
   lxcMpString: fmt("lxc-mp-string", (v) => (BAD_PATH_RE.test(v) ? `${q(v)} contains /./, /../ or a leading ../` : undefined)),
   lxcDevString: fmt("lxc-dev-string", (v) =>
     /\/\.\.?(?:\/|$)/.test(v) || !v.startsWith("/dev/") ? `${q(v)} is not a device path under /dev/` : undefined),
+  // A drive's file: also "none" (no medium) and "cdrom" (the node's CD-ROM drive).
+  volumeIdOrQmPath: fmt("volume-id-or-qm-path", (v) =>
+    v === "none" || v === "cdrom" || volumeIdOrAbsolutePath(v) === undefined
+      ? undefined
+      : `${q(v)} is not a volume ID (STORAGE:VOLUME, or STORAGE:SIZE for a new disk), an absolute path, none or cdrom`),
+  volumeIdOrAbsolutePath: fmt("volume-id-or-absolute-path", volumeIdOrAbsolutePath),
   diskSize: fmt("disk-size", (v) => (/^\d+(\.\d+)?([KMGT](iB)?)?$/.test(v) ? undefined : `${q(v)} is not a disk size (e.g. 8G)`))
 } as const
 

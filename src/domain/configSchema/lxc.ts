@@ -1,12 +1,13 @@
 /**
  * The lxc config keys a desired document may name, read from pve-container (6.1.10):
  * PVE::LXC::Config `$confdesc` (scalars, limits, enums), `$netconf_desc` with
- * `$MAX_LXC_NETWORKS`, `$rootfs_desc`/`$mp_desc` with `$MAX_MOUNT_POINTS`, `$features_desc`,
- * `$dev_desc` with `$MAX_DEVICES`, `$MAX_UNUSED_DISKS`; what cannot be changed or deleted:
- * PVE::LXC::Config `update_pct_config` and `json_config_properties`; who may set what:
- * PVE::LXC `check_ct_modify_config_perm`.
+ * `$MAX_LXC_NETWORKS`, `$rootfs_desc`/`$mp_desc` with `$MAX_MOUNT_POINTS`, `$dev_desc` with
+ * `$MAX_DEVICES`, `$MAX_UNUSED_DISKS` (`$features_desc` in lxcFeatures.ts); what cannot be
+ * changed or deleted: PVE::LXC::Config `update_pct_config` and `json_config_properties`; who
+ * may set what: PVE::LXC `check_ct_modify_config_perm`.
  */
 import { FORMATS } from "./formats.js"
+import { FEATURES } from "./lxcFeatures.js"
 import { bool, type GuestConfigSchema, int, num, oneOf, type PropertyFormat, props, refuse, type SubSpec, str } from "./spec.js"
 
 const ID_PATTERN = /^[-_.\w]+$/
@@ -28,7 +29,12 @@ const net: PropertyFormat = {
     rate: { type: "number", unit: "MB/s" },
     link_down: { type: "boolean" },
     "host-managed": { type: "boolean" }
-  }
+  },
+  // PVE::LXC::Config `update_pct_config`: with host-managed, the node configures the address itself.
+  validate: (n) =>
+    n.get("link_down") !== "1" && n.get("host-managed") === "1" && n.get("ip6") === "auto"
+      ? "ip6=auto (SLAAC) does not go with host-managed=1: give an address, dhcp or manual"
+      : undefined
 }
 
 const MOUNT_OPTION = "(discard|lazytime|noatime|nodev|noexec|nosuid)"
@@ -85,16 +91,7 @@ export const LXC_SCHEMA: GuestConfigSchema = {
     // No control characters but tab (`$confdesc` entrypoint/env patterns); env entries are NUL-separated.
     entrypoint: str({ pattern: /^[^\x00-\x08\x0a-\x1f\x7f]+$/ }),
     env: str({ pattern: /^\w+=[^\x00-\x08\x0a-\x1f\x7f]*(?:\0\w+=[^\x00-\x08\x0a-\x1f\x7f]*)*$/ }),
-    features: props({
-      keys: {
-        mount: { type: "string", pattern: /^[a-zA-Z0-9_; ]+$/ },
-        nesting: { type: "boolean" },
-        keyctl: { type: "boolean" },
-        fuse: { type: "boolean" },
-        mknod: { type: "boolean" },
-        force_rw_sys: { type: "boolean" }
-      }
-    }),
+    features: FEATURES,
     rootfs: { ...props({ keys: volumeKeys }), required: true, rootOnly: pathMountIsRootOnly }
   },
   families: [

@@ -1,19 +1,25 @@
 /**
  * The qemu config keys a desired document may name, read from qemu-server (9.2.6):
  * PVE::QemuServer `$confdesc`/`$confdesc_cloudinit` (scalars, limits, enums, the `$MAX_NETS`,
- * `$MAX_SERIAL_PORTS`, `$MAX_PARALLEL_PORTS` loops), PVE::QemuServer::Drive (`$MAX_*_DISKS`,
- * efidisk0, tpmstate0), ::Network (`$net_fmt`, `$ipconfig_fmt`), ::Memory (`$memory_fmt`,
- * `$MAX_NUMA`, `$numa_fmt`), ::Agent `$agent_fmt`, ::USB (`$MAX_USB_DEVICES`, `$usb_fmt`),
- * ::PCI `$MAX_HOSTPCI_DEVICES`, ::Virtiofs `$MAX_VIRTIOFS`, ::RNG `$rng_fmt`, ::Machine
- * `$machine_fmt`, ::CPUConfig `$arch_desc`; keyboard layouts from pve-common PVE::Tools
- * `kvmkeymaplist`. Who may set what: PVE::API2::Qemu `$check_vm_modify_config_perm` (keys in
- * none of its option lists are root-only); keys not accepted at all: PVE::QemuServer
- * `json_config_properties` (its skip list).
+ * `$MAX_SERIAL_PORTS`, `$MAX_PARALLEL_PORTS` loops, `$vga_fmt` with `assert_clipboard_config`),
+ * PVE::QemuServer::Drive `$MAX_*_DISKS` (drive formats in drives.ts), ::Network (`$net_fmt`,
+ * `$ipconfig_fmt`), ::Memory (`$memory_fmt`, `$MAX_NUMA`, `$numa_fmt`), ::Agent `$agent_fmt`,
+ * ::USB `$MAX_USB_DEVICES`, ::PCI `$MAX_HOSTPCI_DEVICES`, ::Virtiofs `$MAX_VIRTIOFS` (their
+ * formats in passthrough.ts), ::RNG `$rng_fmt`, ::Machine `$machine_fmt` with
+ * `assert_valid_machine_property`, ::CPUConfig `$arch_desc` (`cpu` in cpu.ts); keyboard
+ * layouts from pve-common PVE::Tools `kvmkeymaplist`; `sshkeys` in sshKeys.ts. Who may set
+ * what: PVE::API2::Qemu `$check_vm_modify_config_perm` (keys in none of its option lists are
+ * root-only); keys not accepted at all: PVE::QemuServer `json_config_properties` (its skip
+ * list).
  */
+import { CPU } from "./cpu.js"
+import { driveSpec, EFIDISK, TPMSTATE } from "./drives.js"
 import { FORMATS, makeFormat, splitList } from "./formats.js"
+import { HOSTPCI, SERIAL, USB, VIRTIOFS } from "./passthrough.js"
 import {
-  bool, type GuestConfigSchema, int, type KeyFamily, num, oneOf, type PropertyFormat, props, refuse, type Refusal, shape, str
+  bool, type GuestConfigSchema, int, type KeyFamily, num, oneOf, type PropertyFormat, type PropertyMap, props, refuse, type Refusal, str
 } from "./spec.js"
+import { sshPublicKeys } from "./sshKeys.js"
 
 const DISKS = { ide: 4, sata: 6, scsi: 31, virtio: 16 } as const
 const NETS = 32
@@ -76,15 +82,20 @@ const numa: PropertyFormat = {
   }
 }
 
-const usb: PropertyFormat = {
-  keys: {
-    host: { type: "string", defaultKey: true, pattern: /^(?:(0x)?[0-9A-Fa-f]{4}:(0x)?[0-9A-Fa-f]{4}|\d+-\d+(\.\d+)*|[Ss][Pp][Ii][Cc][Ee])$/ },
-    mapping: { type: "string", format: FORMATS.configId },
-    usb3: { type: "boolean" }
-  }
-}
-
 const volume = { type: "string", format: FORMATS.volumeId } as const
+
+/** Perl truthiness of an optional value. */
+const truthy = (v: string | undefined): boolean => v !== undefined && v !== "" && v !== "0"
+
+/** PVE::QemuServer::Machine `assert_valid_machine_property`. */
+const machineProblem = (m: PropertyMap): string | undefined => {
+  const bits = m.get("aw-bits")
+  if (m.get("viommu") === "intel") {
+    if (!/q35/.test(m.get("type") ?? "")) return "viommu=intel needs a q35 machine type"
+    if (truthy(bits) && Number(bits) !== 39 && Number(bits) !== 48) return `aw-bits: the Intel vIOMMU takes 39 or 48, got ${bits ?? ""}`
+  }
+  return truthy(bits) && !truthy(m.get("viommu")) ? "aw-bits needs a vIOMMU (viommu=intel or viommu=virtio)" : undefined
+}
 
 const ROOT_ONLY = "only root@pam may set it (PVE::API2::Qemu $check_vm_modify_config_perm); the agent's API token never counts as root@pam"
 const rootOnly = refuse("root-only", ROOT_ONLY)
@@ -95,20 +106,14 @@ const families: ReadonlyArray<KeyFamily> = [
   { prefix: "net", count: NETS, spec: props(net) },
   { prefix: "ipconfig", count: NETS, spec: props(ipconfig) },
   { prefix: "numa", count: 8, spec: props(numa) },
-  { prefix: "virtiofs", count: 10, spec: shape("dirid") },
-  ...Object.entries(DISKS).map(([prefix, count]) => ({ prefix, count, spec: shape("file") })),
-  {
-    prefix: "serial", count: 4,
-    spec: { ...str({ pattern: /^(\/dev\/[^,]+|socket)$/ }), rootOnly: (v) => (v === "socket" ? undefined : `a host serial device: ${ROOT_ONLY}`) }
-  },
-  {
-    prefix: "usb", count: USBS,
-    spec: { ...props(usb), rootOnly: (_, p) => (p?.has("host") === true && !/^spice$/i.test(p.get("host") ?? "") ? `a host USB device: ${ROOT_ONLY}` : undefined) }
-  },
-  {
-    prefix: "hostpci", count: HOSTPCIS,
-    spec: { ...shape("host"), rootOnly: (_, p) => (p?.has("host") === true || p?.has("romfile") === true ? `a non-mapped PCI device or romfile: ${ROOT_ONLY}` : undefined) }
-  }
+  { prefix: "virtiofs", count: 10, spec: VIRTIOFS },
+  { prefix: "ide", count: DISKS.ide, spec: driveSpec("ide") },
+  { prefix: "sata", count: DISKS.sata, spec: driveSpec("sata") },
+  { prefix: "scsi", count: DISKS.scsi, spec: driveSpec("scsi") },
+  { prefix: "virtio", count: DISKS.virtio, spec: driveSpec("virtio") },
+  { prefix: "serial", count: 4, spec: SERIAL },
+  { prefix: "usb", count: USBS, spec: USB },
+  { prefix: "hostpci", count: HOSTPCIS, spec: HOSTPCI }
 ]
 
 export const QEMU_SCHEMA: GuestConfigSchema = {
@@ -153,7 +158,7 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
         clamp: { above: 10000, why: "on cgroup v2 hosts PVE stores larger values as 10000 (pve-common PVE::CGroup clamp_cpu_shares), so it would never read back" }
       }
     },
-    cpu: shape("cputype"),
+    cpu: CPU,
     // Memory (VM.Config.Memory).
     memory: props({ keys: { current: { type: "integer", minimum: 16, unit: "MiB", defaultKey: true, required: true } } }),
     balloon: int(0, undefined, "MiB"),
@@ -175,14 +180,20 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
         "aw-bits": { type: "number", minimum: 32, maximum: 64 },
         "enable-s3": { type: "boolean" },
         "enable-s4": { type: "boolean" }
-      }
+      },
+      validate: machineProblem
     }),
     vga: props({
       keys: {
         type: { type: "string", defaultKey: true, enum: ["cirrus", "qxl", "qxl2", "qxl3", "qxl4", "none", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"] },
         memory: { type: "integer", minimum: 4, maximum: 512, unit: "MiB" },
         clipboard: { type: "string", enum: ["vnc"] }
-      }
+      },
+      // PVE::QemuServer `assert_clipboard_config`: the VNC clipboard needs a display that carries it.
+      validate: (v) =>
+        v.get("clipboard") === "vnc" && truthy(v.get("type")) && !/^(std|cirrus|vmware|virtio|qxl)/.test(v.get("type") ?? "")
+          ? `clipboard=vnc needs a display of type std, cirrus, vmware, virtio or qxl, not ${v.get("type") ?? ""}`
+          : undefined
     }),
     watchdog: props({
       keys: {
@@ -209,8 +220,8 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     }),
     bootdisk: str({ format: bootdisk, pattern: /^(ide|sata|scsi|virtio)\d+$/ }),
     vmstatestorage: str({ format: FORMATS.storageId }),
-    efidisk0: shape("file"),
-    tpmstate0: shape("file"),
+    efidisk0: EFIDISK,
+    tpmstate0: TPMSTATE,
     // Cloud-init (VM.Config.Cloudinit).
     citype: oneOf("configdrive2", "nocloud", "opennebula"),
     ciuser: str(),
@@ -218,7 +229,7 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     cicustom: props({ keys: { meta: volume, network: volume, user: volume, vendor: volume } }),
     searchdomain: str(),
     nameserver: str({ format: FORMATS.addressList }),
-    sshkeys: str({ format: FORMATS.urlencoded })
+    sshkeys: str({ format: sshPublicKeys })
   },
   families,
   refused: {

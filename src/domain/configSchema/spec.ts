@@ -32,6 +32,11 @@ export interface PropertyFormat {
    * itself becomes that sub-key's value (qemu `virtio=MAC` = model virtio + macaddr MAC).
    */
   readonly aliases?: Readonly<Record<string, { readonly target: string; readonly keyAlias?: string }>>
+  /**
+   * What PVE checks across sub-keys once each one passed (a format's validator, or the parser
+   * that reads the value back, e.g. qemu-server `PVE::QemuServer::Drive::parse_drive`).
+   */
+  readonly validate?: (props: PropertyMap) => string | undefined
 }
 
 export type ValueSpec =
@@ -77,7 +82,17 @@ export interface KeySpec {
    * returns the reason, or undefined when the value is open to the agent.
    */
   readonly rootOnly?: (value: string, props: PropertyMap | undefined) => string | undefined
+  /**
+   * A rule that depends on what the guest has now: PVE checks the old value too, or compares
+   * old and new. `desired` is the value as it would be sent, undefined for a delete; `old` the
+   * key's current value, undefined when unset; `current` the whole config. Runs only when the
+   * current config is known and the key would be written (`validateConfig`).
+   */
+  readonly change?: (desired: string | undefined, old: string | undefined, current: CurrentConfig) => string | undefined
 }
+
+/** The guest's config as the agent observed it (GET config): what `KeySpec.change` reads. */
+export type CurrentConfig = Readonly<Record<string, string | number>>
 
 /** An indexed device family: `prefix0` … `prefix{count-1}`. */
 export interface KeyFamily {
@@ -131,8 +146,4 @@ export const str = (extra: Omit<Extract<ValueSpec, { kind: "string" }>, "kind"> 
   value: { kind: "string", ...extra }
 })
 export const props = (properties: PropertyFormat): KeySpec => ({ value: { kind: "property-string", properties } })
-/** A property string checked for shape only; `defaultKey` names what a bare value is. */
-export const shape = (defaultKey?: string): KeySpec => ({
-  value: defaultKey === undefined ? { kind: "property-string" } : { kind: "property-string", defaultKey }
-})
 export const refuse = (kind: RefusalKind, reason: string): Refusal => ({ kind, reason })
