@@ -6,42 +6,34 @@
  * `shutdownGrace`), exit 0. Whatever is still running then is in the journal with its UPID
  * and is resolved by the next start's recovery.
  */
+import type { FileSystem } from "@effect/platform"
 import { Clock, Deferred, Duration, Effect, Either, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import { CoreLive } from "../app/Agent.js"
 import { applyRequest, type CommandOutput, revertRequest, selftestRequest, submitRequest } from "../app/requests.js"
 import type { Selftest } from "../selftest/Selftest.js"
 import { StoresLive } from "../app/Stores.js"
 import type { SignedOps } from "../authz/SignedOps.js"
-import { submitForHub } from "../hub/submitForHub.js"
 import { decodeDesiredState } from "../domain/DesiredState.js"
 import type { AgentConfigShape } from "../config/AgentConfig.js"
-import { HubClient } from "../hub/HubClient.js"
-import { HubLoop } from "../hub/HubLoop.js"
-import type { OpOutcomeSummary, ReportInput } from "../hub/protocol.js"
 import { Pve } from "../pve/Pve.js"
 import { PveConnection } from "../pve/PveConnection.js"
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
-import { NodeScope, owns } from "../reconcile/NodeScope.js"
+import type { DesiredFileError, DesiredProvider } from "../reconcile/DesiredProvider.js"
+import type { NodeScope } from "../reconcile/NodeScope.js"
 import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
 import { type Described, serveControl } from "./ControlServer.js"
-import { gatherStatus, type StatusSource } from "./status.js"
+import { gatherStatus, type LastPass, type StatusSource } from "./status.js"
 import type { ControlRequest } from "./controlProtocol.js"
 import { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
+import type { HubStoreError } from "../hub/HubError.js"
+import type { StateStore } from "../state/StateStore.js"
 import { recover } from "../state/Recovery.js"
 import { Liveness, Readiness } from "./Health.js"
 import { HealthServer, parseListen } from "./HealthServer.js"
-import {
-  checkDesiredFile,
-  desiredLayer,
-  hubClientSettingsOf,
-  hubDesiredLayer,
-  pveConnectionOf,
-  seconds,
-  signedOpsLayer,
-  signersOf
-} from "./layers.js"
+import { HubLink } from "./HubLink.js"
+import { checkDesiredFile, localDesiredLayer, pveConnectionOf, seconds, signedOpsLayer, signersOf } from "./layers.js"
 import { recordJournalPhases, recordNonceFill } from "../domain/Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
 import { tracingLayer } from "./Tracing.js"
@@ -63,36 +55,6 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
       return false
     })
     yield* Effect.repeat(attempt, { until: (settled) => settled, schedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("1 minute"))) })
-  })
-
-/** What the hub hears about the last pass, including the actions the gate refused. */
-const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
-  Effect.gen(function*() {
-    const pass = Option.map(yield* Ref.get(last), (l) => l.pass)
-    const at = yield* Clock.currentTimeMillis
-    if (Option.isNone(pass)) {
-      return { observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }
-    }
-    const { observed, plan, results, ownership } = pass.value
-    return {
-      scope: { mode: ownership.mode, node: ownership.node ?? null },
-      observed: {
-        // The guests this agent owns: on a cluster, each node's agent reports its own node's.
-        guests: observed.filter((o) => owns(ownership, o.guest.node)).map((o) => ({
-          vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type, status: o.status?.status ?? o.guest.status,
-          ...(o.guest.name === undefined ? {} : { name: o.guest.name })
-        }))
-      },
-      drift: {
-        actions: plan.actions.length,
-        planned: plan.actions.map((a) => ({ vmid: a.guest.vmid, kind: a._tag, summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}` }))
-      },
-      restart_required: plan.restartRequired.map((r) => r.vmid),
-      refusals: results.flatMap((r) =>
-        r.outcome._tag === "Skipped" && r.outcome.refusedBy !== undefined
-          ? [{ tag: r.outcome.refusedBy, message: `${r.action._tag} ${r.action.guest.type}/${r.action.guest.vmid}: ${r.outcome.reason}`, at }]
-          : [])
-    }
   })
 
 /**
@@ -161,7 +123,7 @@ const main = (config: AgentConfigShape, lastPass: LastPass) =>
     yield* readiness.markReady
     yield* Effect.logInfo("felhom-agent ready").pipe(Effect.annotateLogs({ agentId: settings.agentId, desired: settings.desired.source }))
     const reconcileFiber = yield* Effect.fork(liveness.watch("reconciler", reconciler.run))
-    const hub = yield* Effect.serviceOption(HubLoop)
+    const hub = yield* Effect.serviceOption(HubLink)
     const hubFiber = yield* Option.match(hub, { onNone: () => Effect.succeed(Option.none()), onSome: (h) => Effect.map(Effect.fork(h.run), Option.some) })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
@@ -176,8 +138,6 @@ const main = (config: AgentConfigShape, lastPass: LastPass) =>
     return yield* Effect.never
   })
 
-type LastPass = Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
-
 /** Every service (docs/architecture.md, "The parts"), composed once from the settings. */
 export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
   Layer.unwrapEffect(Effect.gen(function*() {
@@ -188,7 +148,10 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
     const signers = yield* signersOf(settings)
     yield* checkDesiredFile(settings)
     const pveConnection = yield* pveConnectionOf(config)
-    const hubClient = settings.desired.source === "hub" ? Option.some(yield* hubClientSettingsOf(config)) : Option.none()
+    // The hub's code is loaded only when the hub is the desired source (hubLayers.ts).
+    const hub = settings.desired.source === "hub"
+      ? Option.some(yield* Effect.flatMap(Effect.promise(() => import("./hubLayers.js")), (m) => m.hubLayers(config, signers, lastPass)))
+      : Option.none()
     const health = Layer.unwrapEffect(Effect.gen(function*() {
       const store = yield* NonceStore
       const journal = yield* Journal
@@ -223,22 +186,14 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
             )
         }
       }))).pipe(Layer.provideMerge(Layer.succeed(PveConnection, pveConnection)))
-    const hubDesired = hubDesiredLayer(settings, signers)
-    const desired = desiredLayer(settings, hubDesired)
+    const desired: Layer.Layer<DesiredProvider, DesiredFileError | HubStoreError, FileSystem.FileSystem | StateStore> = Option.match(hub, {
+      onNone: () => localDesiredLayer(settings),
+      onSome: (h) => h.desired
+    })
     const signed = signedOpsLayer(settings, signers)
-    const hubLoop = Option.isNone(hubClient) ? Layer.empty : Layer.unwrapEffect(Effect.gen(function*() {
-      const services = yield* Effect.context<SignedOps | Engine | Pve | NodeScope>()
-      const nonces = yield* NonceStore
-      return HubLoop.layer({
-        agentId: settings.agentId,
-        interval: settings.hub?.pollInterval,
-        onOp: (envelope): Effect.Effect<OpOutcomeSummary> => Effect.provide(submitForHub(envelope), services),
-        report: reportOf(lastPass),
-        highWater: nonces.highWater(settings.agentId)
-      })
-    })).pipe(Layer.provide(Layer.mergeAll(HubClient.layer(hubClient.value), hubDesired, signed)))
+    const hubLink = Option.match(hub, { onNone: () => Layer.empty, onSome: (h) => h.link(signed) })
     const systemd = Layer.mergeAll(SystemdLifecycle.layer, Watchdog.layer())
-    const core = Layer.mergeAll(hubLoop, signed).pipe(
+    const core = Layer.mergeAll(hubLink, signed).pipe(
       Layer.provideMerge(agent),
       Layer.provideMerge(desired),
       Layer.provideMerge(state)

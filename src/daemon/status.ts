@@ -7,13 +7,13 @@
  */
 import { Clock, Effect, Option, type Ref } from "effect"
 import type { CommandOutput } from "../app/requests.js"
-import { HubLoop } from "../hub/HubLoop.js"
 import { Pve } from "../pve/Pve.js"
 import { NodeScope } from "../reconcile/NodeScope.js"
 import { describeOutcome, isSuccess } from "../reconcile/Outcome.js"
 import type { PassResult } from "../reconcile/Reconciler.js"
 import { Journal } from "../state/Journal.js"
 import { Readiness } from "./Health.js"
+import { HubLink } from "./HubLink.js"
 
 export interface AgentStatus {
   readonly pid: number
@@ -49,11 +49,14 @@ export interface AgentStatus {
 
 const iso = (ms: number): string => new Date(ms).toISOString()
 
+/** The last reconcile pass and when it ended: kept by the daemon for `status` and the hub's report. */
+export type LastPass = Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
+
 export interface StatusSource {
   readonly agentId: string
   readonly stateDir: string
   readonly pveUrl: string
-  readonly lastPass: Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
+  readonly lastPass: LastPass
 }
 
 /** Gathers the status from the daemon's services; a PVE that does not answer is reported, not fatal. */
@@ -74,7 +77,7 @@ export const gatherStatus = (source: StatusSource) =>
     )
     const unfinished = yield* journal.unfinished
     const flagged = yield* journal.list({ phase: "needs-operator", limit: 100 })
-    const hub = yield* Effect.serviceOption(HubLoop)
+    const hub = yield* Effect.serviceOption(HubLink)
     const hubStatus = yield* Option.match(hub, { onNone: () => Effect.succeed(null), onSome: (h) => Effect.map(h.status, Option.some) })
     const last = Option.getOrNull(yield* source.lastPass.get)
     const lastPass: AgentStatus["lastPass"] = last === null ? null : (() => {

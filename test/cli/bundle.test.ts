@@ -89,6 +89,17 @@ describe("the bundle", () => {
     expect(daemon.dynamic).toContain(outputOf(meta, "src/daemon/OtlpTracing.ts"))
   })
 
+  it("daemon reaches the hub's code (src/hub: client, loop, desired provider) only through the import() of hubLayers", async () => {
+    const meta = await metafile()
+    const daemon = staticClosure(meta, outputOf(meta, "src/cli/daemon.ts"))
+    expect(daemon.inputs.filter((i) => /^src\/hub\//.test(i))).toEqual([])
+    const hub = outputOf(meta, "src/daemon/hubLayers.ts")
+    expect(daemon.files.has(hub)).toBe(false)
+    expect(daemon.dynamic).toContain(hub)
+    // Not vacuous: the client and the loop are what that import() loads.
+    expect(staticClosure(meta, hub).inputs).toEqual(expect.arrayContaining(["src/hub/HubClient.ts", "src/hub/HubLoop.ts"]))
+  })
+
   it("only the SQLite addon stays outside the bundle, besides node's own modules and ws's optional addons", async () => {
     const meta = await metafile()
     const external = new Set(Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)))
