@@ -26,4 +26,13 @@ describe("deploy files", () => {
     expect(unit).toMatch(/^RestrictAddressFamilies=.*AF_UNIX/m)
     expect(unit).toMatch(/^LoadCredential=pve-token:/m)
   })
+
+  it("the systemd unit and the NixOS module give the daemon the same NODE_OPTIONS", async () => {
+    const { readFileSync } = await import("node:fs")
+    const unit = readFileSync(`${ROOT}/deploy/felhom-agent.service`, "utf8")
+    const module = readFileSync(`${ROOT}/nix/module.nix`, "utf8")
+    const nix = /^\s*environment\.NODE_OPTIONS\s*=\s*"([^"]*)";/m.exec(module)?.[1]
+    expect(nix).toBe("--max-semi-space-size=2")
+    expect([...unit.matchAll(/^Environment=NODE_OPTIONS=(.*)$/gm)].map((m) => m[1])).toEqual([nix])
+  })
 })
