@@ -27,6 +27,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
 import { Effect, Logger, LogLevel, Redacted } from "effect"
+import { listen } from "../src/net/listen.js"
 import { startSimulator } from "../src/sim/Simulator.js"
 import { build, ENTRY_OUT } from "./build.mjs"
 import { ROOT } from "./lib/simChild.js"
@@ -41,16 +42,7 @@ const MAX_RSS_HOOK = `data:text/javascript,${encodeURIComponent(
   "import { readFileSync, writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]))"
 )}`
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once("error", reject)
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address()
-      const port = typeof a === "object" && a !== null ? a.port : 0
-      s.close(() => resolve(port))
-    })
-  })
+const freePort = (): Promise<number> => Effect.runPromise(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 })))
 
 const rssMiB = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))

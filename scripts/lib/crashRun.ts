@@ -1,5 +1,5 @@
 /**
- * The crash matrix (issue 7 item 5), shared by scripts/crash-matrix.ts and
+ * The crash matrix, shared by scripts/crash-matrix.ts and
  * test/evidence/crashMatrix.test.ts. The real CLI (`node dist/main.js apply`, the bundle) runs as
  * a child process against the simulator (in this process, over HTTPS, pinned) and is SIGKILLed
  * at a point of an op's life; then `apply` is run again to completion, and once more to show

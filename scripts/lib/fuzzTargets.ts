@@ -20,6 +20,7 @@ import { GuestConfigResponse, PendingEntry } from "../../src/domain/GuestConfig.
 import { TaskListEntry, TaskStatus } from "../../src/domain/Task.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { GuestRef } from "../../src/domain/Guest.js"
+import { listen } from "../../src/net/listen.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../../src/pve/PveConnection.js"
 
@@ -331,12 +332,7 @@ export const fuzzPveClient = (numRuns: number, seed?: number): Promise<TargetRep
         res.end(body)
       })
     })
-    yield* Effect.acquireRelease(
-      Effect.async<void>((resume) => { server.listen(0, "127.0.0.1", () => resume(Effect.void)) }),
-      () => Effect.async<void>((resume) => { server.close(() => resume(Effect.void)); server.closeAllConnections() })
-    )
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
+    const port = yield* Effect.orDie(listen(server, { host: "127.0.0.1", port: 0 }))
     const settings = yield* Effect.orDie(makeConnectionSettings({
       url: `http://127.0.0.1:${port}`,
       token: { tokenId: "fuzz@pve!t", secret: Redacted.make("00000000-0000-0000-0000-000000000000") },

@@ -1,5 +1,5 @@
 /**
- * The fault soak (issue 7 item 6), shared by scripts/soak.ts and test/evidence/soak.test.ts.
+ * The fault soak, shared by scripts/soak.ts and test/evidence/soak.test.ts.
  * In-process: the simulator over HTTPS with the real Pve client, an in-memory journal, the real
  * GuestQueue, Gate.allowAll and the Engine, driven pass by pass like the Reconciler does
  * (observe → plan → per guest, actions in order, guests in parallel).
@@ -29,14 +29,12 @@
  * Skipped with a reason), every journal row in phase failed must carry an errorTag, and no op
  * may stay unfinished (intent / in-flight) once the soak ends.
  */
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import type { Action } from "../../src/domain/Action.js"
 import { DesiredState } from "../../src/domain/DesiredState.js"
-import { Gate } from "../../src/gate/Gate.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../../src/pve/PveConnection.js"
 import { Engine } from "../../src/reconcile/Engine.js"
-import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
 import { observe } from "../../src/reconcile/observe.js"
 import { isSuccess, type OpResult, Outcome } from "../../src/reconcile/Outcome.js"
 import { type ObservedGuest, plan } from "../../src/reconcile/plan.js"
@@ -44,7 +42,7 @@ import { byGuest } from "../../src/reconcile/Reconciler.js"
 import { DEFAULT_TOKEN_ID, type RunningSim, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
-import { StateStore } from "../../src/state/StateStore.js"
+import { engineStack } from "../../test/support/engine.js"
 
 export interface SoakOptions {
   readonly ops: number
@@ -217,11 +215,7 @@ const stack = (sim: RunningSim) => {
     url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint, requestTimeout: "5 seconds"
   })))
   const pve = Pve.layer.pipe(Layer.provide(connection))
-  const base = Layer.mergeAll(GuestQueue.layer(), Journal.layer.pipe(Layer.provide(StateStore.layerMemory)), Gate.allowAll, pve)
-  return Engine.layer({ tokenUser: DEFAULT_TOKEN_ID, readRetry: READ_RETRY, taskDeadline: "30 seconds" }).pipe(
-    Layer.provideMerge(base),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.None))
-  )
+  return engineStack({ engine: { readRetry: READ_RETRY, taskDeadline: "30 seconds" } }).pipe(Layer.provideMerge(pve))
 }
 
 export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown> =>

@@ -15,6 +15,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import type { CommandOutput } from "../app/requests.js"
+import { listen } from "../net/listen.js"
 import {
   CONTROL_SOCKET,
   type ControlReply,
@@ -114,15 +115,13 @@ export const serveControl = <R>(options: ControlServerOptions<R>): Effect.Effect
       conn.on("error", () => undefined) // a client that goes away mid-answer is logged by serveOne
       run(serveOne(conn, options))
     })
-    yield* Effect.acquireRelease(
-      Effect.async<void, ControlSocketError>((resume) => {
-        // The daemon holds the state directory's lock: a socket file left here is a dead daemon's.
-        fs.rmSync(temp, { force: true })
-        server.once("error", (e) => resume(Effect.fail(fail(e.message))))
-        server.listen(temp, () => resume(Effect.void))
-      }),
-      () => Effect.async<void>((resume) => { server.close(() => resume(Effect.void)) })
-    )
+    // The daemon holds the state directory's lock: a socket file left here is a dead daemon's.
+    yield* Effect.sync(() => fs.rmSync(temp, { force: true }))
+    // Closed without cutting connections: a request being answered is answered first.
+    yield* Effect.mapError(listen(server, { path: temp }), (e) => fail(e.reason))
+    // From now on an `error` is an accept that failed (EMFILE): that client is lost, the socket
+    // keeps serving. Unhandled, the event would end the daemon.
+    server.on("error", (e) => run(Effect.logWarning("control socket: a connection could not be accepted").pipe(Effect.annotateLogs({ reason: e.message }))))
     yield* Effect.try({
       try: () => {
         fs.chmodSync(temp, 0o600)

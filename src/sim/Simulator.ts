@@ -4,8 +4,8 @@
  * for tests. `startSimulator` is a scoped resource: every server and task timer stops when the
  * scope closes.
  */
-import type * as net from "node:net"
 import { Data, Effect, Redacted, type Scope } from "effect"
+import { listen, type Listener } from "../net/listen.js"
 import { SimCluster } from "./Cluster.js"
 import { createControlServer } from "./ControlServer.js"
 import { createApiServer } from "./HttpServer.js"
@@ -73,28 +73,8 @@ export class SimStartError extends Data.TaggedError("SimStartError")<{ readonly 
 
 export const DEFAULT_TOKEN_ID = "felhom@pve!agent"
 
-const listen = (
-  server: net.Server,
-  closeAllConnections: () => void,
-  host: string,
-  port: number
-): Effect.Effect<number, SimStartError, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.async<number, SimStartError>((resume) => {
-      const onError = (e: Error) => resume(Effect.fail(new SimStartError({ message: `cannot listen on ${host}:${port}: ${e.message}` })))
-      server.once("error", onError)
-      server.listen(port, host, () => {
-        server.off("error", onError)
-        const address = server.address()
-        resume(Effect.succeed(typeof address === "object" && address !== null ? address.port : port))
-      })
-    }),
-    () =>
-      Effect.async<void>((resume) => {
-        server.close(() => resume(Effect.void))
-        closeAllConnections()
-      })
-  )
+const listenOrFail = (server: Listener, host: string, port: number, cut?: () => void): Effect.Effect<number, SimStartError, Scope.Scope> =>
+  Effect.mapError(listen(server, { host, port }, cut), (e) => new SimStartError({ message: e.message }))
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
 
@@ -159,11 +139,11 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
         idleTimeout: options.idleTimeout ?? 5000,
         authFailureDelay: options.authFailureDelay ?? 3000
       })
-      const port = yield* listen(api.server, api.closeAllConnections, host, basePort === 0 ? 0 : basePort + i)
+      const port = yield* listenOrFail(api.server, host, basePort === 0 ? 0 : basePort + i, api.closeAllConnections)
       nodeUrls[node] = `${scheme}://${urlHost(host)}:${port}`
     }
     const control = createControlServer(cluster)
-    const controlPort = yield* listen(control, () => control.closeAllConnections(), host, options.controlPort ?? 0)
+    const controlPort = yield* listenOrFail(control, host, options.controlPort ?? 0)
     return {
       url: nodeUrls[nodes[0] ?? ""] ?? "",
       nodeUrls,

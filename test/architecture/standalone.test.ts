@@ -2,7 +2,8 @@
  * The repository stands alone (docs/architecture.md, invariant 12). A comment cites PVE by its
  * upstream package, module and function, and our own design by a file of this repository. It
  * never cites a team document kept somewhere else, and never a bare `§` section number, which
- * only pointed into such a document. Every `docs/<name>.md` a source cites exists.
+ * only pointed into such a document, and never an issue number of our tracker. Every
+ * `docs/<name>.md` a source cites exists.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
@@ -19,6 +20,9 @@ const OUTSIDE_DOCS = /\b(?:pve-api|design|effect-notes|peers|style)\.md\b|\beffe
 
 /** A section sign must follow the document it points into: `RFC 9110 §10.2.3`, `docs/x.md §2`. */
 const BARE_SECTION = /(?<!(?:RFC \d+|\.md) )§/
+
+/** An issue of our tracker, which a clone does not have: say the why instead. */
+const ISSUE_NUMBER = /\bissues? #?\d+\b|\bissue #\d+/i
 
 const DOC_CITATION = /\bdocs\/([A-Za-z0-9_.-]+\.md)\b/g
 
@@ -51,6 +55,10 @@ describe("standalone", () => {
 
   it("no § section number without the document it points into", () => {
     expect(hits(BARE_SECTION)).toEqual([])
+  })
+
+  it("no file names an issue of our tracker", () => {
+    expect(hits(ISSUE_NUMBER)).toEqual([])
   })
 
   it("every docs/<name>.md cited under src/, scripts/, test/ or nix/ exists", () => {

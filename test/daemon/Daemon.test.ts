@@ -11,6 +11,7 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import { listen } from "../../src/net/listen.js"
 import { DEFAULT_TOKEN_ID, type RunningSim } from "../../src/sim/Simulator.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
@@ -251,15 +252,7 @@ describe("daemon: a bad configuration", () => {
       const sim = yield* Sim
       const dir = yield* tempDir()
       const port = yield* freePort
-      const squatter = net.createServer()
-      yield* Effect.acquireRelease(
-        Effect.async<void>((resume) => {
-          squatter.listen(port, "127.0.0.1", () => resume(Effect.void))
-        }),
-        () => Effect.async<void>((resume) => {
-          squatter.close(() => resume(Effect.void))
-        })
-      )
+      yield* Effect.orDie(listen(net.createServer(), { host: "127.0.0.1", port }))
       const env = yield* writeDaemonConfig(dir, sim, port)
       const result = yield* runCli(["daemon", "--config", env.configFile])
       expect(result.code).toBe(1)

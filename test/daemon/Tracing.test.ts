@@ -26,6 +26,7 @@ import {
 import { Sim } from "../support/sim.js"
 import { runCli } from "../support/cli.js"
 import { envelopeJson, makeKey, opFor } from "../authz/support.js"
+import { listen } from "../../src/net/listen.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 
 // The subset of OTLP's JSON encoding (ExportTraceServiceRequest) these tests read.
@@ -74,52 +75,44 @@ interface Receiver {
 }
 
 /** An OTLP/HTTP receiver on a free loopback port: POST /v1/traces with a JSON body. */
-const otlpReceiver = Effect.acquireRelease(
-  Effect.async<{ readonly server: http.Server; readonly receiver: Receiver }>((resume) => {
-    const spans: Array<ReceivedSpan> = []
-    const rejected: Array<string> = []
-    let requests = 0
-    const server = http.createServer((req, res) => {
-      requests += 1
-      const chunks: Array<Buffer> = []
-      req.on("data", (c: Buffer) => chunks.push(c))
-      req.on("end", () => {
-        const body = Buffer.concat(chunks).toString("utf8")
-        if (req.method !== "POST" || req.url !== "/v1/traces" || !(req.headers["content-type"] ?? "").startsWith("application/json")) {
-          rejected.push(`${req.method} ${req.url} ${req.headers["content-type"]}`)
-          res.writeHead(404).end()
-          return
-        }
-        Either.match(decodeExport(body), {
-          onLeft: (e) => {
-            rejected.push(ParseResult.TreeFormatter.formatErrorSync(e))
-            res.writeHead(400).end()
-          },
-          onRight: (request) => {
-            for (const rs of request.resourceSpans) {
-              const resource = flatten(rs.resource.attributes)
-              for (const ss of rs.scopeSpans) {
-                for (const s of ss.spans) {
-                  spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId, name: s.name, attributes: flatten(s.attributes), resource })
-                }
+const otlpReceiver = Effect.suspend(() => {
+  const spans: Array<ReceivedSpan> = []
+  const rejected: Array<string> = []
+  let requests = 0
+  const server = http.createServer((req, res) => {
+    requests += 1
+    const chunks: Array<Buffer> = []
+    req.on("data", (c: Buffer) => chunks.push(c))
+    req.on("end", () => {
+      const body = Buffer.concat(chunks).toString("utf8")
+      if (req.method !== "POST" || req.url !== "/v1/traces" || !(req.headers["content-type"] ?? "").startsWith("application/json")) {
+        rejected.push(`${req.method} ${req.url} ${req.headers["content-type"]}`)
+        res.writeHead(404).end()
+        return
+      }
+      Either.match(decodeExport(body), {
+        onLeft: (e) => {
+          rejected.push(ParseResult.TreeFormatter.formatErrorSync(e))
+          res.writeHead(400).end()
+        },
+        onRight: (request) => {
+          for (const rs of request.resourceSpans) {
+            const resource = flatten(rs.resource.attributes)
+            for (const ss of rs.scopeSpans) {
+              for (const s of ss.spans) {
+                spans.push({ traceId: s.traceId, spanId: s.spanId, parentSpanId: s.parentSpanId, name: s.name, attributes: flatten(s.attributes), resource })
               }
             }
-            res.writeHead(200, { "content-type": "application/json" }).end("{}")
           }
-        })
+          res.writeHead(200, { "content-type": "application/json" }).end("{}")
+        }
       })
     })
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      resume(Effect.succeed({
-        server,
-        receiver: { url: `http://127.0.0.1:${port}`, spans: () => spans, requests: () => requests, rejected: () => rejected }
-      }))
-    })
-  }),
-  ({ server }) => Effect.async<void>((resume) => { server.close(() => resume(Effect.void)) })
-).pipe(Effect.map(({ receiver }) => receiver))
+  })
+  return Effect.map(Effect.orDie(listen(server, { host: "127.0.0.1", port: 0 })), (port): Receiver => ({
+    url: `http://127.0.0.1:${port}`, spans: () => spans, requests: () => requests, rejected: () => rejected
+  }))
+})
 
 /** The spans of the first pass trace whose engine op started guest `vmid`. */
 const passTraceFor = (receiver: Receiver, vmid: number): ReadonlyArray<ReceivedSpan> => {

@@ -12,15 +12,12 @@ import { SignedOps } from "../../src/authz/SignedOps.js"
 import { noSigners, type Signers } from "../../src/authz/Signers.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { Gate, type GatePolicy } from "../../src/gate/Gate.js"
-import { Engine } from "../../src/reconcile/Engine.js"
-import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
 import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
-import { Journal } from "../../src/state/Journal.js"
 import { NonceStore } from "../../src/state/NonceStore.js"
-import { StateStore } from "../../src/state/StateStore.js"
 import { AGENT, type TestKey } from "../authz/support.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
+import { engineStack } from "../support/engine.js"
 import { Sim, simWithPve } from "../support/sim.js"
 
 export { AGENT }
@@ -28,18 +25,12 @@ export { AGENT }
 const quiet = Logger.minimumLogLevel(LogLevel.None)
 
 /** Journal + NonceStore + queue + gate + engine + node scope over an existing Pve (and Sim). */
-export const agentLayer = (options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}) => {
-  const store = options.dbFile === undefined ? StateStore.layerMemory : StateStore.layer({ filename: options.dbFile })
-  const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(Layer.provideMerge(store))
-  const engine = Engine.layer({ tokenUser: DEFAULT_TOKEN_ID, readRetry: { base: "20 millis" } }).pipe(
-    Layer.provideMerge(Layer.mergeAll(stores, GuestQueue.layer(), Gate.layer(options.policy ?? {})))
-  )
-  const signers = options.signers ?? noSigners("no signers in this test")
-  return SignedOps.layer({ agentId: AGENT, signers }).pipe(
-    Layer.provideMerge(Layer.merge(engine, NodeScope.layer({ mode: "node" }))),
+export const agentLayer = (options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}) =>
+  SignedOps.layer({ agentId: AGENT, signers: options.signers ?? noSigners("no signers in this test") }).pipe(
+    Layer.provideMerge(Layer.merge(NonceStore.layer(), NodeScope.layer({ mode: "node" }))),
+    Layer.provideMerge(engineStack({ gate: Gate.layer(options.policy ?? {}), dbFile: options.dbFile })),
     Layer.provide(quiet)
   )
-}
 
 /** agentLayer over a fresh simulator. */
 export const gateLayer = (options: Parameters<typeof agentLayer>[0] & { readonly guests?: ReadonlyArray<SimGuestSeed> } = {}) =>

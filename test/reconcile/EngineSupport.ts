@@ -3,17 +3,14 @@
  * client, an in-memory journal, the real GuestQueue and the permissive gate — the same layers
  * the CLI composes, with only PVE and SQLite swapped.
  */
-import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
+import { Effect, Layer, Schema } from "effect"
 import type { Action } from "../../src/domain/Action.js"
 import { DesiredState } from "../../src/domain/DesiredState.js"
 import { Engine } from "../../src/reconcile/Engine.js"
-import { Gate } from "../../src/gate/Gate.js"
-import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
 import { observe } from "../../src/reconcile/observe.js"
 import { plan } from "../../src/reconcile/plan.js"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed, type SimMutation } from "../../src/sim/Simulator.js"
-import { Journal } from "../../src/state/Journal.js"
-import { StateStore } from "../../src/state/StateStore.js"
+import { engineStack } from "../support/engine.js"
 import { Sim, simWithPve } from "../support/sim.js"
 
 export const SEEDS: ReadonlyArray<SimGuestSeed> = [
@@ -33,14 +30,7 @@ export const SEEDS: ReadonlyArray<SimGuestSeed> = [
 ]
 
 /** Everything the engine needs, over a fresh simulator and an in-memory journal. */
-export const engineLayer = (guests: ReadonlyArray<SimGuestSeed> = SEEDS) => {
-  const base = Layer.mergeAll(GuestQueue.layer(), Journal.layer.pipe(Layer.provide(StateStore.layerMemory)), Gate.allowAll)
-  return Engine.layer({ tokenUser: DEFAULT_TOKEN_ID, readRetry: { base: "20 millis" } }).pipe(
-    Layer.provideMerge(base),
-    Layer.provideMerge(simWithPve({ guests })),
-    Layer.provide(Logger.minimumLogLevel(LogLevel.None))
-  )
-}
+export const engineLayer = (guests: ReadonlyArray<SimGuestSeed> = SEEDS) => engineStack().pipe(Layer.provideMerge(simWithPve({ guests })))
 
 /** A desired document from plain data (a bad one fails the test at decode). */
 export const desired = (doc: unknown): DesiredState => Schema.decodeUnknownSync(DesiredState)(doc)

@@ -2,10 +2,10 @@
  * One API listener per node and GET /cluster/status (pve-manager `PVE::API2::Cluster`
  * `get_status`): the answering node is the one entry with `local: 1`.
  */
-import * as net from "node:net"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { startSimulator, type RunningSim, type SimOptions } from "../../src/sim/Simulator.js"
+import { freePort } from "../support/daemon.js"
 import { dataRows, request, type JsonObject } from "./client.js"
 
 const NODES = ["pve1", "pve2", "pve3"]
@@ -23,17 +23,6 @@ const on = (s: RunningSim, node: string): RunningSim => ({ ...s, url: s.nodeUrls
 const clusterStatus = (s: RunningSim, node: string) => Effect.map(request(on(s, node), "/cluster/status"), dataRows)
 
 const nodeEntries = (rows: ReadonlyArray<JsonObject>) => rows.filter((r) => r.type === "node")
-
-/** A port that was free a moment ago (the caller retries on a clash). */
-const freePort = Effect.promise(() =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      const port = typeof address === "object" && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  }))
 
 describe("node listeners and GET /cluster/status", () => {
   it.scoped("in a 3-node cluster each listener marks itself, and only itself, local", () =>

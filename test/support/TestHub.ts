@@ -7,10 +7,10 @@
  */
 import { createHash } from "node:crypto"
 import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { Effect, type Scope } from "effect"
 import { encodeBase64, signEnvelope } from "../../src/authz/Envelope.js"
 import { encodeOpPayload, OP_PAYLOAD_TYPE, type OpPayload } from "../../src/authz/OpPayload.js"
+import { closeServer, listenOn } from "../../src/net/listen.js"
 import { type Capability, type Signer, signersOf, type Signers } from "../../src/authz/Signers.js"
 import { DESIRED_PAYLOAD_TYPE } from "../../src/hub/protocol.js"
 import { makeKey, type TestKey } from "../authz/support.js"
@@ -84,17 +84,7 @@ export interface TestHubOptions {
   readonly now?: () => number
 }
 
-const listen = (server: Http.Server, port: number) =>
-  Effect.async<number>((resume) => {
-    server.listen(port, "127.0.0.1", () => resume(Effect.succeed((server.address() as AddressInfo).port)))
-  })
-
-const close = (server: Http.Server) =>
-  Effect.async<void>((resume) => {
-    if (!server.listening) return resume(Effect.void)
-    server.close(() => resume(Effect.void))
-    server.closeAllConnections()
-  })
+const listenAt = (server: Http.Server, port: number) => Effect.orDie(listenOn(server, { host: "127.0.0.1", port }))
 
 export const startTestHub = (options: TestHubOptions): Effect.Effect<TestHub, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -151,15 +141,15 @@ export const startTestHub = (options: TestHubOptions): Effect.Effect<TestHub, ne
       req.on("data", (c: Buffer) => chunks.push(c))
       req.on("end", () => handle(req, res, Buffer.concat(chunks)))
     })
-    const port = yield* Effect.acquireRelease(listen(server, 0), () => close(server))
+    const port = yield* Effect.acquireRelease(listenAt(server, 0), () => closeServer(server))
 
     const setMode = (next: HubMode) =>
       Effect.gen(function*() {
         const wasRefusing = mode._tag === "Refusing"
         mode = next
         // Closing the listener makes connects fail with ECONNREFUSED, as a hub that is down.
-        if (next._tag === "Refusing" && !wasRefusing) yield* close(server)
-        if (next._tag !== "Refusing" && wasRefusing) yield* listen(server, port)
+        if (next._tag === "Refusing" && !wasRefusing) yield* closeServer(server)
+        if (next._tag !== "Refusing" && wasRefusing) yield* listenAt(server, port)
       })
 
     const hub: TestHub = {

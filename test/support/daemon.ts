@@ -11,6 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { journalLayer } from "../../src/cli/journal.js"
+import { listen } from "../../src/net/listen.js"
 import type { RunningSim } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
@@ -24,15 +25,8 @@ export const tempDir = (prefix = "felhom-daemon-") =>
   )
 
 /** A loopback port nobody listens on right now (bind port 0, read it, close). */
-export const freePort: Effect.Effect<number> = Effect.async<number>((resume) => {
-  const server = net.createServer()
-  server.once("error", (e) => resume(Effect.die(e)))
-  server.listen(0, "127.0.0.1", () => {
-    const address = server.address()
-    const port = typeof address === "object" && address !== null ? address.port : 0
-    server.close(() => resume(Effect.succeed(port)))
-  })
-})
+export const freePort: Effect.Effect<number> = Effect.suspend(() =>
+  Effect.orDie(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 }))))
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export const isListening = (port: number): Effect.Effect<boolean> =>
