@@ -12,8 +12,8 @@ import { gatePolicyConfig } from "../gate/Gate.js"
 import type { ControlRequest } from "../daemon/controlProtocol.js"
 import { DesiredProvider } from "../reconcile/DesiredProvider.js"
 import { nodeScopeConfig } from "../reconcile/NodeScope.js"
-import type { ConnectionFlags } from "./connection.js"
-import { connectionLayer } from "./connectionLayer.js"
+import type { ActingConnectionFlags } from "./connection.js"
+import { connectionLayer, requireConnection } from "./connectionLayer.js"
 import { askDaemon } from "./control.js"
 import { setExitCode } from "./run.js"
 
@@ -23,11 +23,11 @@ import { setExitCode } from "./run.js"
  * (FELHOM_GATE_*, FELHOM_SCOPE, FELHOM_NODE).
  */
 export const writerLayer = (
-  flags: ConnectionFlags,
+  flags: ActingConnectionFlags,
   options: { readonly stateDir: string; readonly command: string; readonly wait: boolean }
 ) =>
   Layer.unwrapEffect(Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))).pipe(
-    Layer.provideMerge(connectionLayer(flags)),
+    Layer.provideMerge(Layer.unwrapEffect(Effect.map(requireConnection(flags, options.stateDir), connectionLayer))),
     Layer.provideMerge(StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })),
     // Acting commands run a document they were handed (Reconciler.runWith), never a provider's.
     Layer.provide(DesiredProvider.Empty)

@@ -26,6 +26,27 @@ export const connectionOptions = {
   )
 }
 
+/**
+ * The connection of a command a running daemon carries out with its own (`apply`, `revert`,
+ * `op submit`, `selftest`): URL and token are needed only when no daemon serves the state
+ * directory, which the parser cannot know, so they are optional here and required later
+ * (connectionLayer.ts `requireConnection`).
+ */
+export const actingConnectionOptions = {
+  ...connectionOptions,
+  pveUrl: fromEnv("pve-url", "FELHOM_PVE_URL", "PVE API base URL, e.g. https://pve1:8006; only without a running daemon").pipe(
+    Options.optional
+  ),
+  tokenFile: fromEnv("token-file", "FELHOM_PVE_TOKEN_FILE", "file holding USER@REALM!TOKENID=SECRET; only without a running daemon").pipe(
+    Options.optional
+  )
+}
+
+export interface ActingConnectionFlags extends Omit<ConnectionFlags, "pveUrl" | "tokenFile"> {
+  readonly pveUrl: Option.Option<string>
+  readonly tokenFile: Option.Option<string>
+}
+
 export interface ConnectionFlags {
   readonly pveUrl: string
   readonly tokenFile: string

@@ -12,6 +12,8 @@ import { runCli } from "../support/cli.js"
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "felhom-errors-"))
 const token = path.join(dir, "token")
 fs.writeFileSync(token, "felhom@pve!agent=00000000-0000-0000-0000-000000000000\n", { mode: 0o600 })
+const goodYaml = path.join(dir, "good.yaml")
+fs.writeFileSync(goodYaml, "guests:\n  \"100\":\n    power: running\n")
 const badYaml = path.join(dir, "bad.yaml")
 fs.writeFileSync(badYaml, "guests:\n  \"100\":\n    config: [a\n  b: }\n")
 const pve = ["--pve-url", "https://127.0.0.1:9", "--token-file", token]
@@ -23,6 +25,10 @@ const CASES: ReadonlyArray<{ readonly args: ReadonlyArray<string>; readonly line
   { args: ["plan", ...pve, "--desired", path.join(dir, "none.yaml")], line: /^felhom-agent: cannot read desired state file \S+: no such file$/ },
   { args: ["plan", ...pve, "--desired", badYaml], line: /^felhom-agent: desired state from \S+ rejected: .*invalid YAML: .* at line \d+, column \d+$/ },
   { args: ["apply", ...pve], line: /^felhom-agent: missing --desired$/ },
+  {
+    args: ["apply", "--desired", goodYaml, "--state-dir", path.join(dir, "no-daemon")],
+    line: /^felhom-agent: no daemon serves \S+, so this command connects to PVE itself: missing --pve-url \(or FELHOM_PVE_URL\), --token-file \(or FELHOM_PVE_TOKEN_FILE\)$/
+  },
   { args: ["sim", "--port", "abc"], line: /^felhom-agent: 'abc' is not a integer$/ },
   { args: ["journal", "list", "--limit", "100000", "--state-dir", dir], line: /^felhom-agent: --limit must be between 1 and 10000, got 100000$/ },
   { args: ["journal", "show", "x", "--state-dir", path.join(dir, "nothing")], line: /^felhom-agent: no state database in / },
@@ -55,7 +61,10 @@ describe("help fits a terminal", () => {
       expect(piped.stdout).not.toContain("A user-defined piece of text.")
       expect(piped.stdout).not.toContain("This option can be set from environment variables.")
       for (const line of piped.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(80)
-      expect(piped.stdout).toContain("PVE API base URL, e.g. https://pve1:8006 (env FELHOM_PVE_URL)")
+      // apply needs the connection only when no daemon runs; the help says so, and where it comes from.
+      expect(piped.stdout.replace(/\s+/g, " ")).toContain("PVE API base URL, e.g. https://pve1:8006; only without a running daemon (env FELHOM_PVE_URL)")
+      const plan = yield* runCli(["plan", "--help"], {}, { timeout: 60_000 })
+      expect(plan.stdout).toContain("PVE API base URL, e.g. https://pve1:8006 (env FELHOM_PVE_URL)")
       // An option that may be repeated zero or more times reads as optional.
       const sign = yield* runCli(["op", "sign", "--help"], {}, { timeout: 60_000 })
       const usage = sign.stdout.slice(sign.stdout.indexOf("$ sign"), sign.stdout.indexOf("DESCRIPTION")).replace(/\s+/g, " ")

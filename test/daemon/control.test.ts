@@ -65,6 +65,12 @@ describe("daemon control socket", () => {
         expect(report.succeeded).toBe(true)
         expect(report.results.map((r) => [r.vmid, r.outcome._tag])).toEqual([[200 + i, "Applied"]])
       }
+      // Through the daemon the CLI needs no PVE connection of its own: the daemon's is used.
+      const bare = path.join(dir, "desired-bare.json")
+      fs.writeFileSync(bare, JSON.stringify({ guests: { [GUESTS[0]?.vmid ?? 200]: { config: { description: `set by process ${GUESTS[0]?.vmid ?? 200}` } } } }))
+      const noFlags = yield* runCli(["apply", "--state-dir", env.stateDir, "--desired", bare, "--json"], {}, { timeout: 120_000 })
+      expect(noFlags.code, noFlags.stderr).toBe(0)
+      expect((JSON.parse(noFlags.stdout) as ApplyJson).results).toEqual([])
       // Exactly one write per guest reached PVE, and each guest shows its own process's change.
       const writes = ours(sim)
       expect(writes.map((m) => m.vmid).sort()).toEqual(GUESTS.map((g) => g.vmid))

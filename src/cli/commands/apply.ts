@@ -1,12 +1,12 @@
 /** `felhom-agent apply`: its options and help. What it does is ../apply.ts, loaded when it runs. */
 import { Command } from "@effect/cli"
-import { connectionOptions } from "../connection.js"
+import { actingConnectionOptions } from "../connection.js"
 import { lazily } from "../lazy.js"
 import { jsonOption, stateOptions, waitOption } from "../state.js"
 import { allowKeysOption, desiredOption } from "./plan.js"
 
 export const applyOptions = {
-  ...connectionOptions,
+  ...actingConnectionOptions,
   ...stateOptions,
   desired: desiredOption,
   json: jsonOption,

@@ -6,7 +6,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Config } from "effect"
 import { OP_ACTION_KINDS } from "../../authz/opActionKinds.js"
 import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS } from "../../authz/verifyDefaults.js"
-import { connectionOptions } from "../connection.js"
+import { actingConnectionOptions } from "../connection.js"
 import { lazily } from "../lazy.js"
 import { jsonOption, stateOptions, waitOption } from "../state.js"
 
@@ -69,7 +69,7 @@ export const safetySnapshotOption = Options.boolean("safety-snapshot").pipe(
 )
 
 export const submitOptions = {
-  ...connectionOptions,
+  ...actingConnectionOptions,
   ...stateOptions,
   file: Args.file({ name: "envelope" }),
   signers: Options.text("signers").pipe(

@@ -2,7 +2,7 @@
 import { Command, Options } from "@effect/cli"
 import { VmidFromString } from "../../domain/Vmid.js"
 import { SELFTEST_TAG } from "../../selftest/tag.js"
-import { connectionOptions } from "../connection.js"
+import { actingConnectionOptions } from "../connection.js"
 import { lazily } from "../lazy.js"
 import { jsonOption, stateOptions, waitOption } from "../state.js"
 
@@ -18,7 +18,7 @@ export const selftestOptions = {
   )
 }
 
-export const selftestCommandOptions = { ...connectionOptions, ...stateOptions, ...selftestOptions, json: jsonOption, wait: waitOption }
+export const selftestCommandOptions = { ...actingConnectionOptions, ...stateOptions, ...selftestOptions, json: jsonOption, wait: waitOption }
 export type SelftestFlags = Command.Command.ParseConfig<typeof selftestCommandOptions>
 
 export const selftestCommand = Command.make("selftest", selftestCommandOptions, (flags) =>
