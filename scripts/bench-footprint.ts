@@ -20,13 +20,13 @@
  *   npm run bench:footprint
  *   FOOTPRINT_RUNS=9 npm run bench:footprint
  */
+import { Effect, Logger, LogLevel, Redacted } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { performance } from "node:perf_hooks"
-import { Effect, Logger, LogLevel, Redacted } from "effect"
 import { listen } from "../src/net/listen.js"
 import { startSimulator } from "../src/sim/Simulator.js"
 import { build, ENTRY_OUT } from "./build.mjs"
@@ -38,11 +38,14 @@ const IDLE_MS = 1_200 // ~5 passes at 200 ms plus slack
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** Writes the process's peak RSS (VmHWM, KiB) to fd 3 as it exits; loaded into both sides of a comparison. */
-const MAX_RSS_HOOK = `data:text/javascript,${encodeURIComponent(
-  "import { readFileSync, writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]))"
-)}`
+const MAX_RSS_HOOK = `data:text/javascript,${
+  encodeURIComponent(
+    "import { readFileSync, writeSync } from 'node:fs'; process.on('exit', () => writeSync(3, /VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]))"
+  )
+}`
 
-const freePort = (): Promise<number> => Effect.runPromise(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 })))
+const freePort = (): Promise<number> =>
+  Effect.runPromise(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 })))
 
 const rssMiB = (pid: number): number => {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, "utf8"))
@@ -66,7 +69,10 @@ const kill = (child: ChildProcess.ChildProcess): Promise<void> =>
     child.kill("SIGKILL")
   })
 
-interface Sample { readonly ms: number; readonly rssMiB: number }
+interface Sample {
+  readonly ms: number
+  readonly rssMiB: number
+}
 
 const median = (xs: ReadonlyArray<number>): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -76,14 +82,27 @@ const median = (xs: ReadonlyArray<number>): number => {
 /** A short command, to completion: wall time (no hook) and peak RSS (hook, a separate run). */
 const oneShot = (argv: ReadonlyArray<string>): Sample => {
   const t0 = performance.now()
-  const timed = ChildProcess.spawnSync(process.execPath, argv, { cwd: ROOT, stdio: "ignore", env: { ...process.env, NO_COLOR: "1" } })
+  const timed = ChildProcess.spawnSync(process.execPath, argv, {
+    cwd: ROOT,
+    stdio: "ignore",
+    env: { ...process.env, NO_COLOR: "1" }
+  })
   const ms = performance.now() - t0
   if (timed.status !== 0) throw new Error(`node ${argv.join(" ")} exited ${timed.status ?? timed.signal}`)
   const peak = ChildProcess.spawnSync(process.execPath, ["--import", MAX_RSS_HOOK, ...argv], {
-    cwd: ROOT, stdio: ["ignore", "ignore", "inherit", "pipe"], encoding: "utf8", env: { ...process.env, NO_COLOR: "1" }
+    cwd: ROOT,
+    stdio: ["ignore", "ignore", "inherit", "pipe"],
+    encoding: "utf8",
+    env: { ...process.env, NO_COLOR: "1" }
   })
   const kib = Number(peak.output[3])
-  if (peak.status !== 0 || !(kib > 0)) throw new Error(`no peak RSS from node ${argv.join(" ")}: exit ${peak.status ?? peak.signal}, fd 3 ${JSON.stringify(peak.output[3])}`)
+  if (peak.status !== 0 || !(kib > 0)) {
+    throw new Error(
+      `no peak RSS from node ${argv.join(" ")}: exit ${peak.status ?? peak.signal}, fd 3 ${
+        JSON.stringify(peak.output[3])
+      }`
+    )
+  }
   return { ms, rssMiB: kib / 1024 }
 }
 
@@ -94,10 +113,18 @@ const longRunning = async (
   env: Record<string, string> = {}
 ): Promise<Sample> => {
   const t0 = performance.now()
-  const child = ChildProcess.spawn(process.execPath, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, NO_COLOR: "1", ...env } })
+  const child = ChildProcess.spawn(process.execPath, argv, {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, NO_COLOR: "1", ...env }
+  })
   let out = ""
-  child.stdout?.on("data", (d: Buffer) => { out += d.toString() })
-  child.stderr?.on("data", (d: Buffer) => { out += d.toString() })
+  child.stdout?.on("data", (d: Buffer) => {
+    out += d.toString()
+  })
+  child.stderr?.on("data", (d: Buffer) => {
+    out += d.toString()
+  })
   try {
     while (!(await ready(() => out))) {
       if (child.exitCode !== null) throw new Error(`exited ${child.exitCode}:\n${out}`)
@@ -118,7 +145,9 @@ const main = Effect.scoped(Effect.gen(function*() {
   if (override === undefined || override === "") {
     const t0 = performance.now()
     yield* Effect.promise(() => build())
-    console.log(`built ${path.relative(ROOT, entry)} with scripts/build.mjs in ${(performance.now() - t0).toFixed(0)} ms`)
+    console.log(
+      `built ${path.relative(ROOT, entry)} with scripts/build.mjs in ${(performance.now() - t0).toFixed(0)} ms`
+    )
   }
   const sim = yield* startSimulator({ guests: 8, seed: 3, authFailureDelay: 0 })
   const dir = yield* Effect.acquireRelease(
@@ -127,25 +156,37 @@ const main = Effect.scoped(Effect.gen(function*() {
   )
   const tokenFile = path.join(dir, "pve-token")
   fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-  console.log(`footprint of ${path.relative(ROOT, entry)}: ${RUNS} runs a row (median), node ${process.version}, ${os.cpus().length} cores, load ${os.loadavg()[0]?.toFixed(2)}`)
+  console.log(
+    `footprint of ${
+      path.relative(ROOT, entry)
+    }: ${RUNS} runs a row (median), node ${process.version}, ${os.cpus().length} cores, load ${
+      os.loadavg()[0]?.toFixed(2)
+    }`
+  )
 
   const daemon = async (run: number, env: Record<string, string> = {}): Promise<Sample> => {
     const port = await freePort()
     const configFile = path.join(dir, `config-${run}-${port}.json`)
-    fs.writeFileSync(configFile, JSON.stringify({
-      agentId: "agent-footprint",
-      stateDir: path.join(dir, `state-${run}-${port}`),
-      pve: { url: sim.url, tokenFile, fingerprint: sim.fingerprint, requestTimeout: "10s" },
-      reconcile: { interval: "200ms" },
-      health: { listen: `127.0.0.1:${port}` },
-      log: { level: "warning" }
-    }), { mode: 0o600 })
+    fs.writeFileSync(
+      configFile,
+      JSON.stringify({
+        agentId: "agent-footprint",
+        stateDir: path.join(dir, `state-${run}-${port}`),
+        pve: { url: sim.url, tokenFile, fingerprint: sim.fingerprint, requestTimeout: "10s" },
+        reconcile: { interval: "200ms" },
+        health: { listen: `127.0.0.1:${port}` },
+        log: { level: "warning" }
+      }),
+      { mode: 0o600 }
+    )
     return longRunning([entry, "daemon", "--config", configFile], async () => (await readyz(port)) === 200, env)
   }
   const bareIdle = ["-e", "console.log('ready'); setInterval(() => {}, 1000)"]
 
   // Alternated run by run, so a burst of load from elsewhere on the machine hits both sides.
-  const pairs: Array<{ name: string; base: string; run: (i: number) => Promise<[Sample, Sample]>; unit: [string, string] }> = [
+  const pairs: Array<
+    { name: string; base: string; run: (i: number) => Promise<[Sample, Sample]>; unit: [string, string] }
+  > = [
     {
       name: "felhom-agent --version",
       base: "node -e 0",
@@ -164,7 +205,12 @@ const main = Effect.scoped(Effect.gen(function*() {
       name: `felhom-agent daemon, ${SEMI_SPACE}`,
       base: "node -e \"setInterval(…)\"",
       unit: ["spawn→READY", "idle RSS"],
-      run: async (i) => [await longRunning(bareIdle, async (out) => out().includes("\n")), await daemon(RUNS + i, { NODE_OPTIONS: SEMI_SPACE })]
+      run: async (
+        i
+      ) => [
+        await longRunning(bareIdle, async (out) => out().includes("\n")),
+        await daemon(RUNS + i, { NODE_OPTIONS: SEMI_SPACE })
+      ]
     }
   ]
   const ratios: Array<string> = []
@@ -178,12 +224,20 @@ const main = Effect.scoped(Effect.gen(function*() {
     }
     const row = (name: string, xs: ReadonlyArray<Sample>) => {
       const s = { ms: median(xs.map((x) => x.ms)), rssMiB: median(xs.map((x) => x.rssMiB)) }
-      console.log(`${name.padEnd(50)} ${pair.unit[0]} ${s.ms.toFixed(0).padStart(5)} ms   ${pair.unit[1]} ${s.rssMiB.toFixed(1).padStart(6)} MiB   (runs: ${xs.map((x) => `${x.ms.toFixed(0)}/${x.rssMiB.toFixed(0)}`).join(", ")})`)
+      console.log(
+        `${name.padEnd(50)} ${pair.unit[0]} ${s.ms.toFixed(0).padStart(5)} ms   ${pair.unit[1]} ${
+          s.rssMiB.toFixed(1).padStart(6)
+        } MiB   (runs: ${xs.map((x) => `${x.ms.toFixed(0)}/${x.rssMiB.toFixed(0)}`).join(", ")})`
+      )
       return s
     }
     const b = row(pair.base, base)
     const t = row(pair.name, target)
-    ratios.push(`${pair.name}: ${pair.unit[0]} ${(t.ms / b.ms).toFixed(1)}× bare node, ${pair.unit[1]} ${(t.rssMiB / b.rssMiB).toFixed(2)}× bare node (+${(t.rssMiB - b.rssMiB).toFixed(1)} MiB)`)
+    ratios.push(
+      `${pair.name}: ${pair.unit[0]} ${(t.ms / b.ms).toFixed(1)}× bare node, ${pair.unit[1]} ${
+        (t.rssMiB / b.rssMiB).toFixed(2)
+      }× bare node (+${(t.rssMiB - b.rssMiB).toFixed(1)} MiB)`
+    )
   }
   for (const line of ratios) console.log(`ratio ${line}`)
 })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))

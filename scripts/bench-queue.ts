@@ -237,7 +237,12 @@ const promiseExtras = async (options: QueueBenchOptions, make: () => PromiseLane
   const waitersSeconds = (performance.now() - waitersStarted) / 1000
   await sleep(IDLE_TTL_MS * 3)
   return {
-    heapBefore, heapQueued, heapIdle, keysQueued, keysIdle, waitersSeconds,
+    heapBefore,
+    heapQueued,
+    heapIdle,
+    keysQueued,
+    keysIdle,
+    waitersSeconds,
     waitersInOrder: order.length === options.waiters && order.every((value, index) => value === index)
   }
 }
@@ -249,10 +254,16 @@ type QueueModule = { readonly GuestQueue: typeof GuestQueue }
 const vmids: ReadonlyArray<Vmid> = Array.from({ length: VMIDS }, (_, k) => makeVmid(100 + k))
 const vmidOf = (i: number): Vmid => vmids[i % VMIDS] ?? makeVmid(100)
 
-const withQueue = <A, E>(mod: QueueModule, concurrency: number, body: (queue: Context.Tag.Service<GuestQueue>) => Effect.Effect<A, E>): Promise<A> =>
-  Effect.runPromise(Effect.scoped(Effect.flatMap(mod.GuestQueue, body).pipe(
-    Effect.provide(mod.GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))
-  )))
+const withQueue = <A, E>(
+  mod: QueueModule,
+  concurrency: number,
+  body: (queue: Context.Tag.Service<GuestQueue>) => Effect.Effect<A, E>
+): Promise<A> =>
+  Effect.runPromise(Effect.scoped(
+    Effect.flatMap(mod.GuestQueue, body).pipe(
+      Effect.provide(mod.GuestQueue.layer({ concurrency, idleTtl: IDLE_TTL_MS }))
+    )
+  ))
 
 const guestQueueRun = (ops: number, mod: QueueModule, concurrency: number): Promise<QueueRun> =>
   withQueue(mod, concurrency, (queue) =>
@@ -263,22 +274,32 @@ const guestQueueRun = (ops: number, mod: QueueModule, concurrency: number): Prom
       for (let i = 0; i < ops; i++) {
         const submittedAt = performance.now()
         // `enqueue` fixes the order in this fiber; awaiting is separate, as the Engine would do.
-        tickets[i] = yield* queue.enqueue(vmidOf(i), "ordered", Effect.suspend(() => {
-          probe.started(i, submittedAt)
-          return Effect.promise(tick)
-        }))
+        tickets[i] = yield* queue.enqueue(
+          vmidOf(i),
+          "ordered",
+          Effect.suspend(() => {
+            probe.started(i, submittedAt)
+            return Effect.promise(tick)
+          })
+        )
       }
       // Awaited like `Promise.all`: in order, failing fast (no job fails here).
       yield* Effect.all(tickets, { discard: true })
       return done(probe.result())
     }))
 
-const guestQueueExtras = async (options: QueueBenchOptions, mod: QueueModule, concurrency: number): Promise<QueueExtras> => {
+const guestQueueExtras = async (
+  options: QueueBenchOptions,
+  mod: QueueModule,
+  concurrency: number
+): Promise<QueueExtras> => {
   const heapBefore = heapMiB()
   const burst = await withQueue(mod, concurrency, (queue) =>
     Effect.gen(function*() {
       const tickets: Array<Effect.Effect<void, unknown>> = []
-      for (let i = 0; i < options.ops; i++) tickets.push(yield* queue.enqueue(vmidOf(i), "ordered", Effect.promise(tick)))
+      for (let i = 0; i < options.ops; i++) {
+        tickets.push(yield* queue.enqueue(vmidOf(i), "ordered", Effect.promise(tick)))
+      }
       const heapQueued = heapMiB()
       const keysQueued = (yield* queue.stats).lanes
       yield* Effect.all(tickets, { discard: true })
@@ -293,7 +314,9 @@ const guestQueueExtras = async (options: QueueBenchOptions, mod: QueueModule, co
       const started = performance.now()
       const all: Array<Effect.Effect<void, unknown>> = []
       for (let i = 0; i < options.waiters; i++) {
-        all.push(yield* queue.enqueue(one, "ordered", Effect.zipRight(Effect.sync(() => order.push(i)), Effect.promise(tick))))
+        all.push(
+          yield* queue.enqueue(one, "ordered", Effect.zipRight(Effect.sync(() => order.push(i)), Effect.promise(tick)))
+        )
       }
       // Awaited in order like the main run (they finish in submit order anyway). Awaiting them
       // with `concurrency: "unbounded"` would measure Effect's fork-join of 1,000 fibers instead
@@ -316,10 +339,12 @@ const guestQueueExtras = async (options: QueueBenchOptions, mod: QueueModule, co
 const effectFloorRun = async (ops: number): Promise<QueueRun> => {
   const done = startTimer(ops)
   const job = Effect.suspend(() => Effect.promise(tick))
-  await Effect.runPromise(Effect.forEach(Array.from({ length: VMIDS }, (_, i) => i), () => Effect.repeatN(job, ops / VMIDS - 1), {
-    concurrency: "unbounded",
-    discard: true
-  }))
+  await Effect.runPromise(
+    Effect.forEach(Array.from({ length: VMIDS }, (_, i) => i), () => Effect.repeatN(job, ops / VMIDS - 1), {
+      concurrency: "unbounded",
+      discard: true
+    })
+  )
   return done({ p50: Number.NaN, p99: Number.NaN, fifo: true })
 }
 
@@ -351,24 +376,63 @@ export const runQueueBench = async (options: QueueBenchOptions, log: (line: stri
   const current: QueueModule = { GuestQueue }
   const compare = options.compare === undefined ? undefined : await loadCompare(options.compare)
   const entries: Array<Entry> = [
-    { key: "gq1000", name: `GuestQueue c=${VMIDS}`, run: () => guestQueueRun(ops, current, VMIDS), extras: () => guestQueueExtras(options, current, VMIDS) },
-    { key: "gq4", name: `GuestQueue c=${CONCURRENCY}`, run: () => guestQueueRun(ops, current, CONCURRENCY), extras: () => guestQueueExtras(options, current, CONCURRENCY) },
-    { key: "pq", name: "Map of p-queues", run: () => promiseRun(ops, makePQueues), extras: () => promiseExtras(options, makePQueues) },
-    { key: "naive", name: `naive chains, global ${CONCURRENCY}`, run: () => promiseRun(ops, () => makeBaseline(CONCURRENCY)), extras: () => promiseExtras(options, () => makeBaseline(CONCURRENCY)) },
+    {
+      key: "gq1000",
+      name: `GuestQueue c=${VMIDS}`,
+      run: () => guestQueueRun(ops, current, VMIDS),
+      extras: () => guestQueueExtras(options, current, VMIDS)
+    },
+    {
+      key: "gq4",
+      name: `GuestQueue c=${CONCURRENCY}`,
+      run: () => guestQueueRun(ops, current, CONCURRENCY),
+      extras: () => guestQueueExtras(options, current, CONCURRENCY)
+    },
+    {
+      key: "pq",
+      name: "Map of p-queues",
+      run: () => promiseRun(ops, makePQueues),
+      extras: () => promiseExtras(options, makePQueues)
+    },
+    {
+      key: "naive",
+      name: `naive chains, global ${CONCURRENCY}`,
+      run: () => promiseRun(ops, () => makeBaseline(CONCURRENCY)),
+      extras: () => promiseExtras(options, () => makeBaseline(CONCURRENCY))
+    },
     { key: "floor", name: "Effect floor (no queue)", run: () => effectFloorRun(ops) },
     ...(options.bottleneck
-      ? [{ key: "bottleneck", name: "Bottleneck.Group", run: () => promiseRun(ops, makeBottleneck), extras: () => promiseExtras(options, makeBottleneck), firstRoundOnly: true }]
+      ? [{
+        key: "bottleneck",
+        name: "Bottleneck.Group",
+        run: () => promiseRun(ops, makeBottleneck),
+        extras: () => promiseExtras(options, makeBottleneck),
+        firstRoundOnly: true
+      }]
       : []),
     ...(compare === undefined ? [] : [
-      { key: "cmp1000", name: `GuestQueue@compare c=${VMIDS}`, run: () => guestQueueRun(ops, compare, VMIDS), extras: () => guestQueueExtras(options, compare, VMIDS) },
+      {
+        key: "cmp1000",
+        name: `GuestQueue@compare c=${VMIDS}`,
+        run: () => guestQueueRun(ops, compare, VMIDS),
+        extras: () => guestQueueExtras(options, compare, VMIDS)
+      },
       { key: "cmp4", name: `GuestQueue@compare c=${CONCURRENCY}`, run: () => guestQueueRun(ops, compare, CONCURRENCY) }
     ])
   ]
 
   // Warm-up: load and JIT every contender once, so the first round is not the slow one.
   const warm = Math.min(ops, 5_000)
-  await withQueue(current, CONCURRENCY, (q) =>
-    Effect.forEach(Array.from({ length: warm }, (_, i) => i), (i) => q.submit(vmidOf(i % 50), "ordered", Effect.promise(tick)), { concurrency: "unbounded", discard: true }))
+  await withQueue(
+    current,
+    CONCURRENCY,
+    (q) =>
+      Effect.forEach(
+        Array.from({ length: warm }, (_, i) => i),
+        (i) => q.submit(vmidOf(i % 50), "ordered", Effect.promise(tick)),
+        { concurrency: "unbounded", discard: true }
+      )
+  )
   for (const make of [makePQueues, () => makeBaseline(CONCURRENCY)]) {
     const lanes = make()
     await Promise.all(Array.from({ length: warm }, (_, i) => lanes.submit(i % 50, tick)))
@@ -380,7 +444,11 @@ export const runQueueBench = async (options: QueueBenchOptions, log: (line: stri
     const active = entries.filter((e) => round === 0 || e.firstRoundOnly !== true)
     const order = active.map((_, i) => active[(i + round) % active.length]).filter((e): e is Entry => e !== undefined)
     for (const entry of order) runs.get(entry.key)?.push(await entry.run())
-    log(`queue round ${round + 1}/${options.rounds}: ${order.map((e) => `${e.name} ${Math.round(runs.get(e.key)?.at(-1)?.opsPerSecond ?? 0)}`).join(", ")} ops/s`)
+    log(
+      `queue round ${round + 1}/${options.rounds}: ${
+        order.map((e) => `${e.name} ${Math.round(runs.get(e.key)?.at(-1)?.opsPerSecond ?? 0)}`).join(", ")
+      } ops/s`
+    )
   }
   const extras = new Map<string, QueueExtras>()
   for (const entry of entries) {
@@ -390,7 +458,11 @@ export const runQueueBench = async (options: QueueBenchOptions, log: (line: stri
   }
   await sleep(IDLE_TTL_MS * 3)
 
-  const contenders = entries.map((e): QueueContender => ({ name: e.name, runs: runs.get(e.key) ?? [], extras: extras.get(e.key) }))
+  const contenders = entries.map((e): QueueContender => ({
+    name: e.name,
+    runs: runs.get(e.key) ?? [],
+    extras: extras.get(e.key)
+  }))
   return { contenders, figures: queueFigures(entries, runs, extras) }
 }
 
@@ -411,7 +483,12 @@ const queueFigures = (
   }
   const throughput = (ours: string, base: string, target?: string) => {
     if (!runs.get(ours)?.length || !runs.get(base)?.length) return
-    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "throughput", unit: "ops/s", target }, pairs(ours, base, (r) => r.opsPerSecond)))
+    figures.push(
+      fromRounds(
+        { group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "throughput", unit: "ops/s", target },
+        pairs(ours, base, (r) => r.opsPerSecond)
+      )
+    )
   }
   throughput("gq1000", "pq", ">= 1.0")
   throughput("gq4", "naive", ">= 0.8")
@@ -422,28 +499,89 @@ const queueFigures = (
   throughput("gq4", "cmp4")
   for (const [ours, base] of [["gq1000", "pq"], ["gq4", "naive"]] as const) {
     if (!runs.get(ours)?.length || !runs.get(base)?.length) continue
-    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "CPU per op", unit: "µs" }, pairs(ours, base, (r) => r.cpuMicrosPerOp)))
-    figures.push(fromRounds({ group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "wait p99", unit: "ms" }, pairs(ours, base, (r) => r.p99)))
+    figures.push(
+      fromRounds(
+        { group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "CPU per op", unit: "µs" },
+        pairs(ours, base, (r) => r.cpuMicrosPerOp)
+      )
+    )
+    figures.push(
+      fromRounds(
+        { group: "queue", name: `${name(ours)} / ${name(base)}`, metric: "wait p99", unit: "ms" },
+        pairs(ours, base, (r) => r.p99)
+      )
+    )
   }
   for (const key of ["gq1000", "gq4"]) {
     const all = runs.get(key) ?? []
     if (all.length === 0) continue
     const fifo = all.filter((r) => r.fifo).length
-    figures.push({ group: "queue", name: `${name(key)}`, metric: "runs in per-vmid FIFO", ours: fifo, base: all.length, unit: "", ratio: fifo / all.length, target: "= 1" })
+    figures.push({
+      group: "queue",
+      name: `${name(key)}`,
+      metric: "runs in per-vmid FIFO",
+      ours: fifo,
+      base: all.length,
+      unit: "",
+      ratio: fifo / all.length,
+      target: "= 1"
+    })
   }
   const gq = extras.get("gq4")
   const pq = extras.get("pq")
   if (gq !== undefined) {
-    figures.push({ group: "queue", name: name("gq4"), metric: "heap idle / before", ours: gq.heapIdle, base: gq.heapBefore, unit: "MiB", ratio: gq.heapIdle / gq.heapBefore, target: "<= 1.1" })
-    figures.push({ group: "queue", name: `${name("gq4")}, ${gq.waitersInOrder ? "in order" : "OUT OF ORDER"}`, metric: "1,000 waiters on one vmid: in order", ours: gq.waitersInOrder ? 1 : 0, base: 1, unit: "", ratio: gq.waitersInOrder ? 1 : 0, target: "= 1" })
+    figures.push({
+      group: "queue",
+      name: name("gq4"),
+      metric: "heap idle / before",
+      ours: gq.heapIdle,
+      base: gq.heapBefore,
+      unit: "MiB",
+      ratio: gq.heapIdle / gq.heapBefore,
+      target: "<= 1.1"
+    })
+    figures.push({
+      group: "queue",
+      name: `${name("gq4")}, ${gq.waitersInOrder ? "in order" : "OUT OF ORDER"}`,
+      metric: "1,000 waiters on one vmid: in order",
+      ours: gq.waitersInOrder ? 1 : 0,
+      base: 1,
+      unit: "",
+      ratio: gq.waitersInOrder ? 1 : 0,
+      target: "= 1"
+    })
   }
   if (gq !== undefined && pq !== undefined) {
-    figures.push({ group: "queue", name: `${name("gq4")} / ${name("pq")}`, metric: "heap growth, all queued", ours: gq.heapQueued - gq.heapBefore, base: pq.heapQueued - pq.heapBefore, unit: "MiB", ratio: (gq.heapQueued - gq.heapBefore) / (pq.heapQueued - pq.heapBefore) })
-    figures.push({ group: "queue", name: `${name("gq4")} / ${name("pq")}`, metric: "1,000 waiters on one vmid", ours: gq.waitersSeconds, base: pq.waitersSeconds, unit: "s", ratio: gq.waitersSeconds / pq.waitersSeconds })
+    figures.push({
+      group: "queue",
+      name: `${name("gq4")} / ${name("pq")}`,
+      metric: "heap growth, all queued",
+      ours: gq.heapQueued - gq.heapBefore,
+      base: pq.heapQueued - pq.heapBefore,
+      unit: "MiB",
+      ratio: (gq.heapQueued - gq.heapBefore) / (pq.heapQueued - pq.heapBefore)
+    })
+    figures.push({
+      group: "queue",
+      name: `${name("gq4")} / ${name("pq")}`,
+      metric: "1,000 waiters on one vmid",
+      ours: gq.waitersSeconds,
+      base: pq.waitersSeconds,
+      unit: "s",
+      ratio: gq.waitersSeconds / pq.waitersSeconds
+    })
   }
   const bn = extras.get("bottleneck")
   if (gq !== undefined && bn !== undefined) {
-    figures.push({ group: "queue", name: `${name("gq4")} / ${name("bottleneck")}`, metric: "1,000 waiters on one vmid", ours: gq.waitersSeconds, base: bn.waitersSeconds, unit: "s", ratio: gq.waitersSeconds / bn.waitersSeconds })
+    figures.push({
+      group: "queue",
+      name: `${name("gq4")} / ${name("bottleneck")}`,
+      metric: "1,000 waiters on one vmid",
+      ours: gq.waitersSeconds,
+      base: bn.waitersSeconds,
+      unit: "s",
+      ratio: gq.waitersSeconds / bn.waitersSeconds
+    })
   }
   return figures
 }
@@ -452,7 +590,19 @@ const queueFigures = (
 export const contendersTable = (contenders: ReadonlyArray<QueueContender>): string => {
   const f = (n: number | undefined, digits = 2) => (n === undefined || Number.isNaN(n) ? "–" : n.toFixed(digits))
   return table([
-    ["contender", "rounds", "ops/s (median)", "CPU µs/op", "wait p50 ms", "wait p99 ms", "FIFO", "heap before/queued/idle MiB", "keys queued/idle", "waiters s", "waiters FIFO"],
+    [
+      "contender",
+      "rounds",
+      "ops/s (median)",
+      "CPU µs/op",
+      "wait p50 ms",
+      "wait p99 ms",
+      "FIFO",
+      "heap before/queued/idle MiB",
+      "keys queued/idle",
+      "waiters s",
+      "waiters FIFO"
+    ],
     ...contenders.map((c) => [
       c.name,
       String(c.runs.length),
@@ -461,7 +611,9 @@ export const contendersTable = (contenders: ReadonlyArray<QueueContender>): stri
       f(median(c.runs.map((r) => r.p50))),
       f(median(c.runs.map((r) => r.p99))),
       String(c.runs.every((r) => r.fifo)),
-      c.extras === undefined ? "–" : `${f(c.extras.heapBefore, 1)} / ${f(c.extras.heapQueued, 1)} / ${f(c.extras.heapIdle, 1)}`,
+      c.extras === undefined
+        ? "–"
+        : `${f(c.extras.heapBefore, 1)} / ${f(c.extras.heapQueued, 1)} / ${f(c.extras.heapIdle, 1)}`,
       c.extras === undefined ? "–" : `${c.extras.keysQueued}/${c.extras.keysIdle}`,
       f(c.extras?.waitersSeconds, 3),
       c.extras === undefined ? "–" : String(c.extras.waitersInOrder)
@@ -479,8 +631,14 @@ export const queueOptionsFromArgs = (args = parseArgs()): QueueBenchOptions => (
 
 if (isMain(import.meta.url)) {
   const options = queueOptionsFromArgs()
-  console.log(`node ${process.version}, gc ${globalThis.gc === undefined ? "unavailable (heap figures are noisy; run with --expose-gc)" : "forced"}`)
-  console.log(`${options.ops} ops over ${VMIDS} vmids, ${options.rounds} rounds, ${options.waiters} waiters on one vmid, job = one setImmediate turn, idle TTL ${IDLE_TTL_MS} ms\n`)
+  console.log(
+    `node ${process.version}, gc ${
+      globalThis.gc === undefined ? "unavailable (heap figures are noisy; run with --expose-gc)" : "forced"
+    }`
+  )
+  console.log(
+    `${options.ops} ops over ${VMIDS} vmids, ${options.rounds} rounds, ${options.waiters} waiters on one vmid, job = one setImmediate turn, idle TTL ${IDLE_TTL_MS} ms\n`
+  )
   const result = await runQueueBench(options)
   console.log(`\n${contendersTable(result.contenders)}\n`)
   console.log(figuresTable(result.figures))

@@ -39,7 +39,11 @@ export interface ReconcileBenchOptions {
   readonly inproc: boolean
 }
 
-export const defaultReconcileOptions: ReconcileBenchOptions = { guests: [1_000, 10_000], latencies: [10, 30], inproc: false }
+export const defaultReconcileOptions: ReconcileBenchOptions = {
+  guests: [1_000, 10_000],
+  latencies: [10, 30],
+  inproc: false
+}
 
 export interface ReconcilePass {
   readonly guests: number
@@ -60,7 +64,15 @@ export interface ReconcilePass {
 
 /** The cluster `felhom-agent sim --seed 5 --guests N` serves, rebuilt in-process without a server. */
 const sameCluster = (size: number) =>
-  new SimCluster({ seed: SEED, nodes: ["pve1"], guests: size, tokens: [], taskDuration: 50, statsDelay: 0, tagStyle: {} })
+  new SimCluster({
+    seed: SEED,
+    nodes: ["pve1"],
+    guests: size,
+    tokens: [],
+    taskDuration: 50,
+    statsDelay: 0,
+    tagStyle: {}
+  })
 
 interface Target {
   readonly url: string
@@ -106,7 +118,10 @@ const desiredOf = (cluster: SimCluster, limit?: number): DesiredState => {
   for (const [vmid, g] of cluster.guests) {
     if (limit !== undefined && Object.keys(guests).length >= limit) break
     const memory = Number(g.config.get("memory"))
-    guests[String(vmid)] = { power: g.running ? "running" : "stopped", ...(Number.isFinite(memory) ? { config: { memory } } : {}) }
+    guests[String(vmid)] = {
+      power: g.running ? "running" : "stopped",
+      ...(Number.isFinite(memory) ? { config: { memory } } : {})
+    }
   }
   return Schema.decodeUnknownSync(DesiredState)({ revision: limit === undefined ? "bench" : "warm", guests })
 }
@@ -122,9 +137,15 @@ const passes = (size: number, latencies: ReadonlyArray<number>, inproc: boolean,
     const sim = yield* target(size, inproc)
     const doc = desiredOf(sim.cluster)
     const managed = Object.keys(doc.guests).length
-    const connection = Layer.effect(PveConnection, Effect.orDie(makeConnectionSettings({
-      url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint, requestTimeout: "60 seconds"
-    })))
+    const connection = Layer.effect(
+      PveConnection,
+      Effect.orDie(makeConnectionSettings({
+        url: sim.url,
+        token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+        fingerprint: sim.fingerprint,
+        requestTimeout: "60 seconds"
+      }))
+    )
     const context = yield* Layer.build(Pve.layer.pipe(Layer.provide(connection)))
     const pve = Context.get(context, Pve)
     yield* Effect.provide(observe(desiredOf(sim.cluster, 300)), context)
@@ -150,9 +171,19 @@ const passes = (size: number, latencies: ReadonlyArray<number>, inproc: boolean,
         planCpuMs = Math.min(planCpuMs, cpuMs() - c0)
       }
       const pass: ReconcilePass = {
-        guests: size, managed, latencyMs, calls, callsPerGuest: calls / managed, actions: planned.actions.length,
-        skipped: planned.skipped.length, mutations, wallMs, boundMs: Math.ceil((1 + managed) / PVEPROXY_WORKERS) * latencyMs,
-        clientCpuMs, simulatorCpuMs, planCpuMs
+        guests: size,
+        managed,
+        latencyMs,
+        calls,
+        callsPerGuest: calls / managed,
+        actions: planned.actions.length,
+        skipped: planned.skipped.length,
+        mutations,
+        wallMs,
+        boundMs: Math.ceil((1 + managed) / PVEPROXY_WORKERS) * latencyMs,
+        clientCpuMs,
+        simulatorCpuMs,
+        planCpuMs
       }
       log(describePass(pass))
       results.push(pass)
@@ -162,14 +193,25 @@ const passes = (size: number, latencies: ReadonlyArray<number>, inproc: boolean,
   })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
 export const describePass = (r: ReconcilePass): string =>
-  `${r.guests} guests (${r.managed} managed), L = ${r.latencyMs} ms: ${r.calls} PVE calls (${r.callsPerGuest.toFixed(3)} per managed guest; ` +
-  `1 + N = ${1 + r.managed}), ${r.actions} actions, ${r.skipped} skipped, ${r.mutations} mutations; wall ${(r.wallMs / 1000).toFixed(2)} s ` +
+  `${r.guests} guests (${r.managed} managed), L = ${r.latencyMs} ms: ${r.calls} PVE calls (${
+    r.callsPerGuest.toFixed(3)
+  } per managed guest; ` +
+  `1 + N = ${1 + r.managed}), ${r.actions} actions, ${r.skipped} skipped, ${r.mutations} mutations; wall ${
+    (r.wallMs / 1000).toFixed(2)
+  } s ` +
   `vs ⌈(1 + N)/3⌉ × L = ${(r.boundMs / 1000).toFixed(2)} s → ${(r.wallMs / r.boundMs).toFixed(2)}×; CPU: client ` +
-  `${(r.clientCpuMs / r.calls).toFixed(2)} ms/call, simulator ${(r.simulatorCpuMs / r.calls).toFixed(2)} ms/call; normalize + plan ${r.planCpuMs.toFixed(1)} ms`
+  `${(r.clientCpuMs / r.calls).toFixed(2)} ms/call, simulator ${
+    (r.simulatorCpuMs / r.calls).toFixed(2)
+  } ms/call; normalize + plan ${r.planCpuMs.toFixed(1)} ms`
 
-export const runReconcileBench = async (options: ReconcileBenchOptions, log: (line: string) => void = console.log): Promise<ReadonlyArray<ReconcilePass>> => {
+export const runReconcileBench = async (
+  options: ReconcileBenchOptions,
+  log: (line: string) => void = console.log
+): Promise<ReadonlyArray<ReconcilePass>> => {
   const all: Array<ReconcilePass> = []
-  for (const size of options.guests) all.push(...await Effect.runPromise(passes(size, options.latencies, options.inproc, log)))
+  for (const size of options.guests) {
+    all.push(...await Effect.runPromise(passes(size, options.latencies, options.inproc, log)))
+  }
   return all
 }
 
@@ -177,9 +219,36 @@ export const reconcileFigures = (results: ReadonlyArray<ReconcilePass>): Array<F
   results.flatMap((r): Array<Figure> => {
     const name = `${r.guests.toLocaleString("en-US")} guests, L = ${r.latencyMs} ms`
     return [
-      { group: "reconcile", name, metric: "calls / (1 + managed guests)", ours: r.calls, base: 1 + r.managed, unit: "calls", ratio: r.calls / (1 + r.managed), target: "= 1" },
-      { group: "reconcile", name, metric: "wall / ⌈(1 + N)/3⌉ × L", ours: r.wallMs / 1000, base: r.boundMs / 1000, unit: "s", ratio: r.wallMs / r.boundMs, target: "<= 1.2" },
-      { group: "reconcile", name, metric: "mutations (count)", ours: r.mutations, base: Number.NaN, unit: "", ratio: r.mutations, target: "= 0" }
+      {
+        group: "reconcile",
+        name,
+        metric: "calls / (1 + managed guests)",
+        ours: r.calls,
+        base: 1 + r.managed,
+        unit: "calls",
+        ratio: r.calls / (1 + r.managed),
+        target: "= 1"
+      },
+      {
+        group: "reconcile",
+        name,
+        metric: "wall / ⌈(1 + N)/3⌉ × L",
+        ours: r.wallMs / 1000,
+        base: r.boundMs / 1000,
+        unit: "s",
+        ratio: r.wallMs / r.boundMs,
+        target: "<= 1.2"
+      },
+      {
+        group: "reconcile",
+        name,
+        metric: "mutations (count)",
+        ours: r.mutations,
+        base: Number.NaN,
+        unit: "",
+        ratio: r.mutations,
+        target: "= 0"
+      }
     ]
   })
 
@@ -191,7 +260,11 @@ export const reconcileOptionsFromArgs = (args = parseArgs()): ReconcileBenchOpti
 
 if (isMain(import.meta.url)) {
   const options = reconcileOptionsFromArgs()
-  console.log(`reconcile pass, converged, every guest managed; client concurrency ${PVEPROXY_WORKERS}; simulator ${options.inproc ? "in-process" : "in a child process"}; node ${process.version}`)
+  console.log(
+    `reconcile pass, converged, every guest managed; client concurrency ${PVEPROXY_WORKERS}; simulator ${
+      options.inproc ? "in-process" : "in a child process"
+    }; node ${process.version}`
+  )
   const results = await runReconcileBench(options)
   console.log(`\n${figuresTable(reconcileFigures(results))}`)
 }

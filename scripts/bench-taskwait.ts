@@ -35,7 +35,12 @@ export interface TaskwaitBenchOptions {
   readonly seed: number
 }
 
-export const defaultTaskwaitOptions: TaskwaitBenchOptions = { samples: 8, longSamples: 2, durations: [100, 1_000, 30_000], seed: 1 }
+export const defaultTaskwaitOptions: TaskwaitBenchOptions = {
+  samples: 8,
+  longSamples: 2,
+  durations: [100, 1_000, 30_000],
+  seed: 1
+}
 
 export interface TaskwaitRow {
   readonly durationMs: number
@@ -56,7 +61,11 @@ const makeRandom = (initial: number) => {
   }
 }
 
-const fixedPoll = (status: (u: UpidString) => Effect.Effect<{ readonly status: string }, unknown>, upid: UpidString, phaseMs: number) =>
+const fixedPoll = (
+  status: (u: UpidString) => Effect.Effect<{ readonly status: string }, unknown>,
+  upid: UpidString,
+  phaseMs: number
+) =>
   Effect.zipRight(
     Effect.sleep(Duration.millis(phaseMs)),
     Effect.flatMap(Effect.map(status(upid), (s) => s.status), (first) =>
@@ -68,14 +77,29 @@ const fixedPoll = (status: (u: UpidString) => Effect.Effect<{ readonly status: s
 
 const measure = (durationMs: number, phases: ReadonlyArray<number>, mode: "waitTask" | "fixed") =>
   Effect.scoped(Effect.gen(function*() {
-    const sim = yield* startSimulator({ guests: [{ vmid: 100, type: "qemu", status: "stopped", config: { name: "t", memory: 512 } }], taskDuration: durationMs, authFailureDelay: 0 })
-    const pveLayer = Pve.layer.pipe(Layer.provide(Layer.effect(PveConnection, Effect.orDie(makeConnectionSettings({
-      url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint
-    })))))
+    const sim = yield* startSimulator({
+      guests: [{ vmid: 100, type: "qemu", status: "stopped", config: { name: "t", memory: 512 } }],
+      taskDuration: durationMs,
+      authFailureDelay: 0
+    })
+    const pveLayer = Pve.layer.pipe(Layer.provide(Layer.effect(
+      PveConnection,
+      Effect.orDie(makeConnectionSettings({
+        url: sim.url,
+        token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+        fingerprint: sim.fingerprint
+      }))
+    )))
     const pve = Context.get(yield* Layer.build(pveLayer), Pve)
     const ref = Schema.decodeUnknownSync(GuestRef)({ vmid: 100, node: "pve1", type: "qemu" })
     let requests = 0
-    const status = (u: UpidString) => Effect.zipRight(Effect.sync(() => { requests++ }), pve.taskStatus(u))
+    const status = (u: UpidString) =>
+      Effect.zipRight(
+        Effect.sync(() => {
+          requests++
+        }),
+        pve.taskStatus(u)
+      )
     const latencies: Array<number> = []
     const samples = phases.length
     for (let i = 0; i < samples; i++) {
@@ -88,19 +112,35 @@ const measure = (durationMs: number, phases: ReadonlyArray<number>, mode: "waitT
       latencies.push(performance.now() - sentAt - durationMs)
     }
     latencies.sort((a, b) => a - b)
-    return { mean: latencies.reduce((a, b) => a + b, 0) / latencies.length, p50: latencies[Math.floor(latencies.length / 2)] ?? NaN, requestsPerTask: requests / samples }
+    return {
+      mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
+      p50: latencies[Math.floor(latencies.length / 2)] ?? NaN,
+      requestsPerTask: requests / samples
+    }
   })).pipe(Effect.provide(Logger.minimumLogLevel(LogLevel.Warning)))
 
-export const runTaskwaitBench = async (options: TaskwaitBenchOptions, log: (line: string) => void = console.log): Promise<ReadonlyArray<TaskwaitRow>> => {
+export const runTaskwaitBench = async (
+  options: TaskwaitBenchOptions,
+  log: (line: string) => void = console.log
+): Promise<ReadonlyArray<TaskwaitRow>> => {
   const random = makeRandom(options.seed)
   const rows: Array<TaskwaitRow> = []
   for (const d of options.durations) {
     const n = d >= 30_000 ? options.longSamples : options.samples
     const phases = Array.from({ length: n }, () => 1 + Math.floor(random() * 1_000))
-    const [ours, fixed] = await Promise.all([Effect.runPromise(measure(d, phases, "waitTask")), Effect.runPromise(measure(d, phases, "fixed"))])
-    log(`${(d / 1000).toString().padStart(4)} s task, ${n} samples: detection latency mean ${ours.mean.toFixed(0)} ms vs ${fixed.mean.toFixed(0)} ms → ${(ours.mean / fixed.mean).toFixed(2)}× ` +
-      `(p50 ${ours.p50.toFixed(0)} vs ${fixed.p50.toFixed(0)} ms); ` +
-      `requests/task ${ours.requestsPerTask.toFixed(1)} vs ${fixed.requestsPerTask.toFixed(1)} → ${(ours.requestsPerTask / fixed.requestsPerTask).toFixed(2)}×`)
+    const [ours, fixed] = await Promise.all([
+      Effect.runPromise(measure(d, phases, "waitTask")),
+      Effect.runPromise(measure(d, phases, "fixed"))
+    ])
+    log(
+      `${(d / 1000).toString().padStart(4)} s task, ${n} samples: detection latency mean ${
+        ours.mean.toFixed(0)
+      } ms vs ${fixed.mean.toFixed(0)} ms → ${(ours.mean / fixed.mean).toFixed(2)}× ` +
+        `(p50 ${ours.p50.toFixed(0)} vs ${fixed.p50.toFixed(0)} ms); ` +
+        `requests/task ${ours.requestsPerTask.toFixed(1)} vs ${fixed.requestsPerTask.toFixed(1)} → ${
+          (ours.requestsPerTask / fixed.requestsPerTask).toFixed(2)
+        }×`
+    )
     rows.push({ durationMs: d, samples: n, ours, fixed })
   }
   return rows
@@ -111,8 +151,28 @@ export const taskwaitFigures = (rows: ReadonlyArray<TaskwaitRow>): Array<Figure>
   rows.flatMap((r): Array<Figure> => {
     const name = `${r.durationMs / 1000} s task, waitTask / fixed 1 s poll`
     return [
-      { group: "taskwait", name, metric: "detection latency (mean)", ours: r.ours.mean, base: r.fixed.mean, unit: "ms", ratio: r.ours.mean / r.fixed.mean, rounds: r.samples, target: r.durationMs <= 100 ? "<= 0.2" : undefined },
-      { group: "taskwait", name, metric: "status requests per task", ours: r.ours.requestsPerTask, base: r.fixed.requestsPerTask, unit: "", ratio: r.ours.requestsPerTask / r.fixed.requestsPerTask, rounds: r.samples, target: r.durationMs >= 30_000 ? "<= 1.0" : undefined }
+      {
+        group: "taskwait",
+        name,
+        metric: "detection latency (mean)",
+        ours: r.ours.mean,
+        base: r.fixed.mean,
+        unit: "ms",
+        ratio: r.ours.mean / r.fixed.mean,
+        rounds: r.samples,
+        target: r.durationMs <= 100 ? "<= 0.2" : undefined
+      },
+      {
+        group: "taskwait",
+        name,
+        metric: "status requests per task",
+        ours: r.ours.requestsPerTask,
+        base: r.fixed.requestsPerTask,
+        unit: "",
+        ratio: r.ours.requestsPerTask / r.fixed.requestsPerTask,
+        rounds: r.samples,
+        target: r.durationMs >= 30_000 ? "<= 1.0" : undefined
+      }
     ]
   })
 
@@ -125,7 +185,9 @@ export const taskwaitOptionsFromArgs = (args = parseArgs()): TaskwaitBenchOption
 
 if (isMain(import.meta.url)) {
   const options = taskwaitOptionsFromArgs()
-  console.log(`task wait: waitTask (50 ms doubling to 1 s) vs fixed 1 s poll at a random phase (seed ${options.seed}), node ${process.version}`)
+  console.log(
+    `task wait: waitTask (50 ms doubling to 1 s) vs fixed 1 s poll at a random phase (seed ${options.seed}), node ${process.version}`
+  )
   const rows = await runTaskwaitBench(options)
   console.log(`\n${figuresTable(taskwaitFigures(rows))}`)
 }

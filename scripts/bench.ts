@@ -21,11 +21,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { parseArgs } from "./lib/benchArgs.js"
-import { type Figure, figuresTable, verdict } from "./lib/benchFigures.js"
 import { queueOptionsFromArgs, runQueueBench } from "./bench-queue.js"
 import { reconcileFigures, reconcileOptionsFromArgs, runReconcileBench } from "./bench-reconcile.js"
 import { runTaskwaitBench, taskwaitFigures, taskwaitOptionsFromArgs } from "./bench-taskwait.js"
+import { parseArgs } from "./lib/benchArgs.js"
+import { type Figure, figuresTable, verdict } from "./lib/benchFigures.js"
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 const PARTS = ["queue", "reconcile", "taskwait", "footprint"] as const
@@ -43,9 +43,15 @@ const wants = (part: Part): boolean => only.has(part)
 const out = path.resolve(args.string("out") ?? path.join(ROOT, "bench-results.json"))
 
 // --quick changes only the defaults; explicit flags still win.
-const queueOptions = queueOptionsFromArgs(quick ? parseArgs(["--ops", "20000", "--rounds", "3", "--no-bottleneck", ...process.argv.slice(2)]) : args)
-const reconcileOptions = reconcileOptionsFromArgs(quick ? parseArgs(["--guests", "1000", "--latency", "10", ...process.argv.slice(2)]) : args)
-const taskwaitOptions = taskwaitOptionsFromArgs(quick ? parseArgs(["--durations", "100,1000", "--samples", "4", ...process.argv.slice(2)]) : args)
+const queueOptions = queueOptionsFromArgs(
+  quick ? parseArgs(["--ops", "20000", "--rounds", "3", "--no-bottleneck", ...process.argv.slice(2)]) : args
+)
+const reconcileOptions = reconcileOptionsFromArgs(
+  quick ? parseArgs(["--guests", "1000", "--latency", "10", ...process.argv.slice(2)]) : args
+)
+const taskwaitOptions = taskwaitOptionsFromArgs(
+  quick ? parseArgs(["--durations", "100,1000", "--samples", "4", ...process.argv.slice(2)]) : args
+)
 
 const git = (...gitArgs: Array<string>): string => {
   const r = ChildProcess.spawnSync("git", gitArgs, { cwd: ROOT, encoding: "utf8" })
@@ -65,13 +71,27 @@ const footprintFigures = (stdout: string): Array<Figure> =>
       const m = /^(.*?)\s+([0-9.]+)×\s+([^(]*?)\s*(\(.*\))?$/.exec(part.trim())
       if (m === null) return []
       const metric = `${m[1] ?? ""}${m[4] === undefined ? "" : ` ${m[4]}`}`
-      return [{ group: "footprint", name: `${name} / ${(m[3] ?? "").trim()}`, metric, ours: Number.NaN, base: Number.NaN, unit: "", ratio: Number(m[2]) }]
+      return [{
+        group: "footprint",
+        name: `${name} / ${(m[3] ?? "").trim()}`,
+        metric,
+        ours: Number.NaN,
+        base: Number.NaN,
+        unit: "",
+        ratio: Number(m[2])
+      }]
     })
   })
 
-const runFootprint = (): Promise<{ readonly exitCode: number | null; readonly stdout: string; readonly stderr: string }> =>
+const runFootprint = (): Promise<
+  { readonly exitCode: number | null; readonly stdout: string; readonly stderr: string }
+> =>
   new Promise((resolve) => {
-    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "scripts", "bench-footprint.ts")], {
+    const child = ChildProcess.spawn(process.execPath, [
+      "--import",
+      "tsx",
+      path.join(ROOT, "scripts", "bench-footprint.ts")
+    ], {
       cwd: ROOT,
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...(quick && process.env.FOOTPRINT_RUNS === undefined ? { FOOTPRINT_RUNS: "1" } : {}) }
@@ -90,8 +110,12 @@ const runFootprint = (): Promise<{ readonly exitCode: number | null; readonly st
 
 const startedAt = new Date()
 const loadStart = os.loadavg()
-console.log(`bench: node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load ${loadStart.map((l) => l.toFixed(2)).join(" ")}, ` +
-  `gc ${globalThis.gc === undefined ? "not exposed (heap figures are noisy)" : "forced"}${quick ? ", --quick" : ""}`)
+console.log(
+  `bench: node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load ${
+    loadStart.map((l) => l.toFixed(2)).join(" ")
+  }, ` +
+    `gc ${globalThis.gc === undefined ? "not exposed (heap figures are noisy)" : "forced"}${quick ? ", --quick" : ""}`
+)
 
 const figures: Array<Figure> = []
 const raw: Record<string, unknown> = {}
@@ -130,31 +154,57 @@ await part("footprint", async () => {
   const result = await runFootprint()
   const parsed = footprintFigures(result.stdout)
   raw.footprint = result
-  if (result.exitCode !== 0) return `bench-footprint.ts exited ${result.exitCode}: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`
+  if (result.exitCode !== 0) {
+    return `bench-footprint.ts exited ${result.exitCode}: ${result.stderr.trim().split("\n").slice(-3).join(" / ")}`
+  }
   if (parsed.length === 0) return "bench-footprint.ts printed no \"ratio …\" line"
   figures.push(...parsed)
   return undefined
 })
 
 const loadEnd = os.loadavg()
-console.log(`\nratios are ours / base, median of rounds [min–max]: throughput > 1 is better; time, CPU, wait, heap, calls, requests < 1 are\n`)
+console.log(
+  `\nratios are ours / base, median of rounds [min–max]: throughput > 1 is better; time, CPU, wait, heap, calls, requests < 1 are\n`
+)
 console.log(figuresTable(figures))
 const missed = figures.filter((f) => verdict(f) === false)
-console.log(`\n${figures.length} figures, ${figures.filter((f) => verdict(f) === true).length} targets met, ${missed.length} missed` +
-  `${failures.length > 0 ? `; FAILED: ${failures.join("; ")}` : ""}; load ${loadStart[0]?.toFixed(2)} → ${loadEnd[0]?.toFixed(2)}`)
+console.log(
+  `\n${figures.length} figures, ${
+    figures.filter((f) => verdict(f) === true).length
+  } targets met, ${missed.length} missed` +
+    `${failures.length > 0 ? `; FAILED: ${failures.join("; ")}` : ""}; load ${loadStart[0]?.toFixed(2)} → ${
+      loadEnd[0]?.toFixed(2)
+    }`
+)
 
 const commit = git("rev-parse", "HEAD")
-fs.writeFileSync(out, `${JSON.stringify({
-  schema: 1,
-  startedAt: startedAt.toISOString(),
-  finishedAt: new Date().toISOString(),
-  commit,
-  dirty: git("status", "--porcelain", "--untracked-files=no") !== "",
-  machine: { node: process.version, cpus: os.cpus().length, model: os.cpus()[0]?.model, memoryGiB: os.totalmem() / 2 ** 30, loadStart, loadEnd },
-  quick,
-  failures,
-  figures: figures.map((f) => ({ ...f, met: verdict(f) ?? null })),
-  raw
-}, (_, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value), 2)}\n`)
+fs.writeFileSync(
+  out,
+  `${
+    JSON.stringify(
+      {
+        schema: 1,
+        startedAt: startedAt.toISOString(),
+        finishedAt: new Date().toISOString(),
+        commit,
+        dirty: git("status", "--porcelain", "--untracked-files=no") !== "",
+        machine: {
+          node: process.version,
+          cpus: os.cpus().length,
+          model: os.cpus()[0]?.model,
+          memoryGiB: os.totalmem() / 2 ** 30,
+          loadStart,
+          loadEnd
+        },
+        quick,
+        failures,
+        figures: figures.map((f) => ({ ...f, met: verdict(f) ?? null })),
+        raw
+      },
+      (_, value: unknown) => (typeof value === "number" && !Number.isFinite(value) ? null : value),
+      2
+    )
+  }\n`
+)
 console.log(`wrote ${out}`)
 if (failures.length > 0) process.exitCode = 1

@@ -5,5 +5,7 @@ export declare const ROOT: string
 export declare const OUT_DIR: string
 export declare const ENTRY_OUT: string
 export declare const options: BuildOptions
-export declare const bundle: () => Promise<BuildResult<{ write: false; metafile: true }> & { outputFiles: Array<OutputFile>; metafile: Metafile }>
+export declare const bundle: () => Promise<
+  BuildResult<{ write: false; metafile: true }> & { outputFiles: Array<OutputFile>; metafile: Metafile }
+>
 export declare const build: () => Promise<Metafile>

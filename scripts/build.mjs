@@ -31,7 +31,16 @@ const PRUNE_AFTER_MS = 10 * 60_000
  * imports (measured: `Option` from "effect" in the entry, `Stream` in a lazy chunk, gave an
  * 826 KiB entry; from "effect/Option", 27 KiB). Sources keep the usual named imports.
  */
-const BARRELS = ["effect", "@effect/cli", "@effect/platform", "@effect/platform-node", "@effect/sql", "@effect/experimental", "@effect/opentelemetry", "@effect/sql-sqlite-node"]
+const BARRELS = [
+  "effect",
+  "@effect/cli",
+  "@effect/platform",
+  "@effect/platform-node",
+  "@effect/sql",
+  "@effect/experimental",
+  "@effect/opentelemetry",
+  "@effect/sql-sqlite-node"
+]
 
 /** name → [subpath, imported name or "*"], from the index's `export * as X from "./X.js"` lines. */
 const barrelMap = (pkg) => {
@@ -45,7 +54,10 @@ const barrelMap = (pkg) => {
   return map
 }
 
-const IMPORT = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"(${BARRELS.map((b) => b.replace("/", "\\/")).join("|")})";?`, "g")
+const IMPORT = new RegExp(
+  `import\\s*\\{([^}]*)\\}\\s*from\\s*"(${BARRELS.map((b) => b.replace("/", "\\/")).join("|")})";?`,
+  "g"
+)
 
 /** The import statement(s) replacing one named import from an index, on as many lines. */
 const rewriteImport = (maps, statement, names, pkg) => {
@@ -55,7 +67,11 @@ const rewriteImport = (maps, statement, names, pkg) => {
     const [name, local = name] = spec.split(/\s+as\s+/)
     const target = map.get(name)
     if (target === undefined) return { error: `${pkg} has no module ${name} in its index` }
-    out.push(target[1] === "*" ? `import * as ${local} from "${target[0]}";` : `import { ${target[1]} as ${local} } from "${target[0]}";`)
+    out.push(
+      target[1] === "*"
+        ? `import * as ${local} from "${target[0]}";`
+        : `import { ${target[1]} as ${local} } from "${target[0]}";`
+    )
   }
   // Same line count, so the source map still points at the right lines.
   return { text: out.join(" ") + "\n".repeat(statement.split("\n").length - 1) }
@@ -87,7 +103,10 @@ const undiciParts = {
   name: "undici-parts",
   setup(build) {
     build.onResolve({ filter: /^undici$/ }, () => ({ path: "undici", namespace: "undici-parts" }))
-    build.onLoad({ filter: /.*/, namespace: "undici-parts" }, () => ({ contents: UNDICI, resolveDir: ROOT, loader: "js" }))
+    build.onLoad(
+      { filter: /.*/, namespace: "undici-parts" },
+      () => ({ contents: UNDICI, resolveDir: ROOT, loader: "js" })
+    )
   }
 }
 
@@ -142,7 +161,10 @@ export const options = {
   external: ["better-sqlite3"],
   // CommonJS packages in the bundle (undici, yaml, node-forge) call require() for Node's own
   // modules; ESM output has no require, so each chunk gets one.
-  banner: { js: "import { createRequire as __felhomCreateRequire } from \"node:module\"; const require = __felhomCreateRequire(import.meta.url);" }
+  banner: {
+    js:
+      "import { createRequire as __felhomCreateRequire } from \"node:module\"; const require = __felhomCreateRequire(import.meta.url);"
+  }
 }
 
 /** Bundles in memory: the output files and esbuild's metafile (what each chunk imports). */

@@ -21,13 +21,23 @@ const main = async (): Promise<void> => {
     for (let run = 1; run <= RUNS; run++) {
       const r = await Effect.runPromise(runCrashPoint(point, run))
       results.push(r)
-      console.log(`${r.ok ? "ok  " : "FAIL"} ${point.padEnd(12)} run ${run}: killed [${r.killed.join("; ")}], recovery exit ${r.recoveryExit}, final actions ${r.finalActions}, mutations ${r.mutations}, duplicates ${r.duplicates.length}, lost ${r.lost.length}, unfinished ${r.unfinished}`)
+      console.log(
+        `${r.ok ? "ok  " : "FAIL"} ${point.padEnd(12)} run ${run}: killed [${
+          r.killed.join("; ")
+        }], recovery exit ${r.recoveryExit}, final actions ${r.finalActions}, mutations ${r.mutations}, duplicates ${r.duplicates.length}, lost ${r.lost.length}, unfinished ${r.unfinished}`
+      )
       for (const d of [...r.duplicates, ...r.lost]) console.log(`       ${d}`)
     }
   }
   const failed = results.filter((r) => !r.ok)
   const sum = (f: (r: CrashResult) => number) => results.reduce((n, r) => n + f(r), 0)
-  console.log(`\n${results.length} runs in ${((Date.now() - started) / 1000).toFixed(0)} s: ${failed.length} failed; duplicate mutations ${sum((r) => r.duplicates.length)}, lost journal entries ${sum((r) => r.lost.length)}, unfinished ops ${sum((r) => r.unfinished)}, not converged ${results.filter((r) => r.finalActions !== 0).length}`)
+  console.log(
+    `\n${results.length} runs in ${
+      ((Date.now() - started) / 1000).toFixed(0)
+    } s: ${failed.length} failed; duplicate mutations ${sum((r) => r.duplicates.length)}, lost journal entries ${
+      sum((r) => r.lost.length)
+    }, unfinished ops ${sum((r) => r.unfinished)}, not converged ${results.filter((r) => r.finalActions !== 0).length}`
+  )
   process.exitCode = failed.length === 0 ? 0 : 1
 }
 

@@ -33,7 +33,13 @@ const heading = (text: string) => Console.log(`\n=== ${text} ${"=".repeat(Math.m
 const layerFor = (sim: RunningSim, stateDir: string, desired: Parameters<typeof DesiredProvider.Static>[0]) => {
   const connection = Layer.effect(
     PveConnection,
-    Effect.orDie(makeConnectionSettings({ url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint }))
+    Effect.orDie(
+      makeConnectionSettings({
+        url: sim.url,
+        token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+        fingerprint: sim.fingerprint
+      })
+    )
   )
   return CoreLive({ gate: { allowKeys: DEMO_ALLOW_KEYS } }).pipe(
     Layer.provideMerge(connection),
@@ -51,7 +57,9 @@ const program = Effect.scoped(Effect.gen(function*() {
   for (const [vmid, lock] of DEMO_LOCKS) sim.cluster.setLock(vmid, lock)
   yield* Console.log(`PVE simulator on ${sim.url} (pinned ${sim.fingerprint.slice(0, 23)}…), state in ${stateDir}`)
   const desired = yield* readDesired(DESIRED)
-  yield* Console.log(`desired state: ${DESIRED} (revision ${desired.revision ?? "-"}); gate allows also: ${DEMO_ALLOW_KEYS.join(", ")}`)
+  yield* Console.log(
+    `desired state: ${DESIRED} (revision ${desired.revision ?? "-"}); gate allows also: ${DEMO_ALLOW_KEYS.join(", ")}`
+  )
 
   return yield* Effect.gen(function*() {
     const reconciler = yield* Reconciler
@@ -61,7 +69,11 @@ const program = Effect.scoped(Effect.gen(function*() {
     const pass = yield* reconciler.runOnce
     yield* heading(`apply (recovered ${recovery.total} unfinished op(s) first)`)
     for (const r of pass.results) {
-      yield* Console.log(`  ${isSuccess(r.outcome) ? "✓" : "✗"} ${r.action.guest.type}/${r.action.guest.vmid} ${r.action._tag}: ${describeOutcome(r.outcome)}`)
+      yield* Console.log(
+        `  ${isSuccess(r.outcome) ? "✓" : "✗"} ${r.action.guest.type}/${r.action.guest.vmid} ${r.action._tag}: ${
+          describeOutcome(r.outcome)
+        }`
+      )
     }
     const mutations = sim.cluster.mutations().filter((m) => m.user === sim.tokenId).length
     yield* Console.log(`  ${mutations} mutation(s) reached PVE in ${pass.durationMillis} ms`)
@@ -69,9 +81,13 @@ const program = Effect.scoped(Effect.gen(function*() {
     const second = yield* reconciler.runOnce
     yield* Console.log(renderPlan(planReport(second.plan, second.observed)))
     const after = sim.cluster.mutations().filter((m) => m.user === sim.tokenId).length
-    yield* Console.log(`\nsecond pass: ${second.results.length} action(s), ${after - mutations} new mutation(s) — converged.`)
+    yield* Console.log(
+      `\nsecond pass: ${second.results.length} action(s), ${after - mutations} new mutation(s) — converged.`
+    )
     const journal = yield* Journal
-    yield* Console.log(`journal: ${(yield* journal.list()).length} op(s) recorded in ${path.join(stateDir, "state.db")}`)
+    yield* Console.log(
+      `journal: ${(yield* journal.list()).length} op(s) recorded in ${path.join(stateDir, "state.db")}`
+    )
     if (!pass.results.every((r) => isSuccess(r.outcome)) || second.plan.actions.length > 0) {
       return yield* Effect.fail(new Error("the demo did not converge"))
     }

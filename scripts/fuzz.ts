@@ -11,7 +11,14 @@
  * Split: 35 % envelopes, 25 % desired state, 20 % config, 18 % response decoders, 2 % client.
  */
 import { performance } from "node:perf_hooks"
-import { fuzzDesired, fuzzEnvelopes, fuzzPveClient, fuzzPveDecoders, fuzzSettings, type TargetReport } from "./lib/fuzzTargets.js"
+import {
+  fuzzDesired,
+  fuzzEnvelopes,
+  fuzzPveClient,
+  fuzzPveDecoders,
+  fuzzSettings,
+  type TargetReport
+} from "./lib/fuzzTargets.js"
 
 const TOTAL = Number(process.env.FUZZ_CASES ?? 100_000)
 const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED)
@@ -26,10 +33,20 @@ const main = async (): Promise<void> => {
     reports.push({ ...report, seconds: (performance.now() - t0) / 1000 })
     const r = reports[reports.length - 1]
     if (r !== undefined) {
-      console.log(`${r.target}: ${r.cases} cases in ${r.seconds.toFixed(1)} s, accepted ${r.accepted}, rejected ${r.rejected}, problems ${r.problems.length}`)
-      console.log(`  rejections by tag: ${Object.entries(r.byTag).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ")}`)
+      console.log(
+        `${r.target}: ${r.cases} cases in ${
+          r.seconds.toFixed(1)
+        } s, accepted ${r.accepted}, rejected ${r.rejected}, problems ${r.problems.length}`
+      )
+      console.log(
+        `  rejections by tag: ${
+          Object.entries(r.byTag).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(", ")
+        }`
+      )
       for (const p of r.problems) console.log(`  PROBLEM ${p}`)
-      for (const [kind, n] of Object.entries(r.findings)) console.log(`  FINDING (typed, but reported as a bug) ${kind}: ${n}`)
+      for (const [kind, n] of Object.entries(r.findings)) {
+        console.log(`  FINDING (typed, but reported as a bug) ${kind}: ${n}`)
+      }
     }
   }
   await timed(() => fuzzEnvelopes(Math.round(TOTAL * 0.35), SEED))
@@ -39,7 +56,11 @@ const main = async (): Promise<void> => {
   await timed(() => fuzzPveClient(Math.max(60, Math.round(TOTAL * 0.02)), SEED))
   const cases = reports.reduce((n, r) => n + r.cases, 0)
   const problems = reports.reduce((n, r) => n + r.problems.length, 0)
-  console.log(`\ntotal ${cases} cases in ${((performance.now() - started) / 1000).toFixed(1)} s: ${problems} problems (crashes, forgeries, unnamed rejections)`)
+  console.log(
+    `\ntotal ${cases} cases in ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s: ${problems} problems (crashes, forgeries, unnamed rejections)`
+  )
   process.exitCode = problems === 0 ? 0 : 1
 }
 

@@ -30,7 +30,9 @@ export const median = (xs: ReadonlyArray<number>): number => {
   const sorted = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b)
   if (sorted.length === 0) return Number.NaN
   const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
+  return sorted.length % 2 === 1
+    ? (sorted[mid] ?? Number.NaN)
+    : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2
 }
 
 /** A figure from per-round pairs: the ratio of each round, then their median and spread. */
@@ -62,7 +64,9 @@ export const verdict = (figure: Figure): boolean | undefined => {
 export const fmtNumber = (n: number, unit: string): string => {
   if (Number.isNaN(n)) return "–"
   const digits = Math.abs(n) >= 100 ? 0 : Math.abs(n) >= 10 ? 1 : Math.abs(n) >= 1 ? 2 : 3
-  return `${n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 })}${unit === "" ? "" : ` ${unit}`}`
+  return `${n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: 0 })}${
+    unit === "" ? "" : ` ${unit}`
+  }`
 }
 
 export const fmtRatio = (figure: Figure): string => {

@@ -14,11 +14,11 @@
  * during a multi-guest apply, and a double crash (killed after the call, then the recovering
  * apply killed while waiting on the task).
  */
+import { Effect, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Redacted } from "effect"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
 import { CLI, cliReady } from "./cliBundle.js"
 
@@ -28,20 +28,51 @@ export const POINTS = ["before-call", "after-call", "waiting", "after-task", "ra
 export type CrashPoint = (typeof POINTS)[number]
 
 const SEEDS: ReadonlyArray<SimGuestSeed> = [
-  { vmid: 100, type: "qemu", status: "running", config: { name: "web", memory: 2048, cores: 2, description: "web server" } },
-  { vmid: 101, type: "lxc", status: "running", config: { hostname: "db", memory: 1024, description: "database", ostype: "debian", rootfs: "local-lvm:vm-101-disk-0,size=8G" } },
+  {
+    vmid: 100,
+    type: "qemu",
+    status: "running",
+    config: { name: "web", memory: 2048, cores: 2, description: "web server" }
+  },
+  {
+    vmid: 101,
+    type: "lxc",
+    status: "running",
+    config: {
+      hostname: "db",
+      memory: 1024,
+      description: "database",
+      ostype: "debian",
+      rootfs: "local-lvm:vm-101-disk-0,size=8G"
+    }
+  },
   { vmid: 102, type: "qemu", status: "stopped", config: { name: "batch", memory: 1024, cores: 1 } },
-  { vmid: 103, type: "lxc", status: "stopped", config: { hostname: "cache", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-103-disk-0,size=8G" } }
+  {
+    vmid: 103,
+    type: "lxc",
+    status: "stopped",
+    config: { hostname: "cache", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-103-disk-0,size=8G" }
+  }
 ]
 
 /** Every guest changes: two starts, a stop, config writes (qemu async = task, lxc sync). */
-const DESIRED = (run: number) => [
-  "guests:",
-  `  "100":`, `    power: stopped`, `    config:`, `      description: "crash run ${run} web"`,
-  `  "101":`, `    config:`, `      description: "crash run ${run} db"`,
-  `  "102":`, `    power: running`, `    config:`, `      description: "crash run ${run} batch"`,
-  `  "103":`, `    power: running`
-].join("\n") + "\n"
+const DESIRED = (run: number) =>
+  [
+    "guests:",
+    `  "100":`,
+    `    power: stopped`,
+    `    config:`,
+    `      description: "crash run ${run} web"`,
+    `  "101":`,
+    `    config:`,
+    `      description: "crash run ${run} db"`,
+    `  "102":`,
+    `    power: running`,
+    `    config:`,
+    `      description: "crash run ${run} batch"`,
+    `  "103":`,
+    `    power: running`
+  ].join("\n") + "\n"
 
 export interface CrashResult {
   readonly point: CrashPoint
@@ -57,29 +88,51 @@ export interface CrashResult {
   readonly ok: boolean
 }
 
-interface Child { readonly code: number | null; readonly signal: string | null; readonly stdout: string; readonly stderr: string }
+interface Child {
+  readonly code: number | null
+  readonly signal: string | null
+  readonly stdout: string
+  readonly stderr: string
+}
 
-const runChild = (args: ReadonlyArray<string>, env: Record<string, string>, killWhen?: { readonly marker?: string; readonly afterMs?: number }) =>
-  Effect.zipRight(Effect.promise(cliReady), Effect.async<Child>((resume) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"]
+const runChild = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  killWhen?: { readonly marker?: string; readonly afterMs?: number }
+) =>
+  Effect.zipRight(
+    Effect.promise(cliReady),
+    Effect.async<Child>((resume) => {
+      const child = spawn(process.execPath, [CLI, ...args], {
+        cwd: ROOT,
+        env: { ...process.env, NO_COLOR: "1", ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let stdout = ""
+      let stderr = ""
+      const timer = killWhen?.afterMs === undefined
+        ? undefined
+        : setTimeout(() => child.kill("SIGKILL"), killWhen.afterMs)
+      child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString()
+      })
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString()
+        if (killWhen?.marker !== undefined && stderr.includes(`FELHOM_TEST_PAUSED ${killWhen.marker}`)) {
+          child.kill("SIGKILL")
+        }
+      })
+      const hard = setTimeout(() => child.kill("SIGKILL"), 90_000)
+      child.on("close", (code, signal) => {
+        clearTimeout(hard)
+        if (timer !== undefined) clearTimeout(timer)
+        resume(Effect.succeed({ code, signal, stdout, stderr }))
+      })
+      return Effect.sync(() => {
+        child.kill("SIGKILL")
+      })
     })
-    let stdout = ""
-    let stderr = ""
-    const timer = killWhen?.afterMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), killWhen.afterMs)
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString()
-      if (killWhen?.marker !== undefined && stderr.includes(`FELHOM_TEST_PAUSED ${killWhen.marker}`)) child.kill("SIGKILL")
-    })
-    const hard = setTimeout(() => child.kill("SIGKILL"), 90_000)
-    child.on("close", (code, signal) => {
-      clearTimeout(hard)
-      if (timer !== undefined) clearTimeout(timer)
-      resume(Effect.succeed({ code, signal, stdout, stderr }))
-    })
-    return Effect.sync(() => { child.kill("SIGKILL") })
-  }))
+  )
 
 const duplicatesOf = (log: ReadonlyArray<SimMutation>): Array<string> => {
   const seen = new Map<string, number>()
@@ -102,9 +155,20 @@ const duplicatesOf = (log: ReadonlyArray<SimMutation>): Array<string> => {
   return out
 }
 
-interface JournalRow { readonly opId: string; readonly vmid: number; readonly action: string; readonly phase: string; readonly upid: string | null }
+interface JournalRow {
+  readonly opId: string
+  readonly vmid: number
+  readonly action: string
+  readonly phase: string
+  readonly upid: string | null
+}
 
-const ACTION_OF: Record<string, ReadonlyArray<string>> = { config: ["SetConfig", "set-config", "setConfig", "config"], start: ["Start", "start"], stop: ["Stop", "stop", "shutdown"], shutdown: ["Stop", "stop", "shutdown"] }
+const ACTION_OF: Record<string, ReadonlyArray<string>> = {
+  config: ["SetConfig", "set-config", "setConfig", "config"],
+  start: ["Start", "start"],
+  stop: ["Stop", "stop", "shutdown"],
+  shutdown: ["Stop", "stop", "shutdown"]
+}
 
 export const runCrashPoint = (point: CrashPoint, run: number) =>
   Effect.scoped(Effect.gen(function*() {
@@ -122,9 +186,15 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
     const apply = ["apply", ...conn, "--desired", desired, "--state-dir", state]
     const killed: Array<string> = []
     const kill = (marker: string | undefined, afterMs?: number) =>
-      Effect.map(runChild(apply, marker === undefined ? {} : { FELHOM_TEST_PAUSE_AT: marker }, { ...(marker === undefined ? {} : { marker }), ...(afterMs === undefined ? {} : { afterMs }) }), (c) => {
-        killed.push(`${marker ?? `t+${afterMs}ms`}: ${c.signal ?? `exit ${c.code}`}`)
-      })
+      Effect.map(
+        runChild(apply, marker === undefined ? {} : { FELHOM_TEST_PAUSE_AT: marker }, {
+          ...(marker === undefined ? {} : { marker }),
+          ...(afterMs === undefined ? {} : { afterMs })
+        }),
+        (c) => {
+          killed.push(`${marker ?? `t+${afterMs}ms`}: ${c.signal ?? `exit ${c.code}`}`)
+        }
+      )
     switch (point) {
       case "random-time":
         // The bundle starts in about 0.3 s on 2 cores; the apply itself takes about 1-2 s more.
@@ -160,15 +230,28 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
     for (const m of mine) {
       const byUpid = m.upid !== undefined && done.some((r) => r.upid === m.upid)
       const byAction = done.some((r) => r.vmid === m.vmid && (ACTION_OF[m.kind] ?? [m.kind]).includes(r.action))
-      if (!byUpid && !byAction) lost.push(`${m.kind} ${m.vmid} (seq ${m.seq}${m.upid === undefined ? "" : `, ${m.upid}`}) has no done op`)
-      else if (m.upid !== undefined && !byUpid) lost.push(`${m.kind} ${m.vmid}: task ${m.upid} is recorded by no done op`)
+      if (!byUpid && !byAction) {
+        lost.push(`${m.kind} ${m.vmid} (seq ${m.seq}${m.upid === undefined ? "" : `, ${m.upid}`}) has no done op`)
+      } else if (m.upid !== undefined && !byUpid) {
+        lost.push(`${m.kind} ${m.vmid}: task ${m.upid} is recorded by no done op`)
+      }
     }
     if (rows.length === 0) lost.push(`journal unreadable: ${journalOut.stderr.slice(0, 200)}`)
     const unfinished = rows.filter((r) => r.phase === "intent" || r.phase === "in-flight").length
     const duplicates = duplicatesOf(mine)
-    const ok = duplicates.length === 0 && lost.length === 0 && unfinished === 0 && finalActions === 0 && final.code === 0 && recovery.code === 0
+    const ok = duplicates.length === 0 && lost.length === 0 && unfinished === 0 && finalActions === 0 &&
+      final.code === 0 && recovery.code === 0
     return {
-      point, run, killed, recoveryExit: recovery.code ?? -1, finalActions, finalExit: final.code ?? -1,
-      mutations: mine.length, duplicates, lost, unfinished, ok
+      point,
+      run,
+      killed,
+      recoveryExit: recovery.code ?? -1,
+      finalActions,
+      finalExit: final.code ?? -1,
+      mutations: mine.length,
+      duplicates,
+      lost,
+      unfinished,
+      ok
     } satisfies CrashResult
   }))

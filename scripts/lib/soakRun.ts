@@ -83,7 +83,12 @@ export interface SoakReport {
 
 const READ_RETRY = { base: "20 millis", retries: 4 } as const
 
-const guestDoc = (round: number, vmids: ReadonlyArray<number>, initialPower: ReadonlyMap<number, string>, flips: Map<number, number>) => {
+const guestDoc = (
+  round: number,
+  vmids: ReadonlyArray<number>,
+  initialPower: ReadonlyMap<number, string>,
+  flips: Map<number, number>
+) => {
   const guests: Record<string, { power?: string; config?: Record<string, string> }> = {}
   vmids.forEach((vmid, i) => {
     const g: { power?: string; config?: Record<string, string> } = {}
@@ -98,7 +103,10 @@ const guestDoc = (round: number, vmids: ReadonlyArray<number>, initialPower: Rea
 }
 
 /** Keeps the latest description per guest across rounds, so a guest not touched keeps its value. */
-const mergeDescriptions = (doc: Record<string, { power?: string; config?: Record<string, string> }>, last: Map<number, string>) => {
+const mergeDescriptions = (
+  doc: Record<string, { power?: string; config?: Record<string, string> }>,
+  last: Map<number, string>
+) => {
   for (const [key, g] of Object.entries(doc)) {
     const vmid = Number(key)
     if (g.config?.description !== undefined) last.set(vmid, g.config.description)
@@ -120,7 +128,12 @@ const runPass = (doc: DesiredState) =>
           const previous = results[results.length - 1]
           if (previous !== undefined && !isSuccess(previous.outcome)) break
           const o: ObservedGuest | undefined = byVmid.get(action.guest.vmid)
-          results.push(yield* engine.run(action as Action, { revision: planned.revision, ...(o === undefined ? {} : { observed: o }) }))
+          results.push(
+            yield* engine.run(action as Action, {
+              revision: planned.revision,
+              ...(o === undefined ? {} : { observed: o })
+            })
+          )
         }
         return results
       }), { concurrency: "unbounded" })
@@ -153,7 +166,8 @@ const duplicates = (log: ReadonlyArray<SimMutation>) => {
 
 const POWER_KIND: Readonly<Record<string, string>> = { start: "start", shutdown: "shutdown", stop: "stop" }
 
-const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> => typeof v === "object" && v !== null && !Array.isArray(v)
+const isRecord = (v: unknown): v is Readonly<Record<string, unknown>> =>
+  typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** Which logged mutations an op's change would show as, or undefined for an op not checked here. */
 const changeOf = (op: OpRecord): { readonly key: string; readonly shows: (m: SimMutation) => boolean } | undefined => {
@@ -167,7 +181,9 @@ const changeOf = (op: OpRecord): { readonly key: string; readonly shows: (m: Sim
     }
   }
   const kind = POWER_KIND[op.action]
-  return kind === undefined ? undefined : { key: `${kind} ${op.vmid}`, shows: (m) => m.kind === kind && m.vmid === op.vmid }
+  return kind === undefined
+    ? undefined
+    : { key: `${kind} ${op.vmid}`, shows: (m) => m.kind === kind && m.vmid === op.vmid }
 }
 
 /**
@@ -176,7 +192,10 @@ const changeOf = (op: OpRecord): { readonly key: string; readonly shows: (m: Sim
  * other op's UPID, and happened after the op's (latest) intent and before the next op asking
  * for the same change began.
  */
-export const journalDisagreements = (records: ReadonlyArray<OpRecord>, log: ReadonlyArray<SimMutation>): ReadonlyArray<string> => {
+export const journalDisagreements = (
+  records: ReadonlyArray<OpRecord>,
+  log: ReadonlyArray<SimMutation>
+): ReadonlyArray<string> => {
   const owner = new Map<string, string>(records.flatMap((r) => (r.upid === null ? [] : [[r.upid, r.opId] as const])))
   const intents = new Map<string, Array<number>>()
   for (const op of records) {
@@ -191,12 +210,15 @@ export const journalDisagreements = (records: ReadonlyArray<OpRecord>, log: Read
     const applied = log.some((m) =>
       op.upid !== null
         ? m.upid === op.upid
-        : change.shows(m) && (m.upid === undefined || owner.get(m.upid) === undefined) && m.at >= op.intentAt && m.at < next
+        : change.shows(m) && (m.upid === undefined || owner.get(m.upid) === undefined) && m.at >= op.intentAt &&
+          m.at < next
     )
     if (op.phase === "done" && !applied && !/no PVE call/.test(op.detail?.message ?? "")) {
       out.push(`${op.opId} ${op.action} ${op.vmid}: done, but PVE never applied it (${op.detail?.message ?? ""})`)
     }
-    if (op.phase === "failed" && applied) out.push(`${op.opId} ${op.action} ${op.vmid}: failed, but PVE applied it (${op.detail?.message ?? ""})`)
+    if (op.phase === "failed" && applied) {
+      out.push(`${op.opId} ${op.action} ${op.vmid}: failed, but PVE applied it (${op.detail?.message ?? ""})`)
+    }
   }
   return out
 }
@@ -207,13 +229,21 @@ const untyped = (r: OpResult): string | undefined =>
     AlreadyApplied: () => undefined,
     Conflict: (c) => (c.detail.length > 0 ? undefined : `${r.opId}: Conflict without detail`),
     Skipped: (s) => (s.reason.length > 0 ? undefined : `${r.opId}: Skipped without reason`),
-    Failed: (f) => (/^[A-Z][A-Za-z]+$/.test(f.errorTag) && f.message.length > 0 ? undefined : `${r.opId}: Failed ${f.errorTag}: ${f.message}`)
+    Failed: (f) => (/^[A-Z][A-Za-z]+$/.test(f.errorTag) && f.message.length > 0
+      ? undefined
+      : `${r.opId}: Failed ${f.errorTag}: ${f.message}`)
   })
 
 const stack = (sim: RunningSim) => {
-  const connection = Layer.effect(PveConnection, Effect.orDie(makeConnectionSettings({
-    url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint, requestTimeout: "5 seconds"
-  })))
+  const connection = Layer.effect(
+    PveConnection,
+    Effect.orDie(makeConnectionSettings({
+      url: sim.url,
+      token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+      fingerprint: sim.fingerprint,
+      requestTimeout: "5 seconds"
+    }))
+  )
   const pve = Pve.layer.pipe(Layer.provide(connection))
   return engineStack({ engine: { readRetry: READ_RETRY, taskDeadline: "30 seconds" } }).pipe(Layer.provideMerge(pve))
 }
@@ -222,9 +252,16 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
   Effect.scoped(Effect.gen(function*() {
     const log = options.log ?? (() => undefined)
     const started = Date.now()
-    const sim = yield* startSimulator({ guests: options.guests, seed: options.seed ?? 7, taskDuration: 5, authFailureDelay: 0 })
+    const sim = yield* startSimulator({
+      guests: options.guests,
+      seed: options.seed ?? 7,
+      taskDuration: 5,
+      authFailureDelay: 0
+    })
     const vmids = [...sim.cluster.guests.keys()].sort((a, b) => a - b)
-    const initialPower = new Map(vmids.map((v) => [v, sim.cluster.guests.get(v)?.running === true ? "running" : "stopped"]))
+    const initialPower = new Map(
+      vmids.map((v) => [v, sim.cluster.guests.get(v)?.running === true ? "running" : "stopped"])
+    )
     const decode = Schema.decodeUnknownSync(DesiredState)
     const flips = new Map<number, number>()
     const lastDescription = new Map<number, string>()
@@ -239,12 +276,18 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
       const journal = yield* Journal
       const errorRate = (options.errorRate ?? 0.2) / 2
       sim.cluster.setFaults({
-        errorRate, errorAfterRate: errorRate, errorStatus: 500,
-        dropBeforeRate: options.dropRate ?? 0.05, dropAfterRate: options.dropRate ?? 0.05
+        errorRate,
+        errorAfterRate: errorRate,
+        errorStatus: 500,
+        dropBeforeRate: options.dropRate ?? 0.05,
+        dropAfterRate: options.dropRate ?? 0.05
       })
       while (ops < options.ops) {
         round++
-        doc = decode({ revision: `soak-${round}`, guests: mergeDescriptions(guestDoc(round, vmids, initialPower, flips), lastDescription) })
+        doc = decode({
+          revision: `soak-${round}`,
+          guests: mergeDescriptions(guestDoc(round, vmids, initialPower, flips), lastDescription)
+        })
         const pass = yield* Effect.either(runPass(doc))
         if (pass._tag === "Left") {
           const e = pass.left as { readonly _tag?: string; readonly message?: string }
@@ -285,22 +328,36 @@ export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown
         if (g === undefined || want === undefined) return false
         const powerOk = want.power === undefined || (want.power === "running") === g.running
         const description = want.config?.["description"]
-        const descriptionOk = description === undefined || (g.config.get("description") ?? "").trim() === String(description).trim()
+        const descriptionOk = description === undefined ||
+          (g.config.get("description") ?? "").trim() === String(description).trim()
         return powerOk && descriptionOk
       }
       const converged = residualActions === 0 && vmids.every(guestConverged)
       const convergedExceptFlagged = vmids.every((vmid) => flaggedVmids.has(vmid) || guestConverged(vmid))
       return {
-        ops, rounds: round, outcomes, failureTags, passFailures, mutations: mine.length,
-        duplicateConfigWrites: dupConfig, duplicatePowerChanges: dupPower, untypedFailures,
+        ops,
+        rounds: round,
+        outcomes,
+        failureTags,
+        passFailures,
+        mutations: mine.length,
+        duplicateConfigWrites: dupConfig,
+        duplicatePowerChanges: dupPower,
+        untypedFailures,
         journalFailedWithoutTag: all.filter((o) => o.phase === "failed" && (o.detail?.errorTag ?? "") === "").length,
         journalUnfinished: all.filter((o) => o.phase === "intent" || o.phase === "in-flight").length,
         journalFailed: all.filter((o) => o.phase === "failed").length,
         journalDone: all.filter((o) => o.phase === "done").length,
-        convergencePasses: convergencePasses + 1, converged, convergedExceptFlagged, residualActions, residual,
+        convergencePasses: convergencePasses + 1,
+        converged,
+        convergedExceptFlagged,
+        residualActions,
+        residual,
         disagreements: journalDisagreements(all, mine),
         needsOperator: flagged.map((o) => `${o.action} ${o.vmid}: ${o.detail?.message ?? ""}`),
-        failedWithoutTagSample: all.filter((o) => o.phase === "failed" && (o.detail?.errorTag ?? "") === "").slice(0, 3).map((o) => `${o.action} ${o.vmid}: ${JSON.stringify(o.detail)}`), seconds: (Date.now() - started) / 1000
+        failedWithoutTagSample: all.filter((o) => o.phase === "failed" && (o.detail?.errorTag ?? "") === "").slice(0, 3)
+          .map((o) => `${o.action} ${o.vmid}: ${JSON.stringify(o.detail)}`),
+        seconds: (Date.now() - started) / 1000
       } satisfies SoakReport
     }).pipe(Effect.provide(stack(sim)))
   }))

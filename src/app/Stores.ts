@@ -38,10 +38,12 @@ export const StoresLive = (options: StoresOptions) => {
     Layer.Layer.Success<typeof db>,
     Layer.Layer.Error<typeof db> | StateDbMissing | StateDirBusy | StateLockError
   > = options.writer === undefined
-    ? Layer.unwrapEffect(Effect.suspend(() =>
-      fs.existsSync(filename) ? Effect.succeed(db) : Effect.fail(new StateDbMissing({ stateDir: options.stateDir }))
-    ))
-    : // The lock is built first and held for as long as the database is open.
-      db.pipe(Layer.provide(StateLock.layer({ stateDir: options.stateDir, ...options.writer })))
+    ? Layer.unwrapEffect(
+      Effect.suspend(() =>
+        fs.existsSync(filename) ? Effect.succeed(db) : Effect.fail(new StateDbMissing({ stateDir: options.stateDir }))
+      )
+    )
+    // The lock is built first and held for as long as the database is open.
+    : db.pipe(Layer.provide(StateLock.layer({ stateDir: options.stateDir, ...options.writer })))
   return Layer.mergeAll(Journal.layer, NonceStore.layer(options.nonces)).pipe(Layer.provideMerge(owned))
 }

@@ -6,8 +6,8 @@
  * Pure: schemas, strict base64, PAE, ed25519 through node:crypto. Key material never leaves
  * this module inside an error or a string other than the explicit PEM exports.
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto"
 import { Either, Schema } from "effect"
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, sign, verify } from "node:crypto"
 
 /** An ed25519 signature is 64 bytes; its canonical padded base64 is 88 characters. */
 export const SIGNATURE_BYTES = 64

@@ -11,8 +11,7 @@ import { NonceStoreFull, OpReplayed, SeqNotIncreasing } from "../state/NonceStor
 export { NonceStoreFull, OpReplayed, SeqNotIncreasing }
 
 /** Quotes an untrusted string for a message, bounded so a refusal cannot flood a log. */
-export const quote = (s: string, max = 80): string =>
-  JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s)
+export const quote = (s: string, max = 80): string => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s)
 
 const Issue = Schema.Struct({ path: Schema.String, message: Schema.String })
 export type Issue = typeof Issue.Type

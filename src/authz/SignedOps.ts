@@ -13,7 +13,7 @@ import { NonceStore, type NonceStoreStorageError } from "../state/NonceStore.js"
 import type { OpPayload } from "./OpPayload.js"
 import type { SignedOpRefused } from "./SignedOpError.js"
 import type { Signers } from "./Signers.js"
-import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS, verify, type VerifiedOp } from "./Verifier.js"
+import { DEFAULT_MAX_LIFETIME_SECONDS, DEFAULT_SKEW_SECONDS, type VerifiedOp, verify } from "./Verifier.js"
 
 export interface SignedOpsOptions {
   /** This agent's id: the only `aud` accepted and the scope of the seq high-water mark. */

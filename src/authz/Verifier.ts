@@ -71,7 +71,9 @@ const timeWindow = (op: OpPayload, now: number, skew: number, maxLifetime: numbe
   if (op.nbf !== undefined && op.nbf > now + skew) {
     return Either.left(new OpNotYetValid({ opId: op.op_id, bound: "nbf", at: op.nbf, now, skew }))
   }
-  if (op.iat > now + skew) return Either.left(new OpNotYetValid({ opId: op.op_id, bound: "iat", at: op.iat, now, skew }))
+  if (op.iat > now + skew) {
+    return Either.left(new OpNotYetValid({ opId: op.op_id, bound: "iat", at: op.iat, now, skew }))
+  }
   if (op.exp - op.iat > maxLifetime) {
     return Either.left(new OpLifetimeTooLong({ opId: op.op_id, iat: op.iat, exp: op.exp, maxLifetime }))
   }
@@ -84,21 +86,32 @@ const capability = (op: OpPayload, valid: ReadonlyArray<Signer>) => {
   const holder = valid.find((s) => needed.every((c) => s.capabilities.has(c)))
   if (holder !== undefined) return Either.right(holder)
   const first = valid[0]
-  return Either.left(new CapabilityMissing({
-    opId: op.op_id,
-    action: op.action.kind,
-    keyids: valid.map((s) => s.keyid),
-    missing: needed.filter((c) => first === undefined || !first.capabilities.has(c))
-  }))
+  return Either.left(
+    new CapabilityMissing({
+      opId: op.op_id,
+      action: op.action.kind,
+      keyids: valid.map((s) => s.keyid),
+      missing: needed.filter((c) => first === undefined || !first.capabilities.has(c))
+    })
+  )
 }
 
 /** The checks without the clock read; `now` in epoch seconds. */
-export const verifyAt = (input: unknown, options: VerifyOptions, now: number): Either.Either<VerifiedOp, VerifyRefused> => {
+export const verifyAt = (
+  input: unknown,
+  options: VerifyOptions,
+  now: number
+): Either.Either<VerifiedOp, VerifyRefused> => {
   const skew = options.skew ?? DEFAULT_SKEW_SECONDS
   const maxLifetime = options.maxLifetime ?? DEFAULT_MAX_LIFETIME_SECONDS
   return Either.gen(function*() {
     // Envelope shape → payload type → known keyid → signature (shared with the hub's desired state).
-    const { envelope, payloadBytes, signers: valid } = yield* verifyEnvelope(input, OP_PAYLOAD_TYPE, options.signers, MAX_ENVELOPE_BYTES)
+    const { envelope, payloadBytes, signers: valid } = yield* verifyEnvelope(
+      input,
+      OP_PAYLOAD_TYPE,
+      options.signers,
+      MAX_ENVELOPE_BYTES
+    )
     const op = yield* decodePayload(payloadBytes)
     if (op.aud !== options.agentId) {
       return yield* Either.left(new WrongAudience({ opId: op.op_id, expected: options.agentId, aud: op.aud }))

@@ -8,7 +8,16 @@
  * envelope again. Once admitted, the op id is spent whatever the gate or engine answer.
  */
 import { Effect, Option, Schema } from "effect"
-import { type Action, HardStop, SetConfig, Shutdown, SnapshotCreate, SnapshotDelete, SnapshotRollback, Start } from "../domain/Action.js"
+import {
+  type Action,
+  HardStop,
+  SetConfig,
+  Shutdown,
+  SnapshotCreate,
+  SnapshotDelete,
+  SnapshotRollback,
+  Start
+} from "../domain/Action.js"
 import { GuestRef } from "../domain/Guest.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
@@ -62,7 +71,11 @@ export const actionOf = (op: OpPayload, guest: GuestRef): Action => {
     case "stop":
       return HardStop.make({ guest })
     case "shutdown":
-      return Shutdown.make({ guest, forceStop: a.forceStop ?? false, ...(a.timeout === undefined ? {} : { timeout: a.timeout }) })
+      return Shutdown.make({
+        guest,
+        forceStop: a.forceStop ?? false,
+        ...(a.timeout === undefined ? {} : { timeout: a.timeout })
+      })
     case "set-config":
       // Empty digest: the engine guards the write with the digest it reads (Action.ts).
       return SetConfig.make({ guest, set: a.set, delete: a.delete, digest: op.precondition?.digest ?? "" })
@@ -93,9 +106,16 @@ const resolveGuest = (op: OpPayload) =>
     const rows = yield* pve.guests
     const row = rows.find((r) => r.vmid === op.target.vmid)
     const ref = row === undefined ? undefined : decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
-    if (ref === undefined || ref._tag === "None") return yield* new SubmitGuestNotFound({ opId: op.op_id, vmid: op.target.vmid })
+    if (ref === undefined || ref._tag === "None") {
+      return yield* new SubmitGuestNotFound({ opId: op.op_id, vmid: op.target.vmid })
+    }
     if (!owns(ownership, ref.value.node)) {
-      return yield* new SubmitGuestElsewhere({ opId: op.op_id, vmid: op.target.vmid, node: ref.value.node, agentNode: ownership.node ?? "" })
+      return yield* new SubmitGuestElsewhere({
+        opId: op.op_id,
+        vmid: op.target.vmid,
+        node: ref.value.node,
+        agentNode: ownership.node ?? ""
+      })
     }
     return ref.value
   })
@@ -118,7 +138,11 @@ export const submitSignedOp = (
     const engine = yield* Engine
     const verified = yield* signed.verifyOnly(envelope)
     // Only a verified op id is named in the trace: an unverified one is whatever the sender wrote.
-    yield* Effect.annotateCurrentSpan({ "op.id": verified.op.op_id, vmid: verified.op.target.vmid, action: verified.op.action.kind })
+    yield* Effect.annotateCurrentSpan({
+      "op.id": verified.op.op_id,
+      vmid: verified.op.target.vmid,
+      action: verified.op.action.kind
+    })
     const guest = yield* resolveGuest(verified.op)
     // Verifies again (cheap) and admits atomically: of two concurrent submits, one is admitted.
     const admitted = yield* signed.check(envelope)

@@ -6,6 +6,7 @@
  * verified and the signers who signed them; decoding those bytes is the caller's next step. Pure.
  */
 import { Either, ParseResult } from "effect"
+import { parseStrictJson } from "../domain/strictJson.js"
 import { decodeBase64Strict, decodeEnvelope, type Envelope, pae, verifySignature } from "./Envelope.js"
 import {
   EnvelopeMalformed,
@@ -17,7 +18,6 @@ import {
   UnknownSigner
 } from "./SignedOpError.js"
 import type { Signer, Signers } from "./Signers.js"
-import { parseStrictJson } from "../domain/strictJson.js"
 
 export type EnvelopeRefused = EnvelopeMalformed | PayloadTypeUnsupported | NoSigners | UnknownSigner | SignatureInvalid
 
@@ -69,8 +69,10 @@ const parseInput = (input: unknown, maxBytes: number): Either.Either<unknown, En
 }
 
 const shape = (input: unknown, maxBytes: number): Either.Either<Envelope, EnvelopeMalformed> =>
-  Either.flatMap(parseInput(input, maxBytes), (json) =>
-    Either.mapLeft(decodeEnvelope(json), (e) => new EnvelopeMalformed({ issues: issuesOf(e) })))
+  Either.flatMap(
+    parseInput(input, maxBytes),
+    (json) => Either.mapLeft(decodeEnvelope(json), (e) => new EnvelopeMalformed({ issues: issuesOf(e) }))
+  )
 
 const knownSigners = (envelope: Envelope, signers: Signers) => {
   if (signers.byKeyId.size === 0) return Either.left(new NoSigners({ reason: signers.emptyReason }))
@@ -112,7 +114,9 @@ export const verifyEnvelope = (
   Either.gen(function*() {
     const envelope = yield* shape(input, maxBytes)
     if (envelope.payloadType !== payloadType) {
-      return yield* Either.left(new PayloadTypeUnsupported({ payloadType: envelope.payloadType, expected: payloadType }))
+      return yield* Either.left(
+        new PayloadTypeUnsupported({ payloadType: envelope.payloadType, expected: payloadType })
+      )
     }
     const known = yield* knownSigners(envelope, signers)
     // The shape step already proved the payload is canonical base64.

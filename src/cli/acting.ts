@@ -8,8 +8,8 @@ import { Console, Effect, Layer, Option } from "effect"
 import { CoreLive } from "../app/Agent.js"
 import type { CommandOutput } from "../app/requests.js"
 import { StoresLive } from "../app/Stores.js"
-import { gatePolicyConfig } from "../gate/Gate.js"
 import type { ControlRequest } from "../daemon/controlProtocol.js"
+import { gatePolicyConfig } from "../gate/Gate.js"
 import { DesiredProvider } from "../reconcile/DesiredProvider.js"
 import { nodeScopeConfig } from "../reconcile/NodeScope.js"
 import type { ActingConnectionFlags } from "./connection.js"
@@ -26,9 +26,13 @@ export const writerLayer = (
   flags: ActingConnectionFlags,
   options: { readonly stateDir: string; readonly command: string; readonly wait: boolean }
 ) =>
-  Layer.unwrapEffect(Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))).pipe(
+  Layer.unwrapEffect(
+    Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))
+  ).pipe(
     Layer.provideMerge(Layer.unwrapEffect(Effect.map(requireConnection(flags, options.stateDir), connectionLayer))),
-    Layer.provideMerge(StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })),
+    Layer.provideMerge(
+      StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })
+    ),
     // Acting commands run a document they were handed (Reconciler.runWith), never a provider's.
     Layer.provide(DesiredProvider.Empty)
   )

@@ -25,8 +25,9 @@ export const applyHandler = (flags: ApplyFlags) =>
       stateDir: flags.stateDir,
       json: flags.json,
       request: { v: 1, command: "apply", desired: encodeDesired(desired), allowKeys },
-      local: Effect.flatMap(recoverFirst, (recovery) => applyRequest(desired, { allowKeys, recovery, source: flags.desired })).pipe(
-        Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "apply", wait: flags.wait }))
-      )
+      local: Effect.flatMap(recoverFirst, (recovery) =>
+        applyRequest(desired, { allowKeys, recovery, source: flags.desired })).pipe(
+          Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "apply", wait: flags.wait }))
+        )
     })
   }).pipe(Effect.provide(stderrLogger))

@@ -8,7 +8,10 @@ import { Config, type Option } from "effect"
 
 /** A text option that falls back to an environment variable, which its description names. */
 const fromEnv = (name: string, env: string, description: string) =>
-  Options.text(name).pipe(Options.withFallbackConfig(Config.string(env)), Options.withDescription(`${description} (env ${env})`))
+  Options.text(name).pipe(
+    Options.withFallbackConfig(Config.string(env)),
+    Options.withDescription(`${description} (env ${env})`)
+  )
 
 export const connectionOptions = {
   pveUrl: fromEnv("pve-url", "FELHOM_PVE_URL", "PVE API base URL, e.g. https://pve1:8006"),
@@ -18,7 +21,11 @@ export const connectionOptions = {
     "FELHOM_PVE_FINGERPRINT",
     "pin the PVE leaf certificate's SHA-256 (AB:CD:… as in GET /nodes ssl_fingerprint)"
   ).pipe(Options.optional),
-  caFile: fromEnv("ca-file", "FELHOM_PVE_CA_FILE", "CA certificate (PEM) that signed PVE's certificate, e.g. pve-root-ca.pem").pipe(
+  caFile: fromEnv(
+    "ca-file",
+    "FELHOM_PVE_CA_FILE",
+    "CA certificate (PEM) that signed PVE's certificate, e.g. pve-root-ca.pem"
+  ).pipe(
     Options.optional
   ),
   insecureHttp: Options.boolean("insecure-http").pipe(
@@ -34,10 +41,18 @@ export const connectionOptions = {
  */
 export const actingConnectionOptions = {
   ...connectionOptions,
-  pveUrl: fromEnv("pve-url", "FELHOM_PVE_URL", "PVE API base URL, e.g. https://pve1:8006; only without a running daemon").pipe(
+  pveUrl: fromEnv(
+    "pve-url",
+    "FELHOM_PVE_URL",
+    "PVE API base URL, e.g. https://pve1:8006; only without a running daemon"
+  ).pipe(
     Options.optional
   ),
-  tokenFile: fromEnv("token-file", "FELHOM_PVE_TOKEN_FILE", "file holding USER@REALM!TOKENID=SECRET; only without a running daemon").pipe(
+  tokenFile: fromEnv(
+    "token-file",
+    "FELHOM_PVE_TOKEN_FILE",
+    "file holding USER@REALM!TOKENID=SECRET; only without a running daemon"
+  ).pipe(
     Options.optional
   )
 }

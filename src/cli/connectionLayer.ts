@@ -10,7 +10,9 @@ import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
 import { parsePveToken } from "../pve/PveToken.js"
 import type { ActingConnectionFlags, ConnectionFlags } from "./connection.js"
 
-export class FileUnreadable extends Data.TaggedError("FileUnreadable")<{ readonly what: string; readonly path: string; readonly reason: string }> {
+export class FileUnreadable
+  extends Data.TaggedError("FileUnreadable")<{ readonly what: string; readonly path: string; readonly reason: string }>
+{
   override get message(): string {
     return `cannot read ${this.what} ${this.path}: ${this.reason}`
   }
@@ -27,22 +29,29 @@ export class ConnectionMissing extends Data.TaggedError("ConnectionMissing")<{
   readonly missing: ReadonlyArray<string>
 }> {
   override get message(): string {
-    return `no daemon serves ${this.stateDir}, so this command connects to PVE itself: missing ${this.missing.join(", ")}`
+    return `no daemon serves ${this.stateDir}, so this command connects to PVE itself: missing ${
+      this.missing.join(", ")
+    }`
   }
 }
 
 /** The acting command's connection, now that it runs here: URL and token are required. */
-export const requireConnection = (flags: ActingConnectionFlags, stateDir: string): Effect.Effect<ConnectionFlags, ConnectionMissing> =>
+export const requireConnection = (
+  flags: ActingConnectionFlags,
+  stateDir: string
+): Effect.Effect<ConnectionFlags, ConnectionMissing> =>
   Option.match(Option.all({ pveUrl: flags.pveUrl, tokenFile: flags.tokenFile }), {
     onSome: ({ pveUrl, tokenFile }) => Effect.succeed({ ...flags, pveUrl, tokenFile }),
     onNone: () =>
-      Effect.fail(new ConnectionMissing({
-        stateDir,
-        missing: [
-          ...(Option.isNone(flags.pveUrl) ? ["--pve-url (or FELHOM_PVE_URL)"] : []),
-          ...(Option.isNone(flags.tokenFile) ? ["--token-file (or FELHOM_PVE_TOKEN_FILE)"] : [])
-        ]
-      }))
+      Effect.fail(
+        new ConnectionMissing({
+          stateDir,
+          missing: [
+            ...(Option.isNone(flags.pveUrl) ? ["--pve-url (or FELHOM_PVE_URL)"] : []),
+            ...(Option.isNone(flags.tokenFile) ? ["--token-file (or FELHOM_PVE_TOKEN_FILE)"] : [])
+          ]
+        })
+      )
   })
 
 /** The `PveConnection` described by the flags, validated before anything connects. */

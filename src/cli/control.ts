@@ -11,14 +11,18 @@ import type { CommandOutput } from "../app/requests.js"
 import { CONTROL_SOCKET, type ControlRequest, decodeReply } from "../daemon/controlProtocol.js"
 
 /** The daemon refused or failed the request; its message is the command's error line. */
-export class DaemonRefused extends Data.TaggedError("DaemonRefused")<{ readonly tag: string; readonly reason: string }> {
+export class DaemonRefused
+  extends Data.TaggedError("DaemonRefused")<{ readonly tag: string; readonly reason: string }>
+{
   override get message(): string {
     return this.reason
   }
 }
 
 /** A daemon's socket exists but could not be used (permissions, a broken answer, a hang-up). */
-export class DaemonUnreachable extends Data.TaggedError("DaemonUnreachable")<{ readonly socket: string; readonly reason: string }> {
+export class DaemonUnreachable
+  extends Data.TaggedError("DaemonUnreachable")<{ readonly socket: string; readonly reason: string }>
+{
   override get message(): string {
     return `the running daemon (${this.socket}) ${this.reason}`
   }
@@ -67,18 +71,25 @@ export const askDaemon = (
           buffer = buffer.slice(newline + 1)
           newline = buffer.indexOf("\n")
           const reply = decodeReply(line)
-          if (Either.isLeft(reply)) return settle(unreachable(`sent an answer this CLI does not understand: ${reply.left.message}`))
+          if (Either.isLeft(reply)) {
+            return settle(unreachable(`sent an answer this CLI does not understand: ${reply.left.message}`))
+          }
           const r = reply.right
           switch (r.type) {
             case "accepted":
               if (options.quiet === true) break
               process.stderr.write(
-                `felhom-agent: handed to the running daemon (PID ${r.pid})${r.ready ? "" : "; waiting for its start-up recovery"}\n`
+                `felhom-agent: handed to the running daemon (PID ${r.pid})${
+                  r.ready ? "" : "; waiting for its start-up recovery"
+                }\n`
               )
               break
             case "output":
               return settle(Either.right(Option.some({
-                exitCode: r.exitCode, text: r.text, json: r.json, ...(r.error === undefined ? {} : { error: r.error })
+                exitCode: r.exitCode,
+                text: r.text,
+                json: r.json,
+                ...(r.error === undefined ? {} : { error: r.error })
               })))
             case "error":
               return settle(Either.left(new DaemonRefused({ tag: r.tag, reason: r.message })))
@@ -88,10 +99,18 @@ export const askDaemon = (
       conn.on("error", (e) => {
         const code = codeOf(e)
         if (!connected && code !== undefined && NO_DAEMON.has(code)) return settle(Either.right(Option.none()))
-        settle(unreachable(code === "EACCES" ? "refused the connection: run as root or as the daemon's user" : `failed: ${e.message}`))
+        settle(
+          unreachable(
+            code === "EACCES" ? "refused the connection: run as root or as the daemon's user" : `failed: ${e.message}`
+          )
+        )
       })
       conn.on("close", () =>
-        settle(unreachable("closed the connection before answering; the request may have run: see `felhom-agent journal list`")))
+        settle(
+          unreachable(
+            "closed the connection before answering; the request may have run: see `felhom-agent journal list`"
+          )
+        ))
       return Effect.sync(() => conn.destroy())
     }),
     Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })

@@ -20,12 +20,17 @@ const ignoreRepeatedSigterm = Effect.acquireRelease(
     let seen = 0
     const onTerm = () => {
       seen += 1
-      if (seen > 1) process.stderr.write("felhom-agent: already stopping (bounded by shutdownGrace); SIGKILL stops at once\n")
+      if (seen > 1) {
+        process.stderr.write("felhom-agent: already stopping (bounded by shutdownGrace); SIGKILL stops at once\n")
+      }
     }
     process.on("SIGTERM", onTerm)
     return onTerm
   }),
-  (onTerm) => Effect.sync(() => { process.off("SIGTERM", onTerm) })
+  (onTerm) =>
+    Effect.sync(() => {
+      process.off("SIGTERM", onTerm)
+    })
 )
 
 /** The body of `felhom-agent daemon` (commands/daemon.ts). */

@@ -17,7 +17,6 @@ export const OPTION_ENV: Readonly<Record<string, string>> = {
   "--config": "FELHOM_CONFIG"
 }
 
-// eslint-disable-next-line no-control-regex
 const ANSI = /\u001b\[[0-9;]*m/g
 
 export const stripAnsi = (text: string): string => text.replace(ANSI, "")
@@ -34,7 +33,9 @@ export const argumentErrorLines = (printed: string): ReadonlyArray<string> => {
     ]
   }
   const unknown = lines.map((l) => /^Received unknown argument: '([^']+)'$/.exec(l)?.[1]).find((a) => a !== undefined)
-  if (unknown !== undefined) return [`felhom-agent: unknown argument '${unknown}'`, "  see --help for this command's options"]
+  if (unknown !== undefined) {
+    return [`felhom-agent: unknown argument '${unknown}'`, "  see --help for this command's options"]
+  }
   const [first, ...rest] = lines
   if (first === undefined) return ["felhom-agent: invalid arguments", "  see --help"]
   return [`felhom-agent: ${first}${rest.length > 0 ? ` (and ${rest.length} more)` : ""}`, "  see --help"]

@@ -19,7 +19,15 @@ const row = (g: ClusterGuest) => ({
 })
 
 const table = (rows: ReadonlyArray<ReturnType<typeof row>>): string => {
-  const header = { vmid: "VMID", node: "NODE", type: "TYPE", status: "STATUS", lock: "LOCK", name: "NAME", tags: "TAGS" }
+  const header = {
+    vmid: "VMID",
+    node: "NODE",
+    type: "TYPE",
+    status: "STATUS",
+    lock: "LOCK",
+    name: "NAME",
+    tags: "TAGS"
+  }
   const all = [header, ...rows.map((r) => ({ ...r, vmid: String(r.vmid) }))]
   const keys = Object.keys(header) as Array<keyof typeof header>
   const widths = keys.map((k) => Math.max(...all.map((r) => r[k].length)))

@@ -23,7 +23,17 @@ const table = (ops: ReadonlyArray<OpRecord>): string => {
   if (ops.length === 0) return "The journal is empty."
   const rows = [
     ["OP", "PHASE", "VMID", "ACTION", "TRY", "INTENT", "DETAIL"],
-    ...ops.map((o) => [o.opId.slice(0, 12), o.phase, String(o.vmid), o.action, String(o.attempt), time(o.intentAt), o.detail?.message ?? ""])
+    ...ops.map((
+      o
+    ) => [
+      o.opId.slice(0, 12),
+      o.phase,
+      String(o.vmid),
+      o.action,
+      String(o.attempt),
+      time(o.intentAt),
+      o.detail?.message ?? ""
+    ])
   ]
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? []
   return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n")
@@ -40,7 +50,11 @@ const details = (op: OpRecord, history: ReadonlyArray<PhaseEntry>): string =>
     `inverse   ${op.inverse === null ? "(none recorded)" : JSON.stringify(op.inverse)}`,
     "history:",
     ...history.map((h) => {
-      const extra = [h.upid ?? "", h.detail?.exitstatus === undefined ? "" : `exit ${h.detail.exitstatus}`, h.detail?.message ?? ""]
+      const extra = [
+        h.upid ?? "",
+        h.detail?.exitstatus === undefined ? "" : `exit ${h.detail.exitstatus}`,
+        h.detail?.message ?? ""
+      ]
       return `  ${time(h.at)}  ${h.phase.padEnd(14)} ${extra.filter((x) => x !== "").join("  ")}`
     })
   ].join("\n")

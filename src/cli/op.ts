@@ -7,13 +7,13 @@
 import { FileSystem, Path } from "@effect/platform"
 import { Clock, Console, Data, Effect, Either, Option } from "effect"
 import { generateKeyPairSync, randomUUID } from "node:crypto"
-import { setExitCode } from "./run.js"
 import { keyIdOf, parsePrivateKey, signEnvelope } from "../authz/Envelope.js"
-import { type OpFlags, payloadFromFlags } from "./opFlags.js"
 import { decodeOpPayload, OP_PAYLOAD_TYPE } from "../authz/OpPayload.js"
 import { loadSigners } from "../authz/Signers.js"
-import { VERIFY_STEPS, verify } from "../authz/Verifier.js"
+import { verify, VERIFY_STEPS } from "../authz/Verifier.js"
 import type { GenerateFlags, SignFlags, VerifyFlags } from "./commands/op.js"
+import { type OpFlags, payloadFromFlags } from "./opFlags.js"
+import { setExitCode } from "./run.js"
 
 /** A CLI input problem (bad key file, invalid payload); one line, exit 1 (cli/run.ts). */
 export class OpCliError extends Data.TaggedError("OpCliError")<{ readonly reason: string }> {
@@ -77,7 +77,9 @@ const payloadBytes = (flags: SignFlags) =>
         catch: () => new OpCliError({ reason: `${flags.payload.pipe(Option.getOrElse(() => ""))} is not UTF-8 JSON` })
       })
       const decoded = decodeOpPayload(json)
-      if (Either.isLeft(decoded)) return yield* new OpCliError({ reason: `payload is not a valid op: ${decoded.left.message}` })
+      if (Either.isLeft(decoded)) {
+        return yield* new OpCliError({ reason: `payload is not a valid op: ${decoded.left.message}` })
+      }
       return bytes
     }
     const opFlags: OpFlags = {

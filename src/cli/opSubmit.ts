@@ -10,20 +10,22 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Layer, Option } from "effect"
 import * as os from "node:os"
 import { recoverFirst, submitRequest } from "../app/requests.js"
-import { runActing, writerLayer } from "./acting.js"
-import type { SubmitFlags } from "./commands/op.js"
-import { fileErrorReason } from "../domain/fileError.js"
-import { FileUnreadable } from "./connectionLayer.js"
-import { stderrLogger } from "./state.js"
 import { SignedOps } from "../authz/SignedOps.js"
 import { loadSigners, noSigners } from "../authz/Signers.js"
+import { fileErrorReason } from "../domain/fileError.js"
+import { runActing, writerLayer } from "./acting.js"
+import type { SubmitFlags } from "./commands/op.js"
+import { FileUnreadable } from "./connectionLayer.js"
+import { stderrLogger } from "./state.js"
 
 /** The body of `felhom-agent op submit` (commands/op.ts). */
 export const submitHandler = (flags: SubmitFlags) =>
   Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const bytes = yield* fs.readFile(flags.file).pipe(
-      Effect.mapError((e) => new FileUnreadable({ what: "envelope file", path: flags.file, reason: fileErrorReason(e) }))
+      Effect.mapError((e) =>
+        new FileUnreadable({ what: "envelope file", path: flags.file, reason: fileErrorReason(e) })
+      )
     )
     const local = Effect.gen(function*() {
       const signers = yield* Option.match(flags.signers, {
@@ -42,7 +44,12 @@ export const submitHandler = (flags: SubmitFlags) =>
     yield* runActing({
       stateDir: flags.stateDir,
       json: flags.json,
-      request: { v: 1, command: "submit", envelope: Buffer.from(bytes).toString("base64"), safetySnapshot: flags.safetySnapshot },
+      request: {
+        v: 1,
+        command: "submit",
+        envelope: Buffer.from(bytes).toString("base64"),
+        safetySnapshot: flags.safetySnapshot
+      },
       local
     })
   }).pipe(Effect.provide(stderrLogger))

@@ -36,17 +36,25 @@ export const keysOf = (option: Option.Option<string>): ReadonlyArray<string> =>
 export const planExitCode = (report: PlanReport): number => (report.actionCount > 0 ? 2 : 0)
 
 /** Observes the cluster and reports the plan for `desired`, marking what the gate would refuse. */
-export const planNow = (desired: DesiredState, gate: GatePolicy = {}, allowKeys: ReadonlyArray<string> = [], source = "the document") =>
-  Effect.flatMap(Effect.flatMap(NodeScope, (scope) => scope.current), ({ node }) =>
-  Effect.flatMap(observe(desired, {}, node), (observed) => {
-    const planned = plan(desired, observed, { node })
-    // Config PVE's schema refuses for the guest's type: the document is refused, nothing planned.
-    if (planned.invalid.length > 0) return Effect.fail(new DesiredStateInvalid({ source, issues: planned.invalid }))
-    return Effect.succeed(planReport(planned, observed, (action) => {
-      const refused = plannedRefusal(gate, action, { allowKeys })
-      return refused === undefined ? undefined : { message: refused.message, keys: refused.keys }
-    }))
-  }))
+export const planNow = (
+  desired: DesiredState,
+  gate: GatePolicy = {},
+  allowKeys: ReadonlyArray<string> = [],
+  source = "the document"
+) =>
+  Effect.flatMap(
+    Effect.flatMap(NodeScope, (scope) => scope.current),
+    ({ node }) =>
+      Effect.flatMap(observe(desired, {}, node), (observed) => {
+        const planned = plan(desired, observed, { node })
+        // Config PVE's schema refuses for the guest's type: the document is refused, nothing planned.
+        if (planned.invalid.length > 0) return Effect.fail(new DesiredStateInvalid({ source, issues: planned.invalid }))
+        return Effect.succeed(planReport(planned, observed, (action) => {
+          const refused = plannedRefusal(gate, action, { allowKeys })
+          return refused === undefined ? undefined : { message: refused.message, keys: refused.keys }
+        }))
+      })
+  )
 
 /** The body of `felhom-agent plan` (commands/plan.ts). */
 export const planHandler = (flags: PlanFlags) =>
@@ -56,6 +64,8 @@ export const planHandler = (flags: PlanFlags) =>
     yield* Console.log(flags.json ? JSON.stringify(report, null, 2) : renderPlan(report))
     yield* setExitCode(planExitCode(report))
   }).pipe(
-    Effect.provide(Layer.unwrapEffect(Effect.map(nodeScopeConfig, NodeScope.layer)).pipe(Layer.provideMerge(pveLayer(flags)))),
+    Effect.provide(
+      Layer.unwrapEffect(Effect.map(nodeScopeConfig, NodeScope.layer)).pipe(Layer.provideMerge(pveLayer(flags)))
+    ),
     Effect.provide(stderrLogger)
   )

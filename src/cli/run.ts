@@ -8,16 +8,22 @@ import { ValidationError } from "@effect/cli"
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { teardown } from "../daemon/Logging.js"
-import { stderrLogger } from "./state.js"
 import { argumentErrorLines, colourAllowed, formatHelp, helpWidth } from "./errorLines.js"
+import { stderrLogger } from "./state.js"
 
 // The exit code is a property of the process, so it lives at module level.
 let requestedExit = 0
 /** A command that succeeds but has something to signal (e.g. `plan` found changes = 2). */
-export const setExitCode = (code: number) => Effect.sync(() => { requestedExit = code })
+export const setExitCode = (code: number) =>
+  Effect.sync(() => {
+    requestedExit = code
+  })
 
 const describe = (error: unknown): string => {
-  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" && error.message !== "") {
+  if (
+    typeof error === "object" && error !== null && "message" in error && typeof error.message === "string" &&
+    error.message !== ""
+  ) {
     return error.message
   }
   return String(error)
@@ -39,7 +45,12 @@ const cliConsole = (base: Console.Console): Console.Console => ({
     const text = args.map(String).join(" ")
     if (!text.includes("\u001b[")) return base.log(...args)
     const colour = colourAllowed(process.env, process.stdout.isTTY === true)
-    return base.log(formatHelp(text, { colour, width: helpWidth(process.env, process.stdout.isTTY === true ? process.stdout.columns : undefined) }))
+    return base.log(
+      formatHelp(text, {
+        colour,
+        width: helpWidth(process.env, process.stdout.isTTY === true ? process.stdout.columns : undefined)
+      })
+    )
   }
 })
 
@@ -53,11 +64,23 @@ export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.Valid
       Effect.catchAll((error) =>
         // @effect/cli has already printed what was wrong with the arguments.
         ValidationError.isValidationError(error)
-          ? Effect.sync(() => { requestedExit = 1 })
-          : Effect.zipRight(Console.error(`felhom-agent: ${describe(error)}`), Effect.sync(() => { requestedExit = 1 }))
+          ? Effect.sync(() => {
+            requestedExit = 1
+          })
+          : Effect.zipRight(
+            Console.error(`felhom-agent: ${describe(error)}`),
+            Effect.sync(() => {
+              requestedExit = 1
+            })
+          )
       ),
       Effect.catchAllDefect((defect) =>
-        Effect.zipRight(Console.error(`felhom-agent: internal error: ${describe(defect)}`), Effect.sync(() => { requestedExit = 1 }))
+        Effect.zipRight(
+          Console.error(`felhom-agent: internal error: ${describe(defect)}`),
+          Effect.sync(() => {
+            requestedExit = 1
+          })
+        )
       )
     ),
     {

@@ -12,7 +12,9 @@ import { runActing, writerLayer } from "./acting.js"
 import type { SelftestFlags } from "./commands/selftest.js"
 import { stderrLogger } from "./state.js"
 
-export class ReportUnwritable extends Data.TaggedError("ReportUnwritable")<{ readonly path: string; readonly reason: string }> {
+export class ReportUnwritable
+  extends Data.TaggedError("ReportUnwritable")<{ readonly path: string; readonly reason: string }>
+{
   override get message(): string {
     return `cannot write the selftest report ${this.path}: ${this.reason}`
   }

@@ -27,7 +27,7 @@ export const simHandler = (flags: SimFlags) =>
       taskDuration: flags.taskMillis,
       https: !flags.http
     })
-    if (Option.isNone(flags.guests)) for (const [vmid, lock] of DEMO_LOCKS) sim.cluster.setLock(vmid, lock)
+    if (Option.isNone(flags.guests)) { for (const [vmid, lock] of DEMO_LOCKS) sim.cluster.setLock(vmid, lock) }
     const dir = yield* Option.match(flags.stateDir, {
       onNone: () => fs.makeTempDirectory({ prefix: "felhom-sim-" }),
       onSome: (d) => Effect.as(fs.makeDirectory(d, { recursive: true }), d)

@@ -14,7 +14,9 @@ export const stateOptions = {
   stateDir: Options.text("state-dir").pipe(
     Options.withFallbackConfig(Config.string("FELHOM_STATE_DIR")),
     Options.withDefault(DEFAULT_STATE_DIR),
-    Options.withDescription(`directory of state.db, the op journal (env FELHOM_STATE_DIR; default ${DEFAULT_STATE_DIR})`)
+    Options.withDescription(
+      `directory of state.db, the op journal (env FELHOM_STATE_DIR; default ${DEFAULT_STATE_DIR})`
+    )
   )
 }
 

@@ -4,9 +4,9 @@
  * status` answers for a unit that is not active.
  */
 import { Console, Effect, Option } from "effect"
+import type { StatusFlags } from "./commands/status.js"
 import { askDaemon } from "./control.js"
 import { setExitCode } from "./run.js"
-import type { StatusFlags } from "./commands/status.js"
 import { stderrLogger } from "./state.js"
 
 export const NOT_RUNNING_EXIT = 3

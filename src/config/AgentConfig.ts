@@ -8,7 +8,7 @@ import { FileSystem, Path } from "@effect/platform"
 import { Config, Context, Data, Effect, Layer, Option, ParseResult, Redacted, Schema } from "effect"
 import * as os from "node:os"
 import * as Yaml from "yaml"
-import { type PveToken, parsePveToken } from "../pve/PveToken.js"
+import { parsePveToken, type PveToken } from "../pve/PveToken.js"
 import { AGENT_ID_PATTERN, Settings } from "./settings.js"
 
 export class ConfigInvalid extends Data.TaggedError("ConfigInvalid")<{
@@ -72,24 +72,52 @@ const readConfigFile = (path: string) =>
     const text = yield* Effect.mapError(fs.readFileString(path), (e) =>
       new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: `cannot read: ${e.message}` }] }))
     const doc = yield* Effect.try({
-      try: () => Yaml.parse(text) as unknown,
+      try: () =>
+        Yaml.parse(text) as unknown,
       // The parser's message may quote file content; keep only its position.
-      catch: (e) => new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: `not valid YAML/JSON${e instanceof Yaml.YAMLParseError ? ` at line ${e.linePos?.[0]?.line ?? "?"}` : ""}` }] })
+      catch: (e) =>
+        new ConfigInvalid({
+          source: path,
+          issues: [{
+            path: "(file)",
+            message: `not valid YAML/JSON${
+              e instanceof Yaml.YAMLParseError ? ` at line ${e.linePos?.[0]?.line ?? "?"}` : ""
+            }`
+          }]
+        })
     })
     if (doc === null || doc === undefined) return {}
-    if (!isRecord(doc)) return yield* new ConfigInvalid({ source: path, issues: [{ path: "(file)", message: "expected a mapping of settings" }] })
+    if (!isRecord(doc)) {
+      return yield* new ConfigInvalid({
+        source: path,
+        issues: [{ path: "(file)", message: "expected a mapping of settings" }]
+      })
+    }
     return doc
   })
 
 const withEnv = (raw: Raw) =>
-  Effect.reduce(ENV_KEYS, raw, (acc, [name, path]) =>
-    Effect.map(Effect.orDie(Config.option(Config.string(name))), Option.match({ onNone: () => acc, onSome: (v) => setPath(acc, path, v) })))
+  Effect.reduce(
+    ENV_KEYS,
+    raw,
+    (acc, [name, path]) =>
+      Effect.map(
+        Effect.orDie(Config.option(Config.string(name))),
+        Option.match({ onNone: () => acc, onSome: (v) => setPath(acc, path, v) })
+      )
+  )
 
 /** Cross-key rules the per-key schema cannot state. */
 const consistency = (s: Settings): ReadonlyArray<Issue> => [
-  ...(s.desired.source === "file" && s.desired.file === undefined ? [{ path: "desired.file", message: "is required when desired.source is \"file\"" }] : []),
-  ...(s.desired.source === "hub" && s.hub === undefined ? [{ path: "hub", message: "is required when desired.source is \"hub\"" }] : []),
-  ...(s.pve.fingerprint !== undefined && s.pve.caFile !== undefined ? [{ path: "pve.fingerprint", message: "give either pve.fingerprint or pve.caFile, not both" }] : [])
+  ...(s.desired.source === "file" && s.desired.file === undefined
+    ? [{ path: "desired.file", message: "is required when desired.source is \"file\"" }]
+    : []),
+  ...(s.desired.source === "hub" && s.hub === undefined
+    ? [{ path: "hub", message: "is required when desired.source is \"hub\"" }]
+    : []),
+  ...(s.pve.fingerprint !== undefined && s.pve.caFile !== undefined
+    ? [{ path: "pve.fingerprint", message: "give either pve.fingerprint or pve.caFile, not both" }]
+    : [])
 ]
 
 type Issue = { readonly path: string; readonly message: string }
@@ -111,8 +139,11 @@ const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
 const withoutUndefinedEcho = (issues: ReadonlyArray<Issue>): ReadonlyArray<Issue> =>
   issues.filter((issue) =>
     !issue.message.startsWith("Expected undefined") ||
-    !issues.some((other) => other !== issue && !other.message.startsWith("Expected undefined") &&
-      (other.path === issue.path || other.path.startsWith(`${issue.path}.`) || issue.path === "(root)")))
+    !issues.some((other) =>
+      other !== issue && !other.message.startsWith("Expected undefined") &&
+      (other.path === issue.path || other.path.startsWith(`${issue.path}.`) || issue.path === "(root)")
+    )
+  )
 
 /**
  * `desired.source` may be left out: a configured `desired.file` means "file", else a
@@ -141,14 +172,19 @@ export const withAgentId = (raw: unknown, hostname: string): unknown => {
 
 export const decodeSettings = (raw: unknown, source: string) =>
   Effect.flatMap(
-    Effect.mapError(Schema.decodeUnknown(Settings)(withDesiredSource(raw), { errors: "all", onExcessProperty: "error" }), (error) =>
-      new ConfigInvalid({
-        source,
-        issues: withoutUndefinedEcho(ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
-          path: formatPath(i.path),
-          message: i.message
-        })))
-      })),
+    Effect.mapError(
+      Schema.decodeUnknown(Settings)(withDesiredSource(raw), { errors: "all", onExcessProperty: "error" }),
+      (error) =>
+        new ConfigInvalid({
+          source,
+          issues: withoutUndefinedEcho(
+            ParseResult.ArrayFormatter.formatErrorSync(error).map((i) => ({
+              path: formatPath(i.path),
+              message: i.message
+            }))
+          )
+        })
+    ),
     (settings) => {
       const issues = consistency(settings)
       return issues.length > 0 ? Effect.fail(new ConfigInvalid({ source, issues })) : Effect.succeed(settings)
@@ -168,7 +204,15 @@ const secretFile = (setting: string | undefined, credential: string) =>
 
 const readSecret = (what: string, path: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
-    Effect.mapError((e) => new ConfigInvalid({ source: path, issues: [{ path: what, message: `cannot read the secret file: ${e._tag === "SystemError" ? e.reason : e.message}` }] }))
+    Effect.mapError((e) =>
+      new ConfigInvalid({
+        source: path,
+        issues: [{
+          path: what,
+          message: `cannot read the secret file: ${e._tag === "SystemError" ? e.reason : e.message}`
+        }]
+      })
+    )
   )
 
 export const load = (configPath: Option.Option<string>) =>
@@ -180,14 +224,20 @@ export const load = (configPath: Option.Option<string>) =>
     const settings = yield* decodeSettings(withAgentId(raw, os.hostname()), source)
     const pveFile = yield* secretFile(settings.pve.tokenFile, "pve-token")
     if (Option.isNone(pveFile)) {
-      return yield* new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: "is required (or a systemd credential named pve-token)" }] })
+      return yield* new ConfigInvalid({
+        source,
+        issues: [{ path: "pve.tokenFile", message: "is required (or a systemd credential named pve-token)" }]
+      })
     }
     const pveToken = yield* Effect.flatMap(readSecret("pve.tokenFile", pveFile.value.path), (text) =>
-      Effect.mapError(parsePveToken(text), (e) => new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: e.reason }] })))
+      Effect.mapError(parsePveToken(text), (e) =>
+        new ConfigInvalid({ source, issues: [{ path: "pve.tokenFile", message: e.reason }] })))
     const hubFile = settings.hub === undefined ? Option.none() : yield* secretFile(settings.hub.tokenFile, "hub-token")
     const hubToken = yield* Option.match(hubFile, {
-      onNone: () => Effect.succeed(Option.none<Redacted.Redacted<string>>()),
-      onSome: (f) => Effect.map(readSecret("hub.tokenFile", f.path), (t) => Option.some(Redacted.make(t.trim())))
+      onNone: () =>
+        Effect.succeed(Option.none<Redacted.Redacted<string>>()),
+      onSome: (f) =>
+        Effect.map(readSecret("hub.tokenFile", f.path), (t) => Option.some(Redacted.make(t.trim())))
     })
     const secretSources: Record<string, string> = { "pve token": pveFile.value.source }
     if (Option.isSome(hubFile)) secretSources["hub token"] = hubFile.value.source

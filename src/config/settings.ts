@@ -16,10 +16,23 @@ export const DurationSetting = Schema.transformOrFail(
   {
     strict: true,
     decode: (input, _, ast) => {
-      const bad = () => ParseResult.fail(new ParseResult.Type(ast, input, `expected a duration like "30s", "500ms", "5m", got ${JSON.stringify(input)}`))
-      if (typeof input === "number") return input >= 0 && Number.isFinite(input) ? ParseResult.succeed(Duration.seconds(input)) : bad()
+      const bad = () =>
+        ParseResult.fail(
+          new ParseResult.Type(
+            ast,
+            input,
+            `expected a duration like "30s", "500ms", "5m", got ${JSON.stringify(input)}`
+          )
+        )
+      if (typeof input === "number") {
+        return input >= 0 && Number.isFinite(input)
+          ? ParseResult.succeed(Duration.seconds(input))
+          : bad()
+      }
       const short = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(input.trim())
-      if (short !== null) return ParseResult.succeed(Duration.millis(Number(short[1]) * (UNIT_MS[short[2] ?? "s"] ?? 1_000)))
+      if (short !== null) {
+        return ParseResult.succeed(Duration.millis(Number(short[1]) * (UNIT_MS[short[2] ?? "s"] ?? 1_000)))
+      }
       return Option.match(Duration.decodeUnknown(input.trim()), { onNone: bad, onSome: ParseResult.succeed })
     },
     encode: (d) => ParseResult.succeed(`${Duration.toMillis(d)}ms`)
@@ -28,7 +41,9 @@ export const DurationSetting = Schema.transformOrFail(
 
 /** `host:port`; the health server listens on loopback unless told otherwise. */
 export const ListenSetting = Schema.String.pipe(
-  Schema.pattern(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, { message: () => "expected host:port, e.g. 127.0.0.1:9105" })
+  Schema.pattern(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, {
+    message: () => "expected host:port, e.g. 127.0.0.1:9105"
+  })
 )
 
 const PositiveInt = Schema.Int.pipe(Schema.positive())
@@ -98,7 +113,9 @@ export const GateSettings = Schema.Struct({
  */
 export const OtlpEndpoint = Schema.String.pipe(Schema.filter((text) => {
   const url = URL.canParse(text) ? new URL(text) : undefined
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) return "expected an http(s) URL, e.g. http://127.0.0.1:4318"
+  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+    return "expected an http(s) URL, e.g. http://127.0.0.1:4318"
+  }
   if (url.username !== "" || url.password !== "") return "must not carry credentials"
   if (url.search !== "" || url.hash !== "") return "must not carry a query or fragment"
   return true

@@ -24,7 +24,9 @@ import {
   MAX_REQUEST_BYTES
 } from "./controlProtocol.js"
 
-export class ControlSocketError extends Data.TaggedError("ControlSocketError")<{ readonly path: string; readonly reason: string }> {
+export class ControlSocketError
+  extends Data.TaggedError("ControlSocketError")<{ readonly path: string; readonly reason: string }>
+{
   override get message(): string {
     return `cannot serve the control socket ${this.path}: ${this.reason}`
   }
@@ -79,12 +81,18 @@ const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
     const line = yield* readRequestLine(conn).pipe(
       // A request too long to read is answered, so the CLI does not report a hang-up.
       Effect.tapError((reason) =>
-        reason.startsWith("request longer") ? send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${reason}` }) : Effect.void
+        reason.startsWith("request longer")
+          ? send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${reason}` })
+          : Effect.void
       )
     )
     const request = decodeRequest(line)
     if (Either.isLeft(request)) {
-      return yield* send(conn, { type: "error", tag: "ControlRequestInvalid", message: `bad control request: ${request.left.message}` })
+      return yield* send(conn, {
+        type: "error",
+        tag: "ControlRequestInvalid",
+        message: `bad control request: ${request.left.message}`
+      })
     }
     yield* send(conn, { type: "accepted", pid: process.pid, ready: yield* options.isReady })
     // Only `status` is answered while start-up recovery runs: it is how one asks why.
@@ -94,7 +102,11 @@ const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
       Effect.match({
         onFailure: (e): ControlReply => ({ type: "error", tag: e._tag, message: e.message }),
         onSuccess: (o): ControlReply => ({
-          type: "output", exitCode: o.exitCode, text: o.text, json: o.json, ...(o.error === undefined ? {} : { error: o.error })
+          type: "output",
+          exitCode: o.exitCode,
+          text: o.text,
+          json: o.json,
+          ...(o.error === undefined ? {} : { error: o.error })
         })
       })
     )
@@ -105,7 +117,9 @@ const serveOne = <R>(conn: net.Socket, options: ControlServerOptions<R>) =>
   )
 
 /** Serves the control socket until the scope closes; the socket file is removed then. */
-export const serveControl = <R>(options: ControlServerOptions<R>): Effect.Effect<void, ControlSocketError, Scope.Scope | R> =>
+export const serveControl = <R>(
+  options: ControlServerOptions<R>
+): Effect.Effect<void, ControlSocketError, Scope.Scope | R> =>
   Effect.gen(function*() {
     const socketPath = path.join(options.stateDir, CONTROL_SOCKET)
     const temp = path.join(options.stateDir, `.control.${process.pid}.sock`)
@@ -121,7 +135,12 @@ export const serveControl = <R>(options: ControlServerOptions<R>): Effect.Effect
     yield* Effect.mapError(listen(server, { path: temp }), (e) => fail(e.reason))
     // From now on an `error` is an accept that failed (EMFILE): that client is lost, the socket
     // keeps serving. Unhandled, the event would end the daemon.
-    server.on("error", (e) => run(Effect.logWarning("control socket: a connection could not be accepted").pipe(Effect.annotateLogs({ reason: e.message }))))
+    server.on("error", (e) =>
+      run(
+        Effect.logWarning("control socket: a connection could not be accepted").pipe(
+          Effect.annotateLogs({ reason: e.message })
+        )
+      ))
     yield* Effect.try({
       try: () => {
         fs.chmodSync(temp, 0o600)

@@ -10,32 +10,32 @@ import type { FileSystem } from "@effect/platform"
 import { Clock, Deferred, Duration, Effect, Either, Fiber, Layer, Option, Ref, Schedule } from "effect"
 import { CoreLive } from "../app/Agent.js"
 import { applyRequest, type CommandOutput, revertRequest, selftestRequest, submitRequest } from "../app/requests.js"
-import type { Selftest } from "../selftest/Selftest.js"
 import { StoresLive } from "../app/Stores.js"
 import type { SignedOps } from "../authz/SignedOps.js"
-import { decodeDesiredState } from "../domain/DesiredState.js"
 import type { AgentConfigShape } from "../config/AgentConfig.js"
-import { Pve } from "../pve/Pve.js"
+import { decodeDesiredState } from "../domain/DesiredState.js"
+import { recordJournalPhases, recordNonceFill } from "../domain/Metrics.js"
+import type { HubStoreError } from "../hub/HubError.js"
+import type { Pve } from "../pve/Pve.js"
 import { PveConnection } from "../pve/PveConnection.js"
+import type { DesiredFileError, DesiredProvider } from "../reconcile/DesiredProvider.js"
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
-import type { DesiredFileError, DesiredProvider } from "../reconcile/DesiredProvider.js"
 import type { NodeScope } from "../reconcile/NodeScope.js"
 import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
-import { type Described, serveControl } from "./ControlServer.js"
-import { gatherStatus, type LastPass, type StatusSource } from "./status.js"
-import type { ControlRequest } from "./controlProtocol.js"
+import type { Selftest } from "../selftest/Selftest.js"
 import { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
-import type { HubStoreError } from "../hub/HubError.js"
-import type { StateStore } from "../state/StateStore.js"
 import { recover } from "../state/Recovery.js"
+import type { StateStore } from "../state/StateStore.js"
+import type { ControlRequest } from "./controlProtocol.js"
+import { type Described, serveControl } from "./ControlServer.js"
 import { Liveness, Readiness } from "./Health.js"
 import { HealthServer, parseListen } from "./HealthServer.js"
 import { HubLink } from "./HubLink.js"
 import { checkDesiredFile, localDesiredLayer, pveConnectionOf, seconds, signedOpsLayer, signersOf } from "./layers.js"
-import { recordJournalPhases, recordNonceFill } from "../domain/Metrics.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
+import { gatherStatus, type LastPass, type StatusSource } from "./status.js"
 import { tracingLayer } from "./Tracing.js"
 import { Watchdog } from "./Watchdog.js"
 
@@ -46,7 +46,11 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
     const readiness = yield* Readiness
     const sd = yield* SdNotify
     const attempt = Effect.gen(function*() {
-      const summary = yield* recover({ checkPostState: engine.checkPostState, undecidable: engine.undecidable, waitDeadline: deadline })
+      const summary = yield* recover({
+        checkPostState: engine.checkPostState,
+        undecidable: engine.undecidable,
+        waitDeadline: deadline
+      })
       yield* Effect.logInfo("journal recovery").pipe(Effect.annotateLogs({ ...summary.counts, total: summary.total }))
       if (summary.counts.unresolved === 0) return true
       const reason = `${summary.counts.unresolved} op(s) could not be resolved against PVE yet; retrying`
@@ -54,7 +58,10 @@ const recoverUntilSettled = (deadline: Duration.Duration) =>
       yield* sd.status(reason)
       return false
     })
-    yield* Effect.repeat(attempt, { until: (settled) => settled, schedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("1 minute"))) })
+    yield* Effect.repeat(attempt, {
+      until: (settled) => settled,
+      schedule: Schedule.exponential("5 seconds").pipe(Schedule.union(Schedule.spaced("1 minute")))
+    })
   })
 
 /**
@@ -75,16 +82,22 @@ const drainQueue = (grace: Duration.Duration) =>
     }
     const left = yield* queue.stats
     if (!drained) {
-      yield* Effect.logWarning("shutdown grace ran out; in-flight ops stay journaled for the next start's recovery").pipe(
-        Effect.annotateLogs({ running: left.running, queued: left.queued })
-      )
+      yield* Effect.logWarning("shutdown grace ran out; in-flight ops stay journaled for the next start's recovery")
+        .pipe(
+          Effect.annotateLogs({ running: left.running, queued: left.queued })
+        )
     }
   })
 
 /** A control request, run through the daemon's own services (app/requests.ts). */
-const handleControl = (status: StatusSource) => (
+const handleControl = (status: StatusSource) =>
+(
   request: ControlRequest
-): Effect.Effect<CommandOutput, Described, Reconciler | Journal | Engine | Pve | NodeScope | SignedOps | Selftest | Readiness> => {
+): Effect.Effect<
+  CommandOutput,
+  Described,
+  Reconciler | Journal | Engine | Pve | NodeScope | SignedOps | Selftest | Readiness
+> => {
   switch (request.command) {
     case "apply":
       return Either.match(decodeDesiredState(request.desired, "the desired document sent to the daemon"), {
@@ -114,17 +127,27 @@ const main = (config: AgentConfigShape, lastPass: LastPass) =>
       stateDir: settings.stateDir,
       isReady: Deferred.isDone(recovered),
       awaitReady: Deferred.await(recovered),
-      handle: handleControl({ agentId: settings.agentId, stateDir: settings.stateDir, pveUrl: settings.pve.url, lastPass })
+      handle: handleControl({
+        agentId: settings.agentId,
+        stateDir: settings.stateDir,
+        pveUrl: settings.pve.url,
+        lastPass
+      })
     })
     yield* sd.status("recovering the op journal")
     yield* recoverUntilSettled(settings.reconcile.taskDeadline)
     yield* Deferred.succeed(recovered, undefined)
     const reconciler = yield* Reconciler
     yield* readiness.markReady
-    yield* Effect.logInfo("felhom-agent ready").pipe(Effect.annotateLogs({ agentId: settings.agentId, desired: settings.desired.source }))
+    yield* Effect.logInfo("felhom-agent ready").pipe(
+      Effect.annotateLogs({ agentId: settings.agentId, desired: settings.desired.source })
+    )
     const reconcileFiber = yield* Effect.fork(liveness.watch("reconciler", reconciler.run))
     const hub = yield* Effect.serviceOption(HubLink)
-    const hubFiber = yield* Option.match(hub, { onNone: () => Effect.succeed(Option.none()), onSome: (h) => Effect.map(Effect.fork(h.run), Option.some) })
+    const hubFiber = yield* Option.match(hub, {
+      onNone: () => Effect.succeed(Option.none()),
+      onSome: (h) => Effect.map(Effect.fork(h.run), Option.some)
+    })
     yield* Effect.addFinalizer(() =>
       Effect.gen(function*() {
         yield* readiness.markNotReady("stopping")
@@ -134,7 +157,8 @@ const main = (config: AgentConfigShape, lastPass: LastPass) =>
         yield* Fiber.interrupt(reconcileFiber)
         yield* Option.match(hubFiber, { onNone: () => Effect.void, onSome: Fiber.interrupt })
         yield* drainQueue(settings.shutdownGrace)
-      }))
+      })
+    )
     return yield* Effect.never
   })
 
@@ -150,21 +174,29 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
     const pveConnection = yield* pveConnectionOf(config)
     // The hub's code is loaded only when the hub is the desired source (hubLayers.ts).
     const hub = settings.desired.source === "hub"
-      ? Option.some(yield* Effect.flatMap(Effect.promise(() => import("./hubLayers.js")), (m) => m.hubLayers(config, signers, lastPass)))
+      ? Option.some(
+        yield* Effect.flatMap(Effect.promise(() => import("./hubLayers.js")), (m) =>
+          m.hubLayers(config, signers, lastPass))
+      )
       : Option.none()
     const health = Layer.unwrapEffect(Effect.gen(function*() {
       const store = yield* NonceStore
       const journal = yield* Journal
       // Each sample fails on its own: a journal read that fails must not leave the nonce gauges stale too.
       const sample = <E>(what: string, effect: Effect.Effect<void, E>) =>
-        Effect.catchAllCause(effect, (cause) => Effect.logWarning(`metrics scrape: ${what} not sampled`, cause))
+        Effect.catchAllCause(effect, (cause) =>
+          Effect.logWarning(`metrics scrape: ${what} not sampled`, cause))
       const onScrape = Effect.zipRight(
         sample("nonce store fill", Effect.flatMap(store.fill, recordNonceFill)),
         sample("journal phases", Effect.flatMap(journal.countByPhase, recordJournalPhases))
       )
       return HealthServer.layer({ ...parseListen(settings.health.listen), onScrape })
     }))
-    const observability = Layer.mergeAll(Readiness.layer, Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }), SdNotify.layer())
+    const observability = Layer.mergeAll(
+      Readiness.layer,
+      Liveness.layer({ staleAfter: Duration.sum(settings.reconcile.interval, settings.reconcile.taskDeadline) }),
+      SdNotify.layer()
+    )
     // The daemon is the state directory's one writer for as long as it runs.
     const state = StoresLive({
       stateDir: settings.stateDir,
@@ -186,10 +218,11 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
             )
         }
       }))).pipe(Layer.provideMerge(Layer.succeed(PveConnection, pveConnection)))
-    const desired: Layer.Layer<DesiredProvider, DesiredFileError | HubStoreError, FileSystem.FileSystem | StateStore> = Option.match(hub, {
-      onNone: () => localDesiredLayer(settings),
-      onSome: (h) => h.desired
-    })
+    const desired: Layer.Layer<DesiredProvider, DesiredFileError | HubStoreError, FileSystem.FileSystem | StateStore> =
+      Option.match(hub, {
+        onNone: () => localDesiredLayer(settings),
+        onSome: (h) => h.desired
+      })
     const signed = signedOpsLayer(settings, signers)
     const hubLink = Option.match(hub, { onNone: () => Layer.empty, onSome: (h) => h.link(signed) })
     const systemd = Layer.mergeAll(SystemdLifecycle.layer, Watchdog.layer())
@@ -210,5 +243,7 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
   }))
 
 export const runDaemon = (config: AgentConfigShape) =>
-  Effect.flatMap(Ref.make(Option.none<{ readonly pass: PassResult; readonly at: number }>()), (lastPass) =>
-    Effect.scoped(main(config, lastPass)).pipe(Effect.provide(daemonLayer(config, lastPass))))
+  Effect.flatMap(
+    Ref.make(Option.none<{ readonly pass: PassResult; readonly at: number }>()),
+    (lastPass) => Effect.scoped(main(config, lastPass)).pipe(Effect.provide(daemonLayer(config, lastPass)))
+  )

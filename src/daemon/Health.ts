@@ -76,13 +76,17 @@ const makeLiveness = (options: LivenessOptions) =>
     // Start counts as a beat: the first turn may legitimately come an interval after start.
     let lastBeat = yield* Clock.currentTimeMillis
     let dead: string | undefined
-    const markDead = (reason: string) => Effect.sync(() => { dead ??= reason })
+    const markDead = (reason: string) =>
+      Effect.sync(() => {
+        dead ??= reason
+      })
     return {
-      beat: Effect.map(Clock.currentTimeMillis, (now) => { lastBeat = now }),
+      beat: Effect.map(Clock.currentTimeMillis, (now) => {
+        lastBeat = now
+      }),
       markDead,
       watch: <A, E, R>(name: string, effect: Effect.Effect<A, E, R>) =>
-        Effect.onExit(effect, (exit) =>
-          markDead(exit._tag === "Success" ? `${name} returned` : `${name} stopped`)),
+        Effect.onExit(effect, (exit) => markDead(exit._tag === "Success" ? `${name} returned` : `${name} stopped`)),
       check: Effect.map(Clock.currentTimeMillis, (now): LivenessStatus => {
         const age = Math.max(0, now - lastBeat)
         if (dead !== undefined) return { alive: false, reason: dead, lastBeatAgeMillis: age }

@@ -7,15 +7,15 @@
  * The routes never fail: a scrape hook that errors is logged and the metrics are rendered
  * anyway, because a monitoring endpoint that goes dark on an error hides the error.
  */
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import * as http from "node:http"
 import { Context, Data, Effect, Layer } from "effect"
-import { Liveness, Readiness } from "./Health.js"
+import * as http from "node:http"
 import { prometheusText } from "../domain/Metrics.js"
+import { Liveness, Readiness } from "./Health.js"
 
 export const DEFAULT_HEALTH_HOST = "127.0.0.1"
 export const DEFAULT_HEALTH_PORT = 9105
@@ -60,7 +60,8 @@ export const parseListen = (listen: string): { readonly host: string; readonly p
 const reply = (status: number, contentType: string, body: string) =>
   HttpServerResponse.text(body, { status, contentType, headers: { "cache-control": "no-store" } })
 
-const json = (status: number, body: unknown) => reply(status, "application/json; charset=utf-8", `${JSON.stringify(body)}\n`)
+const json = (status: number, body: unknown) =>
+  reply(status, "application/json; charset=utf-8", `${JSON.stringify(body)}\n`)
 
 const PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -78,11 +79,14 @@ const make = (options: HealthServerOptions) =>
       // A HEAD request is answered by the GET route, without the body.
       HttpRouter.get("/healthz", Effect.map(liveness.check, (s) => json(s.alive ? 200 : 503, s))),
       HttpRouter.get("/readyz", Effect.map(readiness.current, (s) => json(s.ready ? 200 : 503, s))),
-      HttpRouter.get("/metrics", onScrape.pipe(
-        Effect.catchAllCause((cause) => Effect.logWarning("metrics scrape hook failed", cause)),
-        Effect.zipRight(prometheusText),
-        Effect.map((body) => reply(200, PROMETHEUS_TEXT, body))
-      )),
+      HttpRouter.get(
+        "/metrics",
+        onScrape.pipe(
+          Effect.catchAllCause((cause) => Effect.logWarning("metrics scrape hook failed", cause)),
+          Effect.zipRight(prometheusText),
+          Effect.map((body) => reply(200, PROMETHEUS_TEXT, body))
+        )
+      ),
       Effect.catchTag("RouteNotFound", ({ request }) =>
         Effect.succeed(
           request.method !== "GET" && request.method !== "HEAD"
@@ -91,7 +95,8 @@ const make = (options: HealthServerOptions) =>
         )),
       // Only a defect gets here (the routes cannot fail); answer rather than hang the scraper.
       Effect.catchAllDefect((defect) =>
-        Effect.as(Effect.logError("health route died", defect), reply(500, "text/plain", "internal error\n")))
+        Effect.as(Effect.logError("health route died", defect), reply(500, "text/plain", "internal error\n"))
+      )
     )
 
     const node = http.createServer()

@@ -12,8 +12,22 @@
  * `NodeRuntime.runMain` calls `process.exit` as soon as finalizers end), so the process exits
  * only after both streams drained.
  */
+import {
+  Cause,
+  Context,
+  Exit,
+  FiberRef,
+  FiberRefs,
+  HashMap,
+  HashSet,
+  Inspectable,
+  Layer,
+  Logger,
+  LogLevel,
+  Option,
+  Tracer
+} from "effect"
 import { fstatSync } from "node:fs"
-import { Cause, Context, Exit, FiberRef, FiberRefs, HashMap, HashSet, Inspectable, Layer, Logger, LogLevel, Option, Tracer } from "effect"
 
 export type LogFormat = "logfmt" | "json"
 
@@ -80,11 +94,15 @@ const withoutTimestamp = (line: string): string => line.replace(/^timestamp=\S+ 
 
 // Effect renders an Error passed as a message as `{}` (JSON of its own enumerable fields).
 const errorText = (u: unknown): unknown => u instanceof Error ? `${u.name}: ${u.message}` : u
-const readableErrors = (message: unknown): unknown => Array.isArray(message) ? message.map(errorText) : errorText(message)
+const readableErrors = (message: unknown): unknown =>
+  Array.isArray(message) ? message.map(errorText) : errorText(message)
 
 /** The span a log event happened in, if it is one a tracer samples (a disabled tracer's never is). */
 const sampledSpan = (context: FiberRefs.FiberRefs): Option.Option<Tracer.AnySpan> =>
-  Option.filter(Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan), (span) => span.sampled)
+  Option.filter(
+    Context.getOption(FiberRefs.getOrDefault(context, FiberRef.currentContext), Tracer.ParentSpan),
+    (span) => span.sampled
+  )
 
 /** The trace ids as two more annotations, so both formats render them like any other field. */
 const withTraceIds = <O>(logger: Logger.Logger<unknown, O>): Logger.Logger<unknown, O> =>
@@ -98,7 +116,11 @@ const withTraceIds = <O>(logger: Logger.Logger<unknown, O>): Logger.Logger<unkno
     }))
 
 /** Builds the line formatter: pure apart from what the message itself renders. */
-export const makeFormatter = (format: LogFormat, journald: boolean, traceContext = false): Logger.Logger<unknown, string> => {
+export const makeFormatter = (
+  format: LogFormat,
+  journald: boolean,
+  traceContext = false
+): Logger.Logger<unknown, string> => {
   const traced = traceContext ? withTraceIds : <O>(logger: Logger.Logger<unknown, O>) => logger
   if (format === "logfmt") {
     const logfmt = traced(Logger.mapInput(Logger.logfmtLogger, readableErrors))
@@ -106,7 +128,9 @@ export const makeFormatter = (format: LogFormat, journald: boolean, traceContext
   }
   return Logger.map(traced(Logger.structuredLogger), (entry) => {
     const { timestamp, ...rest } = entry
-    const message = rest.message instanceof Error ? { name: rest.message.name, message: rest.message.message } : rest.message
+    const message = rest.message instanceof Error
+      ? { name: rest.message.name, message: rest.message.message }
+      : rest.message
     return Inspectable.stringifyCircular(journald ? { ...rest, message } : { timestamp, ...rest, message })
   })
 }
@@ -118,7 +142,7 @@ export const makeLogger = (options: LoggingOptions = {}): Logger.Logger<unknown,
   const journald = options.journald ?? isJournalStream(env, streamName === "stderr" ? 2 : 1)
   const formatter = makeFormatter(options.format ?? "logfmt", journald, options.traceContext ?? false)
   const write = options.write ?? ((line: string) => {
-    (streamName === "stderr" ? process.stderr : process.stdout).write(`${line}\n`)
+    ;(streamName === "stderr" ? process.stderr : process.stdout).write(`${line}\n`)
   })
   return Logger.make((entry) => {
     const line = formatter.log(entry)
@@ -147,16 +171,17 @@ const drain = (stream: NodeJS.WriteStream): Promise<void> =>
   })
 
 /** Resolves once everything written so far to stdout and stderr has been handed to the OS. */
-export const flushStdio = (): Promise<void> => Promise.all([drain(process.stdout), drain(process.stderr)]).then(() => undefined)
+export const flushStdio = (): Promise<void> =>
+  Promise.all([drain(process.stdout), drain(process.stderr)]).then(() => undefined)
 
 /**
  * A `NodeRuntime.runMain` teardown: exit 0 on success or interruption (SIGTERM is the normal
  * way a daemon stops), 1 on failure — after stdout and stderr drained. `exitCode` overrides the
  * success code (e.g. run.ts's requested exit code).
  */
-export const teardown = (exitCode: () => number = () => 0) =>
-<E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void): void => {
-  const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
-  const code = Exit.isSuccess(exit) || interrupted ? exitCode() : 1
-  void flushStdio().then(() => onExit(code))
-}
+export const teardown =
+  (exitCode: () => number = () => 0) => <E, A>(exit: Exit.Exit<E, A>, onExit: (code: number) => void): void => {
+    const interrupted = Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)
+    const code = Exit.isSuccess(exit) || interrupted ? exitCode() : 1
+    void flushStdio().then(() => onExit(code))
+  }

@@ -13,10 +13,10 @@
  * Sends are serialized, so READY=1 and the STATUS= lines arrive in the order they were asked;
  * a failed or slow send is logged, never failed to the caller: notification is best effort.
  */
+import { Context, Duration, Effect, Layer, Stream } from "effect"
 import { execFile } from "node:child_process"
 import { accessSync, constants } from "node:fs"
 import * as path from "node:path"
-import { Context, Duration, Effect, Layer, Stream } from "effect"
 import { Readiness } from "./Health.js"
 
 export interface SdNotifyShape {
@@ -86,7 +86,8 @@ const make = (options: SdNotifyOptions) =>
     const env = options.env ?? process.env
     const socket = env["NOTIFY_SOCKET"]
     if (socket === undefined || socket === "") return noop
-    const binary = options.binary ?? env["FELHOM_SYSTEMD_NOTIFY"] ?? findSystemdNotify(env["PATH"], options.fallbackDirs)
+    const binary = options.binary ?? env["FELHOM_SYSTEMD_NOTIFY"] ??
+      findSystemdNotify(env["PATH"], options.fallbackDirs)
     if (binary === undefined) {
       yield* Effect.logWarning(
         "NOTIFY_SOCKET is set but systemd-notify was not found; readiness and watchdog notifications are disabled"
@@ -103,7 +104,9 @@ const make = (options: SdNotifyOptions) =>
           if (error === null) resume(Effect.void)
           else resume(Effect.fail(`${error.message.split("\n")[0] ?? ""} ${stderr.trim()}`.trim()))
         })
-        return Effect.sync(() => { child.kill("SIGKILL") })
+        return Effect.sync(() => {
+          child.kill("SIGKILL")
+        })
       })
 
     const notify = (assignments: ReadonlyArray<string>): Effect.Effect<void> =>
@@ -151,7 +154,10 @@ export const SystemdLifecycle = {
         Effect.forkScoped
       )
       yield* Effect.addFinalizer(() =>
-        Effect.zipRight(Effect.logInfo("stopping: finishing in-flight ops"), sd.stopping("stopping: finishing in-flight ops"))
+        Effect.zipRight(
+          Effect.logInfo("stopping: finishing in-flight ops"),
+          sd.stopping("stopping: finishing in-flight ops")
+        )
       )
     })
   )

@@ -19,10 +19,13 @@ export interface TracingOptions {
 }
 
 /** `<base>/v1/traces`, the OTLP/HTTP path, whether or not the base ends with a slash. */
-export const tracesUrl = (endpoint: string): string => new URL("v1/traces", endpoint.endsWith("/") ? endpoint : `${endpoint}/`).href
+export const tracesUrl = (endpoint: string): string =>
+  new URL("v1/traces", endpoint.endsWith("/") ? endpoint : `${endpoint}/`).href
 
 export const tracingLayer = (settings: Settings, options: TracingOptions = {}): Layer.Layer<never> => {
   const endpoint = settings.telemetry.otlpEndpoint
   if (endpoint === undefined) return Layer.locallyScoped(FiberRef.currentTracerEnabled, false)
-  return Layer.unwrapEffect(Effect.map(Effect.promise(() => import("./OtlpTracing.js")), (m) => m.otlpTracingLayer(endpoint, settings, options)))
+  return Layer.unwrapEffect(
+    Effect.map(Effect.promise(() => import("./OtlpTracing.js")), (m) => m.otlpTracingLayer(endpoint, settings, options))
+  )
 }

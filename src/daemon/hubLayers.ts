@@ -36,7 +36,14 @@ export const hubClientSettingsOf = (config: AgentConfigShape) =>
       return yield* configError("hub.fingerprint", "give either hub.fingerprint or hub.caFile, not both")
     }
     const caPem = hub.caFile === undefined ? undefined : yield* readText("hub.caFile", hub.caFile)
-    return { url, agentId: config.settings.agentId, token, caPem, fingerprint: hub.fingerprint, requestTimeout: config.settings.pve.requestTimeout }
+    return {
+      url,
+      agentId: config.settings.agentId,
+      token,
+      caPem,
+      fingerprint: hub.fingerprint,
+      requestTimeout: config.settings.pve.requestTimeout
+    }
   })
 
 /** What the hub hears about the last pass, including the actions the gate refused. */
@@ -45,7 +52,12 @@ const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
     const pass = Option.map(yield* last.get, (l) => l.pass)
     const at = yield* Clock.currentTimeMillis
     if (Option.isNone(pass)) {
-      return { observed: { guests: [], error: "no reconcile pass yet" }, drift: { actions: 0, planned: [] }, restart_required: [], refusals: [] }
+      return {
+        observed: { guests: [], error: "no reconcile pass yet" },
+        drift: { actions: 0, planned: [] },
+        restart_required: [],
+        refusals: []
+      }
     }
     const { observed, plan, results, ownership } = pass.value
     return {
@@ -53,19 +65,31 @@ const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
       observed: {
         // The guests this agent owns: on a cluster, each node's agent reports its own node's.
         guests: observed.filter((o) => owns(ownership, o.guest.node)).map((o) => ({
-          vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type, status: o.status?.status ?? o.guest.status,
+          vmid: o.guest.vmid,
+          node: o.guest.node,
+          type: o.guest.type,
+          status: o.status?.status ?? o.guest.status,
           ...(o.guest.name === undefined ? {} : { name: o.guest.name })
         }))
       },
       drift: {
         actions: plan.actions.length,
-        planned: plan.actions.map((a) => ({ vmid: a.guest.vmid, kind: a._tag, summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}` }))
+        planned: plan.actions.map((a) => ({
+          vmid: a.guest.vmid,
+          kind: a._tag,
+          summary: `${a._tag} ${a.guest.type}/${a.guest.vmid}`
+        }))
       },
       restart_required: plan.restartRequired.map((r) => r.vmid),
       refusals: results.flatMap((r) =>
         r.outcome._tag === "Skipped" && r.outcome.refusedBy !== undefined
-          ? [{ tag: r.outcome.refusedBy, message: `${r.action._tag} ${r.action.guest.type}/${r.action.guest.vmid}: ${r.outcome.reason}`, at }]
-          : [])
+          ? [{
+            tag: r.outcome.refusedBy,
+            message: `${r.action._tag} ${r.action.guest.type}/${r.action.guest.vmid}: ${r.outcome.reason}`,
+            at
+          }]
+          : []
+      )
     }
   })
 
@@ -78,7 +102,11 @@ const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
 export const hubLayers = (config: AgentConfigShape, signers: Signers, lastPass: LastPass) =>
   Effect.map(hubClientSettingsOf(config), (client) => {
     const { settings } = config
-    const desired = HubDesiredProvider.layer({ agentId: settings.agentId, signers, skew: seconds(settings.signedOps.skew) })
+    const desired = HubDesiredProvider.layer({
+      agentId: settings.agentId,
+      signers,
+      skew: seconds(settings.signedOps.skew)
+    })
     const link = <E, R>(signed: Layer.Layer<SignedOps, E, R>) =>
       Layer.unwrapEffect(Effect.gen(function*() {
         const services = yield* Effect.context<SignedOps | Engine | Pve | NodeScope>()
@@ -90,7 +118,9 @@ export const hubLayers = (config: AgentConfigShape, signers: Signers, lastPass: 
           report: reportOf(lastPass),
           highWater: nonces.highWater(settings.agentId)
         })
-        return Layer.effect(HubLink, Effect.map(HubLoop, ({ run, status }) => ({ run, status }))).pipe(Layer.provide(loop))
+        return Layer.effect(HubLink, Effect.map(HubLoop, ({ run, status }) => ({ run, status }))).pipe(
+          Layer.provide(loop)
+        )
       })).pipe(Layer.provide(Layer.mergeAll(HubClient.layer(client), desired, signed)))
     return { desired, link }
   })

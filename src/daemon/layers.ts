@@ -6,19 +6,25 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Duration, Effect, Layer, LogLevel } from "effect"
-import { loadSigners, noSigners, type Signers } from "../authz/Signers.js"
 import { SignedOps } from "../authz/SignedOps.js"
+import { loadSigners, noSigners, type Signers } from "../authz/Signers.js"
 import type { AgentConfigShape } from "../config/AgentConfig.js"
 import { ConfigInvalid } from "../config/AgentConfig.js"
 import type { Settings } from "../config/settings.js"
 import { Pve } from "../pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../pve/PveConnection.js"
-import { type DesiredFileError, DesiredProvider, parseDesiredBytes, readDocumentBytes } from "../reconcile/DesiredProvider.js"
+import {
+  type DesiredFileError,
+  DesiredProvider,
+  parseDesiredBytes,
+  readDocumentBytes
+} from "../reconcile/DesiredProvider.js"
 import { Logging } from "./Logging.js"
 
 export const seconds = (d: Duration.Duration): number => Math.round(Duration.toSeconds(d))
 
-export const configError = (path: string, message: string) => new ConfigInvalid({ source: "settings", issues: [{ path, message }] })
+export const configError = (path: string, message: string) =>
+  new ConfigInvalid({ source: "settings", issues: [{ path, message }] })
 
 export const readText = (what: string, path: string) =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.readFileString(path)).pipe(
@@ -28,7 +34,12 @@ export const readText = (what: string, path: string) =>
 export const loggingLayer = (settings: Settings) =>
   Logging.layer({
     format: settings.log.format,
-    level: { debug: LogLevel.Debug, info: LogLevel.Info, warning: LogLevel.Warning, error: LogLevel.Error }[settings.log.level],
+    level: {
+      debug: LogLevel.Debug,
+      info: LogLevel.Info,
+      warning: LogLevel.Warning,
+      error: LogLevel.Error
+    }[settings.log.level],
     traceContext: settings.telemetry.otlpEndpoint !== undefined
   })
 
@@ -86,7 +97,9 @@ export const checkDesiredFile = (settings: Settings): Effect.Effect<void, Desire
  * Where the desired state comes from unless it is the hub (hubLayers.ts, loaded only then):
  * Empty by default (zero mutations, invariant 7), or a file.
  */
-export const localDesiredLayer = (settings: Settings): Layer.Layer<DesiredProvider, DesiredFileError, FileSystem.FileSystem> =>
+export const localDesiredLayer = (
+  settings: Settings
+): Layer.Layer<DesiredProvider, DesiredFileError, FileSystem.FileSystem> =>
   settings.desired.source === "file"
     ? DesiredProvider.File({ path: settings.desired.file ?? "", pollInterval: settings.desired.pollInterval })
     : DesiredProvider.Empty

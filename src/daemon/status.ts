@@ -37,8 +37,18 @@ export interface AgentStatus {
     readonly skipped: ReadonlyArray<{ readonly vmid: number; readonly reason: string }>
   } | null
   readonly ops: {
-    readonly inFlight: ReadonlyArray<{ readonly opId: string; readonly vmid: number; readonly action: string; readonly phase: string; readonly upid: string | null }>
-    readonly needsOperator: ReadonlyArray<{ readonly opId: string; readonly vmid: number; readonly action: string; readonly evidence: string }>
+    readonly inFlight: ReadonlyArray<
+      {
+        readonly opId: string
+        readonly vmid: number
+        readonly action: string
+        readonly phase: string
+        readonly upid: string | null
+      }
+    >
+    readonly needsOperator: ReadonlyArray<
+      { readonly opId: string; readonly vmid: number; readonly action: string; readonly evidence: string }
+    >
   }
   readonly hub: {
     readonly consecutiveFailures: number
@@ -78,7 +88,10 @@ export const gatherStatus = (source: StatusSource) =>
     const unfinished = yield* journal.unfinished
     const flagged = yield* journal.list({ phase: "needs-operator", limit: 100 })
     const hub = yield* Effect.serviceOption(HubLink)
-    const hubStatus = yield* Option.match(hub, { onNone: () => Effect.succeed(null), onSome: (h) => Effect.map(h.status, Option.some) })
+    const hubStatus = yield* Option.match(hub, {
+      onNone: () => Effect.succeed(null),
+      onSome: (h) => Effect.map(h.status, Option.some)
+    })
     const last = Option.getOrNull(yield* source.lastPass.get)
     const lastPass: AgentStatus["lastPass"] = last === null ? null : (() => {
       const outcomes: Record<string, number> = {}
@@ -91,7 +104,9 @@ export const gatherStatus = (source: StatusSource) =>
         actions: last.pass.plan.actions.length,
         outcomes,
         notApplied: last.pass.results.filter((r) => !isSuccess(r.outcome)).map((r) => ({
-          vmid: r.action.guest.vmid, action: r.action._tag, reason: describeOutcome(r.outcome)
+          vmid: r.action.guest.vmid,
+          action: r.action._tag,
+          reason: describeOutcome(r.outcome)
         })),
         restartRequired: last.pass.plan.restartRequired.map((p) => ({ vmid: p.vmid, keys: p.keys })),
         skipped: last.pass.plan.skipped.map((s) => ({ vmid: s.vmid, reason: s.reason }))
@@ -107,8 +122,19 @@ export const gatherStatus = (source: StatusSource) =>
       scope,
       lastPass,
       ops: {
-        inFlight: unfinished.map((o) => ({ opId: o.opId, vmid: o.vmid, action: o.action, phase: o.phase, upid: o.upid })),
-        needsOperator: flagged.map((o) => ({ opId: o.opId, vmid: o.vmid, action: o.action, evidence: o.detail?.message ?? "" }))
+        inFlight: unfinished.map((o) => ({
+          opId: o.opId,
+          vmid: o.vmid,
+          action: o.action,
+          phase: o.phase,
+          upid: o.upid
+        })),
+        needsOperator: flagged.map((o) => ({
+          opId: o.opId,
+          vmid: o.vmid,
+          action: o.action,
+          evidence: o.detail?.message ?? ""
+        }))
       },
       hub: hubStatus === null || Option.isNone(hubStatus) ? null : {
         consecutiveFailures: hubStatus.value.consecutiveFailures,
@@ -127,14 +153,18 @@ const ago = (at: string, now: number): string => {
 
 const scopeLine = (scope: AgentStatus["scope"]): string => {
   if (scope.mode === "cluster") return "cluster (every guest of the cluster; run exactly one such agent)"
-  return scope.node === null ? `node (not known yet: ${scope.error ?? ""})` : `node ${scope.node} (the guests on this node only)`
+  return scope.node === null
+    ? `node (not known yet: ${scope.error ?? ""})`
+    : `node ${scope.node} (the guests on this node only)`
 }
 
 /** The human form: a few lines an operator reads at 3 a.m. */
 export const renderStatus = (s: AgentStatus, now: number): string => {
   const lines = [
     `felhom-agent ${s.agentId} (PID ${s.pid}): ${s.ready ? "ready" : `NOT READY: ${s.notReadyReason ?? ""}`}`,
-    `  PVE:        ${s.pve.url} ${s.pve.version === null ? `(not answering: ${s.pve.error ?? ""})` : `(version ${s.pve.version})`}`,
+    `  PVE:        ${s.pve.url} ${
+      s.pve.version === null ? `(not answering: ${s.pve.error ?? ""})` : `(version ${s.pve.version})`
+    }`,
     `  scope:      ${scopeLine(s.scope)}`,
     `  state dir:  ${s.stateDir}`
   ]
@@ -142,18 +172,28 @@ export const renderStatus = (s: AgentStatus, now: number): string => {
   else {
     const p = s.lastPass
     const outcomes = Object.entries(p.outcomes).map(([k, n]) => `${n} ${k}`).join(", ")
-    lines.push(`  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, ${p.pveRequests} PVE call(s), revision ${p.revision ?? "-"}, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`)
+    lines.push(
+      `  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, ${p.pveRequests} PVE call(s), revision ${
+        p.revision ?? "-"
+      }, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`
+    )
     for (const n of p.notApplied) lines.push(`    ✗ ${n.vmid} ${n.action}: ${n.reason}`)
     for (const k of p.skipped) lines.push(`    ! ${k.vmid} skipped: ${k.reason}`)
     for (const r of p.restartRequired) lines.push(`    ↻ ${r.vmid} restart required: ${r.keys.join(", ")}`)
   }
   lines.push(`  ops:        ${s.ops.inFlight.length} in flight, ${s.ops.needsOperator.length} waiting for an operator`)
-  for (const o of s.ops.inFlight) lines.push(`    … ${o.opId.slice(0, 12)} ${o.action} ${o.vmid} ${o.phase}${o.upid === null ? "" : ` ${o.upid}`}`)
+  for (const o of s.ops.inFlight) {
+    lines.push(`    … ${o.opId.slice(0, 12)} ${o.action} ${o.vmid} ${o.phase}${o.upid === null ? "" : ` ${o.upid}`}`)
+  }
   for (const o of s.ops.needsOperator) lines.push(`    ? ${o.opId.slice(0, 12)} ${o.action} ${o.vmid}: ${o.evidence}`)
   if (s.hub !== null) {
-    lines.push(s.hub.consecutiveFailures === 0
-      ? `  hub:        reachable${s.hub.lastSuccessAt === null ? "" : `, last contact ${ago(s.hub.lastSuccessAt, now)}`}`
-      : `  hub:        UNREACHABLE (${s.hub.consecutiveFailures} failed polls): ${s.hub.lastError ?? ""}`)
+    lines.push(
+      s.hub.consecutiveFailures === 0
+        ? `  hub:        reachable${
+          s.hub.lastSuccessAt === null ? "" : `, last contact ${ago(s.hub.lastSuccessAt, now)}`
+        }`
+        : `  hub:        UNREACHABLE (${s.hub.consecutiveFailures} failed polls): ${s.hub.lastError ?? ""}`
+    )
   }
   return lines.join("\n")
 }

@@ -5,10 +5,10 @@
  * (invariant 5); its op id is deterministic so a re-planned identical action is recognised as
  * already applied instead of being run twice.
  */
-import { createHash } from "node:crypto"
 import { Schema } from "effect"
-import { ConfigValue } from "./GuestConfig.js"
+import { createHash } from "node:crypto"
 import { GuestRef } from "./Guest.js"
+import { ConfigValue } from "./GuestConfig.js"
 
 export const Start = Schema.TaggedStruct("Start", { guest: GuestRef })
 export type Start = typeof Start.Type
@@ -79,7 +79,16 @@ export const SnapshotDelete = Schema.TaggedStruct("SnapshotDelete", {
 })
 export type SnapshotDelete = typeof SnapshotDelete.Type
 
-export const Action = Schema.Union(Start, Stop, SetConfig, HardStop, Shutdown, SnapshotCreate, SnapshotRollback, SnapshotDelete)
+export const Action = Schema.Union(
+  Start,
+  Stop,
+  SetConfig,
+  HardStop,
+  Shutdown,
+  SnapshotCreate,
+  SnapshotRollback,
+  SnapshotDelete
+)
 export type Action = typeof Action.Type
 export type ActionTag = Action["_tag"]
 

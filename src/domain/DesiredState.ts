@@ -40,7 +40,9 @@ export const UNMANAGEABLE_KEYS: ReadonlyMap<string, string> = new Map([
 ])
 
 const vmidKeyIssue = (key: string): string | undefined =>
-  VMID_KEY_RE.test(key) ? undefined : `guest key must be a vmid (100..999999999, ^[1-9][0-9]{2,8}$), got ${JSON.stringify(key)}`
+  VMID_KEY_RE.test(key)
+    ? undefined
+    : `guest key must be a vmid (100..999999999, ^[1-9][0-9]{2,8}$), got ${JSON.stringify(key)}`
 
 export const configKeyIssue = (key: string): string | undefined => {
   if (!CONFIG_KEY_RE.test(key)) return `config key must match ^[a-z][a-z0-9_-]*$, got ${JSON.stringify(key)}`
@@ -181,7 +183,10 @@ export const decodeDesiredState = (
 ): Either.Either<DesiredState, DesiredStateInvalid> => {
   const decoded = decodeEither(input)
   const schemaIssues = Either.isLeft(decoded)
-    ? ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) => ({ path: i.path.map(String).join("."), message: i.message }))
+    ? ParseResult.ArrayFormatter.formatErrorSync(decoded.left).map((i) => ({
+      path: i.path.map(String).join("."),
+      message: i.message
+    }))
     : []
   const issues = mergeByPath([...rawKeyIssues(input), ...schemaIssues])
   if (issues.length > 0 || Either.isLeft(decoded)) return Either.left(new DesiredStateInvalid({ source, issues }))

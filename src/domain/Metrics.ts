@@ -60,7 +60,11 @@ export const recordOp = (kind: string, outcome: string): Effect.Effect<void> =>
   Metric.update(AgentMetrics.ops.pipe(Metric.taggedWithLabels([label("kind", kind), label("outcome", outcome)])), 1)
 
 /** `exit` is "ok", "warnings" or "error": PVE exit statuses are free text, so they are classed. */
-export const recordTaskWait = (taskType: string, exit: "ok" | "warnings" | "error", secondsWaited: number): Effect.Effect<void> =>
+export const recordTaskWait = (
+  taskType: string,
+  exit: "ok" | "warnings" | "error",
+  secondsWaited: number
+): Effect.Effect<void> =>
   Metric.update(
     AgentMetrics.taskWaitSeconds.pipe(Metric.taggedWithLabels([label("type", taskType), label("exit", exit)])),
     secondsWaited
@@ -70,7 +74,10 @@ export const recordGateRefusal = (reason: string): Effect.Effect<void> =>
   Metric.update(AgentMetrics.gateRefusals.pipe(Metric.tagged("reason", reason)), 1)
 
 export const recordNonceFill = (fill: { readonly entries: number; readonly capacity: number }): Effect.Effect<void> =>
-  Effect.zipRight(Metric.set(AgentMetrics.nonceEntries, fill.entries), Metric.set(AgentMetrics.nonceCapacity, fill.capacity))
+  Effect.zipRight(
+    Metric.set(AgentMetrics.nonceEntries, fill.entries),
+    Metric.set(AgentMetrics.nonceCapacity, fill.capacity)
+  )
 
 const journalPhaseGauges = {
   "intent": AgentMetrics.journalOps.pipe(Metric.tagged("phase", "intent")),
@@ -83,7 +90,11 @@ const journalPhaseGauges = {
  * dashboard shows "none" rather than "no data", and a missing series means a missing scrape.
  */
 /** Ops per journal phase that needs watching (the journal's own counts, state/Journal.ts). */
-export type JournalPhaseCounts = { readonly "intent": number; readonly "in-flight": number; readonly "needs-operator": number }
+export type JournalPhaseCounts = {
+  readonly "intent": number
+  readonly "in-flight": number
+  readonly "needs-operator": number
+}
 
 export const recordJournalPhases = (counts: JournalPhaseCounts): Effect.Effect<void> =>
   Effect.all([
@@ -154,8 +165,17 @@ const pveRequestMetric = (method: string, endpoint: string, status: string) => {
 // ---------------------------------------------------------------------------------------------
 // Prometheus text exposition format 0.0.4
 
-type Sample = { readonly suffix: string; readonly labels: ReadonlyArray<readonly [string, string]>; readonly value: number | bigint }
-type Family = { name: string; type: "counter" | "gauge" | "histogram" | "summary"; help: string; samples: Array<Sample> }
+type Sample = {
+  readonly suffix: string
+  readonly labels: ReadonlyArray<readonly [string, string]>
+  readonly value: number | bigint
+}
+type Family = {
+  name: string
+  type: "counter" | "gauge" | "histogram" | "summary"
+  help: string
+  samples: Array<Sample>
+}
 
 const sanitizeName = (name: string): string => {
   const cleaned = name.replace(/[^a-zA-Z0-9_:]/g, "_")
@@ -165,7 +185,8 @@ const sanitizeLabel = (name: string): string => {
   const cleaned = name.replace(/[^a-zA-Z0-9_]/g, "_")
   return /^[a-zA-Z_]/.test(cleaned) && !cleaned.startsWith("__") ? cleaned : `_${cleaned.replace(/^_+/, "")}`
 }
-const escapeLabelValue = (value: string): string => value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
+const escapeLabelValue = (value: string): string =>
+  value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, "\\\"")
 const escapeHelp = (help: string): string => help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")
 
 /** Prometheus floats: `+Inf`, `-Inf`, `NaN`; integers stay exact (bigint counters too). */
@@ -184,7 +205,9 @@ const samplesOf = (
   state: MetricState.MetricState.Untyped,
   labels: ReadonlyArray<readonly [string, string]>
 ): { readonly type: Family["type"]; readonly samples: ReadonlyArray<Sample> } | undefined => {
-  if (MetricState.isCounterState(state)) return { type: "counter", samples: [{ suffix: "", labels, value: state.count }] }
+  if (MetricState.isCounterState(state)) {
+    return { type: "counter", samples: [{ suffix: "", labels, value: state.count }] }
+  }
   if (MetricState.isGaugeState(state)) return { type: "gauge", samples: [{ suffix: "", labels, value: state.value }] }
   if (MetricState.isHistogramState(state)) {
     // Effect's buckets are already cumulative and end with an Infinity boundary; Prometheus wants
@@ -193,7 +216,11 @@ const samplesOf = (
     return {
       type: "histogram",
       samples: [
-        ...finite.map(([le, n]): Sample => ({ suffix: "_bucket", labels: [...labels, ["le", formatValue(le)]], value: n })),
+        ...finite.map(([le, n]): Sample => ({
+          suffix: "_bucket",
+          labels: [...labels, ["le", formatValue(le)]],
+          value: n
+        })),
         { suffix: "_bucket", labels: [...labels, ["le", "+Inf"]], value: state.count },
         { suffix: "_sum", labels, value: state.sum },
         { suffix: "_count", labels, value: state.count }
@@ -216,7 +243,11 @@ const samplesOf = (
     // A frequency is a counter per observed string; the string becomes a `key` label.
     return {
       type: "counter",
-      samples: [...state.occurrences.entries()].map(([key, n]): Sample => ({ suffix: "", labels: [...labels, ["key", key]], value: n }))
+      samples: [...state.occurrences.entries()].map(([key, n]): Sample => ({
+        suffix: "",
+        labels: [...labels, ["key", key]],
+        value: n
+      }))
     }
   }
   return undefined

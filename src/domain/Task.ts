@@ -20,8 +20,7 @@ export type TaskStatus = typeof TaskStatus.Type
 
 const WARNINGS_RE = /^WARNINGS: \d+$/
 
-export const isSuccessfulExit = (exitstatus: string): boolean =>
-  exitstatus === "OK" || WARNINGS_RE.test(exitstatus)
+export const isSuccessfulExit = (exitstatus: string): boolean => exitstatus === "OK" || WARNINGS_RE.test(exitstatus)
 
 export const TaskLogLine = Schema.Struct({ n: Schema.Number, t: Schema.String })
 export type TaskLogLine = typeof TaskLogLine.Type

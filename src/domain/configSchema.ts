@@ -6,16 +6,24 @@
  * that only root@pam may set — so a document is refused before the agent acts on it, instead
  * of failing against PVE on every reconcile pass. Pure: no I/O, no services.
  */
-import type { GuestType } from "./Guest.js"
 import { checkValue, closest, type DesiredScalar } from "./configSchema/check.js"
 import { LXC_SCHEMA } from "./configSchema/lxc.js"
 import { QEMU_SCHEMA } from "./configSchema/qemu.js"
 import type { CurrentConfig, GuestConfigSchema, KeySpec, Refusal } from "./configSchema/spec.js"
+import type { GuestType } from "./Guest.js"
 
 export type { DesiredScalar } from "./configSchema/check.js"
 export type { FormatName } from "./configSchema/formats.js"
 export type {
-  CurrentConfig, GuestConfigSchema, KeyFamily, KeySpec, PropertyFormat, Refusal, RefusalKind, SubSpec, ValueSpec
+  CurrentConfig,
+  GuestConfigSchema,
+  KeyFamily,
+  KeySpec,
+  PropertyFormat,
+  Refusal,
+  RefusalKind,
+  SubSpec,
+  ValueSpec
 } from "./configSchema/spec.js"
 
 export const CONFIG_SCHEMA: Readonly<Record<GuestType, GuestConfigSchema>> = { qemu: QEMU_SCHEMA, lxc: LXC_SCHEMA }
@@ -78,19 +86,32 @@ const article = (type: GuestType): string => (type === "lxc" ? "an lxc" : "a qem
 const unknownKeyMessage = (type: GuestType, key: string): string => {
   const schema = CONFIG_SCHEMA[type]
   const indexed = splitIndex(key)
-  const family = indexed === undefined ? undefined : [...schema.families, ...schema.refusedFamilies].find((f) => f.prefix === indexed[0])
-  if (family !== undefined) return `not ${article(type)} config key: ${family.prefix} goes from ${family.prefix}0 to ${family.prefix}${family.count - 1}`
+  const family = indexed === undefined
+    ? undefined
+    : [...schema.families, ...schema.refusedFamilies].find((f) => f.prefix === indexed[0])
+  if (family !== undefined) {
+    return `not ${article(type)} config key: ${family.prefix} goes from ${family.prefix}0 to ${family.prefix}${
+      family.count - 1
+    }`
+  }
   const suffix = indexed === undefined ? "0" : String(indexed[1])
   const candidates = [...Object.keys(schema.keys), ...schema.families.map((f) => `${f.prefix}${suffix}`)]
   const guess = closest(key, candidates)
   const other: GuestType = type === "qemu" ? "lxc" : "qemu"
   const hint = guess !== undefined && guess !== key
     ? ` (did you mean ${guess}?)`
-    : keySpec(other, key) !== undefined ? ` (it is ${article(other)} key)` : ""
+    : keySpec(other, key) !== undefined
+    ? ` (it is ${article(other)} key)`
+    : ""
   return `not ${article(type)} config key${hint}`
 }
 
-const issueFor = (type: GuestType, key: string, value: DesiredScalar | null, current: CurrentConfig | undefined): string | undefined => {
+const issueFor = (
+  type: GuestType,
+  key: string,
+  value: DesiredScalar | null,
+  current: CurrentConfig | undefined
+): string | undefined => {
   const refusal = refusalOf(type, key)
   if (refusal !== undefined) return `cannot be managed: ${refusal.reason}`
   const spec = keySpec(type, key)
@@ -135,7 +156,11 @@ const balloonIssue = (config: DesiredConfigInput): ConfigIssue | undefined => {
  * root@pam could set it. Without `current`, a value is refused only for what PVE refuses
  * whatever the guest has now.
  */
-export const validateConfig = (type: GuestType, config: DesiredConfigInput, current?: CurrentConfig): ReadonlyArray<ConfigIssue> => {
+export const validateConfig = (
+  type: GuestType,
+  config: DesiredConfigInput,
+  current?: CurrentConfig
+): ReadonlyArray<ConfigIssue> => {
   const issues: Array<ConfigIssue> = []
   for (const [key, value] of Object.entries(config)) {
     const message = issueFor(type, key, value, current)

@@ -34,7 +34,9 @@ export class GateRefused extends Schema.TaggedError<GateRefused>()("GateRefused"
 }) {
   override get message(): string {
     return this.reason === "not-allowlisted"
-      ? `refused by the reversibility gate: ${this.action} of ${this.keys.join(", ")} is not on the reconcile allowlist (a signed op may change it)`
+      ? `refused by the reversibility gate: ${this.action} of ${
+        this.keys.join(", ")
+      } is not on the reconcile allowlist (a signed op may change it)`
       : `refused by the reversibility gate: ${this.action} cannot be undone and needs a signed op from a signer with the irreversible capability`
   }
 }
@@ -64,7 +66,14 @@ export interface GateShape {
   readonly check: (action: Action, context: GateContext) => Effect.Effect<GateDecision, GateRefused>
 }
 
-export const DEFAULT_ALLOWLIST: ReadonlyArray<string> = ["description", "tags", "onboot", "name", "protection", "startup"]
+export const DEFAULT_ALLOWLIST: ReadonlyArray<string> = [
+  "description",
+  "tags",
+  "onboot",
+  "name",
+  "protection",
+  "startup"
+]
 
 export interface GatePolicy {
   /** Keys automatic reconcile may write; the defaults are always included. */
@@ -90,7 +99,9 @@ export const plannedRefusal = (
   if (policy.allowEverything === true) return undefined
   const allow = new Set([...DEFAULT_ALLOWLIST, ...(policy.allowKeys ?? []), ...(extend?.allowKeys ?? [])])
   const outside = configKeysOf(action).filter((k) => !allow.has(k))
-  return outside.length > 0 ? new GateRefused({ reason: "not-allowlisted", keys: outside, action: action._tag }) : undefined
+  return outside.length > 0
+    ? new GateRefused({ reason: "not-allowlisted", keys: outside, action: action._tag })
+    : undefined
 }
 
 export const makeGate = (policy: GatePolicy): GateShape => {
@@ -109,7 +120,10 @@ export const makeGate = (policy: GatePolicy): GateShape => {
         description: `felhom-agent safety snapshot before rollback to ${action.name} (op ${context.opId})`
       })
       const inverse = inverseOf(action, context.pre, name)
-      return Effect.succeed({ inverse: inverse === null ? null : inverseToJson(inverse), before: { opId: `${context.opId}:safety`, action: before } })
+      return Effect.succeed({
+        inverse: inverse === null ? null : inverseToJson(inverse),
+        before: { opId: `${context.opId}:safety`, action: before }
+      })
     }
     const inverse = inverseOf(action, context.pre)
     return Effect.succeed({ inverse: inverse === null ? null : inverseToJson(inverse) })
@@ -118,7 +132,8 @@ export const makeGate = (policy: GatePolicy): GateShape => {
 }
 
 /** `memory, cores` → ["memory", "cores"]: an allowlist as FELHOM_GATE_ALLOW_KEYS and --allow-keys give it. */
-export const parseKeyList = (text: string): ReadonlyArray<string> => text.split(",").map((k) => k.trim()).filter((k) => k !== "")
+export const parseKeyList = (text: string): ReadonlyArray<string> =>
+  text.split(",").map((k) => k.trim()).filter((k) => k !== "")
 
 /** Reads the policy from FELHOM_GATE_ALLOW_KEYS (comma-separated) and FELHOM_GATE_SAFETY_SNAPSHOT. */
 export const gatePolicyConfig: Config.Config<GatePolicy> = Config.all({
@@ -132,7 +147,10 @@ export const gatePolicyConfig: Config.Config<GatePolicy> = Config.all({
 export class Gate extends Context.Tag("felhom/Gate")<Gate, GateShape>() {
   static readonly layer = (policy: GatePolicy = {}): Layer.Layer<Gate> => Layer.succeed(Gate, makeGate(policy))
   /** The policy from the environment (gatePolicyConfig). */
-  static readonly layerConfig: Layer.Layer<Gate, ConfigError.ConfigError> = Layer.effect(Gate, Effect.map(gatePolicyConfig, makeGate))
+  static readonly layerConfig: Layer.Layer<Gate, ConfigError.ConfigError> = Layer.effect(
+    Gate,
+    Effect.map(gatePolicyConfig, makeGate)
+  )
   /**
    * Allows every reversible action whatever keys it touches, and records inverses; unsigned
    * irreversible actions are still refused. For tests and the pre-gate behaviour of `apply`.

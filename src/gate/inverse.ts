@@ -76,7 +76,11 @@ export const DEFAULT_REVERT_SHUTDOWN_TIMEOUT = 60
 export const safetySnapshotName = (opId: string): string =>
   `felhom-safety-${createHash("sha256").update(opId, "utf8").digest("hex").slice(0, 12)}`
 
-const configInverse = (set: Readonly<Record<string, ConfigValue>>, deleted: ReadonlyArray<string>, pre: PreState): Inverse => {
+const configInverse = (
+  set: Readonly<Record<string, ConfigValue>>,
+  deleted: ReadonlyArray<string>,
+  pre: PreState
+): Inverse => {
   const before = pre.config.values
   const undoSet: Record<string, ConfigValue> = {}
   const undoDelete: Array<string> = []

@@ -6,15 +6,28 @@
  * log line or report can carry it (invariant 8). Redirects are not followed, so the token is
  * never presented to another origin. Nothing is retried here: the HubLoop owns the backoff.
  */
-import { HttpBody, type HttpClient, HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
+import {
+  HttpBody,
+  type HttpClient,
+  type HttpClientError,
+  HttpClientRequest,
+  type HttpClientResponse
+} from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Context, Data, Duration, Effect, Either, Layer, Option, Redacted, Schema, Stream } from "effect"
 import { Agent } from "undici"
-import { pinningConnector } from "../pve/dispatcher.js"
 import { quote } from "../authz/SignedOpError.js"
-import { HubBadResponse, type HubError, type HubOperation, HubRejected, HubReportInvalid, HubUnreachable } from "./HubError.js"
-import { HubErrorBody, MAX_DESIRED_BYTES, MAX_OPS_BYTES, OpsResponse, Report } from "./protocol.js"
 import { issuesOf, parseJsonBytes } from "../authz/verifyEnvelope.js"
+import { pinningConnector } from "../pve/dispatcher.js"
+import {
+  HubBadResponse,
+  type HubError,
+  type HubOperation,
+  HubRejected,
+  HubReportInvalid,
+  HubUnreachable
+} from "./HubError.js"
+import { HubErrorBody, MAX_DESIRED_BYTES, MAX_OPS_BYTES, OpsResponse, Report } from "./protocol.js"
 
 export type DesiredFetch = Data.TaggedEnum<{
   /** 304: the document behind our ETag is still current; nothing to verify. */
@@ -34,13 +47,16 @@ export interface HubClientShape {
 export class HubClient extends Context.Tag("felhom/HubClient")<HubClient, HubClientShape>() {
   /** A live client with its own undici Agent (closed with the layer). */
   static readonly layer = (settings: HubClientSettings): Layer.Layer<HubClient> =>
-    Layer.scoped(HubClient, Effect.gen(function*() {
-      const agent = yield* Effect.acquireRelease(
-        Effect.sync(() => new Agent({ connect: connectOptions(settings) })),
-        (a) => Effect.promise(() => a.close())
-      )
-      return make(settings, NodeHttpClient.makeUndici(agent))
-    }))
+    Layer.scoped(
+      HubClient,
+      Effect.gen(function*() {
+        const agent = yield* Effect.acquireRelease(
+          Effect.sync(() => new Agent({ connect: connectOptions(settings) })),
+          (a) => Effect.promise(() => a.close())
+        )
+        return make(settings, NodeHttpClient.makeUndici(agent))
+      })
+    )
 }
 
 /** The same trust choices as for PVE: a pinned leaf, a CA file, or the system CAs. */
@@ -73,7 +89,9 @@ const MAX_RETRY_AFTER_SECONDS = 3_600
 class TooLarge extends Data.TaggedError("TooLarge")<{ readonly limit: number }> {}
 
 const errorCode = (cause: unknown): string | undefined =>
-  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string" ? cause.code : undefined
+  typeof cause === "object" && cause !== null && "code" in cause && typeof cause.code === "string"
+    ? cause.code
+    : undefined
 
 const transport = (operation: HubOperation) => (error: HttpClientError.HttpClientError): HubUnreachable => {
   const cause = error.cause
@@ -138,7 +156,10 @@ const decodeJson = <A, I>(operation: HubOperation, schema: Schema.Schema<A, I>, 
     onRight: (json) =>
       Schema.decodeUnknown(schema, { errors: "all", onExcessProperty: "ignore" })(json).pipe(
         Effect.mapError((e) =>
-          new HubBadResponse({ operation, issue: issuesOf(e).map((i) => `${i.path === "" ? "" : `${i.path}: `}${i.message}`).join("; ") })
+          new HubBadResponse({
+            operation,
+            issue: issuesOf(e).map((i) => `${i.path === "" ? "" : `${i.path}: `}${i.message}`).join("; ")
+          })
         )
       )
   })

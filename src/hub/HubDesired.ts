@@ -74,7 +74,10 @@ export const verifyDesired = (
   return Either.gen(function*() {
     const verified = yield* verifyEnvelope(bytes, DESIRED_PAYLOAD_TYPE, options.signers, MAX_DESIRED_BYTES)
     const json = yield* payloadJson(verified.payloadBytes)
-    const payload = yield* Either.mapLeft(decodeDesiredPayload(json), (e) => new PayloadMalformed({ issues: issuesOf(e) }))
+    const payload = yield* Either.mapLeft(
+      decodeDesiredPayload(json),
+      (e) => new PayloadMalformed({ issues: issuesOf(e) })
+    )
     const revision = payload.revision
     if (payload.agent !== options.agentId) {
       return yield* Either.left(new DesiredWrongAudience({ revision, expected: options.agentId, agent: payload.agent }))
@@ -84,9 +87,11 @@ export const verifyDesired = (
     }
     if (payload.expires_at !== undefined) {
       if (payload.expires_at <= payload.issued_at) {
-        return yield* Either.left(new PayloadMalformed({
-          issues: [{ path: "expires_at", message: "expires_at must be after issued_at" }]
-        }))
+        return yield* Either.left(
+          new PayloadMalformed({
+            issues: [{ path: "expires_at", message: "expires_at must be after issued_at" }]
+          })
+        )
       }
       if (options.checkExpiry && now > payload.expires_at + skew) {
         return yield* Either.left(new DesiredExpired({ revision, expiresAt: payload.expires_at, now, skew }))
@@ -94,16 +99,20 @@ export const verifyDesired = (
     }
     const holder = verified.signers.find((s) => s.capabilities.has("desired"))
     if (holder === undefined) {
-      return yield* Either.left(new DesiredCapabilityMissing({ revision, keyids: verified.signers.map((s) => s.keyid) }))
+      return yield* Either.left(
+        new DesiredCapabilityMissing({ revision, keyids: verified.signers.map((s) => s.keyid) })
+      )
     }
     const last = options.lastGood
     if (last !== undefined && payload.issued_at < last.issuedAt) {
-      return yield* Either.left(new DesiredRollback({
-        revision,
-        issuedAt: payload.issued_at,
-        lastGoodRevision: last.revision,
-        lastGoodIssuedAt: last.issuedAt
-      }))
+      return yield* Either.left(
+        new DesiredRollback({
+          revision,
+          issuedAt: payload.issued_at,
+          lastGoodRevision: last.revision,
+          lastGoodIssuedAt: last.issuedAt
+        })
+      )
     }
     const document = yield* decodeDesiredState(payload.document, `hub desired revision ${revision}`)
     if (document.revision !== undefined && document.revision !== revision) {

@@ -95,12 +95,21 @@ export const make = (options: HubDesiredOptions) =>
         }
         const accepted = verified.right
         const same = last !== undefined && last.revision === accepted.revision && last.issuedAt === accepted.issuedAt
-        yield* store.saveDesired({ envelope: envelopeBytes, revision: accepted.revision, issuedAt: accepted.issuedAt, etag })
+        yield* store.saveDesired({
+          envelope: envelopeBytes,
+          revision: accepted.revision,
+          issuedAt: accepted.issuedAt,
+          etag
+        })
         yield* Ref.set(state, { accepted, etag, source: "hub" })
         if (same) return "unchanged" as const
         yield* Metric.increment(desiredAcceptedTotal)
         yield* Effect.logInfo("desired state from the hub accepted").pipe(
-          Effect.annotateLogs({ revision: accepted.revision, signer: accepted.keyid, previous: last?.revision ?? "none" })
+          Effect.annotateLogs({
+            revision: accepted.revision,
+            signer: accepted.keyid,
+            previous: last?.revision ?? "none"
+          })
         )
         yield* PubSub.publish(pubsub, undefined)
         return "accepted" as const
@@ -132,7 +141,9 @@ const restore = (
     })
     if (Either.isLeft(verified)) {
       yield* Metric.increment(Metric.tagged(desiredRefusedTotal, "reason", verified.left._tag))
-      yield* Effect.logWarning("stored desired state no longer verifies; serving the empty document until the hub answers").pipe(
+      yield* Effect.logWarning(
+        "stored desired state no longer verifies; serving the empty document until the hub answers"
+      ).pipe(
         Effect.annotateLogs({ refusal: verified.left._tag, reason: verified.left.message })
       )
       return { accepted: undefined, etag: undefined, source: "none" } satisfies InForce

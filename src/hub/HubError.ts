@@ -31,7 +31,9 @@ export class HubRejected extends Data.TaggedError("HubRejected")<{
 }> {
   override get message(): string {
     const after = this.retryAfter === undefined ? "" : ` (retry after ${this.retryAfter}s)`
-    return `hub refused ${this.operation} with HTTP ${this.status}${after}${this.detail === "" ? "" : `: ${this.detail}`}`
+    return `hub refused ${this.operation} with HTTP ${this.status}${after}${
+      this.detail === "" ? "" : `: ${this.detail}`
+    }`
   }
 }
 
@@ -73,7 +75,9 @@ export class DesiredWrongAudience extends Schema.TaggedError<DesiredWrongAudienc
   agent: Schema.String
 }) {
   override get message(): string {
-    return `desired revision ${quote(this.revision)} is for agent ${quote(this.agent)}, this agent is ${quote(this.expected)}`
+    return `desired revision ${quote(this.revision)} is for agent ${quote(this.agent)}, this agent is ${
+      quote(this.expected)
+    }`
   }
 }
 
@@ -85,7 +89,9 @@ export class DesiredExpired extends Schema.TaggedError<DesiredExpired>()("Desire
   skew: Schema.Number
 }) {
   override get message(): string {
-    return `desired revision ${quote(this.revision)} expired: expires_at ${this.expiresAt} + skew ${this.skew}s < now ${this.now}`
+    return `desired revision ${
+      quote(this.revision)
+    } expired: expires_at ${this.expiresAt} + skew ${this.skew}s < now ${this.now}`
   }
 }
 
@@ -97,7 +103,9 @@ export class DesiredNotYetValid extends Schema.TaggedError<DesiredNotYetValid>()
   skew: Schema.Number
 }) {
   override get message(): string {
-    return `desired revision ${quote(this.revision)} is issued in the future: issued_at ${this.issuedAt} > now ${this.now} + skew ${this.skew}s`
+    return `desired revision ${
+      quote(this.revision)
+    } is issued in the future: issued_at ${this.issuedAt} > now ${this.now} + skew ${this.skew}s`
   }
 }
 
@@ -115,12 +123,16 @@ export class DesiredRollback extends Schema.TaggedError<DesiredRollback>()("Desi
 }
 
 /** No valid signature comes from a signer holding the `desired` capability. */
-export class DesiredCapabilityMissing extends Schema.TaggedError<DesiredCapabilityMissing>()("DesiredCapabilityMissing", {
-  revision: Schema.String,
-  keyids: Schema.Array(Schema.String)
-}) {
+export class DesiredCapabilityMissing
+  extends Schema.TaggedError<DesiredCapabilityMissing>()("DesiredCapabilityMissing", {
+    revision: Schema.String,
+    keyids: Schema.Array(Schema.String)
+  })
+{
   override get message(): string {
-    return `desired revision ${quote(this.revision)} is signed by ${this.keyids.join(", ")}, which does not hold the desired capability`
+    return `desired revision ${quote(this.revision)} is signed by ${
+      this.keyids.join(", ")
+    }, which does not hold the desired capability`
   }
 }
 
@@ -130,7 +142,9 @@ export class DesiredRevisionMismatch extends Schema.TaggedError<DesiredRevisionM
   documentRevision: Schema.String
 }) {
   override get message(): string {
-    return `desired payload revision ${quote(this.revision)} differs from the document's revision ${quote(this.documentRevision)}`
+    return `desired payload revision ${quote(this.revision)} differs from the document's revision ${
+      quote(this.documentRevision)
+    }`
   }
 }
 

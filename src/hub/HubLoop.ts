@@ -9,6 +9,7 @@
  */
 import { Clock, Context, Duration, Effect, Either, Layer, Metric, Ref, Schedule, Schema } from "effect"
 import { decodeBase64Strict, decodeEnvelope } from "../authz/Envelope.js"
+import { parseJsonBytes } from "../authz/verifyEnvelope.js"
 import type { StateStore } from "../state/StateStore.js"
 import { backoff, type BackoffPolicy, DEFAULT_BACKOFF } from "./backoff.js"
 import { HubClient } from "./HubClient.js"
@@ -16,7 +17,6 @@ import { HubDesired } from "./HubDesiredProvider.js"
 import type { HubError, HubReportInvalid, HubStoreError } from "./HubError.js"
 import { makeHubStore } from "./HubStore.js"
 import type { OpOutcomeSummary, Refusal, Report, ReportInput } from "./protocol.js"
-import { parseJsonBytes } from "../authz/verifyEnvelope.js"
 
 export type PassError = HubError | HubStoreError | HubReportInvalid
 
@@ -55,11 +55,15 @@ export interface HubLoopShape {
 }
 
 export class HubLoop extends Context.Tag("felhom/HubLoop")<HubLoop, HubLoopShape>() {
-  static readonly layer = (options: HubLoopOptions): Layer.Layer<HubLoop, HubStoreError, HubClient | HubDesired | StateStore> =>
+  static readonly layer = (
+    options: HubLoopOptions
+  ): Layer.Layer<HubLoop, HubStoreError, HubClient | HubDesired | StateStore> =>
     Layer.effect(HubLoop, Effect.suspend(() => make(options)))
 
   /** The same, with `run` forked for the lifetime of the layer. */
-  static readonly layerStarted = (options: HubLoopOptions): Layer.Layer<HubLoop, HubStoreError, HubClient | HubDesired | StateStore> =>
+  static readonly layerStarted = (
+    options: HubLoopOptions
+  ): Layer.Layer<HubLoop, HubStoreError, HubClient | HubDesired | StateStore> =>
     Layer.scoped(HubLoop, Effect.tap(Effect.suspend(() => make(options)), (loop) => Effect.forkScoped(loop.run)))
 }
 
@@ -114,7 +118,11 @@ export const make = (options: HubLoopOptions) =>
     const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED
     const cursor = yield* Ref.make(yield* store.loadCursor)
     const pending = yield* Ref.make<Pending>({ ops: [], refusals: [], dropped: 0 })
-    const status = yield* Ref.make<HubLoopStatus>({ consecutiveFailures: 0, lastError: undefined, lastSuccessAt: undefined })
+    const status = yield* Ref.make<HubLoopStatus>({
+      consecutiveFailures: 0,
+      lastError: undefined,
+      lastSuccessAt: undefined
+    })
     yield* Metric.set(HubLoopMetrics.consecutiveFailures, 0)
 
     const remember = (add: Partial<Pick<Pending, "ops" | "refusals">>) =>
@@ -145,7 +153,9 @@ export const make = (options: HubLoopOptions) =>
     const syncOps = Effect.gen(function*() {
       const floor = options.highWater === undefined
         ? 0
-        : yield* options.highWater.pipe(Effect.orElseSucceed(() => 0))
+        : yield* options.highWater.pipe(Effect.orElseSucceed(() =>
+          0
+        ))
       const after = Math.max(yield* Ref.get(cursor), floor)
       const ops = yield* client.fetchOps(after)
       for (const { envelope, seq } of bySeq(ops)) {
@@ -207,18 +217,29 @@ export const make = (options: HubLoopOptions) =>
 
     const failed = (error: PassError) =>
       Effect.flatMap(
-        Ref.updateAndGet(status, (s) => ({ ...s, consecutiveFailures: s.consecutiveFailures + 1, lastError: error.message })),
-        (s) => Metric.set(HubLoopMetrics.consecutiveFailures, s.consecutiveFailures)
+        Ref.updateAndGet(
+          status,
+          (s) => ({ ...s, consecutiveFailures: s.consecutiveFailures + 1, lastError: error.message })
+        ),
+        (s) =>
+          Metric.set(HubLoopMetrics.consecutiveFailures, s.consecutiveFailures)
       )
 
     // Outputs the failure with the delay the backoff chose, to say both before the wait.
-    const retrying = Schedule.intersect(Schedule.identity<PassError>(), Schedule.delays(backoff(policy, retryAfterOf))).pipe(
-      Schedule.tapOutput(([error, delay]) =>
-        Effect.flatMap(Ref.get(status), ({ consecutiveFailures }) =>
-          Effect.logWarning("hub pass failed; the last good desired state stays in force").pipe(
-            Effect.annotateLogs({ error: error._tag, reason: error.message, failures: consecutiveFailures, retry_in: Duration.format(delay) })
-          )))
-    )
+    const retrying = Schedule.intersect(Schedule.identity<PassError>(), Schedule.delays(backoff(policy, retryAfterOf)))
+      .pipe(
+        Schedule.tapOutput(([error, delay]) =>
+          Effect.flatMap(Ref.get(status), ({ consecutiveFailures }) =>
+            Effect.logWarning("hub pass failed; the last good desired state stays in force").pipe(
+              Effect.annotateLogs({
+                error: error._tag,
+                reason: error.message,
+                failures: consecutiveFailures,
+                retry_in: Duration.format(delay)
+              })
+            ))
+        )
+      )
 
     // A fresh retry per good pass: the backoff starts from `base` again after every success.
     const untilGood: Effect.Effect<"good" | "died"> = pass.pipe(
@@ -229,13 +250,17 @@ export const make = (options: HubLoopOptions) =>
       Effect.zipRight(succeeded),
       Effect.as("good" as const),
       // A defect in a handler is a bug, but the loop must outlive it (the daemon keeps running).
-      Effect.catchAllDefect((defect) => Effect.as(Effect.logError("hub pass died", defect), "died" as const))
+      Effect.catchAllDefect((defect) =>
+        Effect.as(Effect.logError("hub pass died", defect), "died" as const)
+      )
     )
 
     // `interval` after a good pass; a pass that died waits at least the backoff's base.
     const betweenPasses = Schedule.identity<"good" | "died">().pipe(
       Schedule.zipLeft(Schedule.spaced(interval)),
-      Schedule.modifyDelay((outcome, delay) => outcome === "died" ? Duration.max(delay, policy.base) : delay)
+      Schedule.modifyDelay((outcome, delay) =>
+        outcome === "died" ? Duration.max(delay, policy.base) : delay
+      )
     )
 
     // The schedule never ends, so neither does `run`.

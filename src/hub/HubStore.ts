@@ -86,8 +86,10 @@ export const makeHubStore = (agent: string): Effect.Effect<HubStore, HubStoreErr
     )
 
     const saveDesired = (d: Omit<StoredDesired, "fetchedAt">) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        sql`INSERT INTO hub_desired (agent, envelope, revision, issued_at, etag, fetched_at)
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) =>
+          sql`INSERT INTO hub_desired (agent, envelope, revision, issued_at, etag, fetched_at)
             VALUES (${agent}, ${Buffer.from(d.envelope)}, ${d.revision}, ${d.issuedAt}, ${d.etag ?? null}, ${now})
             ON CONFLICT (agent) DO UPDATE SET envelope = excluded.envelope, revision = excluded.revision,
               issued_at = excluded.issued_at, etag = excluded.etag, fetched_at = excluded.fetched_at`

@@ -21,10 +21,13 @@ export const DEFAULT_BACKOFF: BackoffPolicy = { base: Duration.seconds(5), cap: 
  */
 export const backoff = <E>(policy: BackoffPolicy, retryAfterSeconds: (error: E) => number | undefined) =>
   Schedule.identity<E>().pipe(
-    Schedule.zipLeft(Schedule.exponential(policy.base, 2).pipe(
-      Schedule.union(Schedule.spaced(policy.cap)),
-      Schedule.jitteredWith({ min: 0.5, max: 1 })
-    )),
+    Schedule.zipLeft(
+      Schedule.exponential(policy.base, 2).pipe(
+        Schedule.union(Schedule.spaced(policy.cap)),
+        Schedule.jitteredWith({ min: 0.5, max: 1 })
+      )
+    ),
     Schedule.modifyDelay((error, delay) =>
-      Duration.millis(Math.max(Math.round(Duration.toMillis(delay)), (retryAfterSeconds(error) ?? 0) * 1000)))
+      Duration.millis(Math.max(Math.round(Duration.toMillis(delay)), (retryAfterSeconds(error) ?? 0) * 1000))
+    )
   )

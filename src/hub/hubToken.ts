@@ -24,7 +24,9 @@ export const readHubToken = (file: string): Effect.Effect<Redacted.Redacted<stri
         return Effect.fail(new HubTokenUnreadable({ file, reason: `longer than ${MAX_TOKEN_BYTES} characters` }))
       }
       if (!B64TOKEN.test(token)) {
-        return Effect.fail(new HubTokenUnreadable({ file, reason: "not a bearer token (RFC 6750 b64token characters only)" }))
+        return Effect.fail(
+          new HubTokenUnreadable({ file, reason: "not a bearer token (RFC 6750 b64token characters only)" })
+        )
       }
       return Effect.succeed(Redacted.make(token))
     })
@@ -38,14 +40,19 @@ const isLoopback = (hostname: string): boolean =>
  * unless the operator explicitly allows it. A bearer token over plain http to another host
  * would be readable by anyone on the path.
  */
-export const parseHubUrl = (text: string, options: { readonly insecureHttp?: boolean } = {}): Either.Either<URL, string> => {
+export const parseHubUrl = (
+  text: string,
+  options: { readonly insecureHttp?: boolean } = {}
+): Either.Either<URL, string> => {
   let url: URL
   try {
     url = new URL(text)
   } catch {
     return Either.left(`hub URL ${JSON.stringify(text)} is not a URL`)
   }
-  if (url.username !== "" || url.password !== "") return Either.left("hub URL must not carry credentials (the token comes from its file)")
+  if (url.username !== "" || url.password !== "") {
+    return Either.left("hub URL must not carry credentials (the token comes from its file)")
+  }
   if (url.search !== "" || url.hash !== "") return Either.left("hub URL must not have a query or fragment")
   if (url.protocol === "https:") return Either.right(url)
   if (url.protocol === "http:" && (isLoopback(url.hostname) || options.insecureHttp === true)) return Either.right(url)

@@ -41,7 +41,10 @@ export const DesiredPayload = Schema.Struct({
 })
 export type DesiredPayload = typeof DesiredPayload.Type
 
-export const decodeDesiredPayload = Schema.decodeUnknownEither(DesiredPayload, { errors: "all", onExcessProperty: "error" })
+export const decodeDesiredPayload = Schema.decodeUnknownEither(DesiredPayload, {
+  errors: "all",
+  onExcessProperty: "error"
+})
 
 /** The unsigned wrapper of GET …/ops: each element is checked later, by SignedOps. */
 export const OpsResponse = Schema.Struct({

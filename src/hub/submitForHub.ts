@@ -25,7 +25,9 @@ const RESULT: Record<OpResult["outcome"]["_tag"], OpOutcomeSummary["result"]> = 
  * `submitSignedOp` as the hub loop's `onOp`: never fails. A storage error before admission is
  * `deferred` (the op is offered again); every other refusal is `refused` with its tag.
  */
-export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve | NodeScope> =>
+export const submitForHub = (
+  envelope: unknown
+): Effect.Effect<OpOutcomeSummary, never, SignedOps | Engine | Pve | NodeScope> =>
   submitSignedOp(envelope).pipe(
     Effect.map((r): OpOutcomeSummary => ({
       op_id: r.op.op_id,
@@ -37,8 +39,11 @@ export const submitForHub = (envelope: unknown): Effect.Effect<OpOutcomeSummary,
     Effect.catchAll((e) =>
       Effect.succeed<OpOutcomeSummary>({
         // Undecided, not refused: storage or PVE failed, or the agent does not know its node yet.
-        result: e._tag === "NonceStoreStorageError" || e._tag === "NodeScopeUnknown" || e._tag.startsWith("Pve") ? "deferred" : "refused",
+        result: e._tag === "NonceStoreStorageError" || e._tag === "NodeScopeUnknown" || e._tag.startsWith("Pve")
+          ? "deferred"
+          : "refused",
         error_tag: e._tag,
         message: e.message
-      }))
+      })
+    )
   )

@@ -31,7 +31,8 @@ const describeAddress = (at: ListenAddress): string => ("path" in at ? at.path :
 /** Binds `server`; answers the TCP port bound (the kernel's choice for port 0), or 0 on a socket path. */
 export const listenOn = (server: net.Server, at: ListenAddress): Effect.Effect<number, ListenFailed> =>
   Effect.async<number, ListenFailed>((resume) => {
-    const onError = (e: Error) => resume(Effect.fail(new ListenFailed({ address: describeAddress(at), reason: e.message })))
+    const onError = (e: Error) =>
+      resume(Effect.fail(new ListenFailed({ address: describeAddress(at), reason: e.message })))
     server.once("error", onError)
     const onListening = () => {
       server.off("error", onError)
@@ -46,7 +47,10 @@ export const listenOn = (server: net.Server, at: ListenAddress): Effect.Effect<n
  * Stops listening and waits until the server has closed; `cut` ends the open connections
  * (default: the server's own `closeAllConnections`, when it has one).
  */
-export const closeServer = (server: Listener, cut: () => void = () => server.closeAllConnections?.()): Effect.Effect<void> =>
+export const closeServer = (
+  server: Listener,
+  cut: () => void = () => server.closeAllConnections?.()
+): Effect.Effect<void> =>
   Effect.async<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     server.close(() => resume(Effect.void))
@@ -54,5 +58,9 @@ export const closeServer = (server: Listener, cut: () => void = () => server.clo
   })
 
 /** `listenOn` for the life of the scope: closed with it (see `closeServer` for `cut`). */
-export const listen = (server: Listener, at: ListenAddress, cut?: () => void): Effect.Effect<number, ListenFailed, Scope.Scope> =>
+export const listen = (
+  server: Listener,
+  at: ListenAddress,
+  cut?: () => void
+): Effect.Effect<number, ListenFailed, Scope.Scope> =>
   Effect.acquireRelease(listenOn(server, at), () => closeServer(server, cut))

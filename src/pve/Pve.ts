@@ -5,13 +5,21 @@
  * invariant 4).
  */
 import { Context, type Duration, type Effect, Layer, type Option } from "effect"
-import type { ClusterGuest, ClusterStatusEntry, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
-import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
+import type {
+  ClusterGuest,
+  ClusterStatusEntry,
+  GuestStatus,
+  NodeInfo,
+  Permissions,
+  PveVersion,
+  Snapshot
+} from "../domain/Cluster.js"
 import type { GuestRef } from "../domain/Guest.js"
+import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
 import type { TaskFilter, TaskListEntry, TaskLog, TaskStatus } from "../domain/Task.js"
 import type { UpidString } from "../domain/Upid.js"
 import type { MutationResult } from "./MutationResult.js"
-import { PveConnection } from "./PveConnection.js"
+import type { PveConnection } from "./PveConnection.js"
 import type { PveError, PveWaitError } from "./PveError.js"
 import { make } from "./PveLive.js"
 
@@ -58,7 +66,11 @@ export interface PveShape {
   /** Every guest of the cluster (GET /cluster/resources?type=vm). */
   readonly guests: Effect.Effect<ReadonlyArray<ClusterGuest>, PveError>
   readonly status: (guest: GuestRef) => Effect.Effect<GuestStatus, PveError>
-  readonly power: (guest: GuestRef, action: PowerAction, options?: PowerOptions) => Effect.Effect<MutationResult, PveError>
+  readonly power: (
+    guest: GuestRef,
+    action: PowerAction,
+    options?: PowerOptions
+  ) => Effect.Effect<MutationResult, PveError>
   /** Config with pending changes merged (PVE's default), or the live values with `current`. */
   readonly config: (guest: GuestRef, options?: { readonly current?: boolean }) => Effect.Effect<GuestConfig, PveError>
   readonly pending: (guest: GuestRef) => Effect.Effect<ReadonlyArray<PendingEntry>, PveError>
@@ -66,10 +78,21 @@ export interface PveShape {
   /** Snapshots without PVE's synthetic `current` entry. */
   readonly snapshots: (guest: GuestRef) => Effect.Effect<ReadonlyArray<Snapshot>, PveError>
   readonly createSnapshot: (guest: GuestRef, snapshot: SnapshotCreate) => Effect.Effect<MutationResult, PveError>
-  readonly rollbackSnapshot: (guest: GuestRef, name: string, options?: { readonly start?: boolean }) => Effect.Effect<MutationResult, PveError>
-  readonly deleteSnapshot: (guest: GuestRef, name: string, options?: { readonly force?: boolean }) => Effect.Effect<MutationResult, PveError>
+  readonly rollbackSnapshot: (
+    guest: GuestRef,
+    name: string,
+    options?: { readonly start?: boolean }
+  ) => Effect.Effect<MutationResult, PveError>
+  readonly deleteSnapshot: (
+    guest: GuestRef,
+    name: string,
+    options?: { readonly force?: boolean }
+  ) => Effect.Effect<MutationResult, PveError>
   readonly taskStatus: (upid: UpidString) => Effect.Effect<TaskStatus, PveError>
-  readonly taskLog: (upid: UpidString, options?: { readonly start?: number; readonly limit?: number }) => Effect.Effect<TaskLog, PveError>
+  readonly taskLog: (
+    upid: UpidString,
+    options?: { readonly start?: number; readonly limit?: number }
+  ) => Effect.Effect<TaskLog, PveError>
   readonly tasks: (node: string, filter?: TaskFilter) => Effect.Effect<ReadonlyArray<TaskListEntry>, PveError>
   /** Effective privileges of the calling token (GET /access/permissions), optionally for one path. */
   readonly permissions: (path?: string) => Effect.Effect<Permissions, PveError>

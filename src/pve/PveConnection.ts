@@ -50,7 +50,9 @@ export interface PveConnectionInput {
 }
 
 /** Validates the settings once, so a bad URL or pin is a clear start-up error. */
-export const makeConnectionSettings = (input: PveConnectionInput): Effect.Effect<PveConnectionSettings, PveConnectionInvalid> =>
+export const makeConnectionSettings = (
+  input: PveConnectionInput
+): Effect.Effect<PveConnectionSettings, PveConnectionInvalid> =>
   Effect.gen(function*() {
     const url = yield* Effect.try({
       try: () => new URL(input.url),
@@ -61,7 +63,8 @@ export const makeConnectionSettings = (input: PveConnectionInput): Effect.Effect
     }
     if (url.protocol === "http:" && !isLoopback(url.hostname) && input.insecureHttp !== true) {
       return yield* new PveConnectionInvalid({
-        reason: `plain http is only allowed to a loopback address; ${url.hostname} needs https (or the explicit insecure flag)`
+        reason:
+          `plain http is only allowed to a loopback address; ${url.hostname} needs https (or the explicit insecure flag)`
       })
     }
     if (input.fingerprint !== undefined && input.caPem !== undefined) {
@@ -69,7 +72,8 @@ export const makeConnectionSettings = (input: PveConnectionInput): Effect.Effect
     }
     if (input.fingerprint !== undefined && !FINGERPRINT_RE.test(input.fingerprint)) {
       return yield* new PveConnectionInvalid({
-        reason: "fingerprint must be a SHA-256 in PVE's form: 32 hex pairs joined by ':' (as GET /nodes ssl_fingerprint shows)"
+        reason:
+          "fingerprint must be a SHA-256 in PVE's form: 32 hex pairs joined by ':' (as GET /nodes ssl_fingerprint shows)"
       })
     }
     const concurrency = input.concurrency ?? 3

@@ -4,16 +4,16 @@
  * turned into a typed `PveError`. Reads retry once on a stale keep-alive socket (pveproxy closes
  * idle ones after 5 s); mutations are sent exactly once and never retried here.
  */
-import * as Zlib from "node:zlib"
-import { HttpClient, HttpClientRequest, type HttpClientError, type HttpClientResponse } from "@effect/platform"
+import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
 import { NodeHttpClient } from "@effect/platform-node"
 import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
+import * as Zlib from "node:zlib"
 import type { Dispatcher } from "undici"
 import { endpointTemplate, recordPveRequestAt } from "../domain/Metrics.js"
 import { REASON_HEADER } from "./dispatcher.js"
 import { toPveError } from "./errorMapping.js"
 import type { PveConnectionSettings } from "./PveConnection.js"
-import { type PveError, PveBadResponse, PveTimeout, PveTransport } from "./PveError.js"
+import { PveBadResponse, type PveError, PveTimeout, PveTransport } from "./PveError.js"
 import { authorizationHeader } from "./PveToken.js"
 import type { ServerClock } from "./ServerClock.js"
 
@@ -51,9 +51,18 @@ const encodeParams = (params: Params): Array<[string, string]> =>
 
 /** Errors raised before any request byte left: only these prove a mutation was not applied. */
 const NOT_SENT_CODES = new Set([
-  "ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT",
-  "FELHOM_FINGERPRINT_MISMATCH", "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED",
+  "ECONNREFUSED",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "UND_ERR_CONNECT_TIMEOUT",
+  "FELHOM_FINGERPRINT_MISMATCH",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
   "ERR_TLS_CERT_ALTNAME_INVALID"
 ])
 /** A keep-alive socket the server had already closed. */
@@ -64,8 +73,7 @@ const errorCode = (cause: unknown): string | undefined => {
   return typeof cause.code === "string" ? cause.code : undefined
 }
 
-const causeMessage = (cause: unknown): string =>
-  cause instanceof Error ? cause.message : String(cause)
+const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
 
 const toTransport = (method: string, path: string, error: HttpClientError.HttpClientError): PveTransport => {
   const cause = error.cause
@@ -83,16 +91,24 @@ const isStaleSocket = (error: PveError): boolean =>
  * decompress interceptor is experimental and warns on stderr).
  */
 const bodyText = (method: string, path: string, response: HttpClientResponse.HttpClientResponse) =>
-  Effect.flatMap(Effect.mapError(response.arrayBuffer, (error) => toTransport(method, path, error)), (buffer) =>
-    Effect.try({
-      try: () => {
-        const bytes = Buffer.from(buffer)
-        const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
-        const plain = encoding === "gzip" ? Zlib.gunzipSync(bytes) : encoding === "deflate" ? Zlib.inflateSync(bytes) : bytes
-        return plain.toString("utf8")
-      },
-      catch: (cause) => new PveBadResponse({ method, path, issue: `undecodable compressed body: ${causeMessage(cause)}` })
-    }))
+  Effect.flatMap(
+    Effect.mapError(response.arrayBuffer, (error) => toTransport(method, path, error)),
+    (buffer) =>
+      Effect.try({
+        try: () => {
+          const bytes = Buffer.from(buffer)
+          const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
+          const plain = encoding === "gzip"
+            ? Zlib.gunzipSync(bytes)
+            : encoding === "deflate"
+            ? Zlib.inflateSync(bytes)
+            : bytes
+          return plain.toString("utf8")
+        },
+        catch: (cause) =>
+          new PveBadResponse({ method, path, issue: `undecodable compressed body: ${causeMessage(cause)}` })
+      })
+  )
 
 const ErrorBody = Schema.parseJson(Schema.Struct({
   message: Schema.optional(Schema.String),
@@ -135,10 +151,17 @@ export const makeSend = (
       const params = encodeParams(req.params ?? {})
       const url = new URL(base + req.path)
       const request = HttpClientRequest.make(req.method)(url).pipe(
-        HttpClientRequest.setHeaders({ authorization: auth, "accept-encoding": "gzip, deflate", accept: "application/json" }),
+        HttpClientRequest.setHeaders({
+          authorization: auth,
+          "accept-encoding": "gzip, deflate",
+          accept: "application/json"
+        }),
         // GET/DELETE carry parameters in the query; a body there is a 501 (pve-http-server
         // `PVE::APIServer::AnyEvent::authenticate_and_handle_request`).
-        (r) => req.method === "GET" || req.method === "DELETE" ? HttpClientRequest.setUrlParams(r, params) : HttpClientRequest.bodyUrlParams(r, params)
+        (r) =>
+          req.method === "GET" || req.method === "DELETE"
+            ? HttpClientRequest.setUrlParams(r, params)
+            : HttpClientRequest.bodyUrlParams(r, params)
       )
       const attempt = client.execute(request).pipe(
         Effect.mapError((error) => toTransport(req.method, req.path, error)),
@@ -154,7 +177,8 @@ export const makeSend = (
         ),
         Effect.timeoutFail({
           duration: timeout,
-          onTimeout: () => new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })
+          onTimeout: () =>
+            new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })
         })
       )
       // Latency by endpoint template and status, per attempt (a retried read counts twice).
@@ -200,7 +224,9 @@ const errorAnswer = <A, I>(req: PveRequest<A, I>, status: number, reason: string
   })
 }
 
-type EnvelopeDecoder<A> = (text: string) => Effect.Effect<{ readonly data: A; readonly total?: number | undefined }, ParseResult.ParseError>
+type EnvelopeDecoder<A> = (
+  text: string
+) => Effect.Effect<{ readonly data: A; readonly total?: number | undefined }, ParseResult.ParseError>
 
 /**
  * One compiled envelope decoder per response schema. Building `parseJson(Struct({ data }))` per

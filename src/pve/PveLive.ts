@@ -5,7 +5,15 @@
  * on the node it lives on.
  */
 import { Effect, Either, Schema } from "effect"
-import { ClusterGuest, ClusterStatusEntry, GuestStatus, NodeInfo, Permissions, PveVersion, Snapshot } from "../domain/Cluster.js"
+import {
+  ClusterGuest,
+  ClusterStatusEntry,
+  GuestStatus,
+  NodeInfo,
+  Permissions,
+  PveVersion,
+  Snapshot
+} from "../domain/Cluster.js"
 import type { GuestRef } from "../domain/Guest.js"
 import { GuestConfigResponse, PendingEntry, toGuestConfig } from "../domain/GuestConfig.js"
 import { TaskListEntry, TaskLogLine, TaskStatus } from "../domain/Task.js"
@@ -57,7 +65,13 @@ export const make = Effect.gen(function*() {
   const sendOnce = yield* makeSend(settings, dispatcher, serverClock)
   // Requests sent so far (a retried read counts twice): how much a pass asked of pveproxy.
   let requests = 0
-  const send: typeof sendOnce = (req) => Effect.zipRight(Effect.sync(() => { requests += 1 }), sendOnce(req))
+  const send: typeof sendOnce = (req) =>
+    Effect.zipRight(
+      Effect.sync(() => {
+        requests += 1
+      }),
+      sendOnce(req)
+    )
   const get = <A, I>(path: string, data: Schema.Schema<A, I>, params?: Params) =>
     Effect.map(send({ method: "GET", path, data, params }), (r) => r.data)
   const mutate = (method: "POST" | "PUT" | "DELETE", path: string, params?: Params) =>
@@ -81,7 +95,11 @@ export const make = Effect.gen(function*() {
     setConfig: (guest, change) =>
       // lxc has only the synchronous PUT (pve-container `PVE::API2::LXC::Config::update_vm`);
       // qemu POST answers a qmconfig task (qemu-server `PVE::API2::Qemu::update_vm_async`).
-      mutate(guest.type === "qemu" && change.mode !== "sync" ? "POST" : "PUT", `${guest.path}/config`, configParams(change)),
+      mutate(
+        guest.type === "qemu" && change.mode !== "sync" ? "POST" : "PUT",
+        `${guest.path}/config`,
+        configParams(change)
+      ),
     snapshots: (guest) =>
       Effect.map(get(`${guest.path}/snapshot`, SnapshotList), (list) => list.filter((s) => s.name !== "current")),
     createSnapshot: (guest, snapshot) =>
@@ -97,11 +115,15 @@ export const make = Effect.gen(function*() {
     taskLog: (upid, options) =>
       Effect.flatMap(taskPath(upid), (p) =>
         Effect.map(
-          send({ method: "GET", path: `${p}/log`, data: TaskLogLines, params: { start: options?.start, limit: options?.limit } }),
+          send({
+            method: "GET",
+            path: `${p}/log`,
+            data: TaskLogLines,
+            params: { start: options?.start, limit: options?.limit }
+          }),
           (r) => ({ lines: r.data, total: r.total ?? r.data.length })
         )),
-    tasks: (node, filter) =>
-      get(`/nodes/${encodeURIComponent(node)}/tasks`, TaskList, { ...filter }),
+    tasks: (node, filter) => get(`/nodes/${encodeURIComponent(node)}/tasks`, TaskList, { ...filter }),
     permissions: (path) => get("/access/permissions", Permissions, { path }),
     waitTask: (upid, options) => waitTask(taskStatus, upid, options.deadline),
     clockSkew: Effect.sync(serverClock.skewMillis),

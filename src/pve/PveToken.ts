@@ -38,10 +38,14 @@ export const parsePveToken = (text: string): Effect.Effect<PveToken, PveTokenInv
     const secret = trimmed.slice(at + 1)
     if (!TOKEN_ID_RE.test(tokenId)) {
       // The id is not secret, but a malformed file might hold the secret in that part: do not echo it.
-      return Effect.fail(new PveTokenInvalid({ reason: "the part before the last '=' is not a token id of the form USER@REALM!TOKENID" }))
+      return Effect.fail(
+        new PveTokenInvalid({ reason: "the part before the last '=' is not a token id of the form USER@REALM!TOKENID" })
+      )
     }
     if (secret.length === 0 || /\s/.test(secret)) {
-      return Effect.fail(new PveTokenInvalid({ reason: `the secret of token ${tokenId} is empty or contains whitespace` }))
+      return Effect.fail(
+        new PveTokenInvalid({ reason: `the secret of token ${tokenId} is empty or contains whitespace` })
+      )
     }
     return Effect.succeed({ tokenId, secret: Redacted.make(secret) })
   })

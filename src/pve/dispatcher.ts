@@ -4,8 +4,8 @@
  * status line's reason phrase — the only place older PVE servers put an error's text (before
  * libpve-http-server-perl 5.2.0, `PVE::APIServer::Formatter::Standard::prepare_response_data`).
  */
-import * as Tls from "node:tls"
 import { Effect, type Scope } from "effect"
+import * as Tls from "node:tls"
 import { Agent, buildConnector, DecoratorHandler, type Dispatcher } from "undici"
 import type { PveConnectionSettings } from "./PveConnection.js"
 

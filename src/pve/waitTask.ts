@@ -37,11 +37,17 @@ export const waitTask = (
   return timed.pipe(
     Effect.timeoutFail({
       duration: deadline,
-      onTimeout: () => new PveTimeout({ operation: `waiting for task ${upid}`, afterMillis: Duration.toMillis(Duration.decode(deadline)) })
+      onTimeout: () =>
+        new PveTimeout({
+          operation: `waiting for task ${upid}`,
+          afterMillis: Duration.toMillis(Duration.decode(deadline))
+        })
     }),
     Effect.flatMap((status) => {
       const exit = status.exitstatus ?? "unexpected status"
-      return isSuccessfulExit(exit) ? Effect.succeed(status) : Effect.fail(new PveTaskFailed({ upid, exitstatus: exit }))
+      return isSuccessfulExit(exit)
+        ? Effect.succeed(status)
+        : Effect.fail(new PveTaskFailed({ upid, exitstatus: exit }))
     }),
     Effect.tap((status) => Effect.annotateCurrentSpan("pve.task.exitstatus", status.exitstatus ?? "")),
     // Its polls are "pve.request" children, so a slow task shows as the requests it took.

@@ -8,7 +8,12 @@
 import { FileSystem } from "@effect/platform"
 import { Context, Duration, Effect, Either, Layer, PubSub, Ref, Schedule, Schema, Stream } from "effect"
 import { parseDocument } from "yaml"
-import { decodeDesiredState, DesiredStateInvalid, type DesiredState, emptyDesiredState } from "../domain/DesiredState.js"
+import {
+  decodeDesiredState,
+  type DesiredState,
+  DesiredStateInvalid,
+  emptyDesiredState
+} from "../domain/DesiredState.js"
 import { DEFAULT_MAX_DOCUMENT_BYTES, documentText } from "../domain/documentBytes.js"
 import { fileErrorReason } from "../domain/fileError.js"
 import { parseStrictJson } from "../domain/strictJson.js"
@@ -62,7 +67,9 @@ export const parseDesiredText = (text: string, source: string): Either.Either<De
   const doc = parseDocument(text)
   const first = doc.errors[0]
   // The yaml library appends a source excerpt on further lines; the first line names line and column.
-  if (first !== undefined) return Either.left(syntaxError(source, `invalid YAML: ${(first.message.split("\n")[0] ?? "").replace(/:$/, "")}`))
+  if (first !== undefined) {
+    return Either.left(syntaxError(source, `invalid YAML: ${(first.message.split("\n")[0] ?? "").replace(/:$/, "")}`))
+  }
   // An empty YAML file is null, which the schema refuses: say "no guests" explicitly instead.
   return decodeDesiredState(doc.toJS(), source)
 }
@@ -104,8 +111,13 @@ interface FileState {
 const UNREADABLE = "\u0000unreadable"
 
 /** One poll: decide whether the file changed, and whether the change is accepted. */
-const pollOnce = (fs: FileSystem.FileSystem, options: FileOptions, state: Ref.Ref<FileState>, pubsub: PubSub.PubSub<void>) =>
-  Effect.gen(function* () {
+const pollOnce = (
+  fs: FileSystem.FileSystem,
+  options: FileOptions,
+  state: Ref.Ref<FileState>,
+  pubsub: PubSub.PubSub<void>
+) =>
+  Effect.gen(function*() {
     const path = options.path
     const { bytes, seen } = yield* readDocument(path, options.maxBytes)
     const before = yield* Ref.get(state)
@@ -119,16 +131,20 @@ const pollOnce = (fs: FileSystem.FileSystem, options: FileOptions, state: Ref.Re
       return
     }
     yield* Ref.set(state, { good: parsed.right, seen })
-    yield* Effect.logInfo("desired state updated").pipe(Effect.annotateLogs({ path, revision: parsed.right.revision ?? "" }))
+    yield* Effect.logInfo("desired state updated").pipe(
+      Effect.annotateLogs({ path, revision: parsed.right.revision ?? "" })
+    )
     yield* PubSub.publish(pubsub, undefined)
   }).pipe(
     // A missing or unreadable file (an editor mid-rename) keeps the last good document; it is
     // logged once, not on every poll, and the file is decoded afresh when it reappears.
     Effect.catchTag("DesiredFileUnreadable", (e) =>
-      Ref.modify(state, (s) => [s.seen !== UNREADABLE, { ...s, seen: UNREADABLE }] as const).pipe(
-        Effect.flatMap((first) => (first ? Effect.logWarning(`${e.message}; the last good document stays in force`) : Effect.void))
-      )
-    ),
+      Ref.modify(state, (s) =>
+        [s.seen !== UNREADABLE, { ...s, seen: UNREADABLE }] as const).pipe(
+          Effect.flatMap((
+            first
+          ) => (first ? Effect.logWarning(`${e.message}; the last good document stays in force`) : Effect.void))
+        )),
     Effect.provideService(FileSystem.FileSystem, fs)
   )
 
@@ -137,9 +153,13 @@ const pollOnce = (fs: FileSystem.FileSystem, options: FileOptions, state: Ref.Re
  * misconfigured daemon never starts on a guessed state. Later bad edits keep the last good one.
  */
 const makeFile = (options: FileOptions) =>
-  Effect.gen(function* () {
+  Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
-    const { bytes, seen } = yield* Effect.provideService(readDocument(options.path, options.maxBytes), FileSystem.FileSystem, fs)
+    const { bytes, seen } = yield* Effect.provideService(
+      readDocument(options.path, options.maxBytes),
+      FileSystem.FileSystem,
+      fs
+    )
     const initial = yield* Either.match(parseDesiredBytes(bytes, options.path, options.maxBytes), {
       onLeft: (e) => Effect.fail<DesiredFileError>(e),
       onRight: (d) => Effect.succeed(d)
@@ -170,6 +190,8 @@ export class DesiredProvider extends Context.Tag("felhom/DesiredProvider")<Desir
     Layer.succeed(DesiredProvider, { current: Effect.succeed(document), changes: Stream.never })
 
   /** A watched JSON/YAML file (format by extension, else by content), polled every `pollInterval`. */
-  static readonly File = (options: FileOptions): Layer.Layer<DesiredProvider, DesiredFileError, FileSystem.FileSystem> =>
+  static readonly File = (
+    options: FileOptions
+  ): Layer.Layer<DesiredProvider, DesiredFileError, FileSystem.FileSystem> =>
     Layer.scoped(DesiredProvider, makeFile(options))
 }

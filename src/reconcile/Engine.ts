@@ -25,8 +25,8 @@
  * the crash-recovery test can SIGKILL it at a precise point. Unset, it does nothing.
  */
 import { Clock, Config, Context, Data, Duration, Effect, Either, Exit, Layer, Option } from "effect"
-import { recordOp } from "../domain/Metrics.js"
 import { type Action, plannedOpId } from "../domain/Action.js"
+import { recordOp } from "../domain/Metrics.js"
 import type { UpidString } from "../domain/Upid.js"
 import { Gate, type GateContext, type GateOrigin } from "../gate/Gate.js"
 import type { PreState } from "../gate/inverse.js"
@@ -35,15 +35,15 @@ import type { PveError, PveWaitError } from "../pve/PveError.js"
 import { Journal } from "../state/Journal.js"
 import type { JsonValue, OpDetail, OpOrigin, OpRecord } from "../state/OpRecord.js"
 import { resolveOps } from "../state/Recovery.js"
-import { GuestQueue, type GuestJobKind, type GuestQueueError } from "./GuestQueue.js"
-import { retryRead, type ReadRetry } from "./observe.js"
+import { type GuestJobKind, GuestQueue, type GuestQueueError } from "./GuestQueue.js"
+import { type ReadRetry, retryRead } from "./observe.js"
 import {
   callPve,
   checkPostState,
   journalAction,
   journalParams,
-  type PostStateUnknown,
   nothingToSend,
+  type PostStateUnknown,
   preStateOf,
   readPreState
 } from "./opShape.js"
@@ -112,7 +112,9 @@ const make = (options: EngineOptions) =>
     const queue = yield* GuestQueue
     const journal = yield* Journal
     const gate = yield* Gate
-    const pauseAt = yield* Config.option(Config.string("FELHOM_TEST_PAUSE_AT")).pipe(Effect.orElseSucceed(() => Option.none()))
+    const pauseAt = yield* Config.option(Config.string("FELHOM_TEST_PAUSE_AT")).pipe(
+      Effect.orElseSucceed(() => Option.none())
+    )
     const deadline = Duration.decode(options.taskDeadline ?? Duration.minutes(10))
     const read = retryRead(options.readRetry)
 
@@ -137,19 +139,28 @@ const make = (options: EngineOptions) =>
      */
     const resolveUnsure = (op: OpRecord, why: string) =>
       Effect.gen(function*() {
-        yield* Effect.logWarning("outcome unknown; re-observing, never re-sending").pipe(Effect.annotateLogs({ opId: op.opId, why }))
+        yield* Effect.logWarning("outcome unknown; re-observing, never re-sending").pipe(
+          Effect.annotateLogs({ opId: op.opId, why })
+        )
         const summary = yield* resolveOps([op], { checkPostState: check, undecidable, waitDeadline: deadline }).pipe(
           Effect.provideService(Journal, journal),
           Effect.provideService(Pve, pve),
           write
         )
         const result = summary.outcomes[0]
-        if (result === undefined) return yield* stop(Outcome.Failed({ errorTag: "Unresolved", message: why, exitstatus: undefined }))
+        if (result === undefined) {
+          return yield* stop(Outcome.Failed({ errorTag: "Unresolved", message: why, exitstatus: undefined }))
+        }
         const d = result.detail
         switch (result.resolution) {
           case "done": {
             const verified = yield* Effect.orElseSucceed(read(check(op)), () => false)
-            return Outcome.Applied({ upid: d.upids?.[0], exitstatus: d.exitstatus, verified, detail: `${why}; ${d.message}` })
+            return Outcome.Applied({
+              upid: d.upids?.[0],
+              exitstatus: d.exitstatus,
+              verified,
+              detail: `${why}; ${d.message}`
+            })
           }
           case "failed":
             return Outcome.Failed({ errorTag: "NotApplied", message: `${why}; ${d.message}`, exitstatus: d.exitstatus })
@@ -207,7 +218,11 @@ const make = (options: EngineOptions) =>
         const seen = yield* Effect.either(read(check(op)))
         if (Either.isRight(seen) && !seen.right) {
           const message = "PVE reported success but the guest does not show the change"
-          return yield* failOp(op, { message, exitstatus, upids, errorTag: "VerifyFailed" }, Outcome.Failed({ errorTag: "VerifyFailed", message, exitstatus }))
+          return yield* failOp(
+            op,
+            { message, exitstatus, upids, errorTag: "VerifyFailed" },
+            Outcome.Failed({ errorTag: "VerifyFailed", message, exitstatus })
+          )
         }
         const detail = Either.isRight(seen) ? "verified" : `verification read failed: ${seen.left.message}`
         yield* write(journal.finish(op.opId, { message: `applied, ${detail}`, exitstatus, upids }))
@@ -232,7 +247,13 @@ const make = (options: EngineOptions) =>
       })
 
     /** Journals the intent with the gate's inverse; a done op id is AlreadyApplied. */
-    const begin = (action: Action, opId: string, options: RunOptions & { readonly tokenUser: string }, pre: PreState, inverse: JsonValue | null) =>
+    const begin = (
+      action: Action,
+      opId: string,
+      options: RunOptions & { readonly tokenUser: string },
+      pre: PreState,
+      inverse: JsonValue | null
+    ) =>
       journal.intent({
         opId,
         origin: options.origin ?? "planned",
@@ -256,27 +277,50 @@ const make = (options: EngineOptions) =>
     /** The pre-state, read fresh in the job; unreadable → nothing journaled, nothing sent. */
     const preStateFor = (action: Action) =>
       read(Effect.provideService(readPreState(action), Pve, pve)).pipe(
-        Effect.mapError((e) => stop(Outcome.Failed({ errorTag: e._tag, message: `pre-state read failed: ${e.message}`, exitstatus: undefined })))
+        Effect.mapError((e) =>
+          stop(
+            Outcome.Failed({ errorTag: e._tag, message: `pre-state read failed: ${e.message}`, exitstatus: undefined })
+          )
+        )
       )
 
     /** One op inside the guest's job: resume, or read → precondition → gate → (before) → intent → call. */
-    const runInJob = (action: Action, opId: string, options: RunOptions & { readonly tokenUser: string }): Effect.Effect<Outcome, Stop> =>
+    const runInJob = (
+      action: Action,
+      opId: string,
+      options: RunOptions & { readonly tokenUser: string }
+    ): Effect.Effect<Outcome, Stop> =>
       Effect.gen(function*() {
         const known = yield* write(journal.get(opId))
         if (Option.isSome(known)) {
           const phase = known.value.phase
-          if (phase === "intent" || phase === "in-flight") return yield* resolveUnsure(known.value, "left unfinished by an earlier run")
-          if (phase === "done") return Outcome.AlreadyApplied()
+          if (phase === "intent" || phase === "in-flight") {
+            return yield* resolveUnsure(known.value, "left unfinished by an earlier run")
+          }
+          if (phase === "done") {
+            return Outcome.AlreadyApplied()
+          }
         }
         const pre = yield* preStateFor(action)
         const expected = options.precondition?.digest
         if (expected !== undefined && expected !== pre.config.digest) {
-          return yield* stop(Outcome.Conflict({ detail: `config digest is ${pre.config.digest}, the op expects ${expected}; never forced` }))
+          return yield* stop(
+            Outcome.Conflict({
+              detail: `config digest is ${pre.config.digest}, the op expects ${expected}; never forced`
+            })
+          )
         }
         // An empty digest asks for the one read here, so the inverse below stays exact.
-        const effective: Action = action._tag === "SetConfig" && action.digest === "" ? { ...action, digest: pre.config.digest } : action
+        const effective: Action = action._tag === "SetConfig" && action.digest === ""
+          ? { ...action, digest: pre.config.digest }
+          : action
         const origin = options.gateOrigin ?? (options.origin === "signed" ? "signed" : "planned")
-        const decision = yield* gate.check(effective, { origin, opId, pre, ...(options.gatePolicy === undefined ? {} : { extend: options.gatePolicy }) }).pipe(
+        const decision = yield* gate.check(effective, {
+          origin,
+          opId,
+          pre,
+          ...(options.gatePolicy === undefined ? {} : { extend: options.gatePolicy })
+        }).pipe(
           Effect.mapError((e) => stop(Outcome.Skipped({ reason: e.message, refusedBy: e._tag })))
         )
         if (decision.before !== undefined) {
@@ -285,12 +329,20 @@ const make = (options: EngineOptions) =>
             Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome))
           )
           if (!isSuccess(outcome)) {
-            return yield* stop(Outcome.Failed({ errorTag: "BeforeActionFailed", message: `${first.action._tag} ${first.opId}: ${describeOutcome(outcome)}`, exitstatus: undefined }))
+            return yield* stop(
+              Outcome.Failed({
+                errorTag: "BeforeActionFailed",
+                message: `${first.action._tag} ${first.opId}: ${describeOutcome(outcome)}`,
+                exitstatus: undefined
+              })
+            )
           }
         }
         const op = yield* begin(effective, opId, options, pre, decision.inverse)
         if (nothingToSend(effective, pre)) {
-          const detail = effective._tag === "SetConfig" ? "no keys to write; no PVE call" : `already ${pre.status}; no PVE call`
+          const detail = effective._tag === "SetConfig"
+            ? "no keys to write; no PVE call"
+            : `already ${pre.status}; no PVE call`
           yield* write(journal.finish(opId, { message: detail }))
           return Outcome.Applied({ upid: undefined, exitstatus: undefined, verified: true, detail })
         }
@@ -316,13 +368,17 @@ const make = (options: EngineOptions) =>
       return generation(0)
     }
 
-    const job = (action: Action, runOptions: RunOptions): Effect.Effect<{ readonly opId: string; readonly outcome: Outcome }> =>
+    const job = (
+      action: Action,
+      runOptions: RunOptions
+    ): Effect.Effect<{ readonly opId: string; readonly outcome: Outcome }> =>
       Effect.gen(function*() {
         const opId = runOptions.opId ?? (yield* plannedOpIdOf(plannedOpId(action, runOptions.revision)))
         // A planned op's generation suffix is only known here, in the guest's job.
         yield* Effect.annotateCurrentSpan("op.id", opId)
         const outcome = yield* runInJob(action, opId, { ...runOptions, tokenUser: options.tokenUser }).pipe(
-          Effect.catchTag("EngineStop", (s) => Effect.succeed(s.outcome))
+          Effect.catchTag("EngineStop", (s) =>
+            Effect.succeed(s.outcome))
         )
         return { opId, outcome }
       }).pipe(
@@ -336,23 +392,37 @@ const make = (options: EngineOptions) =>
      * submitter's context, so its own spans are still children of "engine.op". A disabled
      * tracer's span is born ended, and `end` is then never called.
      */
-    const queued = <A, E>(action: Action, kind: GuestJobKind, effect: Effect.Effect<A, E>): Effect.Effect<A, E | GuestQueueError> =>
-      Effect.flatMap(Effect.makeSpan("queue.wait", { captureStackTrace: false, attributes: { vmid: action.guest.vmid, "queue.kind": kind } }), (span) => {
-        const end = (exit: Exit.Exit<unknown, unknown>) =>
-          Effect.flatMap(Clock.currentTimeNanos, (now) =>
-            Effect.sync(() => {
-              if (span.status._tag === "Started") span.end(now, exit)
-            }))
-        return Effect.onExit(queue.submit(action.guest.vmid, kind, Effect.zipRight(end(Exit.void), effect)), end)
-      })
+    const queued = <A, E>(
+      action: Action,
+      kind: GuestJobKind,
+      effect: Effect.Effect<A, E>
+    ): Effect.Effect<A, E | GuestQueueError> =>
+      Effect.flatMap(
+        Effect.makeSpan("queue.wait", {
+          captureStackTrace: false,
+          attributes: { vmid: action.guest.vmid, "queue.kind": kind }
+        }),
+        (span) => {
+          const end = (exit: Exit.Exit<unknown, unknown>) =>
+            Effect.flatMap(Clock.currentTimeNanos, (now) =>
+              Effect.sync(() => {
+                if (span.status._tag === "Started") {
+                  span.end(now, exit)
+                }
+              }))
+          return Effect.onExit(queue.submit(action.guest.vmid, kind, Effect.zipRight(end(Exit.void), effect)), end)
+        }
+      )
 
     const run = (action: Action, runOptions: RunOptions): Effect.Effect<OpResult> => {
       const baseId = runOptions.opId ?? plannedOpId(action, runOptions.revision)
-      const refused = (outcome: Outcome) => Effect.succeed({ opId: baseId, outcome })
+      const refused = (outcome: Outcome) =>
+        Effect.succeed({ opId: baseId, outcome })
       return queued(action, runOptions.kind ?? "reconcile", job(action, runOptions)).pipe(
         Effect.catchTags({
           GuestQueueSuperseded: () => refused(Outcome.Skipped({ reason: "superseded by a newer plan for this guest" })),
-          GuestQueueShutdown: (e) => refused(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
+          GuestQueueShutdown: (e) =>
+            refused(Outcome.Failed({ errorTag: e._tag, message: "the agent is shutting down", exitstatus: undefined }))
         }),
         Effect.map(({ opId, outcome }) => ({ opId, action, outcome })),
         // Once per run, planned and signed alike, whatever ended it: the op itself, or the queue
@@ -361,7 +431,13 @@ const make = (options: EngineOptions) =>
         Effect.tap((result) => Effect.annotateCurrentSpan("outcome", result.outcome._tag)),
         Effect.annotateLogs({ opId: baseId, vmid: action.guest.vmid, action: action._tag }),
         Effect.withSpan("engine.op", {
-          attributes: { vmid: action.guest.vmid, node: action.guest.node, action: action._tag, "op.id": baseId, "op.origin": runOptions.origin ?? "planned" }
+          attributes: {
+            vmid: action.guest.vmid,
+            node: action.guest.node,
+            action: action._tag,
+            "op.id": baseId,
+            "op.origin": runOptions.origin ?? "planned"
+          }
         })
       )
     }

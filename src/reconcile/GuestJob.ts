@@ -103,7 +103,7 @@ export class GuestJob extends Effectable.Class<unknown, unknown> {
     this.waiter = undefined
     this.moreWaiters = undefined
     if (first !== undefined) first(exit)
-    if (more !== undefined) for (const waiter of more) waiter(exit)
+    if (more !== undefined) { for (const waiter of more) waiter(exit) }
   }
 
   /** Waits until the job is settled, whatever its exit; never cancels it. */

@@ -31,8 +31,22 @@
  * and the close waits for it; the Journal recovers anything else); every submitter still
  * waiting, queued or running, fails with GuestQueueShutdown.
  */
-import { Cause, Context, Data, Duration, Effect, Exit, Fiber, FiberId, FiberRef, FiberSet, Layer, Metric, MetricBoundaries, MetricLabel } from "effect"
-import type { Scope } from "effect"
+import {
+  Context,
+  Data,
+  Duration,
+  Effect,
+  Exit,
+  Fiber,
+  FiberId,
+  FiberRef,
+  FiberSet,
+  Layer,
+  Metric,
+  MetricBoundaries,
+  MetricLabel
+} from "effect"
+import type { Cause, Scope } from "effect"
 import type { Vmid } from "../domain/Vmid.js"
 import type { GuestJobHooks, GuestJobKind, GuestJobOutcome } from "./GuestJob.js"
 import { GuestJob, outcomeOf } from "./GuestJob.js"
@@ -141,7 +155,9 @@ const ticketOf = <A, E>(job: Effect.Effect<unknown, unknown>): Effect.Effect<A, 
   job as Effect.Effect<A, E | GuestQueueError>
 
 const rejection = (job: GuestJob, outcome: "superseded" | "shutdown"): Exit.Exit<never, GuestQueueError> =>
-  Exit.fail(outcome === "superseded" ? new GuestQueueSuperseded({ vmid: job.vmid }) : new GuestQueueShutdown({ vmid: job.vmid }))
+  Exit.fail(
+    outcome === "superseded" ? new GuestQueueSuperseded({ vmid: job.vmid }) : new GuestQueueShutdown({ vmid: job.vmid })
+  )
 
 const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<GuestQueue>, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -390,12 +406,22 @@ const make = (options?: GuestQueueOptions): Effect.Effect<Context.Tag.Service<Gu
       options: GuestQueueSubmitOptions | undefined
     ): GuestJob => {
       const now = clock.unsafeCurrentTimeMillis()
-      return new GuestJob(vmid, kind, effect as Effect.Effect<A, E>, fiber.currentContext, now, options?.onInterrupt ?? "detach", hooks)
+      return new GuestJob(
+        vmid,
+        kind,
+        effect as Effect.Effect<A, E>,
+        fiber.currentContext,
+        now,
+        options?.onInterrupt ?? "detach",
+        hooks
+      )
     }
 
     return {
       submit: (vmid, kind, effect, submitOptions) =>
-        Effect.withFiberRuntime((fiber) => ticketOf(makeJob(fiber, vmid, kind, effect, submitOptions).admitAndAwait(admit))),
+        Effect.withFiberRuntime((fiber) =>
+          ticketOf(makeJob(fiber, vmid, kind, effect, submitOptions).admitAndAwait(admit))
+        ),
       enqueue: (vmid, kind, effect, submitOptions) =>
         Effect.withFiberRuntime((fiber) => {
           const job = makeJob(fiber, vmid, kind, effect, submitOptions)

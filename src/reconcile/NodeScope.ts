@@ -29,7 +29,8 @@ export interface Ownership {
 export const clusterWide: Ownership = { mode: "cluster", node: undefined }
 
 /** Whether a guest living on `node` is this agent's to read and write. */
-export const owns = (ownership: Ownership, node: string): boolean => ownership.node === undefined || ownership.node === node
+export const owns = (ownership: Ownership, node: string): boolean =>
+  ownership.node === undefined || ownership.node === node
 
 export class NodeScopeUnknown extends Schema.TaggedError<NodeScopeUnknown>()("NodeScopeUnknown", {
   reason: Schema.String
@@ -74,7 +75,8 @@ export const localNode = (entries: ReadonlyArray<ClusterStatusEntry>): Found<str
   return name === "" ? { ok: false, reason: "the local node entry has no name" } : { ok: true, value: name }
 }
 
-const HINT = "grant the token Sys.Audit on / (for GET /cluster/status), or set `node` (FELHOM_NODE) to this host's node name"
+const HINT =
+  "grant the token Sys.Audit on / (for GET /cluster/status), or set `node` (FELHOM_NODE) to this host's node name"
 
 const learn = (options: NodeScopeOptions): Effect.Effect<Ownership, PveError | NodeScopeUnknown, Pve> =>
   Effect.gen(function*() {
@@ -83,12 +85,17 @@ const learn = (options: NodeScopeOptions): Effect.Effect<Ownership, PveError | N
       const named = options.node
       const nodes = (yield* pve.nodes).map((n) => n.node)
       if (!nodes.includes(named)) {
-        return yield* new NodeScopeUnknown({ reason: `node "${named}" is not a node of this cluster (PVE lists: ${nodes.join(", ")})` })
+        return yield* new NodeScopeUnknown({
+          reason: `node "${named}" is not a node of this cluster (PVE lists: ${nodes.join(", ")})`
+        })
       }
       return { mode: "node", node: named }
     }
     const entries = yield* pve.clusterStatus.pipe(
-      Effect.catchTag("PvePermissionDenied", () => new NodeScopeUnknown({ reason: `PVE refused GET /cluster/status; ${HINT}` }))
+      Effect.catchTag(
+        "PvePermissionDenied",
+        () => new NodeScopeUnknown({ reason: `PVE refused GET /cluster/status; ${HINT}` })
+      )
     )
     const local = localNode(entries)
     if (!local.ok) return yield* new NodeScopeUnknown({ reason: local.reason })
@@ -105,14 +112,21 @@ export class NodeScope extends Context.Tag("felhom/NodeScope")<NodeScope, NodeSc
         Effect.gen(function*() {
           const pve = yield* Pve
           const known = yield* Ref.make(Option.none<Ownership>())
-          const current = Effect.flatMap(Ref.get(known), Option.match({
-            onSome: Effect.succeed,
-            onNone: () => learn(options).pipe(Effect.provideService(Pve, pve), Effect.tap((o) => Ref.set(known, Option.some(o))))
-          }))
+          const current = Effect.flatMap(
+            Ref.get(known),
+            Option.match({
+              onSome: Effect.succeed,
+              onNone: () =>
+                learn(options).pipe(Effect.provideService(Pve, pve), Effect.tap((o) => Ref.set(known, Option.some(o))))
+            })
+          )
           return { mode: "node", current } satisfies NodeScopeShape
         })
       )
 
   /** Every guest of the cluster: the one off-host agent, and tests that predate node scope. */
-  static readonly cluster: Layer.Layer<NodeScope> = Layer.succeed(NodeScope, { mode: "cluster", current: Effect.succeed(clusterWide) })
+  static readonly cluster: Layer.Layer<NodeScope> = Layer.succeed(NodeScope, {
+    mode: "cluster",
+    current: Effect.succeed(clusterWide)
+  })
 }

@@ -49,7 +49,9 @@ export interface OpResult {
 export const describeOutcome = (o: Outcome): string =>
   Outcome.$match(o, {
     Applied: (a) =>
-      `applied${a.exitstatus === undefined ? "" : ` (${a.exitstatus})`}${a.verified ? "" : " — not verified"}: ${a.detail}`,
+      `applied${a.exitstatus === undefined ? "" : ` (${a.exitstatus})`}${
+        a.verified ? "" : " — not verified"
+      }: ${a.detail}`,
     AlreadyApplied: () => "already applied (no PVE call)",
     Conflict: (c) => `conflict: ${c.detail}`,
     Skipped: (s) => `skipped: ${s.reason}`,

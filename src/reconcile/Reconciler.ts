@@ -15,10 +15,10 @@
 import { Clock, Context, Duration, Effect, Layer, Metric, MetricBoundaries, MetricLabel, Queue, Stream } from "effect"
 import type { Action } from "../domain/Action.js"
 import { plannedOpId } from "../domain/Action.js"
-import type { PveError } from "../pve/PveError.js"
-import { Pve } from "../pve/Pve.js"
-import { DesiredProvider } from "./DesiredProvider.js"
 import type { DesiredState } from "../domain/DesiredState.js"
+import { Pve } from "../pve/Pve.js"
+import type { PveError } from "../pve/PveError.js"
+import { DesiredProvider } from "./DesiredProvider.js"
 import { Engine, type RunOptions } from "./Engine.js"
 import { NodeScope, type NodeScopeUnknown, type Ownership } from "./NodeScope.js"
 import { observe } from "./observe.js"
@@ -84,7 +84,9 @@ export interface ReconcilerShape {
 export type PassError = PveError | NodeScopeUnknown
 
 export class Reconciler extends Context.Tag("felhom/Reconciler")<Reconciler, ReconcilerShape>() {
-  static readonly layer = (options: ReconcilerOptions = {}): Layer.Layer<Reconciler, never, DesiredProvider | Pve | Engine | NodeScope> =>
+  static readonly layer = (
+    options: ReconcilerOptions = {}
+  ): Layer.Layer<Reconciler, never, DesiredProvider | Pve | Engine | NodeScope> =>
     Layer.effect(Reconciler, Effect.suspend(() => make(options)))
 }
 
@@ -146,39 +148,47 @@ const make = (options: ReconcilerOptions) =>
         return results
       })
 
-    const pass = (desired: DesiredState, passOptions: PassOptions = {}) => Effect.gen(function*() {
-      const started = yield* Clock.currentTimeMillis
-      const requestsBefore = yield* pve.requestCount
-      const ownership = yield* scope.current
-      const node = ownership.node
-      const observed = yield* Effect.provideService(observe(desired, {}, node), Pve, pve).pipe(Effect.withSpan("reconcile.observe"))
-      const planned = yield* Effect.sync(() => plan(desired, observed, { ...options.plan, node })).pipe(
-        Effect.tap((p) =>
-          Effect.annotateCurrentSpan({ actions: p.actions.length, skipped: p.skipped.length, restart_required: p.restartRequired.length })
-        ),
-        Effect.withSpan("reconcile.plan")
-      )
-      yield* Metric.set(ReconcilerMetrics.drift, planned.actions.length)
-      yield* Metric.set(ReconcilerMetrics.restartRequired, planned.restartRequired.length)
-      const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
-      const groups = yield* Effect.forEach(
-        byGuest(planned.actions),
-        (actions) => runGuest(actions, planned.revision, byVmid.get(actions[0]?.guest.vmid ?? 0), passOptions),
-        { concurrency: "unbounded" }
-      )
-      const results = groups.flat()
-      yield* Effect.forEach(results, countAction, { discard: true })
-      const durationMillis = (yield* Clock.currentTimeMillis) - started
-      yield* Metric.update(ReconcilerMetrics.passSeconds, durationMillis / 1000)
-      const pveRequests = (yield* pve.requestCount) - requestsBefore
-      return { plan: planned, observed, results, durationMillis, pveRequests, ownership }
-    }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
+    const pass = (desired: DesiredState, passOptions: PassOptions = {}) =>
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const requestsBefore = yield* pve.requestCount
+        const ownership = yield* scope.current
+        const node = ownership.node
+        const observed = yield* Effect.provideService(observe(desired, {}, node), Pve, pve).pipe(
+          Effect.withSpan("reconcile.observe")
+        )
+        const planned = yield* Effect.sync(() => plan(desired, observed, { ...options.plan, node })).pipe(
+          Effect.tap((p) =>
+            Effect.annotateCurrentSpan({
+              actions: p.actions.length,
+              skipped: p.skipped.length,
+              restart_required: p.restartRequired.length
+            })
+          ),
+          Effect.withSpan("reconcile.plan")
+        )
+        yield* Metric.set(ReconcilerMetrics.drift, planned.actions.length)
+        yield* Metric.set(ReconcilerMetrics.restartRequired, planned.restartRequired.length)
+        const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
+        const groups = yield* Effect.forEach(
+          byGuest(planned.actions),
+          (actions) => runGuest(actions, planned.revision, byVmid.get(actions[0]?.guest.vmid ?? 0), passOptions),
+          { concurrency: "unbounded" }
+        )
+        const results = groups.flat()
+        yield* Effect.forEach(results, countAction, { discard: true })
+        const durationMillis = (yield* Clock.currentTimeMillis) - started
+        yield* Metric.update(ReconcilerMetrics.passSeconds, durationMillis / 1000)
+        const pveRequests = (yield* pve.requestCount) - requestsBefore
+        return { plan: planned, observed, results, durationMillis, pveRequests, ownership }
+      }).pipe(Effect.tapError(() => Metric.increment(ReconcilerMetrics.passFailures)))
 
     /**
      * Each pass is its own trace (root): a pass is the unit an operator asks about ("what did
      * the 14:02 pass do"), and the daemon's forever-loop would otherwise make one endless trace.
      */
-    const tracedPass = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.withSpan(effect, "reconcile.pass", { root: true })
+    const tracedPass = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      Effect.withSpan(effect, "reconcile.pass", { root: true })
 
     const runWith = (desired: DesiredState, passOptions: PassOptions = {}) => tracedPass(pass(desired, passOptions))
 
@@ -201,7 +211,9 @@ const make = (options: ReconcilerOptions) =>
           Effect.annotateLogs({
             vmid: r.action.guest.vmid,
             action: r.action._tag,
-            ...(r.action._tag === "SetConfig" ? { keys: [...Object.keys(r.action.set), ...r.action.delete].join(",") } : {}),
+            ...(r.action._tag === "SetConfig"
+              ? { keys: [...Object.keys(r.action.set), ...r.action.delete].join(",") }
+              : {}),
             outcome: r.outcome._tag,
             reason: describeOutcome(r.outcome),
             opId: r.opId
@@ -212,15 +224,24 @@ const make = (options: ReconcilerOptions) =>
       Effect.gen(function*() {
         // One pending trigger is enough: a pass reads the latest document anyway.
         const trigger = yield* Queue.sliding<void>(1)
-        yield* Stream.runForEach(provider.changes, () => Queue.offer(trigger, undefined)).pipe(Effect.forkScoped)
-        const onPass = options.onPass ?? (() => Effect.void)
+        yield* Stream.runForEach(provider.changes, () =>
+          Queue.offer(trigger, undefined)).pipe(Effect.forkScoped)
+        const onPass = options.onPass ?? (() =>
+          Effect.void)
         // The pass's own log lines are written inside its span, so they carry its trace id.
-        const once = tracedPass(Effect.flatMap(provider.current, (desired) => pass(desired)).pipe(
-          Effect.tap(logPass),
-          Effect.tap(logUnsuccessful)
-        )).pipe(
+        const once = tracedPass(
+          Effect.flatMap(provider.current, (desired) =>
+            pass(desired)).pipe(
+              Effect.tap(logPass),
+              Effect.tap(logUnsuccessful)
+            )
+        ).pipe(
           Effect.flatMap(onPass),
-          Effect.catchAll((e) => Effect.logError("reconcile pass failed; retrying next interval").pipe(Effect.annotateLogs({ error: e.message })))
+          Effect.catchAll((e) =>
+            Effect.logError("reconcile pass failed; retrying next interval").pipe(
+              Effect.annotateLogs({ error: e.message })
+            )
+          )
         )
         return yield* Effect.forever(
           Effect.zipRight(once, Effect.raceFirst(Effect.sleep(interval), Queue.take(trigger)))

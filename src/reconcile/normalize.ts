@@ -36,7 +36,14 @@ export const defaultNormalizeContext: NormalizeContext = {
  * `json_config_properties`). Never compared, never written.
  */
 export const IGNORED_KEYS: ReadonlySet<string> = new Set([
-  "digest", "lock", "parent", "meta", "vmgenid", "smbios1", "runningmachine", "runningcpu"
+  "digest",
+  "lock",
+  "parent",
+  "meta",
+  "vmgenid",
+  "smbios1",
+  "runningmachine",
+  "runningcpu"
 ])
 
 const shared: ReadonlyArray<readonly [string, FieldNormalizer]> = [

@@ -25,14 +25,15 @@ export interface ReadRetry {
 }
 
 /** Retries a read on transient errors only, with exponential backoff. Never for mutations. */
-export const retryRead = (options: ReadRetry = {}) =>
-<A, E extends { readonly _tag: string }, R>(read: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.retry(read, {
-    schedule: Schedule.exponential(options.base ?? Duration.millis(200)).pipe(
-      Schedule.intersect(Schedule.recurs(options.retries ?? 3))
-    ),
-    while: isTransient
-  })
+export const retryRead =
+  (options: ReadRetry = {}) =>
+  <A, E extends { readonly _tag: string }, R>(read: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.retry(read, {
+      schedule: Schedule.exponential(options.base ?? Duration.millis(200)).pipe(
+        Schedule.intersect(Schedule.recurs(options.retries ?? 3))
+      ),
+      while: isTransient
+    })
 
 // A row whose node name PVE would never produce is left unread: plan() then skips it as
 // "not fully observed" instead of guessing.

@@ -7,8 +7,8 @@
  */
 import { Data, Effect, Either, Option, Schema } from "effect"
 import type { Action } from "../domain/Action.js"
-import { ConfigValue } from "../domain/GuestConfig.js"
 import { GuestRef } from "../domain/Guest.js"
+import { ConfigValue } from "../domain/GuestConfig.js"
 import type { PreState } from "../gate/inverse.js"
 import { type MutationResult, Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
@@ -148,14 +148,20 @@ export const callPve = (action: Action): Effect.Effect<MutationResult, PveError,
           ...(action.vmstate === undefined ? {} : { vmstate: action.vmstate })
         })
       case "SnapshotRollback":
-        return pve.rollbackSnapshot(action.guest, action.name, action.start === undefined ? {} : { start: action.start })
+        return pve.rollbackSnapshot(
+          action.guest,
+          action.name,
+          action.start === undefined ? {} : { start: action.start }
+        )
       case "SnapshotDelete":
         return pve.deleteSnapshot(action.guest, action.name, action.force === undefined ? {} : { force: action.force })
     }
   })
 
 /** A journal record the engine cannot check: an action or params it never writes. */
-export class PostStateUnknown extends Data.TaggedError("PostStateUnknown")<{ readonly opId: string; readonly reason: string }> {
+export class PostStateUnknown
+  extends Data.TaggedError("PostStateUnknown")<{ readonly opId: string; readonly reason: string }>
+{
   override get message(): string {
     return `cannot check the post-state of op ${this.opId}: ${this.reason}`
   }
@@ -206,9 +212,14 @@ export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | 
     const ref = refOfOp(op)
     if (Option.isNone(ref)) return yield* new PostStateUnknown({ opId: op.opId, reason: "bad guest reference" })
     return yield* postStateOn(op, ref.value).pipe(
-      Effect.catchTag("PveNotFound", (notThere) =>
-        Effect.flatMap(locateGuest(ref.value), (now) =>
-          Option.isSome(now) && now.value.node !== ref.value.node ? postStateOn(op, now.value) : Effect.fail(notThere)))
+      Effect.catchTag(
+        "PveNotFound",
+        (notThere) =>
+          Effect.flatMap(locateGuest(ref.value), (now) =>
+            Option.isSome(now) && now.value.node !== ref.value.node
+              ? postStateOn(op, now.value)
+              : Effect.fail(notThere))
+      )
     )
   })
 

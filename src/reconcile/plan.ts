@@ -135,7 +135,9 @@ const powerActions = (
     return { actions: [], skip: `qmpstatus ${qmp}: ${current}; resume or stop it by hand` }
   }
   if (want === "running" && status.status === "stopped") return { actions: [Start.make({ guest: ref })] }
-  if (want === "stopped" && status.status === "running") return { actions: [Stop.make({ guest: ref, shutdownTimeout })] }
+  if (want === "stopped" && status.status === "running") {
+    return { actions: [Stop.make({ guest: ref, shutdownTimeout })] }
+  }
   return { actions: [] }
 }
 
@@ -144,9 +146,15 @@ interface GuestPlan {
   readonly skips: ReadonlyArray<string>
 }
 
-const planGuest = (desired: DesiredGuest, o: ObservedGuest, options: Required<Omit<PlanOptions, "node">>): GuestPlan => {
+const planGuest = (
+  desired: DesiredGuest,
+  o: ObservedGuest,
+  options: Required<Omit<PlanOptions, "node">>
+): GuestPlan => {
   const early = skipReason(o)
-  if (early !== undefined || o.status === undefined || o.config === undefined) return { actions: [], skips: [early ?? ""] }
+  if (early !== undefined || o.status === undefined || o.config === undefined) {
+    return { actions: [], skips: [early ?? ""] }
+  }
   const ref = decodeRef({ vmid: o.guest.vmid, node: o.guest.node, type: o.guest.type })
   if (Either.isLeft(ref)) return { actions: [], skips: [`invalid guest reference: ${ref.left.message}`] }
   const diff = configDiff(o.guest.type, desired.config ?? {}, o.config, options.ctx)
@@ -164,7 +172,11 @@ const byVmid = (a: number, b: number): number => a - b
 const desiredByVmid = (desired: DesiredState): ReadonlyMap<number, DesiredGuest> =>
   new Map(Object.entries(desired.guests).map(([k, g]) => [Number(k), g] as const))
 
-export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGuest>, options: PlanOptions = {}): Plan => {
+export const plan = (
+  desired: DesiredState,
+  observed: ReadonlyArray<ObservedGuest>,
+  options: PlanOptions = {}
+): Plan => {
   const opts: Required<Omit<PlanOptions, "node">> & Pick<PlanOptions, "node"> = {
     ctx: options.ctx ?? defaultNormalizeContext,
     shutdownTimeout: options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT,
@@ -181,7 +193,10 @@ export const plan = (desired: DesiredState, observed: ReadonlyArray<ObservedGues
     const o = seen.get(vmid)
     const config = wanted.get(vmid)?.config
     if (o === undefined || config === undefined) return []
-    return validateConfig(o.guest.type, config, o.config?.values).map((i) => ({ path: `guests.${vmid}.config.${i.path}`, message: i.message }))
+    return validateConfig(o.guest.type, config, o.config?.values).map((i) => ({
+      path: `guests.${vmid}.config.${i.path}`,
+      message: i.message
+    }))
   })
   const actions: Array<Action> = []
   const skipped: Array<Skip> = []

@@ -46,7 +46,6 @@ export interface PlanReport {
   readonly elsewhere: Plan["elsewhere"]
 }
 
-
 const changesOf = (action: Action, observed: ObservedGuest | undefined): ReadonlyArray<FieldChange> => {
   const type = action.guest.type
   switch (action._tag) {
@@ -70,9 +69,19 @@ const changesOf = (action: Action, observed: ObservedGuest | undefined): Readonl
       const sets = Object.keys(action.set).sort().map((key): FieldChange => {
         const current = now(key)
         const want = action.set[key]
-        return { key, current, desired: want === undefined ? null : String(want), reason: current === null ? "not set" : "differs" }
+        return {
+          key,
+          current,
+          desired: want === undefined ? null : String(want),
+          reason: current === null ? "not set" : "differs"
+        }
       })
-      const deletes = action.delete.map((key): FieldChange => ({ key, current: now(key), desired: null, reason: "desired null: delete" }))
+      const deletes = action.delete.map((key): FieldChange => ({
+        key,
+        current: now(key),
+        desired: null,
+        reason: "desired null: delete"
+      }))
       return [...sets, ...deletes]
     }
     default:
@@ -82,7 +91,9 @@ const changesOf = (action: Action, observed: ObservedGuest | undefined): Readonl
 }
 
 /** What the gate would say of a planned action: its refusal, or undefined when it lets it run. */
-export type GateVerdict = (action: Action) => { readonly message: string; readonly keys: ReadonlyArray<string> } | undefined
+export type GateVerdict = (
+  action: Action
+) => { readonly message: string; readonly keys: ReadonlyArray<string> } | undefined
 
 export const planReport = (plan: Plan, observed: ReadonlyArray<ObservedGuest>, gate?: GateVerdict): PlanReport => {
   const byVmid = new Map(observed.map((o) => [o.guest.vmid as number, o]))
@@ -118,36 +129,56 @@ const show = (v: string | null): string => (v === null ? "(unset)" : JSON.string
 export const renderPlan = (r: PlanReport): string => {
   const lines: Array<string> = []
   const rev = r.revision === null ? "" : ` (revision ${r.revision})`
-  lines.push(r.actionCount === 0
-    ? `No changes${rev}: the guests match the desired state.`
-    : `Plan${rev}: ${r.actionCount} action(s) on ${r.guests.length} guest(s)`)
+  lines.push(
+    r.actionCount === 0
+      ? `No changes${rev}: the guests match the desired state.`
+      : `Plan${rev}: ${r.actionCount} action(s) on ${r.guests.length} guest(s)`
+  )
   for (const g of r.guests) {
     lines.push("", `  ~ ${g.type}/${g.vmid} on ${g.node}`)
     for (const a of g.actions) {
       lines.push(`      ${a.action}  (op ${a.opId.slice(0, 12)})`)
       for (const c of a.changes) {
         const sign = c.desired === null ? "-" : c.current === null ? "+" : "~"
-        lines.push(`        ${sign} ${c.key}: ${show(c.current)} → ${c.desired === null ? "(deleted)" : show(c.desired)}   # ${c.reason}`)
+        lines.push(
+          `        ${sign} ${c.key}: ${show(c.current)} → ${
+            c.desired === null ? "(deleted)" : show(c.desired)
+          }   # ${c.reason}`
+        )
       }
       if (a.gateRefusal !== undefined) {
         lines.push(`        ✗ ${a.gateRefusal.message}`)
-        lines.push(a.gateRefusal.keys.length > 0
-          ? `          to allow it: --allow-keys ${a.gateRefusal.keys.join(",")} (or gate.allowKeys / FELHOM_GATE_ALLOW_KEYS), or send it as a signed op`
-          : "          only a signed op from a signer with the irreversible capability can run it")
+        lines.push(
+          a.gateRefusal.keys.length > 0
+            ? `          to allow it: --allow-keys ${
+              a.gateRefusal.keys.join(",")
+            } (or gate.allowKeys / FELHOM_GATE_ALLOW_KEYS), or send it as a signed op`
+            : "          only a signed op from a signer with the irreversible capability can run it"
+        )
       }
     }
   }
   if (r.skipped.length > 0) lines.push("", "Skipped:", ...r.skipped.map((s) => `  ! ${s.vmid}: ${s.reason}`))
   if (r.restartRequired.length > 0) {
-    lines.push("", "Restart required (pending changes; never restarted by the agent):",
-      ...r.restartRequired.map((p) => `  ${p.vmid}: ${p.keys.join(", ")}`))
+    lines.push(
+      "",
+      "Restart required (pending changes; never restarted by the agent):",
+      ...r.restartRequired.map((p) => `  ${p.vmid}: ${p.keys.join(", ")}`)
+    )
   }
-  lines.push("", `Missing (desired, not in the cluster): ${r.missing.length}${r.missing.length > 0 ? ` — ${r.missing.join(", ")}` : ""}`)
+  lines.push(
+    "",
+    `Missing (desired, not in the cluster): ${r.missing.length}${
+      r.missing.length > 0 ? ` — ${r.missing.join(", ")}` : ""
+    }`
+  )
   lines.push(`Unmanaged (in the cluster, not desired; left alone): ${r.unmanaged.length}`)
   if (r.elsewhere.length > 0) {
-    lines.push(`On other nodes (desired; their nodes' agents manage them): ${r.elsewhere.length} — ${
-      r.elsewhere.map((e) => `${e.vmid} on ${e.node}`).join(", ")
-    }`)
+    lines.push(
+      `On other nodes (desired; their nodes' agents manage them): ${r.elsewhere.length} — ${
+        r.elsewhere.map((e) => `${e.vmid} on ${e.node}`).join(", ")
+      }`
+    )
   }
   return lines.join("\n")
 }

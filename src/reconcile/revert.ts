@@ -14,17 +14,25 @@
  */
 import { Effect, Either, Option, Schema } from "effect"
 import { type Action, SetConfig, SnapshotDelete, SnapshotRollback, Start, Stop } from "../domain/Action.js"
+import { decodeInverse, type Inverse } from "../gate/inverse.js"
 import { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
+import { Journal } from "../state/Journal.js"
+import type { JournalStorageError } from "../state/JournalError.js"
 import { Engine } from "./Engine.js"
 import { isEqual } from "./normalize.js"
 import { locateGuest, refOfOp } from "./opShape.js"
 import { type OpResult, Outcome } from "./Outcome.js"
-import { Journal } from "../state/Journal.js"
-import type { JournalStorageError } from "../state/JournalError.js"
-import { decodeInverse, type Inverse } from "../gate/inverse.js"
 
-export const RevertRefusalReason = Schema.Literal("not-found", "ambiguous", "not-done", "no-inverse", "already-reverted", "bad-record", "guest-gone")
+export const RevertRefusalReason = Schema.Literal(
+  "not-found",
+  "ambiguous",
+  "not-done",
+  "no-inverse",
+  "already-reverted",
+  "bad-record",
+  "guest-gone"
+)
 export type RevertRefusalReason = typeof RevertRefusalReason.Type
 
 export class RevertRefused extends Schema.TaggedError<RevertRefused>()("RevertRefused", {
@@ -49,14 +57,17 @@ export class RevertConflict extends Schema.TaggedError<RevertConflict>()("Revert
 
 export const revertOpId = (opId: string): string => `revert:${opId}`
 
-const refuse = (opId: string, reason: RevertRefusalReason, detail: string) => Effect.fail(new RevertRefused({ opId, reason, detail }))
+const refuse = (opId: string, reason: RevertRefusalReason, detail: string) =>
+  Effect.fail(new RevertRefused({ opId, reason, detail }))
 
 /** The inverse as an engine action; a config inverse is checked against the guest first. */
 const actionFor = (opId: string, inverse: Inverse, guest: Action["guest"]) =>
   Effect.gen(function*() {
     switch (inverse.kind) {
       case "power":
-        return inverse.status === "running" ? Start.make({ guest }) : Stop.make({ guest, shutdownTimeout: inverse.shutdownTimeout })
+        return inverse.status === "running"
+          ? Start.make({ guest })
+          : Stop.make({ guest, shutdownTimeout: inverse.shutdownTimeout })
       case "snapshot-delete":
         return SnapshotDelete.make({ guest, name: inverse.name })
       case "snapshot-rollback":
@@ -87,22 +98,34 @@ export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError
       })
     )
     const opId = op.opId
-    if (op.phase !== "done") return yield* refuse(opId, "not-done", `the op is ${op.phase}, only a done op can be reverted`)
-    if (op.inverse === null) return yield* refuse(opId, "no-inverse", `${op.action} has no journaled inverse (irreversible)`)
+    if (op.phase !== "done") {
+      return yield* refuse(opId, "not-done", `the op is ${op.phase}, only a done op can be reverted`)
+    }
+    if (op.inverse === null) {
+      return yield* refuse(opId, "no-inverse", `${op.action} has no journaled inverse (irreversible)`)
+    }
     const id = revertOpId(opId)
     const earlier = yield* journal.get(id)
     if (Option.isSome(earlier) && earlier.value.phase === "done") {
       return yield* refuse(opId, "already-reverted", `already reverted by op ${id}`)
     }
     const inverse = decodeInverse(op.inverse)
-    if (Either.isLeft(inverse)) return yield* refuse(opId, "bad-record", `the journaled inverse is not understood: ${inverse.left.message}`)
+    if (Either.isLeft(inverse)) {
+      return yield* refuse(opId, "bad-record", `the journaled inverse is not understood: ${inverse.left.message}`)
+    }
     const ref = refOfOp(op)
     if (Option.isNone(ref)) return yield* refuse(opId, "bad-record", "the journaled guest reference is not valid")
     // The guest may have migrated since the op: the inverse goes to the node it lives on now.
     const now = yield* locateGuest(ref.value)
     if (Option.isNone(now)) return yield* refuse(opId, "guest-gone", `guest ${op.vmid} is no longer in the cluster`)
     const action = yield* actionFor(opId, inverse.right, now.value)
-    return yield* engine.run(action, { revision: undefined, opId: id, origin: "planned", gateOrigin: "revert", kind: "ordered" })
+    return yield* engine.run(action, {
+      revision: undefined,
+      opId: id,
+      origin: "planned",
+      gateOrigin: "revert",
+      kind: "ordered"
+    })
   })
 
 /** Whether a revert's outcome means the op is undone now. */

@@ -42,13 +42,17 @@ export interface SelftestReport {
 }
 
 /** A table cell: one line, pipes escaped. */
-const cell = (s: string | undefined): string => (s === undefined || s === "" ? "—" : s.replace(/\r?\n/g, " ").replaceAll("|", "\\|"))
+const cell = (
+  s: string | undefined
+): string => (s === undefined || s === "" ? "—" : s.replace(/\r?\n/g, " ").replaceAll("|", "\\|"))
 
 const stepTable = (steps: ReadonlyArray<StepRecord>): Array<string> => [
   "| # | task | step | result | UPID | exit status | ms | detail |",
   "|---|---|---|---|---|---|---|---|",
   ...steps.map((s, i) =>
-    `| ${i + 1} | ${cell(s.task)} | ${cell(s.step)} | ${s.ok ? "ok" : "**FAILED**"} | ${s.upid === undefined ? "—" : `\`${s.upid}\``} | ${cell(s.exitstatus)} | ${s.ms} | ${cell(s.detail)} |`
+    `| ${i + 1} | ${cell(s.task)} | ${cell(s.step)} | ${s.ok ? "ok" : "**FAILED**"} | ${
+      s.upid === undefined ? "—" : `\`${s.upid}\``
+    } | ${cell(s.exitstatus)} | ${s.ms} | ${cell(s.detail)} |`
   )
 ]
 
@@ -63,7 +67,9 @@ export const renderMarkdown = (r: SelftestReport): string => {
     `- PVE version: ${r.pveVersion ?? "unknown"}`,
     g === undefined
       ? `- Guest: vmid ${r.vmid} (not found)`
-      : `- Guest: vmid ${g.vmid}, node ${g.node}, type ${g.type}, name ${g.name ?? "—"}, status ${g.status ?? "—"}, tags ${g.tags ?? "—"}`,
+      : `- Guest: vmid ${g.vmid}, node ${g.node}, type ${g.type}, name ${g.name ?? "—"}, status ${
+        g.status ?? "—"
+      }, tags ${g.tags ?? "—"}`,
     `- Token: ${r.tokenUser}`,
     `- Tasks selected: ${r.selected.join(", ")}`,
     `- Started ${r.startedAt}, finished ${r.finishedAt} (${r.durationMs} ms)`,
@@ -74,7 +80,12 @@ export const renderMarkdown = (r: SelftestReport): string => {
     ""
   ]
   if (r.missingPrivileges.length > 0) {
-    lines.push("## Missing privileges", "", ...r.missingPrivileges.map((m) => `- ${m.privilege} on ${m.path} (${m.task}: ${m.why})`), "")
+    lines.push(
+      "## Missing privileges",
+      "",
+      ...r.missingPrivileges.map((m) => `- ${m.privilege} on ${m.path} (${m.task}: ${m.why})`),
+      ""
+    )
   }
   lines.push("## Steps", "", ...stepTable(r.steps), "", "## Cleanup", "")
   if (r.cleanup.length === 0) lines.push("No cleanup was needed: no step failed.")

@@ -90,7 +90,11 @@ export const check = <A, E extends WithMessage>(
   })
 
 /** Succeeds with `value` when `holds`, else fails with `reason` (for use inside `check`). */
-export const expectThat = <A>(holds: boolean, value: Described<A>, reason: string): Effect.Effect<Described<A>, SelftestMismatch> =>
+export const expectThat = <A>(
+  holds: boolean,
+  value: Described<A>,
+  reason: string
+): Effect.Effect<Described<A>, SelftestMismatch> =>
   holds ? Effect.succeed(value) : Effect.fail(new SelftestMismatch({ reason }))
 
 export interface Mutation {
@@ -111,7 +115,11 @@ export interface MutationOutcome {
   readonly exitstatus: string
 }
 
-const detailOf = (error: WithMessage & { readonly _tag?: string }, upid: string | undefined, exitstatus?: string): OpDetail => ({
+const detailOf = (
+  error: WithMessage & { readonly _tag?: string },
+  upid: string | undefined,
+  exitstatus?: string
+): OpDetail => ({
   message: error.message,
   ...(error._tag === undefined ? {} : { errorTag: error._tag }),
   ...(exitstatus === undefined ? {} : { exitstatus }),
@@ -154,7 +162,11 @@ export const mutate = (ctx: StepContext, m: Mutation): Effect.Effect<MutationOut
       upid = result.upid
       yield* ctx.journal.recordUpid(opId, result.upid)
       const status = yield* ctx.pve.waitTask(result.upid, { deadline: ctx.waitDeadline }).pipe(
-        Effect.tapError((e) => Effect.sync(() => { if (e._tag === "PveTaskFailed") exitstatus = e.exitstatus }))
+        Effect.tapError((e) =>
+          Effect.sync(() => {
+            if (e._tag === "PveTaskFailed") exitstatus = e.exitstatus
+          })
+        )
       )
       exitstatus = status.exitstatus ?? "unknown"
       yield* ctx.journal.finish(opId, { message: `task ${exitstatus}`, exitstatus, upids: [result.upid] })
@@ -163,7 +175,9 @@ export const mutate = (ctx: StepContext, m: Mutation): Effect.Effect<MutationOut
       Effect.tapError((e) =>
         // The op must not stay `intent`/`in-flight`; if even that write fails, say so loudly.
         ctx.journal.fail(opId, detailOf(e, upid, exitstatus)).pipe(
-          Effect.catchAll((je) => Effect.logWarning(`selftest: could not journal the failure of ${opId}: ${je.message}`))
+          Effect.catchAll((je) =>
+            Effect.logWarning(`selftest: could not journal the failure of ${opId}: ${je.message}`)
+          )
         )
       )
     )

@@ -22,15 +22,52 @@ export interface TokenRecord {
 
 /** PVE 9 privilege list (pve-access-control `PVE::AccessControl` `$privgroups`), trimmed to what matters. */
 export const ALL_PRIVS: ReadonlyArray<string> = [
-  "Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit",
-  "Group.Allocate", "Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify",
-  "Pool.Allocate", "Pool.Audit", "Realm.Allocate", "Realm.AllocateUser", "SDN.Allocate", "SDN.Audit",
-  "SDN.Use", "Sys.AccessNetwork", "Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify",
-  "Sys.PowerMgmt", "Sys.Syslog", "User.Modify", "VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone",
-  "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType",
-  "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
-  "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.FileWrite",
-  "VM.GuestAgent.Unrestricted", "VM.Migrate", "VM.PowerMgmt", "VM.Replicate", "VM.Snapshot",
+  "Datastore.Allocate",
+  "Datastore.AllocateSpace",
+  "Datastore.AllocateTemplate",
+  "Datastore.Audit",
+  "Group.Allocate",
+  "Mapping.Audit",
+  "Mapping.Modify",
+  "Mapping.Use",
+  "Permissions.Modify",
+  "Pool.Allocate",
+  "Pool.Audit",
+  "Realm.Allocate",
+  "Realm.AllocateUser",
+  "SDN.Allocate",
+  "SDN.Audit",
+  "SDN.Use",
+  "Sys.AccessNetwork",
+  "Sys.Audit",
+  "Sys.Console",
+  "Sys.Incoming",
+  "Sys.Modify",
+  "Sys.PowerMgmt",
+  "Sys.Syslog",
+  "User.Modify",
+  "VM.Allocate",
+  "VM.Audit",
+  "VM.Backup",
+  "VM.Clone",
+  "VM.Config.CDROM",
+  "VM.Config.CPU",
+  "VM.Config.Cloudinit",
+  "VM.Config.Disk",
+  "VM.Config.HWType",
+  "VM.Config.Memory",
+  "VM.Config.Network",
+  "VM.Config.Options",
+  "VM.Console",
+  "VM.GuestAgent.Audit",
+  "VM.GuestAgent.FileRead",
+  "VM.GuestAgent.FileSystemMgmt",
+  "VM.GuestAgent.FileWrite",
+  "VM.GuestAgent.Unrestricted",
+  "VM.Migrate",
+  "VM.PowerMgmt",
+  "VM.Replicate",
+  "VM.Snapshot",
   "VM.Snapshot.Rollback"
 ]
 
@@ -67,10 +104,15 @@ export const hasPriv = (t: TokenRecord, path: string, priv: string): boolean => 
 
 /** GET /access/permissions: `{ path: { Priv: 1 } }` for every path the token has ACLs on. */
 export const permissionsView = (t: TokenRecord, path: string | undefined): Record<string, Record<string, number>> => {
-  const paths =
-    path !== undefined
-      ? [normPath(path)]
-      : [...new Set(["/", ...t.acls.map((a) => normPath(a.path)), ...(t.privsep ? [] : (t.userAcls ?? []).map((a) => normPath(a.path)))])]
+  const paths = path !== undefined
+    ? [normPath(path)]
+    : [
+      ...new Set([
+        "/",
+        ...t.acls.map((a) => normPath(a.path)),
+        ...(t.privsep ? [] : (t.userAcls ?? []).map((a) => normPath(a.path)))
+      ])
+    ]
   const out: Record<string, Record<string, number>> = {}
   for (const p of paths) {
     const privs = [...effectivePrivs(t, p)].sort()

@@ -5,11 +5,26 @@
  */
 import { Data, Either } from "effect"
 import type { TokenRecord } from "./Access.js"
-import { activate, noFaults, type ActiveFaults, type SimFaults } from "./Faults.js"
-import { digestOf, serializeConfig, touched, type GuestState, type HaRequest, type RunState, type TagStyle } from "./GuestState.js"
-import { Migrations, type FinishOptions, type SimMigration } from "./Migrate.js"
+import { activate, type ActiveFaults, noFaults, type SimFaults } from "./Faults.js"
+import {
+  digestOf,
+  type GuestState,
+  type HaRequest,
+  type RunState,
+  serializeConfig,
+  type TagStyle,
+  touched
+} from "./GuestState.js"
+import { type FinishOptions, Migrations, type SimMigration } from "./Migrate.js"
 import { Prng } from "./Prng.js"
-import { buildGuest, canonicalSeedValue, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
+import {
+  buildGuest,
+  canonicalSeedValue,
+  generateSeeds,
+  type SeedContext,
+  type SimGuestSeed,
+  type SimTokenSeed
+} from "./Seeds.js"
 import { StatsPushes } from "./Stats.js"
 import { TaskEngine } from "./Tasks.js"
 
@@ -98,16 +113,27 @@ export class SimCluster {
   }
 
   private newEngine(): TaskEngine {
-    return new TaskEngine(this.prng, () => this.settings.taskDuration, () => this.faultState, () => this.settings.flockTimeout ?? 10_000)
+    return new TaskEngine(
+      this.prng,
+      () => this.settings.taskDuration,
+      () => this.faultState,
+      () => this.settings.flockTimeout ?? 10_000
+    )
   }
 
   private populate(): void {
     for (const t of this.settings.tokens) {
       this.tokens.set(t.tokenid, {
-        tokenid: t.tokenid, secret: t.secret, privsep: t.privsep ?? true, acls: t.privileges, userAcls: t.userPrivileges
+        tokenid: t.tokenid,
+        secret: t.secret,
+        privsep: t.privsep ?? true,
+        acls: t.privileges,
+        userAcls: t.userPrivileges
       })
     }
-    const seeds = typeof this.settings.guests === "number" ? generateSeeds(this.settings.guests, this.nodes, this.prng) : this.settings.guests
+    const seeds = typeof this.settings.guests === "number"
+      ? generateSeeds(this.settings.guests, this.nodes, this.prng)
+      : this.settings.guests
     // The initial guests exist from the first push on (the epoch), so they are never `unknown`.
     const added = this.insertGuests(seeds, this.stats.epoch)
     if (Either.isLeft(added)) this.seedError = added.left.message
@@ -117,7 +143,13 @@ export class SimCluster {
   seedError: string | undefined = undefined
 
   seedContext(): SeedContext {
-    return { nodes: this.nodes, prng: this.prng, tagStyle: this.settings.tagStyle, newMac: () => this.newMac(), now: Date.now() }
+    return {
+      nodes: this.nodes,
+      prng: this.prng,
+      tagStyle: this.settings.tagStyle,
+      newMac: () => this.newMac(),
+      now: Date.now()
+    }
   }
 
   /** A MAC with PVE's default datacenter prefix, BC:24:11 (pve-cluster `PVE::DataCenterConfig`). */
@@ -130,12 +162,16 @@ export class SimCluster {
     return this.insertGuests(seeds, Date.now())
   }
 
-  private insertGuests(seeds: ReadonlyArray<SimGuestSeed>, at: number): Either.Either<ReadonlyArray<number>, SimControlError> {
+  private insertGuests(
+    seeds: ReadonlyArray<SimGuestSeed>,
+    at: number
+  ): Either.Either<ReadonlyArray<number>, SimControlError> {
     const ctx = this.seedContext()
     const built: Array<GuestState> = []
     for (const s of seeds) {
-      if (this.guests.has(s.vmid) || built.some((g) => g.vmid === s.vmid))
+      if (this.guests.has(s.vmid) || built.some((g) => g.vmid === s.vmid)) {
         return Either.left(new SimControlError({ message: `vmid ${s.vmid} already exists` }))
+      }
       const g = buildGuest(s, ctx)
       if (typeof g === "string") return Either.left(new SimControlError({ message: g }))
       built.push(g)
@@ -151,7 +187,14 @@ export class SimCluster {
   record(g: GuestState, kind: string, params: Readonly<Record<string, unknown>>, user: string, upid?: string): void {
     const at = Date.now()
     this.log.push({
-      seq: this.log.length + 1, at, vmid: g.vmid, node: g.node, kind, params, user, ...(upid === undefined ? {} : { upid })
+      seq: this.log.length + 1,
+      at,
+      vmid: g.vmid,
+      node: g.node,
+      kind,
+      params,
+      user,
+      ...(upid === undefined ? {} : { upid })
     })
     this.stats.note(g, at)
   }
@@ -169,11 +212,18 @@ export class SimCluster {
     const g = this.guests.get(vmid)
     if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
     return Either.right({
-      vmid: g.vmid, type: g.kind, node: g.node, status: g.running ? "running" : "stopped",
-      qmpstatus: g.running ? g.runState : "stopped", ha: g.ha === undefined ? undefined : { state: g.ha.state, crm: g.ha.crm },
-      config: Object.fromEntries(g.config), pending: Object.fromEntries(g.pending), pendingDelete: [...g.pendingDelete.keys()],
+      vmid: g.vmid,
+      type: g.kind,
+      node: g.node,
+      status: g.running ? "running" : "stopped",
+      qmpstatus: g.running ? g.runState : "stopped",
+      ha: g.ha === undefined ? undefined : { state: g.ha.state, crm: g.ha.crm },
+      config: Object.fromEntries(g.config),
+      pending: Object.fromEntries(g.pending),
+      pendingDelete: [...g.pendingDelete.keys()],
       snapshots: Object.fromEntries([...g.snapshots].map(([n, m]) => [n, Object.fromEntries(m)])),
-      configText: serializeConfig(g), digest: digestOf(g)
+      configText: serializeConfig(g),
+      digest: digestOf(g)
     })
   }
 
@@ -199,7 +249,10 @@ export class SimCluster {
   }
 
   /** A concurrent edit by another user: changes the live config (and so the digest). */
-  edit(vmid: number, change: { readonly set?: Record<string, string | number>; readonly delete?: ReadonlyArray<string> }): Either.Either<string, SimControlError> {
+  edit(
+    vmid: number,
+    change: { readonly set?: Record<string, string | number>; readonly delete?: ReadonlyArray<string> }
+  ): Either.Either<string, SimControlError> {
     const g = this.guests.get(vmid)
     if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
     const ctx = this.seedContext()
@@ -221,7 +274,9 @@ export class SimCluster {
   setRunState(vmid: number, state: RunState): Either.Either<void, SimControlError> {
     const g = this.guests.get(vmid)
     if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    if (g.kind !== "qemu" || !g.running) return Either.left(new SimControlError({ message: `guest ${vmid} is not a running qemu guest` }))
+    if (g.kind !== "qemu" || !g.running) {
+      return Either.left(new SimControlError({ message: `guest ${vmid} is not a running qemu guest` }))
+    }
     if (g.runState === state) return Either.void
     g.runState = state
     this.record(g, "runstate", { state }, "root@pam")

@@ -11,7 +11,15 @@ import { lxcOptionSpec, lxcSettableSpec } from "./LxcConfigSchema.js"
 import type { ParamSpec } from "./Params.js"
 import { qemuOptionSpec, qemuSettableSpec } from "./QemuConfigSchema.js"
 
-export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-disk" | "hotplug-usb" | "hotplug-memory" | "hotplug-cpu"
+export type Apply =
+  | "fast"
+  | "live"
+  | "pending"
+  | "hotplug-network"
+  | "hotplug-disk"
+  | "hotplug-usb"
+  | "hotplug-memory"
+  | "hotplug-cpu"
 
 /**
  * What a non-root token needs for a key: every privilege of a list on /vms/ID; `anyOf` one of
@@ -19,7 +27,9 @@ export type Apply = "fast" | "live" | "pending" | "hotplug-network" | "hotplug-d
  * that text; `value` = decided from the old and the new value when the change is applied
  * (api/ConfigPerms.ts).
  */
-export type KeyPriv = ReadonlyArray<string> | { readonly anyOf: ReadonlyArray<string> } | "root" | { readonly deny: string } | "value"
+export type KeyPriv = ReadonlyArray<string> | { readonly anyOf: ReadonlyArray<string> } | "root" | {
+  readonly deny: string
+} | "value"
 
 export interface KeyInfo {
   /** The check of a value (for keys the config API only deletes, what `$confdesc` declares). */
@@ -39,29 +49,81 @@ const H = ["VM.Config.HWType"]
 const CLOUDINIT = { anyOf: ["VM.Config.Cloudinit", "VM.Config.Network"] }
 
 const QEMU: Readonly<Record<string, Rule>> = {
-  agent: [O, "live"], autostart: [O, "pending"], bios: [O, "pending"], description: [O, "fast"],
-  keyboard: [O, "pending"], localtime: [O, "pending"], migrate_downtime: [O, "fast"], migrate_speed: [O, "fast"],
-  name: [O, "fast"], onboot: [O, "fast"], ostype: [O, "pending"], protection: [O, "fast"], reboot: [O, "pending"],
-  startdate: [O, "pending"], startup: [O, "fast"], tdf: [O, "pending"], template: [O, "pending"], tags: [O, "fast"],
-  cores: [C, "pending"], cpu: [C, "pending"], runningcpu: [C, "pending"], cpulimit: [C, "live"], cpuunits: [C, "live"],
-  numa: [C, "pending"], smp: [C, "pending"], sockets: [C, "pending"], vcpus: [C, "hotplug-cpu"],
-  memory: [M, "hotplug-memory"], balloon: [M, "live"], shares: [M, "fast"], "allow-ksm": [M, "pending"],
-  acpi: [H, "pending"], hotplug: [H, "live"], kvm: [H, "pending"], machine: [H, "pending"], runningmachine: [H, "pending"],
-  scsihw: [H, "pending"], smbios1: [H, "pending"], tablet: [H, "live"], vga: [H, "pending"], watchdog: [H, "pending"],
-  audio0: [H, "pending"], rng0: ["value", "pending"],
+  agent: [O, "live"],
+  autostart: [O, "pending"],
+  bios: [O, "pending"],
+  description: [O, "fast"],
+  keyboard: [O, "pending"],
+  localtime: [O, "pending"],
+  migrate_downtime: [O, "fast"],
+  migrate_speed: [O, "fast"],
+  name: [O, "fast"],
+  onboot: [O, "fast"],
+  ostype: [O, "pending"],
+  protection: [O, "fast"],
+  reboot: [O, "pending"],
+  startdate: [O, "pending"],
+  startup: [O, "fast"],
+  tdf: [O, "pending"],
+  template: [O, "pending"],
+  tags: [O, "fast"],
+  cores: [C, "pending"],
+  cpu: [C, "pending"],
+  runningcpu: [C, "pending"],
+  cpulimit: [C, "live"],
+  cpuunits: [C, "live"],
+  numa: [C, "pending"],
+  smp: [C, "pending"],
+  sockets: [C, "pending"],
+  vcpus: [C, "hotplug-cpu"],
+  memory: [M, "hotplug-memory"],
+  balloon: [M, "live"],
+  shares: [M, "fast"],
+  "allow-ksm": [M, "pending"],
+  acpi: [H, "pending"],
+  hotplug: [H, "live"],
+  kvm: [H, "pending"],
+  machine: [H, "pending"],
+  runningmachine: [H, "pending"],
+  scsihw: [H, "pending"],
+  smbios1: [H, "pending"],
+  tablet: [H, "live"],
+  vga: [H, "pending"],
+  watchdog: [H, "pending"],
+  audio0: [H, "pending"],
+  rng0: ["value", "pending"],
   freeze: [["VM.PowerMgmt"], "pending"],
-  boot: [D, "pending"], bootdisk: [D, "pending"], vmstatestorage: [D, "fast"],
+  boot: [D, "pending"],
+  bootdisk: [D, "pending"],
+  vmstatestorage: [D, "fast"],
   "running-nets-host-mtu": [N, "pending"],
-  cicustom: [CLOUDINIT, "fast"], cipassword: [CLOUDINIT, "fast"], citype: [CLOUDINIT, "fast"], ciuser: [CLOUDINIT, "fast"],
-  ciupgrade: [CLOUDINIT, "fast"], nameserver: [CLOUDINIT, "fast"], searchdomain: [CLOUDINIT, "fast"], sshkeys: [CLOUDINIT, "fast"],
+  cicustom: [CLOUDINIT, "fast"],
+  cipassword: [CLOUDINIT, "fast"],
+  citype: [CLOUDINIT, "fast"],
+  ciuser: [CLOUDINIT, "fast"],
+  ciupgrade: [CLOUDINIT, "fast"],
+  nameserver: [CLOUDINIT, "fast"],
+  searchdomain: [CLOUDINIT, "fast"],
+  sshkeys: [CLOUDINIT, "fast"],
   // Only deleted by users (drops a hibernation state); both privileges are needed.
   vmstate: [[...D, "VM.PowerMgmt"], "fast"],
   cdrom: ["value", "pending"],
   // Keys in none of `$check_vm_modify_config_perm`'s lists are root@pam's.
-  args: ["root", "pending"], hookscript: ["root", "fast"], lock: ["root", "fast"], affinity: ["root", "pending"],
-  arch: ["root", "pending"], hugepages: ["root", "pending"], keephugepages: ["root", "pending"], ivshmem: ["root", "pending"],
-  spice_enhancements: ["root", "pending"], "amd-sev": ["root", "pending"], "intel-tdx": ["root", "pending"],
-  vmgenid: ["root", "pending"], meta: ["root", "pending"], parent: ["root", "pending"], snaptime: ["root", "pending"]
+  args: ["root", "pending"],
+  hookscript: ["root", "fast"],
+  lock: ["root", "fast"],
+  affinity: ["root", "pending"],
+  arch: ["root", "pending"],
+  hugepages: ["root", "pending"],
+  keephugepages: ["root", "pending"],
+  ivshmem: ["root", "pending"],
+  spice_enhancements: ["root", "pending"],
+  "amd-sev": ["root", "pending"],
+  "intel-tdx": ["root", "pending"],
+  vmgenid: ["root", "pending"],
+  meta: ["root", "pending"],
+  parent: ["root", "pending"],
+  snaptime: ["root", "pending"]
 }
 
 const QEMU_FAMILIES: ReadonlyArray<readonly [RegExp, Rule]> = [
@@ -76,13 +138,23 @@ const QEMU_FAMILIES: ReadonlyArray<readonly [RegExp, Rule]> = [
 ]
 
 const LXC: Readonly<Record<string, Rule>> = {
-  cores: [C, "fast"], cpuunits: [C, "live"], cpulimit: [C, "live"],
+  cores: [C, "fast"],
+  cpuunits: [C, "live"],
+  cpulimit: [C, "live"],
   rootfs: ["value", "pending"],
-  memory: [M, "live"], swap: [M, "live"],
-  nameserver: [N, "pending"], searchdomain: [N, "pending"], hostname: [N, "fast"],
+  memory: [M, "live"],
+  swap: [M, "live"],
+  nameserver: [N, "pending"],
+  searchdomain: [N, "pending"],
+  hostname: [N, "fast"],
   features: ["value", "pending"],
   hookscript: [{ deny: "changing the hookscript is only allowed for root@pam" }, "fast"],
-  description: [O, "fast"], onboot: [O, "fast"], startup: [O, "fast"], protection: [O, "fast"], tags: [O, "fast"], lock: [O, "fast"]
+  description: [O, "fast"],
+  onboot: [O, "fast"],
+  startup: [O, "fast"],
+  protection: [O, "fast"],
+  tags: [O, "fast"],
+  lock: [O, "fast"]
 }
 
 const LXC_FAMILIES: ReadonlyArray<readonly [RegExp, Rule]> = [
@@ -120,7 +192,16 @@ export const settableSpec = (kind: GuestKind, key: string): ParamSpec | undefine
  */
 export const configPrivs = (kind: GuestKind): ReadonlyArray<string> =>
   kind === "qemu"
-    ? ["VM.Config.Disk", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.HWType", "VM.Config.Options", "VM.Config.Cloudinit"]
+    ? [
+      "VM.Config.Disk",
+      "VM.Config.CDROM",
+      "VM.Config.CPU",
+      "VM.Config.Memory",
+      "VM.Config.Network",
+      "VM.Config.HWType",
+      "VM.Config.Options",
+      "VM.Config.Cloudinit"
+    ]
     : ["VM.Config.Disk", "VM.Config.CPU", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options"]
 
 /**

@@ -4,8 +4,8 @@
  * concurrent edits, HA resources, a guest's own run state (S3 sleep), migrations, reset.
  * Request bodies are decoded with Schema.
  */
-import * as http from "node:http"
 import { Either, ParseResult, Schema } from "effect"
+import * as http from "node:http"
 import type { SimCluster } from "./Cluster.js"
 import { SimFaults } from "./Faults.js"
 
@@ -36,7 +36,10 @@ const GuestsBody = Schema.Union(Schema.Array(GuestSeedSchema), Schema.Struct({ g
 const LockBody = Schema.Struct({ lock: Schema.String })
 const HaBody = Schema.Struct({ state: Schema.Literal("started", "stopped", "disabled", "ignored") })
 const RunStateBody = Schema.Struct({ state: Schema.Literal("running", "paused", "suspended") })
-const EditBody = Schema.Struct({ set: Schema.optional(ConfigValues), delete: Schema.optional(Schema.Array(Schema.String)) })
+const EditBody = Schema.Struct({
+  set: Schema.optional(ConfigValues),
+  delete: Schema.optional(Schema.Array(Schema.String))
+})
 const MigrateBody = Schema.Struct({ target: Schema.String, afterMs: Schema.optional(Schema.NonNegative) })
 const MigrateBeginBody = Schema.Struct({ target: Schema.String })
 const MigrateFinishBody = Schema.Struct({ keepLock: Schema.optional(Schema.Boolean) })
@@ -69,7 +72,7 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
   if (method === "GET" && path === "/mutations") return { status: 200, body: cluster.mutations() }
   if (method === "GET" && path === "/tasks") return { status: 200, body: cluster.tasks.all }
   if (method === "GET" && path === "/migrations") return { status: 200, body: cluster.activeMigrations() }
-  if (method === "POST" && path === "/faults")
+  if (method === "POST" && path === "/faults") {
     return Either.match(decode(SimFaults, raw), {
       onLeft: (a) => a,
       onRight: (f) => {
@@ -77,6 +80,7 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
         return { status: 200, body: { ok: true } }
       }
     })
+  }
   if (method === "DELETE" && path === "/faults") {
     cluster.clearFaults()
     return { status: 200, body: { ok: true } }
@@ -85,34 +89,60 @@ const route = (cluster: SimCluster, method: string, path: string, raw: string): 
     cluster.reset()
     return { status: 200, body: { ok: true } }
   }
-  if (method === "POST" && path === "/guests")
+  if (method === "POST" && path === "/guests") {
     return Either.match(decode(GuestsBody, raw), {
       onLeft: (a) => a,
       onRight: (b) => fromEither(cluster.addGuests("guests" in b ? b.guests : b), 201)
     })
+  }
   const m = /^\/guests\/(\d+)(\/lock|\/edit|\/ha|\/runstate|\/migrate|\/migrate\/begin|\/migrate\/finish)?$/.exec(path)
   if (m !== null) {
     const vmid = Number(m[1])
     if (method === "GET" && m[2] === undefined) return fromEither(cluster.view(vmid))
     if (method === "DELETE" && m[2] === "/lock") return fromEither(cluster.clearLock(vmid))
-    if (method === "POST" && m[2] === "/lock")
-      return Either.match(decode(LockBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setLock(vmid, b.lock)) })
-    if (method === "POST" && m[2] === "/ha")
-      return Either.match(decode(HaBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setHa(vmid, b.state)) })
+    if (method === "POST" && m[2] === "/lock") {
+      return Either.match(decode(LockBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.setLock(vmid, b.lock))
+      })
+    }
+    if (method === "POST" && m[2] === "/ha") {
+      return Either.match(decode(HaBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.setHa(vmid, b.state))
+      })
+    }
     if (method === "DELETE" && m[2] === "/ha") return fromEither(cluster.setHa(vmid, undefined))
-    if (method === "POST" && m[2] === "/runstate")
-      return Either.match(decode(RunStateBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.setRunState(vmid, b.state)) })
-    if (method === "POST" && m[2] === "/migrate")
-      return Either.match(decode(MigrateBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.migrate(vmid, b.target, b.afterMs)) })
-    if (method === "POST" && m[2] === "/migrate/begin")
-      return Either.match(decode(MigrateBeginBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.beginMigration(vmid, b.target)) })
-    if (method === "POST" && m[2] === "/migrate/finish")
-      return Either.match(decode(MigrateFinishBody, raw), { onLeft: (a) => a, onRight: (b) => fromEither(cluster.finishMigration(vmid, b)) })
-    if (method === "POST" && m[2] === "/edit")
+    if (method === "POST" && m[2] === "/runstate") {
+      return Either.match(decode(RunStateBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.setRunState(vmid, b.state))
+      })
+    }
+    if (method === "POST" && m[2] === "/migrate") {
+      return Either.match(decode(MigrateBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.migrate(vmid, b.target, b.afterMs))
+      })
+    }
+    if (method === "POST" && m[2] === "/migrate/begin") {
+      return Either.match(decode(MigrateBeginBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.beginMigration(vmid, b.target))
+      })
+    }
+    if (method === "POST" && m[2] === "/migrate/finish") {
+      return Either.match(decode(MigrateFinishBody, raw), {
+        onLeft: (a) => a,
+        onRight: (b) => fromEither(cluster.finishMigration(vmid, b))
+      })
+    }
+    if (method === "POST" && m[2] === "/edit") {
       return Either.match(decode(EditBody, raw), {
         onLeft: (a) => a,
         onRight: (b) => fromEither(Either.map(cluster.edit(vmid, b), (digest) => ({ digest })))
       })
+    }
   }
   return { status: 404, body: { error: `no control route ${method} ${path}` } }
 }

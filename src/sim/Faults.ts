@@ -34,7 +34,9 @@ export const SimFaults = Schema.Struct({
     Schema.Array(Schema.Struct({ ...TaskMatch, message: Schema.String, count: Schema.optional(Schema.Number) }))
   ),
   warnTasks: Schema.optional(
-    Schema.Array(Schema.Struct({ ...TaskMatch, warnings: Schema.optional(Schema.Number), count: Schema.optional(Schema.Number) }))
+    Schema.Array(
+      Schema.Struct({ ...TaskMatch, warnings: Schema.optional(Schema.Number), count: Schema.optional(Schema.Number) })
+    )
   ),
   /** Tasks that stay `running` until the faults are cleared (then they finish normally). */
   stuckTasks: Schema.optional(Schema.Array(Schema.Struct(TaskMatch)))
@@ -63,8 +65,20 @@ export const noFaults: ActiveFaults = { http: {}, pathRe: undefined, fail: [], w
 export const activate = (f: SimFaults): ActiveFaults => ({
   http: f,
   pathRe: f.pathPattern === undefined ? undefined : new RegExp(f.pathPattern),
-  fail: (f.failTasks ?? []).map((r) => ({ vmid: r.vmid, type: r.type, remaining: r.count ?? Infinity, message: r.message, warnings: 0 })),
-  warn: (f.warnTasks ?? []).map((r) => ({ vmid: r.vmid, type: r.type, remaining: r.count ?? Infinity, message: "", warnings: r.warnings ?? 1 })),
+  fail: (f.failTasks ?? []).map((r) => ({
+    vmid: r.vmid,
+    type: r.type,
+    remaining: r.count ?? Infinity,
+    message: r.message,
+    warnings: 0
+  })),
+  warn: (f.warnTasks ?? []).map((r) => ({
+    vmid: r.vmid,
+    type: r.type,
+    remaining: r.count ?? Infinity,
+    message: "",
+    warnings: r.warnings ?? 1
+  })),
   stuck: f.stuckTasks ?? []
 })
 

@@ -29,17 +29,19 @@ const IPV4 = `(?:(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET})`
 const H16 = "(?:[0-9a-fA-F]{1,4})"
 const LS32 = `(?:(?:${IPV4}|${H16}:${H16}))`
 const upTo = (n: number): string => `(?:(?:${H16}:){0,${n}}${H16})?`
-const IPV6 = `(?:${[
-  `(?:(?:(?:${H16}:){6})${LS32})`,
-  `(?:(?:::(?:${H16}:){5})${LS32})`,
-  `(?:(?:(?:${H16})?::(?:${H16}:){4})${LS32})`,
-  `(?:(?:${upTo(1)}::(?:${H16}:){3})${LS32})`,
-  `(?:(?:${upTo(2)}::(?:${H16}:){2})${LS32})`,
-  `(?:(?:${upTo(3)}::(?:${H16}:){1})${LS32})`,
-  `(?:(?:${upTo(4)}::)${LS32})`,
-  `(?:(?:${upTo(5)}::)${H16})`,
-  `(?:(?:${upTo(6)}::))`
-].join("|")})`
+const IPV6 = `(?:${
+  [
+    `(?:(?:(?:${H16}:){6})${LS32})`,
+    `(?:(?:::(?:${H16}:){5})${LS32})`,
+    `(?:(?:(?:${H16})?::(?:${H16}:){4})${LS32})`,
+    `(?:(?:${upTo(1)}::(?:${H16}:){3})${LS32})`,
+    `(?:(?:${upTo(2)}::(?:${H16}:){2})${LS32})`,
+    `(?:(?:${upTo(3)}::(?:${H16}:){1})${LS32})`,
+    `(?:(?:${upTo(4)}::)${LS32})`,
+    `(?:(?:${upTo(5)}::)${H16})`,
+    `(?:(?:${upTo(6)}::))`
+  ].join("|")
+})`
 const IPV4_RE = new RegExp(`^(?:${IPV4})$`)
 const IPV6_RE = new RegExp(`^(?:${IPV6})$`)
 const isIp = (v: string): boolean => IPV4_RE.test(v) || IPV6_RE.test(v)
@@ -82,7 +84,9 @@ const timeZones = (): ReadonlySet<string> => {
   if (zones !== undefined) return zones
   const path = "/usr/share/zoneinfo/zone.tab"
   const names = existsSync(path)
-    ? readFileSync(path, "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).map((l) => l.split("\t")[2] ?? "").filter((z) => z !== "")
+    ? readFileSync(path, "utf8").split("\n").filter((l) => !/^\s*#/.test(l)).map((l) => l.split("\t")[2] ?? "").filter((
+      z
+    ) => z !== "")
     : Intl.supportedValuesOf("timeZone")
   zones = new Set(["UTC", ...names])
   return zones
@@ -119,38 +123,56 @@ export const pveFormats = {
   storageId: ((v) =>
     [...v].length < 2
       ? `storage ID '${v}' cannot be shorter than 2 characters\n`
-      : ID_RE.test(v) ? undefined : `storage ID '${v}' contains illegal characters\n`) satisfies Format,
+      : ID_RE.test(v)
+      ? undefined
+      : `storage ID '${v}' contains illegal characters\n`) satisfies Format,
   volumeId,
-  volumeIdOrQmPath: ((v, p) => (v === "none" || v === "cdrom" || v.startsWith("/") ? undefined : volumeId(v, p))) satisfies Format,
+  volumeIdOrQmPath:
+    ((v, p) => (v === "none" || v === "cdrom" || v.startsWith("/") ? undefined : volumeId(v, p))) satisfies Format,
   volumeIdOrAbsolutePath: ((v, p) => (v.startsWith("/") ? undefined : volumeId(v, p))) satisfies Format,
   bridgeId: ((v) => (/^[-_.\w\d]+$/.test(v) ? undefined : `invalid bridge ID '${v}'\n`)) satisfies Format,
   configId: ((v) => (CONFIGID_RE.test(v) ? undefined : `invalid configuration ID '${v}'\n`)) satisfies Format,
   macAddr: ((v) =>
-    /^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v) ? undefined : "value does not look like a valid unicast MAC address\n") satisfies Format,
+    /^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v)
+      ? undefined
+      : "value does not look like a valid unicast MAC address\n") satisfies Format,
   ipv4: ((v) => (IPV4_RE.test(v) ? undefined : "value does not look like a valid IPv4 address\n")) satisfies Format,
   ipv6: ((v) => (IPV6_RE.test(v) ? undefined : "value does not look like a valid IPv6 address\n")) satisfies Format,
   ipv4Config: ((v) =>
-    /^(?:dhcp|manual)$/.test(v) || cidr4(v) ? undefined : "value does not look like a valid ipv4 network configuration\n") satisfies Format,
+    /^(?:dhcp|manual)$/.test(v) || cidr4(v)
+      ? undefined
+      : "value does not look like a valid ipv4 network configuration\n") satisfies Format,
   ipv6Config: ((v) =>
-    /^(?:auto|dhcp|manual)$/.test(v) || cidr6(v) ? undefined : "value does not look like a valid ipv6 network configuration\n") satisfies Format,
-  addressList: listOf((v) => (isIp(v) || DNS_RE.test(v) ? undefined : `value does not look like a valid address: ${v}\n`)),
+    /^(?:auto|dhcp|manual)$/.test(v) || cidr6(v)
+      ? undefined
+      : "value does not look like a valid ipv6 network configuration\n") satisfies Format,
+  addressList: listOf((
+    v
+  ) => (isIp(v) || DNS_RE.test(v) ? undefined : `value does not look like a valid address: ${v}\n`)),
   dnsNameList: listOf((v) => (DNS_RE.test(v) ? undefined : "value does not look like a valid DNS name\n")),
-  diskSize: ((v) => (parseSize(v) === undefined ? `value does not look like a valid disk size: ${v}\n` : undefined)) satisfies Format,
-  urlencoded: ((v) => (/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : `invalid urlencoded string: ${v}\n`)) satisfies Format,
+  diskSize: ((
+    v
+  ) => (parseSize(v) === undefined
+    ? `value does not look like a valid disk size: ${v}\n`
+    : undefined)) satisfies Format,
+  urlencoded:
+    ((v) => (/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : `invalid urlencoded string: ${v}\n`)) satisfies Format,
   /** `pve_verify_cpuset` answers its own text whatever `parse_cpuset` died of. */
   cpuset: ((v) =>
     perlFields(v).every((part) => {
-      const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part)
-      return m !== null && Number(m[2] ?? m[1]) >= Number(m[1])
-    })
+        const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part)
+        return m !== null && Number(m[2] ?? m[1]) >= Number(m[1])
+      })
       ? undefined
       : "unable to parse cpuset option\n") satisfies Format,
   bootdisk: ((v) => (isDriveName(v) ? undefined : `invalid boot disk '${v}'\n`)) satisfies Format,
   /** `verify_bootdev`: a drive but efidisk/tpmstate, or an existing netN/usbN/hostpciN key. */
   bootdevList: listOf((v) =>
-    (isDriveName(v) && !/^(efidisk|tpmstate)/.test(v)) || /^(net([0-9]|[12][0-9]|3[01])|usb([0-9]|1[0-3])|hostpci([0-9]|1[0-5]))$/.test(v)
+    (isDriveName(v) && !/^(efidisk|tpmstate)/.test(v)) ||
+      /^(net([0-9]|[12][0-9]|3[01])|usb([0-9]|1[0-3])|hostpci([0-9]|1[0-5]))$/.test(v)
       ? undefined
-      : `invalid boot device '${v}'\n`),
+      : `invalid boot device '${v}'\n`
+  ),
   physBits: ((v) =>
     /^(host|\d{1,2})$/.test(v) && (v === "host" || (Number(v) >= 8 && Number(v) <= 64))
       ? undefined
@@ -161,6 +183,14 @@ export const pveFormats = {
     return m !== null && isIp(m[1] ?? "") && IFACE_RE.test(m[2] ?? "") ? undefined : verifyIp(v, p)
   }),
   ctTimezone: ((v) => (v === "host" || timeZones().has(v) ? undefined : `invalid time zone '${v}'\n`)) satisfies Format,
-  lxcMpString: ((v) => (/\/\.\.?\//.test(v) || /\/\.\.?$/.test(v) || /^\.\.\//.test(v) ? `${v} contains illegal character sequences\n` : undefined)) satisfies Format,
-  lxcDevString: ((v) => (/\/\.\.?(?:\/|$)/.test(v) || !v.startsWith("/dev/") ? `${v} is not a valid device path\n` : undefined)) satisfies Format
+  lxcMpString: ((
+    v
+  ) => (/\/\.\.?\//.test(v) || /\/\.\.?$/.test(v) || /^\.\.\//.test(v)
+    ? `${v} contains illegal character sequences\n`
+    : undefined)) satisfies Format,
+  lxcDevString: ((
+    v
+  ) => (/\/\.\.?(?:\/|$)/.test(v) || !v.startsWith("/dev/")
+    ? `${v} is not a valid device path\n`
+    : undefined)) satisfies Format
 } as const

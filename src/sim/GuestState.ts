@@ -109,7 +109,7 @@ const sortedKeys = (m: ReadonlyMap<string, string>): Array<string> =>
 
 const section = (values: ReadonlyMap<string, string>, lines: Array<string>): void => {
   const desc = values.get("description")
-  if (desc !== undefined) for (const l of desc.split("\n")) lines.push(`#${encodeLine(l)}`)
+  if (desc !== undefined) { for (const l of desc.split("\n")) lines.push(`#${encodeLine(l)}`) }
   for (const key of sortedKeys(values)) lines.push(`${key}: ${values.get(key) ?? ""}`)
 }
 

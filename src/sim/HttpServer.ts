@@ -9,7 +9,7 @@
 import * as http from "node:http"
 import * as https from "node:https"
 import * as net from "node:net"
-import { gzipSync, deflateSync } from "node:zlib"
+import { deflateSync, gzipSync } from "node:zlib"
 import { parseTokenHeader, type TokenRecord } from "./Access.js"
 import { dispatch, isMutating } from "./api/Routes.js"
 import type { SimCluster } from "./Cluster.js"
@@ -28,8 +28,7 @@ export interface ApiServerOptions {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Node refuses control characters in the reason phrase; PVE's messages are mostly ASCII. */
-const reasonPhrase = (message: string): string =>
-  (message.split("\n")[0] ?? "").replace(/[^\t\x20-\x7e]/g, "?")
+const reasonPhrase = (message: string): string => (message.split("\n")[0] ?? "").replace(/[^\t\x20-\x7e]/g, "?")
 
 const render = (req: http.IncomingMessage, res: http.ServerResponse, reply: Reply): void => {
   res.setHeader("Server", "pve-api-daemon/3.0")
@@ -44,8 +43,11 @@ const render = (req: http.IncomingMessage, res: http.ServerResponse, reply: Repl
   }
   let status = 200
   let body: unknown
-  if (reply._tag === "Ok") body = reply.total === undefined ? { data: reply.data } : { data: reply.data, total: reply.total }
-  else {
+  if (reply._tag === "Ok") {
+    body = reply.total === undefined
+      ? { data: reply.data }
+      : { data: reply.data, total: reply.total }
+  } else {
     status = reply.status
     body = { data: null, message: reply.message, ...(reply.errors === undefined ? {} : { errors: reply.errors }) }
     res.setHeader("Connection", "close")
@@ -87,7 +89,11 @@ const addParam = (into: Params, key: string, value: ParamValue): void => {
  * Body params (form or JSON), then the query merged over them; `_dc` dropped (pve-http-server
  * `PVE::APIServer::AnyEvent::extract_params`).
  */
-const parseParams = (req: http.IncomingMessage, url: URL, body: Buffer): { readonly params: Params } | { readonly reply: Reply } => {
+const parseParams = (
+  req: http.IncomingMessage,
+  url: URL,
+  body: Buffer
+): { readonly params: Params } | { readonly reply: Reply } => {
   const params: Params = {}
   if (body.length > 0) {
     const type = String(req.headers["content-type"] ?? "")
@@ -98,7 +104,9 @@ const parseParams = (req: http.IncomingMessage, url: URL, body: Buffer): { reado
       } catch {
         return { reply: fail(400, "malformed JSON body\n") }
       }
-      if (typeof json !== "object" || json === null || Array.isArray(json)) return { reply: fail(400, "JSON body must be an object\n") }
+      if (typeof json !== "object" || json === null || Array.isArray(json)) {
+        return { reply: fail(400, "JSON body must be an object\n") }
+      }
       for (const [k, v] of Object.entries(json)) params[k] = paramFromJson(v)
     } else for (const [k, v] of new URLSearchParams(body.toString("utf8"))) addParam(params, k, v)
   }
@@ -117,15 +125,25 @@ const authenticate = (cluster: SimCluster, header: string | undefined): TokenRec
   return t !== undefined && t.secret === parsed.secret ? t : "bad"
 }
 
-const handle = async (cluster: SimCluster, opts: ApiServerOptions, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+const handle = async (
+  cluster: SimCluster,
+  opts: ApiServerOptions,
+  req: http.IncomingMessage,
+  res: http.ServerResponse
+): Promise<void> => {
   const method = req.method ?? "GET"
   const url = new URL(req.url ?? "/", "http://sim")
   const body = await readBody(req)
   if (!url.pathname.startsWith("/api2/json/")) return render(req, res, fail(501, "no such uri"))
   const path = url.pathname.slice("/api2/json".length)
-  if (req.headers["transfer-encoding"] !== undefined) return render(req, res, fail(501, "chunked transfer not supported"))
-  if ((method === "GET" || method === "DELETE" || method === "HEAD") && Number(req.headers["content-length"] ?? "0") > 0)
+  if (req.headers["transfer-encoding"] !== undefined) {
+    return render(req, res, fail(501, "chunked transfer not supported"))
+  }
+  if (
+    (method === "GET" || method === "DELETE" || method === "HEAD") && Number(req.headers["content-length"] ?? "0") > 0
+  ) {
     return render(req, res, fail(501, `Unexpected content for method '${method}'`))
+  }
 
   const f = cluster.faults
   const hit = f.pathRe === undefined || f.pathRe.test(path)

@@ -12,7 +12,10 @@ import { propertyFormat, type PropFormat, type SubSpec } from "./PropertyFormat.
 const ostr = (extra: Partial<SubSpec> = {}): SubSpec => ({ type: "string", optional: true, ...extra })
 const obool: SubSpec = { type: "boolean", optional: true }
 const oint = (minimum?: number, maximum?: number): SubSpec => ({
-  type: "integer", optional: true, ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum })
+  type: "integer",
+  optional: true,
+  ...(minimum === undefined ? {} : { minimum }),
+  ...(maximum === undefined ? {} : { maximum })
 })
 const props = (format: PropFormat): ParamSpec => ({ type: "string", format: propertyFormat(format) })
 
@@ -86,12 +89,39 @@ const int = (minimum?: number, maximum?: number): ParamSpec => oint(minimum, max
 const NO_CONTROL = "[^\\x00-\\x08\\x0a-\\x1F\\x7F]"
 
 const KEYS: Readonly<Record<string, ParamSpec>> = {
-  lock: s({ enum: ["backup", "create", "destroyed", "disk", "fstrim", "migrate", "mounted", "rollback", "snapshot", "snapshot-delete"] }),
+  lock: s({
+    enum: [
+      "backup",
+      "create",
+      "destroyed",
+      "disk",
+      "fstrim",
+      "migrate",
+      "mounted",
+      "rollback",
+      "snapshot",
+      "snapshot-delete"
+    ]
+  }),
   onboot: b,
   startup: s({ format: pveFormats.startupOrder }),
   template: b,
   arch: s({ enum: ["amd64", "i386", "arm64", "armhf", "riscv32", "riscv64"] }),
-  ostype: s({ enum: ["debian", "devuan", "ubuntu", "centos", "fedora", "opensuse", "archlinux", "alpine", "gentoo", "nixos", "unmanaged"] }),
+  ostype: s({
+    enum: [
+      "debian",
+      "devuan",
+      "ubuntu",
+      "centos",
+      "fedora",
+      "opensuse",
+      "archlinux",
+      "alpine",
+      "gentoo",
+      "nixos",
+      "unmanaged"
+    ]
+  }),
   console: b,
   tty: int(0, 6),
   cores: int(1, 8192),
@@ -134,7 +164,8 @@ const own = (record: Readonly<Record<string, ParamSpec>>, key: string): ParamSpe
   Object.prototype.hasOwnProperty.call(record, key) ? record[key] : undefined
 
 /** The spec of a key the lxc config API takes a value for. */
-export const lxcSettableSpec = (key: string): ParamSpec | undefined => own(KEYS, key) ?? FAMILIES.find(([re]) => re.test(key))?.[1]
+export const lxcSettableSpec = (key: string): ParamSpec | undefined =>
+  own(KEYS, key) ?? FAMILIES.find(([re]) => re.test(key))?.[1]
 
 /** The spec of any `$confdesc` key (`option_exists`), settable or not. */
 export const lxcOptionSpec = (key: string): ParamSpec | undefined => lxcSettableSpec(key) ?? own(INTERNAL, key)

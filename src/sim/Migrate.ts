@@ -19,7 +19,7 @@ import { Either } from "effect"
 import { boot, startGuest, stopGuest } from "./api/PowerTasks.js"
 import type { SimCluster } from "./Cluster.js"
 import { lockTimeoutText } from "./Flock.js"
-import { noun, touched, type GuestKind } from "./GuestState.js"
+import { type GuestKind, noun, touched } from "./GuestState.js"
 import type { TaskOutcome } from "./Tasks.js"
 
 export interface SimMigration {
@@ -54,7 +54,14 @@ const duration = (ms: number): string => {
   return `${pad(Math.floor(s / 3600))}:${pad(Math.floor(s / 60) % 60)}:${pad(s % 60)}`
 }
 
-const publicView = ({ vmid, type, from, to, upid, restart }: InFlight): SimMigration => ({ vmid, type, from, to, upid, restart })
+const publicView = ({ vmid, type, from, to, upid, restart }: InFlight): SimMigration => ({
+  vmid,
+  type,
+  from,
+  to,
+  upid,
+  restart
+})
 
 export class Migrations {
   private readonly inFlight = new Map<number, InFlight>()
@@ -74,13 +81,16 @@ export class Migrations {
     const g = cluster.guests.get(vmid)
     if (g === undefined) return Either.left(`no guest ${vmid}`)
     if (!cluster.nodes.includes(target)) return Either.left(`no such cluster node '${target}'`)
-    if (g.node === target) return Either.left(`guest ${vmid} is already on node '${target}' (PVE: "target is local node.")`)
+    if (g.node === target) {
+      return Either.left(`guest ${vmid} is already on node '${target}' (PVE: "target is local node.")`)
+    }
     const lock = g.config.get("lock")
     if (lock !== undefined) return Either.left(`guest ${vmid}: ${noun(g.kind)} is locked (${lock})`)
     const release = cluster.tasks.flocks.tryAcquire(vmid)
     // PVE's worker would wait up to 10 s for the flock; a test wants an answer now.
-    if (release === undefined)
+    if (release === undefined) {
       return Either.left(`guest ${vmid}: ${lockTimeoutText(g.kind, vmid)} (a running task holds the config flock)`)
+    }
     const from = g.node
     const restart = g.kind === "lxc" && g.running
     const log = [
@@ -88,11 +98,27 @@ export class Migrations {
       `starting migration of ${noun(g.kind)} ${vmid} to node '${target}' (${cluster.nodeIp})`,
       ...(g.kind === "qemu" && g.running ? [`starting VM ${vmid} on remote node '${target}'`] : [])
     ]
-    const { task, end } = cluster.tasks.open(from, g.kind === "qemu" ? "qmigrate" : "vzmigrate", String(vmid), "root@pam", log)
+    const { task, end } = cluster.tasks.open(
+      from,
+      g.kind === "qemu" ? "qmigrate" : "vzmigrate",
+      String(vmid),
+      "root@pam",
+      log
+    )
     if (restart) stopGuest(g)
     g.config.set("lock", "migrate")
     touched(g)
-    const flight: InFlight = { vmid, type: g.kind, from, to: target, upid: task.upid, restart, startedAt: Date.now(), release, end }
+    const flight: InFlight = {
+      vmid,
+      type: g.kind,
+      from,
+      to: target,
+      upid: task.upid,
+      restart,
+      startedAt: Date.now(),
+      release,
+      end
+    }
     this.inFlight.set(vmid, flight)
     cluster.record(g, "migrate-begin", { target, ...(restart ? { restart: 1 } : {}) }, "root@pam", task.upid)
     return Either.right(publicView(flight))
@@ -117,7 +143,10 @@ export class Migrations {
     }
     if (flight.restart && !keepLock) startGuest(this.cluster, g)
     const params = {
-      from: flight.from, to: flight.to, ...(keepLock ? { keepLock: 1 } : {}), ...(flight.restart && !keepLock ? { restart: 1 } : {})
+      from: flight.from,
+      to: flight.to,
+      ...(keepLock ? { keepLock: 1 } : {}),
+      ...(flight.restart && !keepLock ? { restart: 1 } : {})
     }
     this.cluster.record(g, "migrate-finish", params, "root@pam", flight.upid)
     flight.release()
@@ -128,12 +157,14 @@ export class Migrations {
     flight.end(
       keepLock
         ? {
-            error: "migration problems",
-            log: [
-              "ERROR: failed to clear migrate lock", ...restartLog, ...(flight.restart ? ["ERROR: CT is locked (migrate)"] : []),
-              `ERROR: migration finished with problems (duration ${took})`
-            ]
-          }
+          error: "migration problems",
+          log: [
+            "ERROR: failed to clear migrate lock",
+            ...restartLog,
+            ...(flight.restart ? ["ERROR: CT is locked (migrate)"] : []),
+            `ERROR: migration finished with problems (duration ${took})`
+          ]
+        }
         : { log: [...restartLog, `migration finished successfully (duration ${took})`] }
     )
     return Either.right(publicView(flight))

@@ -75,8 +75,7 @@ export const splitList = (s: string): Array<string> =>
 
 export const formats = {
   dnsName: (v: string) => (DNS_RE.test(v) ? undefined : "value does not look like a valid DNS name\n"),
-  tagList: (v: string) =>
-    splitList(v).every((t) => TAG_RE.test(t)) ? undefined : "invalid characters in tag\n",
+  tagList: (v: string) => splitList(v).every((t) => TAG_RE.test(t)) ? undefined : "invalid characters in tag\n",
   snapshotName: (v: string) => (CONFIGID_RE.test(v) ? undefined : `invalid configuration ID '${v}'\n`),
   configIdList: (v: string) => {
     const bad = splitList(v).find((k) => !CONFIGID_RE.test(k))
@@ -127,15 +126,20 @@ export const checkValue = (spec: ParamSpec, value: string, path = ""): string | 
   }
   if (spec.pattern !== undefined && !anchored(spec.pattern).test(value)) return "value does not match the regex pattern"
   const length = [...value].length
-  if (spec.maxLength !== undefined && length > spec.maxLength) return `value may only be ${spec.maxLength} characters long`
-  if (spec.minLength !== undefined && length < spec.minLength) return `value must be at least ${spec.minLength} characters long`
+  if (spec.maxLength !== undefined && length > spec.maxLength) {
+    return `value may only be ${spec.maxLength} characters long`
+  }
+  if (spec.minLength !== undefined && length < spec.minLength) {
+    return `value must be at least ${spec.minLength} characters long`
+  }
   if (NUM_RE.test(value)) {
     const n = Number(value)
     if (spec.maximum !== undefined && n > spec.maximum) return `value must have a maximum value of ${spec.maximum}`
     if (spec.minimum !== undefined && n < spec.minimum) return `value must have a minimum value of ${spec.minimum}`
   }
-  if (spec.enum !== undefined && !spec.enum.includes(value))
+  if (spec.enum !== undefined && !spec.enum.includes(value)) {
     return `value '${value}' does not have a value in the enumeration '${spec.enum.join(", ")}'`
+  }
   return undefined
 }
 
@@ -149,7 +153,9 @@ export const validate = (
   required: ReadonlyArray<string> = []
 ): { readonly values: Record<string, string>; readonly errors: ParamErrors } => {
   // Own keys only: a parameter named `constructor` is unknown, not Object's.
-  const lookup = typeof schema === "function" ? schema : (k: string) => (Object.hasOwn(schema, k) ? schema[k] : undefined)
+  const lookup = typeof schema === "function"
+    ? schema
+    : (k: string) => (Object.hasOwn(schema, k) ? schema[k] : undefined)
   const values: Record<string, string> = {}
   const errors: ParamErrors = {}
   for (const [key, raw] of Object.entries(params)) {
@@ -171,7 +177,9 @@ export const validate = (
     else values[key] = value
   }
   for (const key of required) {
-    if (params[key] === undefined && errors[key] === undefined) errors[key] = "property is missing and it is not optional"
+    if (params[key] === undefined && errors[key] === undefined) {
+      errors[key] = "property is missing and it is not optional"
+    }
   }
   return { values, errors }
 }
@@ -188,4 +196,7 @@ export const intSpec = (minimum?: number, maximum?: number): ParamSpec => ({
   ...(minimum === undefined ? {} : { minimum }),
   ...(maximum === undefined ? {} : { maximum })
 })
-export const strSpec = (maxLength?: number): ParamSpec => ({ type: "string", ...(maxLength === undefined ? {} : { maxLength }) })
+export const strSpec = (maxLength?: number): ParamSpec => ({
+  type: "string",
+  ...(maxLength === undefined ? {} : { maxLength })
+})

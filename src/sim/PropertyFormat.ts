@@ -77,7 +77,9 @@ export const readProperties = (format: PropFormat, data: string): Parsed => {
     } else if (!part.includes("=")) {
       if (defaultKey !== undefined) return { error: `duplicate key in comma-separated list property: ${defaultKey}\n` }
       const [key, sub] = Object.entries(format).find(([, s]) => s.defaultKey === true) ?? []
-      if (key === undefined || sub === undefined) return { error: "value without key, but schema does not define a default key\n" }
+      if (key === undefined || sub === undefined) {
+        return { error: "value without key, but schema does not define a default key\n" }
+      }
       defaultKey = key
       if (truthy(res.get(key))) return { error: `duplicate key in comma-separated list property: ${key}\n` }
       res.set(key, sub.type === "boolean" ? parseBoolean(part) ?? part : part)
@@ -92,8 +94,9 @@ const checkObject = (format: PropFormat, res: Map<string, string>, path: string)
   for (const [key, value] of [...res]) {
     const target = subOf(format, key)?.alias
     if (target === undefined) continue
-    if (res.has(target)) addError(errors, subPath(path, key), `cannot set both '${key}' and its alias target '${target}'`)
-    else {
+    if (res.has(target)) {
+      addError(errors, subPath(path, key), `cannot set both '${key}' and its alias target '${target}'`)
+    } else {
       res.set(target, value)
       res.delete(key)
     }
@@ -133,10 +136,11 @@ export const parseProperties = (format: PropFormat, data: string, path = "", val
 }
 
 /** A property-string format as a `ParamSpec` format function. */
-export const propertyFormat = (format: PropFormat, validator?: PropValidator) => (value: string, path: string): string | undefined => {
-  const parsed = parseProperties(format, value, path, validator)
-  return "error" in parsed ? parsed.error : undefined
-}
+export const propertyFormat =
+  (format: PropFormat, validator?: PropValidator) => (value: string, path: string): string | undefined => {
+    const parsed = parseProperties(format, value, path, validator)
+    return "error" in parsed ? parsed.error : undefined
+  }
 
 /**
  * `print_property_string` of checked data: the default key first (as `KEYALIAS=VALUE` when a
@@ -146,7 +150,9 @@ export const propertyFormat = (format: PropFormat, validator?: PropValidator) =>
 export const printProperties = (format: PropFormat, data: ReadonlyMap<string, string>): string => {
   const defaultKey = Object.keys(format).find((k) => format[k]?.defaultKey === true)
   const combined = new Map<string, string>()
-  for (const sub of Object.values(format)) if (sub.alias !== undefined && sub.keyAlias !== undefined) combined.set(sub.keyAlias, sub.alias)
+  for (const sub of Object.values(format)) {
+    if (sub.alias !== undefined && sub.keyAlias !== undefined) combined.set(sub.keyAlias, sub.alias)
+  }
   const done = new Set<string>()
   const out: Array<string> = []
   const add = (key: string, isDefault: boolean): void => {

@@ -20,18 +20,43 @@ const opt = (spec: SubSpec): SubSpec => ({ ...spec, optional: true })
 const ostr = (extra: Partial<SubSpec> = {}): SubSpec => opt(str(extra))
 const obool: SubSpec = { type: "boolean", optional: true }
 const oint = (minimum?: number, maximum?: number): SubSpec => ({
-  type: "integer", optional: true, ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum })
+  type: "integer",
+  optional: true,
+  ...(minimum === undefined ? {} : { minimum }),
+  ...(maximum === undefined ? {} : { maximum })
 })
 const onum = (minimum?: number, maximum?: number): SubSpec => ({
-  type: "number", optional: true, ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum })
+  type: "number",
+  optional: true,
+  ...(minimum === undefined ? {} : { minimum }),
+  ...(maximum === undefined ? {} : { maximum })
 })
-const alias = (target: string, keyAlias?: string): SubSpec => ({ type: "string", alias: target, ...(keyAlias === undefined ? {} : { keyAlias }) })
+const alias = (target: string, keyAlias?: string): SubSpec => ({
+  type: "string",
+  alias: target,
+  ...(keyAlias === undefined ? {} : { keyAlias })
+})
 /** A config key whose value is a property string of `format`. */
-const props = (format: PropFormat, validator?: PropValidator): ParamSpec => ({ type: "string", format: propertyFormat(format, validator) })
+const props = (format: PropFormat, validator?: PropValidator): ParamSpec => ({
+  type: "string",
+  format: propertyFormat(format, validator)
+})
 
 export const NIC_MODELS = [
-  "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
-  "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"
+  "e1000",
+  "e1000-82540em",
+  "e1000-82544gc",
+  "e1000-82545em",
+  "e1000e",
+  "i82551",
+  "i82557b",
+  "i82559er",
+  "ne2k_isa",
+  "ne2k_pci",
+  "pcnet",
+  "rtl8139",
+  "virtio",
+  "vmxnet3"
 ] as const
 
 export const netFormat: PropFormat = {
@@ -75,7 +100,22 @@ export const bootFormat: PropFormat = {
 export const vgaFormat: PropFormat = {
   type: ostr({
     defaultKey: true,
-    enum: ["cirrus", "qxl", "qxl2", "qxl3", "qxl4", "none", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"]
+    enum: [
+      "cirrus",
+      "qxl",
+      "qxl2",
+      "qxl3",
+      "qxl4",
+      "none",
+      "serial0",
+      "serial1",
+      "serial2",
+      "serial3",
+      "std",
+      "virtio",
+      "virtio-gl",
+      "vmware"
+    ]
   }),
   memory: oint(4, 512),
   clipboard: ostr({ enum: ["vnc"] })
@@ -143,7 +183,8 @@ export const machineFormat: PropFormat = {
   type: ostr({
     defaultKey: true,
     maxLength: 40,
-    pattern: "(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)"
+    pattern:
+      "(pc|pc(-i440fx)?-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|q35|pc-q35-\\d+(\\.\\d+)+(\\+pve\\d+)?(\\.pxe)?|virt(?:-\\d+(\\.\\d+)+)?(\\+pve\\d+)?)"
   }),
   viommu: ostr({ enum: ["intel", "virtio"] }),
   "aw-bits": onum(32, 64),
@@ -156,34 +197,136 @@ export const machineFormat: PropFormat = {
  * hard-coded fallback list), the host model, and its built-in `x86-64-v*` models.
  */
 const CPU_MODELS: ReadonlySet<string> = new Set([
-  "486", "pentium", "pentium2", "pentium3", "coreduo", "core2duo", "Conroe", "Penryn", "Nehalem", "Nehalem-IBRS",
-  "Westmere", "Westmere-IBRS", "SandyBridge", "SandyBridge-IBRS", "IvyBridge", "IvyBridge-IBRS", "Haswell",
-  "Haswell-IBRS", "Haswell-noTSX", "Haswell-noTSX-IBRS", "Broadwell", "Broadwell-IBRS", "Broadwell-noTSX",
-  "Broadwell-noTSX-IBRS", "Skylake-Client", "Skylake-Client-IBRS", "Skylake-Client-noTSX-IBRS", "Skylake-Client-v4",
-  "Skylake-Server", "Skylake-Server-IBRS", "Skylake-Server-noTSX-IBRS", "Skylake-Server-v4", "Skylake-Server-v5",
-  "Cascadelake-Server", "Cascadelake-Server-v2", "Cascadelake-Server-noTSX", "Cascadelake-Server-v4",
-  "Cascadelake-Server-v5", "Cooperlake", "Cooperlake-v2", "KnightsMill", "Icelake-Client", "Icelake-Client-noTSX",
-  "Icelake-Server", "Icelake-Server-noTSX", "Icelake-Server-v3", "Icelake-Server-v4", "Icelake-Server-v5",
-  "Icelake-Server-v6", "Icelake-Server-v7", "SapphireRapids", "SapphireRapids-v2", "SapphireRapids-v3",
-  "SapphireRapids-v4", "GraniteRapids", "GraniteRapids-v2", "GraniteRapids-v3", "SierraForest", "SierraForest-v2",
-  "SierraForest-v3", "ClearwaterForest", "athlon", "phenom", "Opteron_G1", "Opteron_G2", "Opteron_G3", "Opteron_G4",
-  "Opteron_G5", "EPYC", "EPYC-IBPB", "EPYC-v3", "EPYC-v4", "EPYC-v5", "EPYC-Rome", "EPYC-Rome-v2", "EPYC-Rome-v3",
-  "EPYC-Rome-v4", "EPYC-Rome-v5", "EPYC-Milan", "EPYC-Milan-v2", "EPYC-Milan-v3", "EPYC-Genoa", "EPYC-Genoa-v2",
-  "EPYC-Turin", "kvm32", "kvm64", "qemu32", "qemu64", "max", "a64fx", "cortex-a35", "cortex-a53", "cortex-a55",
-  "cortex-a57", "cortex-a710", "cortex-a72", "cortex-a76", "neoverse-n1", "neoverse-n2", "neoverse-v1", "host"
+  "486",
+  "pentium",
+  "pentium2",
+  "pentium3",
+  "coreduo",
+  "core2duo",
+  "Conroe",
+  "Penryn",
+  "Nehalem",
+  "Nehalem-IBRS",
+  "Westmere",
+  "Westmere-IBRS",
+  "SandyBridge",
+  "SandyBridge-IBRS",
+  "IvyBridge",
+  "IvyBridge-IBRS",
+  "Haswell",
+  "Haswell-IBRS",
+  "Haswell-noTSX",
+  "Haswell-noTSX-IBRS",
+  "Broadwell",
+  "Broadwell-IBRS",
+  "Broadwell-noTSX",
+  "Broadwell-noTSX-IBRS",
+  "Skylake-Client",
+  "Skylake-Client-IBRS",
+  "Skylake-Client-noTSX-IBRS",
+  "Skylake-Client-v4",
+  "Skylake-Server",
+  "Skylake-Server-IBRS",
+  "Skylake-Server-noTSX-IBRS",
+  "Skylake-Server-v4",
+  "Skylake-Server-v5",
+  "Cascadelake-Server",
+  "Cascadelake-Server-v2",
+  "Cascadelake-Server-noTSX",
+  "Cascadelake-Server-v4",
+  "Cascadelake-Server-v5",
+  "Cooperlake",
+  "Cooperlake-v2",
+  "KnightsMill",
+  "Icelake-Client",
+  "Icelake-Client-noTSX",
+  "Icelake-Server",
+  "Icelake-Server-noTSX",
+  "Icelake-Server-v3",
+  "Icelake-Server-v4",
+  "Icelake-Server-v5",
+  "Icelake-Server-v6",
+  "Icelake-Server-v7",
+  "SapphireRapids",
+  "SapphireRapids-v2",
+  "SapphireRapids-v3",
+  "SapphireRapids-v4",
+  "GraniteRapids",
+  "GraniteRapids-v2",
+  "GraniteRapids-v3",
+  "SierraForest",
+  "SierraForest-v2",
+  "SierraForest-v3",
+  "ClearwaterForest",
+  "athlon",
+  "phenom",
+  "Opteron_G1",
+  "Opteron_G2",
+  "Opteron_G3",
+  "Opteron_G4",
+  "Opteron_G5",
+  "EPYC",
+  "EPYC-IBPB",
+  "EPYC-v3",
+  "EPYC-v4",
+  "EPYC-v5",
+  "EPYC-Rome",
+  "EPYC-Rome-v2",
+  "EPYC-Rome-v3",
+  "EPYC-Rome-v4",
+  "EPYC-Rome-v5",
+  "EPYC-Milan",
+  "EPYC-Milan-v2",
+  "EPYC-Milan-v3",
+  "EPYC-Genoa",
+  "EPYC-Genoa-v2",
+  "EPYC-Turin",
+  "kvm32",
+  "kvm64",
+  "qemu32",
+  "qemu64",
+  "max",
+  "a64fx",
+  "cortex-a35",
+  "cortex-a53",
+  "cortex-a55",
+  "cortex-a57",
+  "cortex-a710",
+  "cortex-a72",
+  "cortex-a76",
+  "neoverse-n1",
+  "neoverse-n2",
+  "neoverse-v1",
+  "host"
 ])
 const BUILTIN_CPU_MODELS: ReadonlySet<string> = new Set(["x86-64-v2", "x86-64-v2-AES", "x86-64-v3", "x86-64-v4"])
 /** `PVE::QemuServer::CPUFlags` flags a VM's own `flags` may set, sorted as `supported_cpu_flags_names`. */
 const VM_CPU_FLAGS = [
-  "aes", "amd-no-ssb", "amd-ssbd", "hv-evmcs", "hv-tlbflush", "ibpb", "md-clear", "nested-virt", "pcid", "pdpe1gb",
-  "spec-ctrl", "ssbd", "virt-ssbd"
+  "aes",
+  "amd-no-ssb",
+  "amd-ssbd",
+  "hv-evmcs",
+  "hv-tlbflush",
+  "ibpb",
+  "md-clear",
+  "nested-virt",
+  "pcid",
+  "pdpe1gb",
+  "spec-ctrl",
+  "ssbd",
+  "virt-ssbd"
 ]
 const CPU_FLAG = "(?:([+-])([a-zA-Z0-9\\-_\\.]+))"
 const VM_CPU_FLAG = `(?:([+-])(${VM_CPU_FLAGS.join("|")}))`
 
 const cpuFormat: PropFormat = {
   cputype: ostr({ defaultKey: true }),
-  "reported-model": ostr({ enum: [...CPU_MODELS].sort((a, b) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0)) }),
+  "reported-model": ostr({
+    enum: [...CPU_MODELS].sort((
+      a,
+      b
+    ) => (a.toLowerCase() < b.toLowerCase() ? -1 : a.toLowerCase() > b.toLowerCase() ? 1 : 0))
+  }),
   hidden: obool,
   "hv-vendor-id": ostr({ pattern: "(?:[a-zA-Z0-9]{1,12})" }),
   flags: ostr({ pattern: `(?:${CPU_FLAG}(;${CPU_FLAG})*)` }),
@@ -197,10 +340,16 @@ const validateVmCpu: PropValidator = (cpu) => {
   const type = cpu.get("cputype")
   if (type === undefined || type === "" || type === "0") return "CPU is missing cputype\n"
   if (type.startsWith("custom-")) return `Custom cputype '${type.slice("custom-".length)}' not found\n`
-  if (!CPU_MODELS.has(type) && !BUILTIN_CPU_MODELS.has(type)) return `Built-in cputype '${type}' is not defined (missing 'custom-' prefix?)\n`
+  if (!CPU_MODELS.has(type) && !BUILTIN_CPU_MODELS.has(type)) {
+    return `Built-in cputype '${type}' is not defined (missing 'custom-' prefix?)\n`
+  }
   const flags = cpu.get("flags")
-  if (flags !== undefined && flags !== "" && flags !== "0" && !new RegExp(`^${VM_CPU_FLAG}(;${VM_CPU_FLAG})*$`).test(flags))
+  if (
+    flags !== undefined && flags !== "" && flags !== "0" &&
+    !new RegExp(`^${VM_CPU_FLAG}(;${VM_CPU_FLAG})*$`).test(flags)
+  ) {
     return `VM-specific CPU flags must be a subset of: ${VM_CPU_FLAGS.join(", ")}\n`
+  }
   if (cpu.has("reported-model")) return "Property 'reported-model' not allowed in VM-specific CPU config.\n"
   return undefined
 }
@@ -222,7 +371,10 @@ const tdxFormat: PropFormat = {
 
 const ivshmemFormat: PropFormat = { size: { type: "integer", minimum: 1 }, name: ostr({ pattern: "[a-zA-Z0-9\\-]+" }) }
 
-const spiceEnhancementsFormat: PropFormat = { foldersharing: obool, videostreaming: ostr({ enum: ["off", "all", "filter"] }) }
+const spiceEnhancementsFormat: PropFormat = {
+  foldersharing: obool,
+  videostreaming: ostr({ enum: ["off", "all", "filter"] })
+}
 
 const BASE64 = "[A-Za-z0-9+\\/]+={0,2}"
 const smbios1Format: PropFormat = {
@@ -243,7 +395,8 @@ const cicustomFormat: PropFormat = {
   vendor: ostr({ format: pveFormats.volumeId })
 }
 
-const throttle = (keys: ReadonlyArray<string>, spec: SubSpec): Record<string, SubSpec> => Object.fromEntries(keys.map((k) => [k, spec]))
+const throttle = (keys: ReadonlyArray<string>, spec: SubSpec): Record<string, SubSpec> =>
+  Object.fromEntries(keys.map((k) => [k, spec]))
 
 const driveFile = { volume: alias("file"), file: str({ format: pveFormats.volumeIdOrQmPath, defaultKey: true }) }
 const imageFormat = ostr({ enum: ["raw", "qcow", "qed", "qcow2", "vmdk", "cloop"] })
@@ -265,9 +418,19 @@ const driveBase: PropFormat = {
   detect_zeroes: obool,
   serial: ostr({ format: pveFormats.urlencoded, maxLength: 60 }),
   shared: obool,
-  ...throttle(["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max"], oint()),
+  ...throttle(
+    ["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max"],
+    oint()
+  ),
   ...throttle(["mbps", "mbps_rd", "mbps_wr", "mbps_max", "mbps_rd_max", "mbps_wr_max"], onum()),
-  ...throttle(["bps_max_length", "bps_rd_max_length", "bps_wr_max_length", "iops_max_length", "iops_rd_max_length", "iops_wr_max_length"], oint(1)),
+  ...throttle([
+    "bps_max_length",
+    "bps_rd_max_length",
+    "bps_wr_max_length",
+    "iops_max_length",
+    "iops_rd_max_length",
+    "iops_wr_max_length"
+  ], oint(1)),
   bps_rd_length: alias("bps_rd_max_length"),
   bps_wr_length: alias("bps_wr_max_length"),
   iops_rd_length: alias("iops_rd_max_length"),
@@ -287,14 +450,35 @@ const ideFormat: PropFormat = { ...driveBase, ...model, ...ssd, ...wwn }
 const DRIVE_FORMATS: Readonly<Record<string, PropFormat>> = {
   ide: { ...ideFormat, ...importFrom },
   sata: { ...driveBase, ...ssd, ...wwn, ...importFrom },
-  scsi: { ...driveBase, ...iothread, ...product, queues: oint(2), ...ro, scsiblock: obool, ...ssd, ...vendor, ...wwn, ...importFrom },
-  virtio: { ...driveBase, ...iothread, ...ro, ...importFrom },
-  efidisk: {
-    ...driveFile, format: imageFormat, size: diskSize,
-    efitype: ostr({ enum: ["2m", "4m"] }), "pre-enrolled-keys": obool, "ms-cert": ostr({ enum: ["2011", "2023", "2023w", "2023k"] }),
+  scsi: {
+    ...driveBase,
+    ...iothread,
+    ...product,
+    queues: oint(2),
+    ...ro,
+    scsiblock: obool,
+    ...ssd,
+    ...vendor,
+    ...wwn,
     ...importFrom
   },
-  tpmstate: { ...driveFile, format: ostr({ enum: ["raw", "qcow2", "vmdk"] }), size: diskSize, version: ostr({ enum: ["v1.2", "v2.0"] }), ...importFrom },
+  virtio: { ...driveBase, ...iothread, ...ro, ...importFrom },
+  efidisk: {
+    ...driveFile,
+    format: imageFormat,
+    size: diskSize,
+    efitype: ostr({ enum: ["2m", "4m"] }),
+    "pre-enrolled-keys": obool,
+    "ms-cert": ostr({ enum: ["2011", "2023", "2023w", "2023k"] }),
+    ...importFrom
+  },
+  tpmstate: {
+    ...driveFile,
+    format: ostr({ enum: ["raw", "qcow2", "vmdk"] }),
+    size: diskSize,
+    version: ostr({ enum: ["v1.2", "v2.0"] }),
+    ...importFrom
+  },
   unused: { volume: alias("file"), file: str({ format: pveFormats.volumeId, defaultKey: true }) }
 }
 
@@ -303,8 +487,31 @@ export const driveFormat = (key: string): PropFormat | undefined =>
   isDriveName(key) || /^unused\d+$/.test(key) ? DRIVE_FORMATS[key.replace(/\d+$/, "")] : undefined
 
 const KEYBOARDS = [
-  "de", "de-ch", "da", "en-gb", "en-us", "es", "fi", "fr", "fr-be", "fr-ca", "fr-ch", "hu",
-  "is", "it", "ja", "lt", "mk", "nl", "no", "pl", "pt", "pt-br", "sv", "sl", "tr"
+  "de",
+  "de-ch",
+  "da",
+  "en-gb",
+  "en-us",
+  "es",
+  "fi",
+  "fr",
+  "fr-be",
+  "fr-ca",
+  "fr-ch",
+  "hu",
+  "is",
+  "it",
+  "ja",
+  "lt",
+  "mk",
+  "nl",
+  "no",
+  "pl",
+  "pt",
+  "pt-br",
+  "sv",
+  "sl",
+  "tr"
 ]
 
 const b: ParamSpec = { type: "boolean" }
@@ -317,7 +524,9 @@ const KEYS: Readonly<Record<string, ParamSpec>> = {
   autostart: b,
   hotplug: s({ format: pveFormats.hotplugFeatures }),
   reboot: b,
-  lock: s({ enum: ["backup", "clone", "create", "migrate", "rollback", "snapshot", "snapshot-delete", "suspending", "suspended"] }),
+  lock: s({
+    enum: ["backup", "clone", "create", "migrate", "rollback", "snapshot", "snapshot-delete", "suspending", "suspended"]
+  }),
   cpulimit: num(0, 128),
   cpuunits: int(1, 262144),
   memory: props(memoryFormat),
@@ -329,7 +538,9 @@ const KEYS: Readonly<Record<string, ParamSpec>> = {
   name: s({ format: formats.dnsName }),
   scsihw: s({ enum: ["lsi", "lsi53c810", "virtio-scsi-pci", "virtio-scsi-single", "megasas", "pvscsi"] }),
   description: s({ maxLength: 8192 }),
-  ostype: s({ enum: ["other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"] }),
+  ostype: s({
+    enum: ["other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"]
+  }),
   boot: props(bootFormat),
   bootdisk: s({ format: pveFormats.bootdisk, pattern: "(ide|sata|scsi|virtio)\\d+" }),
   smp: int(1),
@@ -410,7 +621,9 @@ const own = (record: Readonly<Record<string, ParamSpec>>, key: string): ParamSpe
 export const qemuSettableSpec = (key: string): ParamSpec | undefined => {
   const fixed = own(KEYS, key)
   if (fixed !== undefined) return fixed
-  const drive = /^unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/.test(key) || isDriveName(key) ? driveFormat(key) : undefined
+  const drive = /^unused([0-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-5])$/.test(key) || isDriveName(key)
+    ? driveFormat(key)
+    : undefined
   if (drive !== undefined) return props(drive)
   return FAMILIES.find(([re]) => re.test(key))?.[1]
 }

@@ -8,11 +8,11 @@
 export type Reply =
   | { readonly _tag: "Ok"; readonly data: unknown; readonly total?: number }
   | {
-      readonly _tag: "Fail"
-      readonly status: number
-      readonly message: string
-      readonly errors?: Readonly<Record<string, string>>
-    }
+    readonly _tag: "Fail"
+    readonly status: number
+    readonly message: string
+    readonly errors?: Readonly<Record<string, string>>
+  }
   | { readonly _tag: "AuthFail"; readonly reason: "Authentication failed!" | "No ticket" }
 
 export type ParamErrors = Record<string, string>

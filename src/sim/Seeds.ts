@@ -4,7 +4,15 @@
  * canonicalization as API writes (tags, net, memory, description).
  */
 import type { Acl } from "./Access.js"
-import { normalizeTags, storeDescription, type GuestKind, type GuestState, type HaRequest, type RunState, type TagStyle } from "./GuestState.js"
+import {
+  type GuestKind,
+  type GuestState,
+  type HaRequest,
+  normalizeTags,
+  type RunState,
+  storeDescription,
+  type TagStyle
+} from "./GuestState.js"
 import type { Prng } from "./Prng.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet } from "./PropertyString.js"
 
@@ -63,17 +71,33 @@ export interface SeedContext {
 const defaultConfig = (kind: GuestKind, vmid: number): Record<string, string | number> =>
   kind === "qemu"
     ? {
-        memory: 2048, cores: 1, sockets: 1, ostype: "l26", scsihw: "virtio-scsi-single",
-        scsi0: `local-lvm:vm-${vmid}-disk-0,iothread=1,size=32G`, net0: "virtio,bridge=vmbr0,firewall=1",
-        boot: "order=scsi0;net0"
-      }
+      memory: 2048,
+      cores: 1,
+      sockets: 1,
+      ostype: "l26",
+      scsihw: "virtio-scsi-single",
+      scsi0: `local-lvm:vm-${vmid}-disk-0,iothread=1,size=32G`,
+      net0: "virtio,bridge=vmbr0,firewall=1",
+      boot: "order=scsi0;net0"
+    }
     : {
-        arch: "amd64", cores: 1, memory: 512, swap: 512, ostype: "debian",
-        rootfs: `local-lvm:vm-${vmid}-disk-0,size=8G`, net0: "name=eth0,bridge=vmbr0,ip=dhcp,firewall=1", unprivileged: 1
-      }
+      arch: "amd64",
+      cores: 1,
+      memory: 512,
+      swap: 512,
+      ostype: "debian",
+      rootfs: `local-lvm:vm-${vmid}-disk-0,size=8G`,
+      net0: "name=eth0,bridge=vmbr0,ip=dhcp,firewall=1",
+      unprivileged: 1
+    }
 
 /** Canonical stored value of one seeded key, or undefined to drop it. */
-export const canonicalSeedValue = (kind: GuestKind, key: string, raw: string | number, ctx: SeedContext): string | undefined => {
+export const canonicalSeedValue = (
+  kind: GuestKind,
+  key: string,
+  raw: string | number,
+  ctx: SeedContext
+): string | undefined => {
   const v = typeof raw === "number" ? String(raw) : raw
   if (key === "description") return storeDescription(v)
   if (key === "tags") return normalizeTags(v, ctx.tagStyle)
@@ -88,7 +112,11 @@ export const canonicalSeedValue = (kind: GuestKind, key: string, raw: string | n
   return v
 }
 
-const toMap = (kind: GuestKind, cfg: Readonly<Record<string, string | number | undefined>>, ctx: SeedContext): Map<string, string> => {
+const toMap = (
+  kind: GuestKind,
+  cfg: Readonly<Record<string, string | number | undefined>>,
+  ctx: SeedContext
+): Map<string, string> => {
   const m = new Map<string, string>()
   for (const [k, raw] of Object.entries(cfg)) {
     if (raw === undefined) continue
@@ -125,15 +153,29 @@ export const buildGuest = (seed: SimGuestSeed, ctx: SeedContext): GuestState | s
     parent = s.name
   }
   if (parent !== undefined) config.set("parent", parent)
-  if (seed.type === "lxc" && (seed.status === "paused" || seed.status === "suspended"))
+  if (seed.type === "lxc" && (seed.status === "paused" || seed.status === "suspended")) {
     return `guest ${seed.vmid}: status '${seed.status}' exists only for qemu`
+  }
   const running = seed.status !== undefined && seed.status !== "stopped" && seed.template !== true
   const runState: RunState = seed.status === "paused" || seed.status === "suspended" ? seed.status : "running"
-  const ha = seed.ha === undefined ? undefined : { state: seed.ha, crm: running ? "started" : "stopped", stopCommand: undefined }
+  const ha = seed.ha === undefined
+    ? undefined
+    : { state: seed.ha, crm: running ? "started" : "stopped", stopCommand: undefined }
   return {
-    vmid: seed.vmid, kind: seed.type, node, running, runState, ha,
-    startedAt: ctx.now, createdAt: ctx.now, pid: running ? 1000 + ctx.prng.int(4_000_000) : 0,
-    config, pending: new Map(), pendingDelete: new Map(), snapshots, digestCache: undefined
+    vmid: seed.vmid,
+    kind: seed.type,
+    node,
+    running,
+    runState,
+    ha,
+    startedAt: ctx.now,
+    createdAt: ctx.now,
+    pid: running ? 1000 + ctx.prng.int(4_000_000) : 0,
+    config,
+    pending: new Map(),
+    pendingDelete: new Map(),
+    snapshots,
+    digestCache: undefined
   }
 }
 
@@ -155,8 +197,13 @@ export const generateSeeds = (count: number, nodes: ReadonlyArray<string>, prng:
       ...(tags === "" ? {} : { tags }),
       ...(prng.chance(0.3) ? { onboot: 1 } : {})
     }
-    out.push({ vmid, type, node: nodes[i % nodes.length] ?? "pve1", status: prng.chance(0.6) ? "running" : "stopped", config })
+    out.push({
+      vmid,
+      type,
+      node: nodes[i % nodes.length] ?? "pve1",
+      status: prng.chance(0.6) ? "running" : "stopped",
+      config
+    })
   }
   return out
 }
-

@@ -14,11 +14,11 @@ import { Prng } from "./Prng.js"
 import type { SimGuestSeed, SimTokenSeed } from "./Seeds.js"
 import { generateTls, type SimTls } from "./Tls.js"
 
-export type { SimGuestSeed, SimSnapshotSeed, SimTokenSeed } from "./Seeds.js"
-export type { SimMutation, SimGuestView } from "./Cluster.js"
+export type { SimGuestView, SimMutation } from "./Cluster.js"
+export { SimCluster, SimControlError } from "./Cluster.js"
 export type { SimFaults } from "./Faults.js"
 export type { FinishOptions, SimMigration } from "./Migrate.js"
-export { SimCluster, SimControlError } from "./Cluster.js"
+export type { SimGuestSeed, SimSnapshotSeed, SimTokenSeed } from "./Seeds.js"
 
 export interface SimOptions {
   readonly seed?: number
@@ -73,7 +73,12 @@ export class SimStartError extends Data.TaggedError("SimStartError")<{ readonly 
 
 export const DEFAULT_TOKEN_ID = "felhom@pve!agent"
 
-const listenOrFail = (server: Listener, host: string, port: number, cut?: () => void): Effect.Effect<number, SimStartError, Scope.Scope> =>
+const listenOrFail = (
+  server: Listener,
+  host: string,
+  port: number,
+  cut?: () => void
+): Effect.Effect<number, SimStartError, Scope.Scope> =>
   Effect.mapError(listen(server, { host, port }, cut), (e) => new SimStartError({ message: e.message }))
 
 const urlHost = (host: string): string => (host.includes(":") ? `[${host}]` : host)
@@ -96,9 +101,16 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
     const host = options.host ?? "127.0.0.1"
     // The default token's secret comes from its own stream so it does not shift guest randomness.
     const secretRng = new Prng(seed ^ 0x5eed)
-    const defaultSecret = `${secretRng.hex(4)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${secretRng.hex(6)}`.toLowerCase()
+    const defaultSecret = `${secretRng.hex(4)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${secretRng.hex(2)}-${
+      secretRng.hex(6)
+    }`.toLowerCase()
     const tokens: ReadonlyArray<SimTokenSeed> = options.tokens ?? [
-      { tokenid: DEFAULT_TOKEN_ID, secret: defaultSecret, privsep: true, privileges: [{ path: "/", privs: ["*"], propagate: true }] }
+      {
+        tokenid: DEFAULT_TOKEN_ID,
+        secret: defaultSecret,
+        privsep: true,
+        privileges: [{ path: "/", privs: ["*"], propagate: true }]
+      }
     ]
     const first = tokens[0]
     if (first === undefined) return yield* new SimStartError({ message: "at least one token is required" })
@@ -106,7 +118,10 @@ export const startSimulator = (options: SimOptions = {}): Effect.Effect<RunningS
     const nodeError = checkNodes(nodes)
     if (nodeError !== undefined) return yield* new SimStartError({ message: nodeError })
     const tls: SimTls | undefined = useHttps
-      ? yield* Effect.try({ try: generateTls, catch: (e) => new SimStartError({ message: `TLS generation failed: ${String(e)}` }) })
+      ? yield* Effect.try({
+        try: generateTls,
+        catch: (e) => new SimStartError({ message: `TLS generation failed: ${String(e)}` })
+      })
       : undefined
     const cluster = yield* Effect.acquireRelease(
       Effect.sync(

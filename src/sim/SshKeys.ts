@@ -35,7 +35,9 @@ const fieldsFit = (type: string, fields: ReadonlyArray<Buffer>): boolean => {
   if (type === "ssh-ed25519") return fields.length === 1 && a?.length === 32
   if (type === "sk-ssh-ed25519@openssh.com") return fields.length === 2 && a?.length === 32
   // ssh-keygen refuses RSA moduli under 1024 bits; the leading zero byte of a positive mpint does not count.
-  if (type === "ssh-rsa") return fields.length === 2 && a !== undefined && b !== undefined && (b.length - (b[0] === 0 ? 1 : 0)) * 8 >= 1024
+  if (type === "ssh-rsa") {
+    return fields.length === 2 && a !== undefined && b !== undefined && (b.length - (b[0] === 0 ? 1 : 0)) * 8 >= 1024
+  }
   if (type === "ssh-dss") return fields.length === 4 && [a, b, c, d].every((x) => x !== undefined && x.length > 0)
   const ecdsa = /^(sk-)?ecdsa-sha2-(nistp256|nistp384|nistp521)(@openssh\.com)?$/.exec(type)
   if (ecdsa === null) return false
@@ -44,7 +46,8 @@ const fieldsFit = (type: string, fields: ReadonlyArray<Buffer>): boolean => {
   return fields.length === expected && a?.toString("latin1") === curve && b?.length === CURVES[curve] && b?.[0] === 4
 }
 
-const KEY_TYPES = /^(ssh-ed25519|sk-ssh-ed25519@openssh\.com|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ecdsa-sha2-nistp256@openssh\.com)$/
+const KEY_TYPES =
+  /^(ssh-ed25519|sk-ssh-ed25519@openssh\.com|ssh-rsa|ssh-dss|ecdsa-sha2-nistp(256|384|521)|sk-ecdsa-sha2-nistp256@openssh\.com)$/
 
 /** The line starts with a key type and a blob of that type. */
 const keyFirst = (line: string): boolean => {
@@ -71,7 +74,8 @@ const afterFirstWord = (line: string): string => {
 const lineHoldsKey = (line: string): boolean => keyFirst(line) || keyFirst(afterFirstWord(line))
 
 /** Perl's `uri_unescape`: every `%XX` becomes that byte; anything else stays. */
-const uriUnescape = (text: string): string => text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+const uriUnescape = (text: string): string =>
+  text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 
 /** The die text of `validate_ssh_public_keys` for an `sshkeys` value, or undefined. */
 export const sshKeysProblem = (value: string): string | undefined => {

@@ -20,11 +20,17 @@ export interface StatsSample {
 }
 
 export const sampleOf = (g: GuestState, at: number): StatsSample => ({
-  at, running: g.running, runState: g.runState, startedAt: g.startedAt, name: guestName(g), template: g.config.get("template") === "1"
+  at,
+  running: g.running,
+  runState: g.runState,
+  startedAt: g.startedAt,
+  name: guestName(g),
+  template: g.config.get("template") === "1"
 })
 
 const sameValues = (a: StatsSample, b: StatsSample): boolean =>
-  a.running === b.running && a.runState === b.runState && a.startedAt === b.startedAt && a.name === b.name && a.template === b.template
+  a.running === b.running && a.runState === b.runState && a.startedAt === b.startedAt && a.name === b.name &&
+  a.template === b.template
 
 export class StatsPushes {
   private readonly samples = new Map<number, Array<StatsSample>>()

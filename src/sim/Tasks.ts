@@ -16,7 +16,7 @@
  * (holding whatever flock it holds) until the faults are cleared.
  */
 import { formatUpid, type Upid } from "../domain/Upid.js"
-import { consume, matchesTask, type ActiveFaults } from "./Faults.js"
+import { type ActiveFaults, consume, matchesTask } from "./Faults.js"
 import { ConfigFlocks, lockTimeoutText } from "./Flock.js"
 import type { GuestKind } from "./GuestState.js"
 import type { Prng } from "./Prng.js"
@@ -89,8 +89,11 @@ export class TaskEngine {
     const flock = body.flock
     if (flock === undefined) this.start(task, body, undefined)
     else {
-      this.flocks.acquire(flock.vmid, (release) => this.start(task, body, release), () =>
-        this.end(task, { error: lockTimeoutText(flock.kind, flock.vmid) }))
+      this.flocks.acquire(
+        flock.vmid,
+        (release) => this.start(task, body, release),
+        () => this.end(task, { error: lockTimeoutText(flock.kind, flock.vmid) })
+      )
     }
     return task
   }
@@ -119,8 +122,12 @@ export class TaskEngine {
       upid = formatUpid(parts)
     } while (this.byUpid.has(upid))
     const task: TaskRecord = {
-      upid, ...parts,
-      status: "running", exitstatus: undefined, endtime: undefined, log: [...log]
+      upid,
+      ...parts,
+      status: "running",
+      exitstatus: undefined,
+      endtime: undefined,
+      log: [...log]
     }
     this.byUpid.set(upid, task)
     this.all.push(task)
@@ -152,7 +159,8 @@ export class TaskEngine {
       this.whenUnstuck(task, () => {
         const flock = body.flock
         if (!steps || flock === undefined) return this.complete(task, body, release)
-        this.flocks.acquire(flock.vmid, (again) => this.complete(task, body, again), () =>
+        this.flocks.acquire(flock.vmid, (again) =>
+          this.complete(task, body, again), () =>
           this.end(task, { error: lockTimeoutText(flock.kind, flock.vmid) }))
       }))
   }
@@ -179,7 +187,10 @@ export class TaskEngine {
       ...outcome,
       ...(late === undefined ? {} : { error: late }),
       ...(warnings > 0 ? { warnings } : {}),
-      log: [...(outcome.log ?? []), ...(warn === undefined ? [] : Array.from({ length: warn.warnings }, () => "WARN: simulated warning"))]
+      log: [
+        ...(outcome.log ?? []),
+        ...(warn === undefined ? [] : Array.from({ length: warn.warnings }, () => "WARN: simulated warning"))
+      ]
     })
   }
 

@@ -4,8 +4,8 @@
  * `ssl_fingerprint` form (uppercase colon hex, pve-common
  * `PVE::Certificate::get_certificate_fingerprint`).
  */
-import { createHash, generateKeyPairSync } from "node:crypto"
 import forge from "node-forge"
+import { createHash, generateKeyPairSync } from "node:crypto"
 
 export interface SimTls {
   readonly caPem: string

@@ -31,9 +31,9 @@ import {
   OpPhase,
   type OpRecord,
   OpRecordFromRow,
+  paramsHash,
   type PhaseEntry,
   PhaseEntryFromRow,
-  paramsHash,
   UNFINISHED_PHASES
 } from "./OpRecord.js"
 import { StateStore } from "./StateStore.js"
@@ -61,7 +61,9 @@ export interface JournalShape {
   readonly flag: (opId: string, reason: OpDetail) => Effect.Effect<OpRecord, JournalWriteError>
   readonly get: (opId: string) => Effect.Effect<Option.Option<OpRecord>, JournalStorageError>
   /** The op an id or a unique prefix of one names (as `journal list` prints them, like git). */
-  readonly resolve: (idOrPrefix: string) => Effect.Effect<OpRecord, JournalOpNotFound | JournalOpAmbiguous | JournalStorageError>
+  readonly resolve: (
+    idOrPrefix: string
+  ) => Effect.Effect<OpRecord, JournalOpNotFound | JournalOpAmbiguous | JournalStorageError>
   readonly list: (filter?: ListFilter) => Effect.Effect<ReadonlyArray<OpRecord>, JournalStorageError>
   /** Every phase the op went through, oldest first. */
   readonly history: (opId: string) => Effect.Effect<ReadonlyArray<PhaseEntry>, JournalStorageError>
@@ -135,8 +137,7 @@ export const make = Effect.gen(function*() {
   const findUnfinished = SqlSchema.findAll({
     Request: Schema.Void,
     Result: OpRecordFromRow,
-    execute: () =>
-      sql`SELECT * FROM journal_ops WHERE ${sql.in("phase", UNFINISHED_PHASES)} ORDER BY intent_at, rowid`
+    execute: () => sql`SELECT * FROM journal_ops WHERE ${sql.in("phase", UNFINISHED_PHASES)} ORDER BY intent_at, rowid`
   })
 
   const findByPrefix = SqlSchema.findAll({
@@ -168,10 +169,13 @@ export const make = Effect.gen(function*() {
         VALUES (${opId}, ${phase}, ${at}, ${upid}, ${detailJson(detail)})`
 
   const mustGet = (opId: string) =>
-    Effect.flatMap(findOp(opId), Option.match({
-      onNone: () => Effect.fail(new JournalOpNotFound({ opId })),
-      onSome: Effect.succeed
-    }))
+    Effect.flatMap(
+      findOp(opId),
+      Option.match({
+        onNone: () => Effect.fail(new JournalOpNotFound({ opId })),
+        onSome: Effect.succeed
+      })
+    )
 
   const insert = (op: OpIntent, hash: string, now: number) =>
     Effect.gen(function*() {
@@ -213,7 +217,12 @@ export const make = Effect.gen(function*() {
         ? `journaled for ${existing.action} on ${existing.guestType}/${existing.vmid}`
         : undefined
       if (reason !== undefined) {
-        return yield* new JournalOpConflict({ opId: op.opId, existingHash: existing.paramsHash, requestedHash: hash, reason })
+        return yield* new JournalOpConflict({
+          opId: op.opId,
+          existingHash: existing.paramsHash,
+          requestedHash: hash,
+          reason
+        })
       }
       switch (existing.phase) {
         case "done":
@@ -243,10 +252,13 @@ export const make = Effect.gen(function*() {
       const hash = paramsHash(op.params)
       const now = yield* Clock.currentTimeMillis
       return yield* sql.withTransaction(
-        Effect.flatMap(findOp(op.opId), Option.match({
-          onNone: () => insert(op, hash, now),
-          onSome: (existing) => resume(existing, op, hash, now)
-        }))
+        Effect.flatMap(
+          findOp(op.opId),
+          Option.match({
+            onNone: () => insert(op, hash, now),
+            onSome: (existing) => resume(existing, op, hash, now)
+          })
+        )
       )
     }).pipe(
       // JournalOpNotFound cannot happen here: the row was written in the same transaction.
@@ -286,7 +298,12 @@ export const make = Effect.gen(function*() {
         const rows = idOrPrefix === "" ? [] : yield* findByPrefix(idOrPrefix)
         const [only, ...rest] = rows
         if (only === undefined) return yield* new JournalOpNotFound({ opId: idOrPrefix })
-        if (rest.length > 0) return yield* new JournalOpAmbiguous({ prefix: idOrPrefix, candidates: rows.map((r) => r.op_id) })
+        if (rest.length > 0) {
+          return yield* new JournalOpAmbiguous({
+            prefix: idOrPrefix,
+            candidates: rows.map((r) => r.op_id)
+          })
+        }
         return yield* mustGet(only.op_id)
       }).pipe(Effect.catchTags({ SqlError: storage("resolve"), ParseError: storage("resolve") })),
     list: (filter = {}) =>

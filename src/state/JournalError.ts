@@ -60,7 +60,9 @@ export class JournalOpAmbiguous extends Schema.TaggedError<JournalOpAmbiguous>()
   candidates: Schema.Array(Schema.String)
 }) {
   override get message(): string {
-    return `op id ${this.prefix} is ambiguous; it starts ${this.candidates.length > 10 ? "more than 10 ops" : `${this.candidates.length} ops`}: ${this.candidates.slice(0, 10).join(", ")}`
+    return `op id ${this.prefix} is ambiguous; it starts ${
+      this.candidates.length > 10 ? "more than 10 ops" : `${this.candidates.length} ops`
+    }: ${this.candidates.slice(0, 10).join(", ")}`
   }
 }
 

@@ -8,7 +8,8 @@
  * still kept it refuses new ops (fail closed) rather than evict one that could be replayed.
  */
 import type { SqlError } from "@effect/sql/SqlError"
-import { Clock, Context, Data, Effect, Layer, ParseResult, Schema } from "effect"
+import type { ParseResult } from "effect"
+import { Clock, Context, Data, Effect, Layer, Schema } from "effect"
 import { nonceMigrations } from "./NonceMigrations.js"
 import { StateStore } from "./StateStore.js"
 
@@ -106,7 +107,9 @@ const storage = (operation: string) => (e: SqlError | ParseResult.ParseError) =>
 
 export class NonceStore extends Context.Tag("felhom/NonceStore")<NonceStore, NonceStoreShape>() {
   /** Registers the "nonces" migrations with the StateStore, then serves the verbs. */
-  static readonly layer = (options: NonceStoreOptions = {}): Layer.Layer<NonceStore, NonceStoreStorageError, StateStore> =>
+  static readonly layer = (
+    options: NonceStoreOptions = {}
+  ): Layer.Layer<NonceStore, NonceStoreStorageError, StateStore> =>
     Layer.effect(NonceStore, Effect.suspend(() => make(options)))
 }
 

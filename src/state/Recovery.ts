@@ -28,7 +28,7 @@ import { Pve } from "../pve/Pve.js"
 import { Journal } from "./Journal.js"
 import type { JournalWriteError } from "./JournalError.js"
 import type { OpDetail, OpRecord } from "./OpRecord.js"
-import { taskTypesFor, type TaskTypes } from "./TaskTypes.js"
+import { type TaskTypes, taskTypesFor } from "./TaskTypes.js"
 
 export type Resolution = "done" | "failed" | "needs-operator" | "unresolved"
 
@@ -79,7 +79,9 @@ const isUnknownExit = (exitstatus: string): boolean =>
 const describeError = (what: string, e: unknown): OpDetail => {
   const tagged = typeof e === "object" && e !== null && "_tag" in e && typeof e._tag === "string" ? e._tag : undefined
   const message = e instanceof Error ? e.message : String(e)
-  return tagged === undefined ? { message: `${what}: ${message}` } : { message: `${what}: ${message}`, errorTag: tagged }
+  return tagged === undefined
+    ? { message: `${what}: ${message}` }
+    : { message: `${what}: ${message}`, errorTag: tagged }
 }
 
 /**
@@ -127,12 +129,15 @@ export const resolveOps = <E, R>(
         Effect.map((applied) =>
           applied
             ? Verdict.Done({ detail: { message: `${why}: done (confirmed by observation)` } })
-            : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } })),
+            : Verdict.Failed({ detail: { message: `${why}: not applied`, errorTag: "NotApplied" } })
+        ),
         Effect.catchAll((e) => {
           const reason = undecidable(e)
           return reason === undefined
             ? Effect.fail(new ReadFailed({ detail: describeError("post-state check", e) }))
-            : Effect.succeed(Verdict.Flag({ detail: { message: `${why}; cannot tell whether it was applied: ${reason}` } }))
+            : Effect.succeed(
+              Verdict.Flag({ detail: { message: `${why}; cannot tell whether it was applied: ${reason}` } })
+            )
         })
       )
 
@@ -141,7 +146,9 @@ export const resolveOps = <E, R>(
         ? Effect.succeed(Verdict.Done({ detail: { message: "task finished", exitstatus, upids: [upid] } }))
         : isUnknownExit(exitstatus)
         ? reobserve(op, `task ${upid} ended with "${exitstatus}"`)
-        : Effect.succeed(Verdict.Failed({ detail: { message: "task failed", exitstatus, upids: [upid], errorTag: "PveTaskFailed" } }))
+        : Effect.succeed(
+          Verdict.Failed({ detail: { message: "task failed", exitstatus, upids: [upid], errorTag: "PveTaskFailed" } })
+        )
 
     const waitRunning = (op: OpRecord, upid: UpidString) =>
       pve.waitTask(upid, { deadline }).pipe(
@@ -186,7 +193,10 @@ export const resolveOps = <E, R>(
     const confirmAdopted = (op: OpRecord, upid: UpidString, verdict: Verdict) =>
       verdict._tag === "Done"
         ? reobserve(op, `task ${upid} (found in PVE's task list) ended ${verdict.detail.exitstatus ?? "OK"}`).pipe(
-          Effect.map((v) => (v._tag === "Done" ? Verdict.Done({ detail: { ...v.detail, exitstatus: verdict.detail.exitstatus, upids: [upid] } }) : v))
+          Effect.map((v) => (v._tag === "Done"
+            ? Verdict.Done({ detail: { ...v.detail, exitstatus: verdict.detail.exitstatus, upids: [upid] } })
+            : v)
+          )
         )
         : Effect.succeed(verdict)
 
@@ -194,7 +204,9 @@ export const resolveOps = <E, R>(
       Effect.gen(function*() {
         const mapping = taskTypes(op)
         if (mapping === undefined) {
-          return Verdict.Flag({ detail: { message: `no task type known for action ${op.action}; cannot tell whether it ran` } })
+          return Verdict.Flag({
+            detail: { message: `no task type known for action ${op.action}; cannot tell whether it ran` }
+          })
         }
         if (mapping.types.length === 0) return yield* reobserve(op, "no task for this action")
         // PVE's own `since` filter only narrows the answer: with no skew sample yet it is kept an
@@ -221,7 +233,9 @@ export const resolveOps = <E, R>(
         const [only, ...rest] = upids
         if (only === undefined) return yield* reobserve(op, "no task of ours found")
         if (rest.length > 0) {
-          return Verdict.Flag({ detail: { message: `${upids.length} matching tasks; cannot tell which is ours`, upids } })
+          return Verdict.Flag({
+            detail: { message: `${upids.length} matching tasks; cannot tell which is ours`, upids }
+          })
         }
         const verdict = yield* byUpid(op, only)
         const confirmed = yield* confirmAdopted(op, only, verdict)
@@ -235,17 +249,23 @@ export const resolveOps = <E, R>(
       (op.upid === null ? bySearch(op) : byUpid(op, op.upid)).pipe(
         Effect.flatMap((verdict): Effect.Effect<RecoveryOutcome, JournalWriteError> =>
           Verdict.$match(verdict, {
-            Done: ({ detail }) => Effect.as(journal.finish(op.opId, detail), { opId: op.opId, resolution: "done" as const, detail }),
-            Failed: ({ detail }) => Effect.as(journal.fail(op.opId, detail), { opId: op.opId, resolution: "failed" as const, detail }),
+            Done: ({ detail }) =>
+              Effect.as(journal.finish(op.opId, detail), { opId: op.opId, resolution: "done" as const, detail }),
+            Failed: ({ detail }) =>
+              Effect.as(journal.fail(op.opId, detail), { opId: op.opId, resolution: "failed" as const, detail }),
             Flag: ({ detail }) =>
               Effect.as(journal.flag(op.opId, detail), { opId: op.opId, resolution: "needs-operator" as const, detail })
           })
         ),
-        Effect.catchTag("ReadFailed", ({ detail }) =>
-          Effect.succeed<RecoveryOutcome>({ opId: op.opId, resolution: "unresolved", detail })),
-        Effect.tap((o) => Effect.logInfo("recovered op").pipe(
-          Effect.annotateLogs({ opId: o.opId, resolution: o.resolution, detail: o.detail.message })
-        ))
+        Effect.catchTag(
+          "ReadFailed",
+          ({ detail }) => Effect.succeed<RecoveryOutcome>({ opId: op.opId, resolution: "unresolved", detail })
+        ),
+        Effect.tap((o) =>
+          Effect.logInfo("recovered op").pipe(
+            Effect.annotateLogs({ opId: o.opId, resolution: o.resolution, detail: o.detail.message })
+          )
+        )
       )
 
     const outcomes = yield* Effect.forEach(ops, resolve)

@@ -148,13 +148,19 @@ const writeHolder = (stateDir: string, holder: Holder) =>
       fs.writeFileSync(temp, JSON.stringify(holder), { mode: 0o600 })
       fs.renameSync(temp, target)
     },
-    catch: (e) => new StateLockError({ stateDir, reason: `cannot write ${HOLDER_FILE}: ${e instanceof Error ? e.message : String(e)}` })
+    catch: (e) =>
+      new StateLockError({
+        stateDir,
+        reason: `cannot write ${HOLDER_FILE}: ${e instanceof Error ? e.message : String(e)}`
+      })
   })
 
 const removeHolder = (stateDir: string, pid: number) =>
   Effect.sync(() => {
     // Only our own record: the next holder may already have written its own.
-    if (Option.exists(readHolder(stateDir), (h) => h.pid === pid)) fs.rmSync(path.join(stateDir, HOLDER_FILE), { force: true })
+    if (Option.exists(readHolder(stateDir), (h) => h.pid === pid)) {
+      fs.rmSync(path.join(stateDir, HOLDER_FILE), { force: true })
+    }
   })
 
 const acquire = (options: StateLockOptions) =>
@@ -168,7 +174,12 @@ const acquire = (options: StateLockOptions) =>
     })
     yield* Effect.acquireRelease(
       options.wait === true
-        ? once.pipe(Effect.catchTag("StateDirBusy", (e) => Effect.zipRight(Effect.logInfo(`waiting: ${e.message}`), retryWhileBusy)))
+        ? once.pipe(
+          Effect.catchTag(
+            "StateDirBusy",
+            (e) => Effect.zipRight(Effect.logInfo(`waiting: ${e.message}`), retryWhileBusy)
+          )
+        )
         : once,
       (scope) => Scope.close(scope, Exit.void)
     )

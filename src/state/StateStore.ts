@@ -8,10 +8,10 @@
  * Migrator runs only ids above the latest it recorded: one shared table would skip them).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as Migrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Context, Data, Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -148,7 +148,9 @@ const recordedWith = (sql: SqlClient.SqlClient) => (owner: string) =>
       ? yield* Effect.flatMap(sql`SELECT migration_id AS id, name FROM ${sql(table)}`, decodeRecorded)
       : []
     return new Map([...legacy, ...own].map((r) => [r.id, r.name]))
-  }).pipe(Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: `cannot read its records: ${e.message}`, cause: e })))
+  }).pipe(Effect.mapError((e) =>
+    new StateStoreMigrationError({ owner, reason: `cannot read its records: ${e.message}`, cause: e })
+  ))
 
 /**
  * The first migration recorded under another name, or (with `missing` given) not recorded at
@@ -162,32 +164,53 @@ const disagreement = (
 ): Effect.Effect<void, StateStoreMigrationError> => {
   for (const m of migrations) {
     const name = recorded.get(m.id)
-    const reason = name === undefined ? missing : name === m.name ? undefined : `recorded as "${name}"; ids must never be reused`
-    if (reason !== undefined) return Effect.fail(new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason }))
+    const reason = name === undefined
+      ? missing
+      : name === m.name
+      ? undefined
+      : `recorded as "${name}"; ids must never be reused`
+    if (reason !== undefined) {
+      return Effect.fail(new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason }))
+    }
   }
   return Effect.void
 }
 
-const migrateWith = (sql: SqlClient.SqlClient) =>
-(owner: string, migrations: ReadonlyArray<Migration>) =>
+const migrateWith = (sql: SqlClient.SqlClient) => (owner: string, migrations: ReadonlyArray<Migration>) =>
   Effect.gen(function*() {
     const sorted = [...migrations].sort((a, b) => a.id - b.id)
     const clash = sorted.find((m, i) => !Number.isInteger(m.id) || m.id <= 0 || sorted[i + 1]?.id === m.id)
     if (clash !== undefined) {
-      return yield* new StateStoreMigrationError({ owner, id: clash.id, name: clash.name, reason: "migration ids must be unique positive integers" })
+      return yield* new StateStoreMigrationError({
+        owner,
+        id: clash.id,
+        name: clash.name,
+        reason: "migration ids must be unique positive integers"
+      })
     }
     const before = yield* recordedWith(sql)(owner)
     yield* disagreement(owner, before, sorted)
     const ran = yield* runMigrator({
       table: migrationsTable(owner),
-      loader: Effect.succeed(sorted.map((m) => [
-        m.id,
-        m.name,
-        // Recorded already (by the runner before the Migrator): the Migrator only records it.
-        // A failure dies, because the Migrator turns failures into untyped defects anyway.
-        Effect.succeed(before.has(m.id) ? Effect.void : Effect.catchAll(m.up, (e) =>
-          Effect.die(new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason: e.message, cause: e }))))
-      ] as const))
+      loader: Effect.succeed(sorted.map((m) =>
+        [
+          m.id,
+          m.name,
+          // Recorded already (by the runner before the Migrator): the Migrator only records it.
+          // A failure dies, because the Migrator turns failures into untyped defects anyway.
+          Effect.succeed(
+            before.has(m.id) ?
+              Effect.void :
+              Effect.catchAll(
+                m.up,
+                (e) =>
+                  Effect.die(
+                    new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason: e.message, cause: e })
+                  )
+              )
+          )
+        ] as const
+      ))
     }).pipe(
       Effect.provideService(SqlClient.SqlClient, sql),
       Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: e.message, cause: e })),
@@ -203,8 +226,7 @@ const migrateWith = (sql: SqlClient.SqlClient) =>
  * A reader's `migrate`: writes nothing, only checks that every migration is recorded. A reader
  * runs beside the writer (the daemon, `apply`), whose own start-up may be migrating right now.
  */
-const checkOnlyWith = (sql: SqlClient.SqlClient) =>
-(owner: string, migrations: ReadonlyArray<Migration>) =>
+const checkOnlyWith = (sql: SqlClient.SqlClient) => (owner: string, migrations: ReadonlyArray<Migration>) =>
   Effect.flatMap(recordedWith(sql)(owner), (recorded) =>
     disagreement(
       owner,

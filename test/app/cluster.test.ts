@@ -38,10 +38,25 @@ const OFF_HOST = tokenOf("offhost")
 
 /** Two guests per node (one qemu, one lxc), all stopped, all with the old description. */
 const GUESTS: ReadonlyArray<SimGuestSeed> = NODES.flatMap((node, i) => [
-  { vmid: 100 * (i + 1), node, type: "qemu" as const, status: "stopped" as const, config: { name: `vm-${node}`, memory: 512, description: "old" } },
   {
-    vmid: 100 * (i + 1) + 1, node, type: "lxc" as const, status: "stopped" as const,
-    config: { hostname: `ct-${node}`, memory: 256, ostype: "debian", rootfs: `local-lvm:vm-${100 * (i + 1) + 1}-disk-0,size=4G`, description: "old" }
+    vmid: 100 * (i + 1),
+    node,
+    type: "qemu" as const,
+    status: "stopped" as const,
+    config: { name: `vm-${node}`, memory: 512, description: "old" }
+  },
+  {
+    vmid: 100 * (i + 1) + 1,
+    node,
+    type: "lxc" as const,
+    status: "stopped" as const,
+    config: {
+      hostname: `ct-${node}`,
+      memory: 256,
+      ostype: "debian",
+      rootfs: `local-lvm:vm-${100 * (i + 1) + 1}-disk-0,size=4G`,
+      description: "old"
+    }
   }
 ])
 const VMIDS = GUESTS.map((g) => g.vmid)
@@ -53,13 +68,25 @@ const everyGuest = (description: string): DesiredState => ({
   guests: Object.fromEntries(VMIDS.map((vmid) => [String(vmid), { power: "running", config: { description } }]))
 })
 
-const simLayer = () => Sim.layer({ nodes: NODES, guests: GUESTS, tokens: [...NODES.map(tokenOf), OFF_HOST], taskDuration: 5 })
+const simLayer = () =>
+  Sim.layer({ nodes: NODES, guests: GUESTS, tokens: [...NODES.map(tokenOf), OFF_HOST], taskDuration: 5 })
 
 type AgentServices = Layer.Layer.Success<ReturnType<typeof agentLayer>>
 
-const agentLayer = (sim: Context.Tag.Service<typeof Sim>, node: string, token: SimTokenSeed, stateDir: string, mode: ScopeMode) =>
+const agentLayer = (
+  sim: Context.Tag.Service<typeof Sim>,
+  node: string,
+  token: SimTokenSeed,
+  stateDir: string,
+  mode: ScopeMode
+) =>
   Layer.unwrapEffect(Effect.map(
-    Effect.orDie(simConnection(sim, { url: sim.nodeUrls[node] ?? sim.url, token: { tokenId: token.tokenid, secret: Redacted.make(token.secret) } })),
+    Effect.orDie(
+      simConnection(sim, {
+        url: sim.nodeUrls[node] ?? sim.url,
+        token: { tokenId: token.tokenid, secret: Redacted.make(token.secret) }
+      })
+    ),
     (connection) =>
       CoreLive({ scope: { mode } }).pipe(
         Layer.provideMerge(Layer.succeed(PveConnection, connection)),
@@ -101,101 +128,153 @@ const pass = (agent: Agent, desired: DesiredState) => agent.run(Effect.flatMap(R
 
 /** Changes the sim logged on this guest, by kind, with who made them. */
 const changesOf = (vmid: number) =>
-  Effect.map(Sim, (sim) => sim.cluster.mutations().filter((m) => m.vmid === vmid && (m.kind === "config" || m.kind === "start")))
+  Effect.map(
+    Sim,
+    (sim) => sim.cluster.mutations().filter((m) => m.vmid === vmid && (m.kind === "config" || m.kind === "start"))
+  )
 
-const journalVmids = (agent: Agent) => agent.run(Effect.map(Effect.flatMap(Journal, (j) => j.list({ limit: 1000 })), (ops) => ops.map((o) => o.vmid)))
+const journalVmids = (agent: Agent) =>
+  agent.run(Effect.map(Effect.flatMap(Journal, (j) => j.list({ limit: 1000 })), (ops) => ops.map((o) => o.vmid)))
 
 const expectOneEachBy = (vmid: number, token: string) =>
   Effect.gen(function*() {
     const changes = yield* changesOf(vmid)
     expect(changes.map((c) => c.kind).sort(), `guest ${vmid}`).toEqual(["config", "start"])
-    expect(changes.every((c) => c.user === token), `guest ${vmid} changed by ${changes.map((c) => c.user).join(", ")}`).toBe(true)
+    expect(changes.every((c) => c.user === token), `guest ${vmid} changed by ${changes.map((c) => c.user).join(", ")}`)
+      .toBe(true)
   })
 
 describe("one agent per node", () => {
-  it.scopedLive("three agents, one document: each change is made once, by the agent of the guest's node", () =>
-    Effect.gen(function*() {
-      const agents = yield* Effect.forEach(NODES, (node) => startAgent(node))
-      const desired = everyGuest("new")
-      const passes = yield* Effect.forEach(agents, (a) => pass(a, desired), { concurrency: "unbounded" })
-      for (const [i, p] of passes.entries()) {
-        const node = NODES[i] ?? ""
-        const own = VMIDS.filter((v) => nodeOf(v) === node)
-        expect([...new Set(p.plan.actions.map((a) => a.guest.vmid))]).toEqual(own)
-        expect(p.plan.elsewhere).toEqual(VMIDS.filter((v) => nodeOf(v) !== node).map((vmid) => ({ vmid, node: nodeOf(vmid) })))
-        expect(p.plan.missing).toEqual([])
-        expect(p.results.every((r) => r.outcome._tag === "Applied")).toBe(true)
-      }
-      for (const vmid of VMIDS) yield* expectOneEachBy(vmid, tokenOf(nodeOf(vmid)).tokenid)
-      // Each journal tells its own node's story only.
-      for (const a of agents) expect((yield* journalVmids(a)).every((v) => nodeOf(v) === a.node)).toBe(true)
-      // Converged everywhere: the next passes plan nothing.
-      const again = yield* Effect.forEach(agents, (a) => pass(a, desired), { concurrency: "unbounded" })
-      expect(again.map((p) => p.plan.actions.length)).toEqual([0, 0, 0])
-    }).pipe(Effect.provide(simLayer())), 60_000)
+  it.scopedLive(
+    "three agents, one document: each change is made once, by the agent of the guest's node",
+    () =>
+      Effect.gen(function*() {
+        const agents = yield* Effect.forEach(NODES, (node) => startAgent(node))
+        const desired = everyGuest("new")
+        const passes = yield* Effect.forEach(agents, (a) => pass(a, desired), { concurrency: "unbounded" })
+        for (const [i, p] of passes.entries()) {
+          const node = NODES[i] ?? ""
+          const own = VMIDS.filter((v) => nodeOf(v) === node)
+          expect([...new Set(p.plan.actions.map((a) => a.guest.vmid))]).toEqual(own)
+          expect(p.plan.elsewhere).toEqual(
+            VMIDS.filter((v) => nodeOf(v) !== node).map((vmid) => ({ vmid, node: nodeOf(vmid) }))
+          )
+          expect(p.plan.missing).toEqual([])
+          expect(p.results.every((r) => r.outcome._tag === "Applied")).toBe(true)
+        }
+        for (const vmid of VMIDS) yield* expectOneEachBy(vmid, tokenOf(nodeOf(vmid)).tokenid)
+        // Each journal tells its own node's story only.
+        for (const a of agents) expect((yield* journalVmids(a)).every((v) => nodeOf(v) === a.node)).toBe(true)
+        // Converged everywhere: the next passes plan nothing.
+        const again = yield* Effect.forEach(agents, (a) => pass(a, desired), { concurrency: "unbounded" })
+        expect(again.map((p) => p.plan.actions.length)).toEqual([0, 0, 0])
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
 
-  it.scopedLive("a killed agent's node is left alone: the others keep theirs and never touch its guests", () =>
-    Effect.gen(function*() {
-      const [one, two, three] = yield* Effect.forEach(NODES, (node) => startAgent(node))
-      if (one === undefined || two === undefined || three === undefined) return yield* Effect.die("three agents")
-      yield* three.kill
-      const survivors = yield* Effect.forEach([one, two], (a) => pass(a, everyGuest("new")), { concurrency: "unbounded" })
-      expect(survivors.flatMap((p) => p.plan.elsewhere.filter((e) => e.node === "pve3").map((e) => e.vmid))).toEqual([300, 301, 300, 301])
-      for (const vmid of [300, 301]) expect(yield* changesOf(vmid)).toEqual([])
-      for (const vmid of [100, 101, 200, 201]) yield* expectOneEachBy(vmid, tokenOf(nodeOf(vmid)).tokenid)
-    }).pipe(Effect.provide(simLayer())), 60_000)
+  it.scopedLive(
+    "a killed agent's node is left alone: the others keep theirs and never touch its guests",
+    () =>
+      Effect.gen(function*() {
+        const [one, two, three] = yield* Effect.forEach(NODES, (node) => startAgent(node))
+        if (one === undefined || two === undefined || three === undefined) return yield* Effect.die("three agents")
+        yield* three.kill
+        const survivors = yield* Effect.forEach([one, two], (a) => pass(a, everyGuest("new")), {
+          concurrency: "unbounded"
+        })
+        expect(survivors.flatMap((p) => p.plan.elsewhere.filter((e) => e.node === "pve3").map((e) => e.vmid))).toEqual([
+          300,
+          301,
+          300,
+          301
+        ])
+        for (const vmid of [300, 301]) expect(yield* changesOf(vmid)).toEqual([])
+        for (const vmid of [100, 101, 200, 201]) yield* expectOneEachBy(vmid, tokenOf(nodeOf(vmid)).tokenid)
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
 
-  it.scopedLive("a guest migrating mid-change: skipped while locked, then changed once, by its new node's agent", () =>
-    Effect.gen(function*() {
-      const sim = yield* Sim
-      const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
-      if (one === undefined || two === undefined) return yield* Effect.die("two agents")
-      const desired: DesiredState = { revision: "r1", guests: { 101: { power: "running", config: { description: "new" } } } }
-      // pve1's agent had journaled this change and died before sending it.
-      yield* one.run(Effect.flatMap(Journal, (j) => j.intent({
-        opId: "op-before-migration", origin: "planned", vmid: 101, node: "pve1", guestType: "lxc", action: "set-config",
-        params: { set: { description: "new" }, delete: [] }, preState: { values: { description: "old" } },
-        preDigest: "0123456789abcdef0123456789abcdef01234567", inverse: null, tokenUser: one.token
-      })))
-      const migration = sim.cluster.beginMigration(101, "pve2")
-      expect(migration._tag).toBe("Right")
-      const locked = yield* Effect.forEach([one, two], (a) => pass(a, desired))
-      expect(locked[0]?.plan.skipped).toEqual([{ vmid: 101, reason: "locked (migrate): retry once PVE releases the lock" }])
-      expect(locked[1]?.plan.elsewhere).toEqual([{ vmid: 101, node: "pve1" }])
-      expect(yield* changesOf(101)).toEqual([])
+  it.scopedLive(
+    "a guest migrating mid-change: skipped while locked, then changed once, by its new node's agent",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
+        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const desired: DesiredState = {
+          revision: "r1",
+          guests: { 101: { power: "running", config: { description: "new" } } }
+        }
+        // pve1's agent had journaled this change and died before sending it.
+        yield* one.run(Effect.flatMap(Journal, (j) =>
+          j.intent({
+            opId: "op-before-migration",
+            origin: "planned",
+            vmid: 101,
+            node: "pve1",
+            guestType: "lxc",
+            action: "set-config",
+            params: { set: { description: "new" }, delete: [] },
+            preState: { values: { description: "old" } },
+            preDigest: "0123456789abcdef0123456789abcdef01234567",
+            inverse: null,
+            tokenUser: one.token
+          })))
+        const migration = sim.cluster.beginMigration(101, "pve2")
+        expect(migration._tag).toBe("Right")
+        const locked = yield* Effect.forEach([one, two], (a) => pass(a, desired))
+        expect(locked[0]?.plan.skipped).toEqual([{
+          vmid: 101,
+          reason: "locked (migrate): retry once PVE releases the lock"
+        }])
+        expect(locked[1]?.plan.elsewhere).toEqual([{ vmid: 101, node: "pve1" }])
+        expect(yield* changesOf(101)).toEqual([])
 
-      expect(sim.cluster.finishMigration(101)._tag).toBe("Right")
-      // The old node's agent resolves its op by observing the guest where it lives now.
-      const recovered = yield* one.run(recoverFirst)
-      expect(recovered.outcomes).toHaveLength(1)
-      expect(recovered.outcomes[0]?.detail.message).toContain("not applied")
-      const after = yield* Effect.forEach([one, two], (a) => pass(a, desired))
-      expect(after[0]?.plan.elsewhere).toEqual([{ vmid: 101, node: "pve2" }])
-      expect(after[0]?.plan.actions).toEqual([])
-      expect(after[1]?.results.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], ["Start", "Applied"]])
-      yield* expectOneEachBy(101, two.token)
-      expect(yield* one.run(Effect.flatMap(Journal, (j) => j.unfinished))).toEqual([])
-    }).pipe(Effect.provide(simLayer())), 60_000)
+        expect(sim.cluster.finishMigration(101)._tag).toBe("Right")
+        // The old node's agent resolves its op by observing the guest where it lives now.
+        const recovered = yield* one.run(recoverFirst)
+        expect(recovered.outcomes).toHaveLength(1)
+        expect(recovered.outcomes[0]?.detail.message).toContain("not applied")
+        const after = yield* Effect.forEach([one, two], (a) => pass(a, desired))
+        expect(after[0]?.plan.elsewhere).toEqual([{ vmid: 101, node: "pve2" }])
+        expect(after[0]?.plan.actions).toEqual([])
+        expect(after[1]?.results.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], [
+          "Start",
+          "Applied"
+        ]])
+        yield* expectOneEachBy(101, two.token)
+        expect(yield* one.run(Effect.flatMap(Journal, (j) => j.unfinished))).toEqual([])
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
 
-  it.scopedLive("a guest migrating between plan and write: the write to the old node is refused, nothing lands twice", () =>
-    Effect.gen(function*() {
-      const sim = yield* Sim
-      const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
-      if (one === undefined || two === undefined) return yield* Effect.die("two agents")
-      const desired: DesiredState = { revision: "r1", guests: { 100: { config: { description: "new" } } } }
-      const planned = yield* one.run(Effect.map(observe(desired, {}, "pve1"), (observed) => plan(desired, observed, { node: "pve1" })))
-      const action = planned.actions[0]
-      if (action === undefined) return yield* Effect.die("one action")
-      expect(sim.cluster.beginMigration(100, "pve2")._tag).toBe("Right")
-      expect(sim.cluster.finishMigration(100)._tag).toBe("Right")
-      const result = yield* one.run(Effect.flatMap(Engine, (engine) => engine.run(action, { revision: planned.revision })))
-      expect(result.outcome._tag).toBe("Failed")
-      expect(yield* changesOf(100)).toEqual([])
-      expect(yield* one.run(Effect.flatMap(Journal, (j) => j.unfinished))).toEqual([])
-      const next = yield* pass(two, desired)
-      expect(next.results.map((r) => r.outcome._tag)).toEqual(["Applied"])
-      expect((yield* changesOf(100)).map((c) => c.user)).toEqual([two.token])
-    }).pipe(Effect.provide(simLayer())), 60_000)
+  it.scopedLive(
+    "a guest migrating between plan and write: the write to the old node is refused, nothing lands twice",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
+        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const desired: DesiredState = { revision: "r1", guests: { 100: { config: { description: "new" } } } }
+        const planned = yield* one.run(
+          Effect.map(observe(desired, {}, "pve1"), (observed) => plan(desired, observed, { node: "pve1" }))
+        )
+        const action = planned.actions[0]
+        if (action === undefined) return yield* Effect.die("one action")
+        expect(sim.cluster.beginMigration(100, "pve2")._tag).toBe("Right")
+        expect(sim.cluster.finishMigration(100)._tag).toBe("Right")
+        const result = yield* one.run(
+          Effect.flatMap(Engine, (engine) => engine.run(action, { revision: planned.revision }))
+        )
+        expect(result.outcome._tag).toBe("Failed")
+        expect(yield* changesOf(100)).toEqual([])
+        expect(yield* one.run(Effect.flatMap(Journal, (j) => j.unfinished))).toEqual([])
+        const next = yield* pass(two, desired)
+        expect(next.results.map((r) => r.outcome._tag)).toEqual(["Applied"])
+        expect((yield* changesOf(100)).map((c) => c.user)).toEqual([two.token])
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
 
   it.scopedLive("revert finds the guest on the node it migrated to", () =>
     Effect.gen(function*() {

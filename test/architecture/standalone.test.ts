@@ -62,7 +62,9 @@ describe("standalone", () => {
   })
 
   it("every docs/<name>.md cited under src/, scripts/, test/ or nix/ exists", () => {
-    const cited = new Set(scanned().flatMap(({ lines }) => lines.flatMap((l) => [...l.matchAll(DOC_CITATION)].map((m) => m[1] ?? ""))))
+    const cited = new Set(
+      scanned().flatMap(({ lines }) => lines.flatMap((l) => [...l.matchAll(DOC_CITATION)].map((m) => m[1] ?? "")))
+    )
     expect(cited.size).toBeGreaterThan(0)
     expect([...cited].filter((name) => !fs.existsSync(path.join(ROOT, "docs", name))).sort()).toEqual([])
   })

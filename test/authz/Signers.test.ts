@@ -12,8 +12,12 @@ const raw = Buffer.from(key.publicKey.export({ format: "jwk" }).x ?? "", "base64
 
 describe("Signers", () => {
   it("reads JSON and YAML, with PEM or raw base64 keys", () => {
-    const json = parseSignersText(JSON.stringify({ signers: [{ keyid: key.keyid, publicKey: pem, capabilities: ["power"] }] }))
-    const yaml = parseSignersText(`signers:\n  - keyid: ${key.keyid}\n    publicKey: ${raw}\n    capabilities: [power, irreversible]\n`)
+    const json = parseSignersText(
+      JSON.stringify({ signers: [{ keyid: key.keyid, publicKey: pem, capabilities: ["power"] }] })
+    )
+    const yaml = parseSignersText(
+      `signers:\n  - keyid: ${key.keyid}\n    publicKey: ${raw}\n    capabilities: [power, irreversible]\n`
+    )
     expect(Either.isRight(json) && json.right.byKeyId.get(key.keyid)?.capabilities.has("power")).toBe(true)
     expect(Either.isRight(yaml) && yaml.right.byKeyId.get(key.keyid)?.capabilities.has("irreversible")).toBe(true)
   })

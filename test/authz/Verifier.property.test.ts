@@ -49,7 +49,9 @@ describe("Verifier under random byte changes", () => {
     expect(Either.isRight(verifyAt(original, options, NOW))).toBe(true)
   })
 
-  it.prop("a changed serialized envelope never verifies to anything else", [fc.array(mutation, { minLength: 1, maxLength: 3 })], ([ms]) => {
+  it.prop("a changed serialized envelope never verifies to anything else", [
+    fc.array(mutation, { minLength: 1, maxLength: 3 })
+  ], ([ms]) => {
     neverVerifiesSomethingElse(ms.reduce<Buffer>((b, m) => mutate(b, m), original))
   }, { fastCheck: { numRuns: 2000 } })
 

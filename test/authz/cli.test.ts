@@ -37,8 +37,24 @@ describe("keys generate / op sign / op verify", () => {
       fs.writeFileSync(signersFile, snippet)
 
       const envelope = yield* run(
-        "op", "sign", "--key", path.join(keys, "signer.key"), "--aud", "agent-1", "--vmid", "101",
-        "--action", "set-config", "--set", "description=hello", "--set", "cores=2", "--delete", "tags", "--seq", "3"
+        "op",
+        "sign",
+        "--key",
+        path.join(keys, "signer.key"),
+        "--aud",
+        "agent-1",
+        "--vmid",
+        "101",
+        "--action",
+        "set-config",
+        "--set",
+        "description=hello",
+        "--set",
+        "cores=2",
+        "--delete",
+        "tags",
+        "--seq",
+        "3"
       )
       const parsed = JSON.parse(envelope) as { signatures: Array<{ keyid: string }> }
       expect(parsed.signatures[0]?.keyid).toBe(keyid)
@@ -65,7 +81,18 @@ describe("keys generate / op sign / op verify", () => {
       const dir = yield* tempDir
       yield* run("keys", "generate", "--out", dir)
       const error = yield* Effect.flip(run(
-        "op", "sign", "--key", path.join(dir, "signer.key"), "--aud", "agent-1", "--vmid", "5", "--action", "start", "--seq", "1"
+        "op",
+        "sign",
+        "--key",
+        path.join(dir, "signer.key"),
+        "--aud",
+        "agent-1",
+        "--vmid",
+        "5",
+        "--action",
+        "start",
+        "--seq",
+        "1"
       ))
       expect(error._tag).toBe("OpCliError")
       expect(error._tag === "OpCliError" ? error.reason : "").toContain("target.vmid")

@@ -3,7 +3,9 @@ import { Either, FastCheck as fc } from "effect"
 import { parseStrictJson } from "../../src/domain/strictJson.js"
 
 describe("parseStrictJson", () => {
-  it.prop("agrees with JSON.parse on every JSON.stringify output (no duplicates there)", [fc.jsonValue({ maxDepth: 5 })], ([v]) => {
+  it.prop("agrees with JSON.parse on every JSON.stringify output (no duplicates there)", [
+    fc.jsonValue({ maxDepth: 5 })
+  ], ([v]) => {
     const text = JSON.stringify(v, null, 1)
     expect(parseStrictJson(text)).toEqual(Either.right(JSON.parse(text)))
   })

@@ -9,13 +9,16 @@ import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
-import { MAIN } from "../support/cli.js"
-import { Sim } from "../support/sim.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { tempDir } from "../state/support.js"
+import { MAIN } from "../support/cli.js"
+import { Sim } from "../support/sim.js"
 
-interface Run { readonly code: number; readonly stdout: string; readonly stderr: string }
-
+interface Run {
+  readonly code: number
+  readonly stdout: string
+  readonly stderr: string
+}
 
 const cli = (entry: string, args: ReadonlyArray<string>) =>
   Effect.async<Run>((resume) => {
@@ -26,42 +29,71 @@ const cli = (entry: string, args: ReadonlyArray<string>) =>
   })
 
 describe("CLI: keys generate → op sign → op submit → replay refused → revert", () => {
-  it.scopedLive("a hub developer's op runs once, its replay is refused, and revert restores the guest", () =>
-    Effect.gen(function*() {
-      const sim = yield* Sim
-      const dir = yield* tempDir
-      const tokenFile = path.join(dir, "token")
-      fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-      const connection = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint, "--state-dir", path.join(dir, "state")]
+  it.scopedLive(
+    "a hub developer's op runs once, its replay is refused, and revert restores the guest",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const dir = yield* tempDir
+        const tokenFile = path.join(dir, "token")
+        fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
+        const connection = [
+          "--pve-url",
+          sim.url,
+          "--token-file",
+          tokenFile,
+          "--fingerprint",
+          sim.fingerprint,
+          "--state-dir",
+          path.join(dir, "state")
+        ]
 
-      const keys = yield* cli(MAIN, ["keys", "generate", "--out", path.join(dir, "keys")])
-      expect(keys.code).toBe(0)
-      const signersFile = path.join(dir, "signers.json")
-      fs.writeFileSync(signersFile, keys.stdout.slice(keys.stdout.indexOf("{")))
+        const keys = yield* cli(MAIN, ["keys", "generate", "--out", path.join(dir, "keys")])
+        expect(keys.code).toBe(0)
+        const signersFile = path.join(dir, "signers.json")
+        fs.writeFileSync(signersFile, keys.stdout.slice(keys.stdout.indexOf("{")))
 
-      const signed = yield* cli(MAIN, [
-        "op", "sign", "--key", path.join(dir, "keys", "signer.key"), "--aud", "agent-1", "--vmid", "100",
-        "--action", "set-config", "--set", "description=from the hub", "--seq", "1", "--op-id", "hub-op-1"
-      ])
-      expect(signed.code).toBe(0)
-      const envFile = path.join(dir, "op.json")
-      fs.writeFileSync(envFile, signed.stdout)
+        const signed = yield* cli(MAIN, [
+          "op",
+          "sign",
+          "--key",
+          path.join(dir, "keys", "signer.key"),
+          "--aud",
+          "agent-1",
+          "--vmid",
+          "100",
+          "--action",
+          "set-config",
+          "--set",
+          "description=from the hub",
+          "--seq",
+          "1",
+          "--op-id",
+          "hub-op-1"
+        ])
+        expect(signed.code).toBe(0)
+        const envFile = path.join(dir, "op.json")
+        fs.writeFileSync(envFile, signed.stdout)
 
-      const submit = ["op", "submit", envFile, ...connection, "--signers", signersFile, "--agent-id", "agent-1"]
-      const first = yield* cli(MAIN, submit)
-      expect(first.stderr).toBe("")
-      expect(first.code).toBe(0)
-      expect(first.stdout).toContain("✓ qemu/100 SetConfig  applied")
-      expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe("from the hub")
+        const submit = ["op", "submit", envFile, ...connection, "--signers", signersFile, "--agent-id", "agent-1"]
+        const first = yield* cli(MAIN, submit)
+        expect(first.stderr).toBe("")
+        expect(first.code).toBe(0)
+        expect(first.stdout).toContain("✓ qemu/100 SetConfig  applied")
+        expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe("from the hub")
 
-      const replay = yield* cli(MAIN, submit)
-      expect(replay.code).toBe(1)
-      expect(replay.stderr).toContain("hub-op-1")
-      expect(sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toHaveLength(1)
+        const replay = yield* cli(MAIN, submit)
+        expect(replay.code).toBe(1)
+        expect(replay.stderr).toContain("hub-op-1")
+        expect(sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toHaveLength(1)
 
-      const revert = yield* cli(MAIN, ["revert", "hub-op-1", ...connection])
-      expect(revert.code).toBe(0)
-      expect(revert.stdout).toContain("✓ reverted")
-      expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe(SEEDS[0]?.config?.["description"])
-    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+        const revert = yield* cli(MAIN, ["revert", "hub-op-1", ...connection])
+        expect(revert.code).toBe(0)
+        expect(revert.stdout).toContain("✓ reverted")
+        expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe(
+          SEEDS[0]?.config?.["description"]
+        )
+      }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
+    120_000
+  )
 })

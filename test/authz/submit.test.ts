@@ -9,10 +9,10 @@ import { noSigners } from "../../src/authz/Signers.js"
 import { submitSignedOp } from "../../src/authz/submit.js"
 import { submitForHub } from "../../src/hub/submitForHub.js"
 import { revertOp } from "../../src/reconcile/revert.js"
-import { Sim, simWithPve } from "../support/sim.js"
+import { agentLayer, gateLayer, liveOp, ourMutations, sign, viewOf } from "../gate/support.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { tempDir } from "../state/support.js"
-import { agentLayer, gateLayer, liveOp, ourMutations, sign, viewOf } from "../gate/support.js"
+import { Sim, simWithPve } from "../support/sim.js"
 import { makeKey, signersFor } from "./support.js"
 
 const key = makeKey()
@@ -25,7 +25,10 @@ describe("submitSignedOp", () => {
   it.live("a signed set-config runs, its replay is refused (OpReplayed), and revert restores the pre-state", () =>
     Effect.gen(function*() {
       const before = yield* viewOf(100)
-      const env = sign(key, liveOp(100, { kind: "set-config", set: { memory: 4096, description: "hub says" }, delete: ["tags"] }))
+      const env = sign(
+        key,
+        liveOp(100, { kind: "set-config", set: { memory: 4096, description: "hub says" }, delete: ["tags"] })
+      )
       const result = yield* submitSignedOp(env)
       expect(result.outcome._tag).toBe("Applied")
       expect(result.opId).toBe(result.op.op_id)
@@ -88,7 +91,11 @@ describe("submitSignedOp", () => {
       expect((yield* ourMutations).map((m) => m.kind)).toEqual(["snapshot-create", "snapshot-rollback"])
       const undone = yield* revertOp(result.opId)
       expect(undone.outcome._tag).toBe("Applied")
-      expect((yield* ourMutations).map((m) => m.kind)).toEqual(["snapshot-create", "snapshot-rollback", "snapshot-rollback"])
+      expect((yield* ourMutations).map((m) => m.kind)).toEqual([
+        "snapshot-create",
+        "snapshot-rollback",
+        "snapshot-rollback"
+      ])
     }).pipe(Effect.provide(gateLayer({
       signers,
       policy: { safetySnapshot: true },
@@ -123,7 +130,9 @@ describe("submitSignedOp", () => {
       const sim = yield* Sim
       const env = sign(key, liveOp(102, { kind: "start" }))
       // This agent talks to pve1's listener, so it owns pve1; guest 102 lives on pve2.
-      const refused = yield* Effect.scoped(Effect.provide(Effect.flip(submitSignedOp(env)), agentLayer({ signers, dbFile })))
+      const refused = yield* Effect.scoped(
+        Effect.provide(Effect.flip(submitSignedOp(env)), agentLayer({ signers, dbFile }))
+      )
       expect(refused._tag).toBe("SubmitGuestElsewhere")
       expect(refused.message).toContain("guest 102 is on node pve2, and this agent manages node pve1 only")
       expect(sim.cluster.mutations()).toEqual([])

@@ -3,9 +3,9 @@
  * Times are epoch seconds; the tests run at NOW under TestClock (TestClock.setTime).
  */
 import { generateKeyPairSync, type KeyObject } from "node:crypto"
-import { keyIdOf, signEnvelope, type Envelope } from "../../src/authz/Envelope.js"
+import { type Envelope, keyIdOf, signEnvelope } from "../../src/authz/Envelope.js"
 import { encodeOpPayload, OP_PAYLOAD_TYPE, type OpPayload } from "../../src/authz/OpPayload.js"
-import { type Capability, signersOf, type Signers } from "../../src/authz/Signers.js"
+import { type Capability, type Signers, signersOf } from "../../src/authz/Signers.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 
 export const NOW = 1_750_000_000

@@ -12,17 +12,23 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
+import { SEEDS } from "../reconcile/EngineSupport.js"
 import { MAIN, runCli } from "../support/cli.js"
 import { Sim } from "../support/sim.js"
-import { SEEDS } from "../reconcile/EngineSupport.js"
 
-const ARGS = (connection: ReadonlyArray<string>, desired: string, state: string) =>
-  ["apply", ...connection, "--desired", desired, "--state-dir", state]
+const ARGS = (
+  connection: ReadonlyArray<string>,
+  desired: string,
+  state: string
+) => ["apply", ...connection, "--desired", desired, "--state-dir", state]
 
 /** Runs apply until it reports the pause marker, then SIGKILLs it (runCli only runs to completion). */
 const killAt = (args: ReadonlyArray<string>, phase: string) =>
   Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase }, stdio: ["ignore", "ignore", "pipe"] })
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase },
+      stdio: ["ignore", "ignore", "pipe"]
+    })
     let err = ""
     child.stderr.on("data", (d: Buffer) => {
       err += d.toString()
@@ -35,24 +41,32 @@ const runApply = (args: ReadonlyArray<string>) => Effect.map(runCli(args, {}, { 
 
 describe("apply: crash recovery by SIGKILL at each phase", () => {
   for (const phase of ["before-call", "after-call", "waiting", "after-task"] as const) {
-    it.scoped(`killed at ${phase}: the restarted apply converges and the Start ran exactly once`, () =>
-      Effect.gen(function*() {
-        const sim = yield* Sim
-        const dir = yield* Effect.acquireRelease(
-          Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-crash-"))),
-          (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
-        )
-        const tokenFile = path.join(dir, "token")
-        fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-        const desired = path.join(dir, "desired.yaml")
-        fs.writeFileSync(desired, "guests:\n  \"102\":\n    power: running\n")
-        const args = ARGS(["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint], desired, path.join(dir, "state"))
-        expect(yield* killAt(args, phase)).toBe("SIGKILL")
-        expect(yield* runApply(args)).toBe(0)
-        const starts = sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID && m.kind === "start")
-        expect(starts.map((m) => m.vmid)).toEqual([102])
-        const view = yield* Effect.orDie(sim.cluster.view(102))
-        expect(view.status).toBe("running")
-      }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 120_000)
+    it.scoped(
+      `killed at ${phase}: the restarted apply converges and the Start ran exactly once`,
+      () =>
+        Effect.gen(function*() {
+          const sim = yield* Sim
+          const dir = yield* Effect.acquireRelease(
+            Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-crash-"))),
+            (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
+          )
+          const tokenFile = path.join(dir, "token")
+          fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
+          const desired = path.join(dir, "desired.yaml")
+          fs.writeFileSync(desired, "guests:\n  \"102\":\n    power: running\n")
+          const args = ARGS(
+            ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint],
+            desired,
+            path.join(dir, "state")
+          )
+          expect(yield* killAt(args, phase)).toBe("SIGKILL")
+          expect(yield* runApply(args)).toBe(0)
+          const starts = sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID && m.kind === "start")
+          expect(starts.map((m) => m.vmid)).toEqual([102])
+          const view = yield* Effect.orDie(sim.cluster.view(102))
+          expect(view.status).toBe("running")
+        }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
+      120_000
+    )
   }
 })

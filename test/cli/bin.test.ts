@@ -8,7 +8,9 @@ import { ROOT } from "../support/cli.js"
 
 describe("the package bin", () => {
   it("bin/felhom-agent.js --version runs the bundled program", () => {
-    const r = ChildProcess.spawnSync(process.execPath, [path.join(ROOT, "bin/felhom-agent.js"), "--version"], { encoding: "utf8" })
+    const r = ChildProcess.spawnSync(process.execPath, [path.join(ROOT, "bin/felhom-agent.js"), "--version"], {
+      encoding: "utf8"
+    })
     expect(r.stderr).toBe("")
     expect(r.status).toBe(0)
     expect(r.stdout.trim()).toBe("0.1.0")
@@ -20,7 +22,9 @@ describe("the package bin", () => {
     try {
       fs.mkdirSync(path.join(dir, "bin"))
       fs.copyFileSync(path.join(ROOT, "bin/felhom-agent.js"), path.join(dir, "bin/felhom-agent.js"))
-      const r = ChildProcess.spawnSync(process.execPath, [path.join(dir, "bin/felhom-agent.js"), "--version"], { encoding: "utf8" })
+      const r = ChildProcess.spawnSync(process.execPath, [path.join(dir, "bin/felhom-agent.js"), "--version"], {
+        encoding: "utf8"
+      })
       expect(r.stdout).toBe("")
       expect(r.stderr).toBe("felhom-agent: the program is not built; run `npm run build` in the package directory\n")
       expect(r.status).toBe(1)

@@ -22,7 +22,8 @@ const metafile = (): Promise<Metafile> => {
  * `import()`); a name no output has when there is none, so the expectations using it fail.
  */
 const outputOf = (meta: Metafile, entryPoint: string): string =>
-  Object.entries(meta.outputs).find(([, o]) => o.entryPoint === entryPoint)?.[0] ?? `(no output built from ${entryPoint})`
+  Object.entries(meta.outputs).find(([, o]) => o.entryPoint === entryPoint)?.[0] ??
+    `(no output built from ${entryPoint})`
 
 /** What node loads before `output` runs: the output and its static imports, transitively. */
 const staticClosure = (meta: Metafile, output: string) => {
@@ -38,12 +39,27 @@ const staticClosure = (meta: Metafile, output: string) => {
   }
   visit(output)
   const inputs = [...files].flatMap((f) => Object.keys(meta.outputs[f]?.inputs ?? {}))
-  const dynamic = [...files].flatMap((f) => (meta.outputs[f]?.imports ?? []).filter((i) => i.kind === "dynamic-import").map((i) => i.path))
+  const dynamic = [...files].flatMap((f) =>
+    (meta.outputs[f]?.imports ?? []).filter((i) => i.kind === "dynamic-import").map((i) => i.path)
+  )
   return { files, inputs, external: [...external], dynamic }
 }
 
 /** The handler modules of src/cli/commands/, one per command (or group of subcommands). */
-const HANDLERS = ["apply", "config", "daemon", "guests", "journal", "op", "opSubmit", "plan", "revert", "selftest", "sim", "status"]
+const HANDLERS = [
+  "apply",
+  "config",
+  "daemon",
+  "guests",
+  "journal",
+  "op",
+  "opSubmit",
+  "plan",
+  "revert",
+  "selftest",
+  "sim",
+  "status"
+]
 
 /** Never loaded before a command runs, and never by `daemon` or `plan` unless used. */
 const HEAVY = [
@@ -62,7 +78,9 @@ describe("the bundle", () => {
     const meta = await metafile()
     const main = staticClosure(meta, outputOf(meta, "src/main.ts"))
     expect(heavyIn(main.inputs)).toEqual([])
-    expect(main.inputs.filter((i) => /node_modules\/(undici|yaml)\/|^src\/(pve|state|reconcile|app|hub|gate)\//.test(i))).toEqual([])
+    expect(
+      main.inputs.filter((i) => /node_modules\/(undici|yaml)\/|^src\/(pve|state|reconcile|app|hub|gate)\//.test(i))
+    ).toEqual([])
     expect(main.external.filter((e) => !e.startsWith("node:"))).toEqual([])
     for (const handler of HANDLERS) expect(main.inputs).not.toContain(`src/cli/${handler}.ts`)
   })
@@ -97,16 +115,22 @@ describe("the bundle", () => {
     expect(daemon.files.has(hub)).toBe(false)
     expect(daemon.dynamic).toContain(hub)
     // Not vacuous: the client and the loop are what that import() loads.
-    expect(staticClosure(meta, hub).inputs).toEqual(expect.arrayContaining(["src/hub/HubClient.ts", "src/hub/HubLoop.ts"]))
+    expect(staticClosure(meta, hub).inputs).toEqual(
+      expect.arrayContaining(["src/hub/HubClient.ts", "src/hub/HubLoop.ts"])
+    )
   })
 
   it("only the SQLite addon stays outside the bundle, besides node's own modules and ws's optional addons", async () => {
     const meta = await metafile()
-    const external = new Set(Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path)))
+    const external = new Set(
+      Object.values(meta.outputs).flatMap((o) => o.imports.filter((i) => i.external).map((i) => i.path))
+    )
     // ws requires these inside a try and works without them; none is installed.
     const optional = new Set(["bufferutil", "utf-8-validate"])
     const builtin = new Set(builtinModules)
-    expect([...external].filter((e) => !e.startsWith("node:") && !builtin.has(e) && !optional.has(e))).toEqual(["better-sqlite3"])
+    expect([...external].filter((e) => !e.startsWith("node:") && !builtin.has(e) && !optional.has(e))).toEqual([
+      "better-sqlite3"
+    ])
   })
 
   it("node dist/main.js --version prints the version, nothing else", () => {

@@ -2,11 +2,11 @@
  * The README's first steps, as an operator runs them: `felhom-agent sim`, then
  * `felhom-agent guests` against it — real processes, real HTTPS, exit codes and stderr.
  */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { runCli, spawnCli } from "../support/cli.js"
 
 const tempDir = Effect.acquireRelease(
@@ -34,7 +34,16 @@ describe("felhom-agent sim + guests", () => {
       const secret = Fs.readFileSync(tokenFile, "utf8").trim().split("=").at(-1) ?? ""
       expect(out).not.toContain(secret)
 
-      const listed = yield* runCli(["guests", "--json", "--pve-url", url, "--token-file", tokenFile, "--fingerprint", fingerprint])
+      const listed = yield* runCli([
+        "guests",
+        "--json",
+        "--pve-url",
+        url,
+        "--token-file",
+        tokenFile,
+        "--fingerprint",
+        fingerprint
+      ])
       expect(listed.stderr).toBe("")
       expect(listed.code).toBe(0)
       const rows: Array<{ vmid: number; type: string; node: string }> = JSON.parse(listed.stdout)
@@ -43,12 +52,22 @@ describe("felhom-agent sim + guests", () => {
 
       // Flags may come from the environment instead.
       const viaEnv = yield* runCli(["guests"], {
-        FELHOM_PVE_URL: url, FELHOM_PVE_TOKEN_FILE: tokenFile, FELHOM_PVE_FINGERPRINT: fingerprint
+        FELHOM_PVE_URL: url,
+        FELHOM_PVE_TOKEN_FILE: tokenFile,
+        FELHOM_PVE_FINGERPRINT: fingerprint
       })
       expect(viaEnv.code).toBe(0)
       expect(viaEnv.stdout.split("\n")[0]).toMatch(/^VMID\s+NODE\s+TYPE\s+STATUS\s+LOCK\s+NAME\s+TAGS$/)
 
-      const wrongPin = yield* runCli(["guests", "--pve-url", url, "--token-file", tokenFile, "--fingerprint", "AA:" + fingerprint.slice(3)])
+      const wrongPin = yield* runCli([
+        "guests",
+        "--pve-url",
+        url,
+        "--token-file",
+        tokenFile,
+        "--fingerprint",
+        "AA:" + fingerprint.slice(3)
+      ])
       expect(wrongPin.code).toBe(1)
       expect(wrongPin.stderr.trim().split("\n")).toHaveLength(1)
       expect(wrongPin.stderr).toContain("does not match the pinned")
@@ -62,8 +81,16 @@ describe("felhom-agent sim + guests", () => {
       Fs.writeFileSync(file, "not-a-token-secret-value\n", { mode: 0o600 })
       const result = yield* runCli(["guests", "--pve-url", "https://127.0.0.1:1", "--token-file", file])
       expect(result.code).toBe(1)
-      expect(result.stderr.trim().split("\n")).toEqual(["felhom-agent: invalid PVE API token: expected USER@REALM!TOKENID=SECRET (no '=' found)"])
-      const missing = yield* runCli(["guests", "--pve-url", "https://127.0.0.1:1", "--token-file", Path.join(dir, "absent")])
+      expect(result.stderr.trim().split("\n")).toEqual([
+        "felhom-agent: invalid PVE API token: expected USER@REALM!TOKENID=SECRET (no '=' found)"
+      ])
+      const missing = yield* runCli([
+        "guests",
+        "--pve-url",
+        "https://127.0.0.1:1",
+        "--token-file",
+        Path.join(dir, "absent")
+      ])
       expect(missing.code).toBe(1)
       expect(missing.stderr).toMatch(/^felhom-agent: cannot read token file .*absent/)
     })))

@@ -1,9 +1,9 @@
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { ConfigProvider, Duration, Effect, Exit, Layer, Option, Redacted } from "effect"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { decodeSettings, load, withAgentId } from "../../src/config/AgentConfig.js"
 import { runCli } from "../support/cli.js"
 
@@ -19,7 +19,9 @@ const write = (d: string, name: string, text: string) => {
 /** `load` with exactly these environment variables. */
 const loadWith = (configPath: string | undefined, env: Record<string, string>) =>
   load(Option.fromNullable(configPath)).pipe(
-    Effect.provide(Layer.merge(NodeContext.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))))
+    Effect.provide(
+      Layer.merge(NodeContext.layer, Layer.setConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)))))
+    )
   )
 
 describe("AgentConfig", () => {
@@ -36,12 +38,15 @@ describe("AgentConfig", () => {
       expect(withAgentId({ hub: {} }, "node one!")).toEqual({ hub: {} })
     }))
 
-
   it.effect("a config file with defaults filled in, secrets from the token file, env on top", () =>
     Effect.gen(function*() {
       const d = dir()
       const token = write(d, "token", `felhom@pve!agent=${SECRET}\n`)
-      const file = write(d, "agent.yaml", `agentId: host1\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\nreconcile:\n  interval: 2m\n`)
+      const file = write(
+        d,
+        "agent.yaml",
+        `agentId: host1\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\nreconcile:\n  interval: 2m\n`
+      )
       const config = yield* loadWith(file, { FELHOM_LOG_FORMAT: "json", FELHOM_RECONCILE_INTERVAL: "45s" })
       expect(config.settings.agentId).toBe("host1")
       expect(Duration.toMillis(config.settings.reconcile.interval)).toBe(45_000)
@@ -58,7 +63,9 @@ describe("AgentConfig", () => {
       const d = dir()
       write(d, "pve-token", `felhom@pve!agent=${SECRET}`)
       const config = yield* loadWith(undefined, {
-        FELHOM_AGENT_ID: "host2", FELHOM_PVE_URL: "https://pve2:8006", CREDENTIALS_DIRECTORY: d
+        FELHOM_AGENT_ID: "host2",
+        FELHOM_PVE_URL: "https://pve2:8006",
+        CREDENTIALS_DIRECTORY: d
       })
       expect(config.settings.pve.url).toBe("https://pve2:8006")
       expect(config.secretSources["pve token"]).toBe("systemd credential pve-token")
@@ -68,12 +75,18 @@ describe("AgentConfig", () => {
     Effect.gen(function*() {
       const d = dir()
       const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
-      const file = write(d, "agent.yaml", `agentId: "bad id"\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\n  fingerprint: AA:BB\nreconcile:\n  interval: soon\n  bogus: 1\ndesired:\n  source: file\n`)
+      const file = write(
+        d,
+        "agent.yaml",
+        `agentId: "bad id"\npve:\n  url: https://pve1:8006\n  tokenFile: ${token}\n  fingerprint: AA:BB\nreconcile:\n  interval: soon\n  bogus: 1\ndesired:\n  source: file\n`
+      )
       const exit = yield* Effect.exit(loadWith(file, {}))
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit) && exit.cause._tag === "Fail") {
         const message = exit.cause.error.message
-        for (const key of ["agentId", "pve.fingerprint", "reconcile.interval", "reconcile.bogus"]) expect(message).toContain(`${key}:`)
+        for (const key of ["agentId", "pve.fingerprint", "reconcile.interval", "reconcile.bogus"]) {
+          expect(message).toContain(`${key}:`)
+        }
         expect(message).not.toContain("Expected undefined")
         expect(message).not.toContain(SECRET)
       }
@@ -81,10 +94,12 @@ describe("AgentConfig", () => {
 
   it.effect("odd keys are quoted in the error path, so it is never ambiguous", () =>
     Effect.gen(function*() {
-      const exit = yield* Effect.exit(decodeSettings({ "": 1, "pve.url": 2, agentId: "a", pve: { url: "https://p" } }, "test"))
+      const exit = yield* Effect.exit(
+        decodeSettings({ "": 1, "pve.url": 2, agentId: "a", pve: { url: "https://p" } }, "test")
+      )
       const message = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : ""
-      expect(message).toContain('[""]: is unexpected')
-      expect(message).toContain('["pve.url"]: is unexpected')
+      expect(message).toContain("[\"\"]: is unexpected")
+      expect(message).toContain("[\"pve.url\"]: is unexpected")
     }))
 
   it.effect("cross-key rules: desired.source file needs desired.file", () =>
@@ -92,9 +107,14 @@ describe("AgentConfig", () => {
       const d = dir()
       const token = write(d, "token", `felhom@pve!agent=${SECRET}`)
       const exit = yield* Effect.exit(loadWith(undefined, {
-        FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006", FELHOM_PVE_TOKEN_FILE: token, FELHOM_DESIRED_SOURCE: "file"
+        FELHOM_AGENT_ID: "h",
+        FELHOM_PVE_URL: "https://p:8006",
+        FELHOM_PVE_TOKEN_FILE: token,
+        FELHOM_DESIRED_SOURCE: "file"
       }))
-      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain("desired.file: is required")
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain(
+        "desired.file: is required"
+      )
     }))
 
   it.effect("desired.source follows what is configured when left out: file, else hub, else empty", () =>
@@ -104,10 +124,23 @@ describe("AgentConfig", () => {
       const hubToken = write(d, "hub-token", "hub-bearer")
       const base = { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006", FELHOM_PVE_TOKEN_FILE: token }
       expect((yield* loadWith(undefined, base)).settings.desired.source).toBe("empty")
-      expect((yield* loadWith(undefined, { ...base, FELHOM_HUB_URL: "https://hub", FELHOM_HUB_TOKEN_FILE: hubToken })).settings.desired.source).toBe("hub")
-      expect((yield* loadWith(undefined, { ...base, FELHOM_HUB_URL: "https://hub", FELHOM_HUB_TOKEN_FILE: hubToken, FELHOM_DESIRED_FILE: "/x.yaml" })).settings.desired.source).toBe("file")
+      expect(
+        (yield* loadWith(undefined, { ...base, FELHOM_HUB_URL: "https://hub", FELHOM_HUB_TOKEN_FILE: hubToken }))
+          .settings.desired.source
+      ).toBe("hub")
+      expect(
+        (yield* loadWith(undefined, {
+          ...base,
+          FELHOM_HUB_URL: "https://hub",
+          FELHOM_HUB_TOKEN_FILE: hubToken,
+          FELHOM_DESIRED_FILE: "/x.yaml"
+        })).settings.desired.source
+      ).toBe("file")
       // The shipped example validates.
-      const example = yield* loadWith(`${process.cwd()}/deploy/agent.example.yaml`, { FELHOM_PVE_TOKEN_FILE: token, FELHOM_HUB_TOKEN_FILE: hubToken })
+      const example = yield* loadWith(`${process.cwd()}/deploy/agent.example.yaml`, {
+        FELHOM_PVE_TOKEN_FILE: token,
+        FELHOM_HUB_TOKEN_FILE: hubToken
+      })
       expect(example.settings.desired.source).toBe("hub")
     }))
 
@@ -119,7 +152,12 @@ describe("AgentConfig", () => {
       expect((yield* loadWith(undefined, base)).settings.telemetry).toEqual({ serviceName: "felhom-agent" })
       const on = yield* loadWith(undefined, { ...base, FELHOM_OTLP_ENDPOINT: "http://127.0.0.1:4318" })
       expect(on.settings.telemetry).toEqual({ otlpEndpoint: "http://127.0.0.1:4318", serviceName: "felhom-agent" })
-      for (const [bad, why] of [["127.0.0.1:4318", "expected an http(s) URL"], ["http://u:p@c:4318", "credentials"], ["http://c:4318/?k=v", "query"]] as const) {
+      for (
+        const [bad, why] of [["127.0.0.1:4318", "expected an http(s) URL"], ["http://u:p@c:4318", "credentials"], [
+          "http://c:4318/?k=v",
+          "query"
+        ]] as const
+      ) {
         const exit = yield* Effect.exit(loadWith(undefined, { ...base, FELHOM_OTLP_ENDPOINT: bad }))
         const message = Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : ""
         expect(message).toContain("telemetry.otlpEndpoint")
@@ -130,7 +168,9 @@ describe("AgentConfig", () => {
   it.effect("a missing token is named", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(loadWith(undefined, { FELHOM_AGENT_ID: "h", FELHOM_PVE_URL: "https://p:8006" }))
-      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain("pve.tokenFile: is required")
+      expect(Exit.isFailure(exit) && exit.cause._tag === "Fail" ? exit.cause.error.message : "").toContain(
+        "pve.tokenFile: is required"
+      )
     }))
 
   it.live("config check prints the effective settings with the secret redacted; a bad config exits 1 in one line", () =>

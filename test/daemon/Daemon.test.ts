@@ -42,7 +42,10 @@ const runningTask = (sim: RunningSim, vmid: number) =>
 const readyz = (port: number) => Effect.map(health(port, "/readyz"), (a) => ({ status: a.status, body: a.body }))
 
 const passCount = (port: number) =>
-  Effect.map(health(port, "/metrics"), (a) => a.status === 200 ? metricValue(a.body, "felhom_reconcile_pass_seconds_count") ?? 0 : -1)
+  Effect.map(
+    health(port, "/metrics"),
+    (a) => a.status === 200 ? metricValue(a.body, "felhom_reconcile_pass_seconds_count") ?? 0 : -1
+  )
 
 /** Every op either finished or in flight with its task: nothing recovery could not resolve. */
 const expectConsistent = (ops: ReadonlyArray<OpRecord>) => {
@@ -65,7 +68,9 @@ const applyKilledAt = (args: ReadonlyArray<string>, phase: string) =>
       if (err.includes(`FELHOM_TEST_PAUSED ${phase}`)) child.kill("SIGKILL")
     })
     child.on("exit", (_code, signal) => resume(Effect.succeed(signal ?? `exited without pausing: ${err}`)))
-    return Effect.sync(() => { child.kill("SIGKILL") })
+    return Effect.sync(() => {
+      child.kill("SIGKILL")
+    })
   })
 
 const waitReady = (d: DaemonProcess, port: number) =>
@@ -83,13 +88,26 @@ describe("daemon: start-up order", () => {
       const desired = path.join(dir, "desired.yaml")
       yield* writeFile(desired, "guests:\n  \"102\":\n    power: running\n")
       const tokenFile = yield* writePveToken(dir, sim)
-      const applyArgs = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint, "--desired", desired, "--state-dir", env.stateDir]
+      const applyArgs = [
+        "--pve-url",
+        sim.url,
+        "--token-file",
+        tokenFile,
+        "--fingerprint",
+        sim.fingerprint,
+        "--desired",
+        desired,
+        "--state-dir",
+        env.stateDir
+      ]
       expect(yield* applyKilledAt(applyArgs, "waiting")).toBe("SIGKILL")
       const stuck = runningTask(sim, 102)
       expect(stuck).toBeDefined()
 
       const daemon = yield* spawnDaemon(env.configFile)
-      const notReady = yield* pollUntil("/readyz to answer", readyz(port), (a) => a.status !== 0, { context: daemon.output })
+      const notReady = yield* pollUntil("/readyz to answer", readyz(port), (a) => a.status !== 0, {
+        context: daemon.output
+      })
       expect(notReady.status).toBe(503)
       expect(JSON.parse(notReady.body)).toMatchObject({ ready: false, reason: expect.stringMatching(/recovery/) })
       // Still held: the task has not ended, so recovery cannot have finished.
@@ -143,35 +161,44 @@ describe("daemon: SIGTERM mid-apply", () => {
       })
       sim.cluster.setFaults({ stuckTasks: [{ vmid: 102 }] })
       const daemon = yield* spawnDaemon(env.configFile)
-      const task = yield* pollUntil("the Start task in flight", Effect.sync(() => runningTask(sim, 102)), (t) => t !== undefined, {
-        context: daemon.output
-      })
+      const task = yield* pollUntil(
+        "the Start task in flight",
+        Effect.sync(() => runningTask(sim, 102)),
+        (t) => t !== undefined,
+        {
+          context: daemon.output
+        }
+      )
       return { sim, env, port, daemon, upid: task?.upid }
     })
 
-  it.scopedLive("grace runs out: exit 0, the op stays in flight with its UPID, the next start resolves it", () =>
-    Effect.gen(function*() {
-      const { daemon, env, port, sim, upid } = yield* setup("1s")
-      expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
-      expect(daemon.output()).toMatch(/shutdown grace ran out/)
-      const ops = yield* journalOps(env.stateDir)
-      expectConsistent(ops)
-      expect(ops.find((o) => o.vmid === 102)).toMatchObject({ action: "start", phase: "in-flight", upid })
+  it.scopedLive(
+    "grace runs out: exit 0, the op stays in flight with its UPID, the next start resolves it",
+    () =>
+      Effect.gen(function*() {
+        const { daemon, env, port, sim, upid } = yield* setup("1s")
+        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect(daemon.output()).toMatch(/shutdown grace ran out/)
+        const ops = yield* journalOps(env.stateDir)
+        expectConsistent(ops)
+        expect(ops.find((o) => o.vmid === 102)).toMatchObject({ action: "start", phase: "in-flight", upid })
 
-      // The task ends while no agent runs; the next start recovers the op and does not redo it.
-      sim.cluster.clearFaults()
-      yield* pollUntil("the held task to end", Effect.sync(() => runningTask(sim, 102)), (t) => t === undefined)
-      const again = yield* spawnDaemon(env.configFile)
-      yield* waitReady(again, port)
-      const before = yield* passCount(port)
-      yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: again.output })
-      expect(yield* stopDaemon(again)).toEqual({ code: 0, signal: null })
-      const after = yield* journalOps(env.stateDir)
-      expectConsistent(after)
-      expect(after.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
-      expect(startsOf(sim, 102)).toHaveLength(1)
-      expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
-    }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 90_000)
+        // The task ends while no agent runs; the next start recovers the op and does not redo it.
+        sim.cluster.clearFaults()
+        yield* pollUntil("the held task to end", Effect.sync(() => runningTask(sim, 102)), (t) => t === undefined)
+        const again = yield* spawnDaemon(env.configFile)
+        yield* waitReady(again, port)
+        const before = yield* passCount(port)
+        yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: again.output })
+        expect(yield* stopDaemon(again)).toEqual({ code: 0, signal: null })
+        const after = yield* journalOps(env.stateDir)
+        expectConsistent(after)
+        expect(after.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
+        expect(startsOf(sim, 102)).toHaveLength(1)
+        expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
+      }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
+    90_000
+  )
 
   it.scopedLive("within grace: not ready while draining, the op reaches done, exit 0", () =>
     Effect.gen(function*() {
@@ -258,6 +285,8 @@ describe("daemon: a bad configuration", () => {
       expect(result.code).toBe(1)
       const lines = result.stderr.split("\n").filter((l) => l !== "")
       expect(lines, result.stderr).toHaveLength(1)
-      expect(lines[0]).toMatch(new RegExp(`^felhom-agent: health server cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`))
+      expect(lines[0]).toMatch(
+        new RegExp(`^felhom-agent: health server cannot listen on 127\\.0\\.0\\.1:${port}: listen EADDRINUSE`)
+      )
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 60_000)
 })

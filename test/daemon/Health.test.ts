@@ -103,9 +103,20 @@ describe("HealthServer", () => {
       for (const path of ["/healthz", "/readyz", "/nope"]) {
         expect(yield* get(port, path)).toMatchObject({ type: json, cache: "no-store" })
       }
-      expect(yield* get(port, "/metrics?x=1")).toMatchObject({ status: 200, type: "text/plain; version=0.0.4; charset=utf-8", cache: "no-store" })
-      expect(yield* get(port, "/nope", "DELETE")).toMatchObject({ status: 405, type: json, body: `{"error":"method not allowed"}\n` })
-      expect(JSON.parse((yield* get(port, "/nope")).body)).toEqual({ error: "not found", routes: ["/healthz", "/readyz", "/metrics"] })
+      expect(yield* get(port, "/metrics?x=1")).toMatchObject({
+        status: 200,
+        type: "text/plain; version=0.0.4; charset=utf-8",
+        cache: "no-store"
+      })
+      expect(yield* get(port, "/nope", "DELETE")).toMatchObject({
+        status: 405,
+        type: json,
+        body: `{"error":"method not allowed"}\n`
+      })
+      expect(JSON.parse((yield* get(port, "/nope")).body)).toEqual({
+        error: "not found",
+        routes: ["/healthz", "/readyz", "/metrics"]
+      })
       expect(yield* get(port, "/readyz", "HEAD")).toMatchObject({ status: 503, type: json, body: "" })
     }).pipe(Effect.provide(server())))
 
@@ -113,7 +124,9 @@ describe("HealthServer", () => {
     Effect.gen(function*() {
       const started = yield* Deferred.make<void>()
       const closed = yield* Effect.scoped(Effect.gen(function*() {
-        const ctx = yield* Layer.build(server({ onScrape: Effect.zipRight(Deferred.succeed(started, undefined), Effect.never) }))
+        const ctx = yield* Layer.build(
+          server({ onScrape: Effect.zipRight(Deferred.succeed(started, undefined), Effect.never) })
+        )
         const port = Context.get(ctx, HealthServer).address.port
         yield* Effect.forkDaemon(Effect.exit(Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/metrics`))))
         yield* Deferred.await(started)
@@ -146,17 +159,21 @@ describe("HealthServer", () => {
   it.live("a taken port fails the layer with a clear error", () =>
     Effect.gen(function*() {
       const { port } = yield* services
-      const clash = yield* Effect.flip(Layer.build(HealthServer.layer({ port })).pipe(
-        Effect.provide(Layer.merge(Readiness.layer, Liveness.layer())),
-        Effect.scoped
-      ))
+      const clash = yield* Effect.flip(
+        Layer.build(HealthServer.layer({ port })).pipe(
+          Effect.provide(Layer.merge(Readiness.layer, Liveness.layer())),
+          Effect.scoped
+        )
+      )
       expect(clash._tag).toBe("HealthServerListenError")
       expect(clash.message).toContain(`127.0.0.1:${port}`)
     }).pipe(Effect.provide(server())))
 
   it.live("the server closes with its scope", () =>
     Effect.gen(function*() {
-      const port = yield* Effect.scoped(Effect.map(Layer.build(server()), (ctx) => Context.get(ctx, HealthServer).address.port))
+      const port = yield* Effect.scoped(
+        Effect.map(Layer.build(server()), (ctx) => Context.get(ctx, HealthServer).address.port)
+      )
       const refused = yield* Effect.flip(Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/healthz`)))
       expect(refused._tag).toBe("UnknownException")
     }))

@@ -1,8 +1,8 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Config, ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
-import { describe, expect, it } from "@effect/vitest"
-import { Cause, Config, ConfigProvider, Effect, LogLevel, Option, Redacted } from "effect"
 import { isJournalStream, journalPriority, Logging } from "../../src/daemon/Logging.js"
 
 const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "log-burst.ts")
@@ -21,7 +21,9 @@ const capture = (
 describe("Logging format", () => {
   it.effect("logfmt with a timestamp outside systemd", () =>
     Effect.gen(function*() {
-      const lines = yield* capture(Effect.logInfo("hello").pipe(Effect.annotateLogs({ vmid: 100 })), { journald: false })
+      const lines = yield* capture(Effect.logInfo("hello").pipe(Effect.annotateLogs({ vmid: 100 })), {
+        journald: false
+      })
       expect(lines).toHaveLength(1)
       expect(lines[0]).toMatch(/^timestamp=\d{4}-\d\d-\d\dT\S+Z level=INFO fiber=#\d+ message=hello vmid=100$/)
     }))
@@ -45,7 +47,10 @@ describe("Logging format", () => {
 
   it.effect("JSON lines by option, with and without journald", () =>
     Effect.gen(function*() {
-      const plain = yield* capture(Effect.logWarning("careful").pipe(Effect.annotateLogs({ vmid: 101 })), { format: "json", journald: false })
+      const plain = yield* capture(Effect.logWarning("careful").pipe(Effect.annotateLogs({ vmid: 101 })), {
+        format: "json",
+        journald: false
+      })
       const entry: unknown = JSON.parse(plain[0] ?? "")
       expect(entry).toMatchObject({ message: "careful", logLevel: "WARN", annotations: { vmid: 101 } })
       expect(entry).toHaveProperty("timestamp")
@@ -128,7 +133,9 @@ const runBurst = (runner: "logging" | "cli" | "noflush", count: number, mode: "s
     })
     let stderr = ""
     let stdout = ""
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => { stderr += chunk })
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr += chunk
+    })
     const slowReader = () => {
       child.stderr.pause()
       setTimeout(() => child.stderr.resume(), 1500)
@@ -143,7 +150,9 @@ const runBurst = (runner: "logging" | "cli" | "noflush", count: number, mode: "s
       }
     })
     child.on("close", (code) => resume(Effect.succeed({ code, lines: stderr.split("\n").filter((l) => l !== "") })))
-    return Effect.sync(() => { child.kill("SIGKILL") })
+    return Effect.sync(() => {
+      child.kill("SIGKILL")
+    })
   })
 
 const seqs = (lines: ReadonlyArray<string>): Array<number> =>
@@ -212,7 +221,10 @@ describe("Logging: trace context", () => {
     Effect.gen(function*() {
       const { lines, span } = yield* inSpan({ traceContext: true, format: "json" })
       const entry: unknown = JSON.parse(lines[0] ?? "")
-      expect(entry).toMatchObject({ message: "inside", annotations: { vmid: 100, trace_id: span?.traceId, span_id: span?.spanId } })
+      expect(entry).toMatchObject({
+        message: "inside",
+        annotations: { vmid: 100, trace_id: span?.traceId, span_id: span?.spanId }
+      })
     }))
 
   it.effect("no span, a disabled tracer's span, or trace context off: no trace fields", () =>

@@ -1,18 +1,26 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Layer, Metric, MetricBoundaries } from "effect"
-import { endpointTemplate, prometheusText, recordGateRefusal, recordOp, recordPveRequest, renderPrometheus } from "../../src/domain/Metrics.js"
+import {
+  endpointTemplate,
+  prometheusText,
+  recordGateRefusal,
+  recordOp,
+  recordPveRequest,
+  renderPrometheus
+} from "../../src/domain/Metrics.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
-import { Reconciler } from "../../src/reconcile/Reconciler.js"
 import { NodeScope } from "../../src/reconcile/NodeScope.js"
+import { Reconciler } from "../../src/reconcile/Reconciler.js"
 import { desired, engineLayer, planNow, runAll } from "../reconcile/EngineSupport.js"
 import { Sim } from "../support/sim.js"
 import { parsePrometheus, sampleValue } from "./fixtures/prometheus.js"
 
 // Metrics live in one global registry per process; each test uses its own names.
-const only = (prefix: string) => Effect.map(Metric.snapshot, (pairs) => pairs.filter((p) => p.metricKey.name.startsWith(prefix)))
+const only = (prefix: string) =>
+  Effect.map(Metric.snapshot, (pairs) => pairs.filter((p) => p.metricKey.name.startsWith(prefix)))
 
 describe("renderPrometheus", () => {
   it.effect("renders every metric kind as valid exposition text", () =>
@@ -23,7 +31,13 @@ describe("renderPrometheus", () => {
       yield* Metric.set(Metric.gauge("t1_depth"), -2.5)
       const histogram = Metric.histogram("t1_wait_seconds", MetricBoundaries.fromIterable([0.1, 1, 10]), "wait")
       for (const v of [0.05, 0.5, 0.5, 5, 50]) yield* Metric.update(histogram, v)
-      const summary = Metric.summary({ name: "t1_latency", maxAge: "1 minute", maxSize: 100, error: 0.01, quantiles: [0.5, 0.9] })
+      const summary = Metric.summary({
+        name: "t1_latency",
+        maxAge: "1 minute",
+        maxSize: 100,
+        error: 0.01,
+        quantiles: [0.5, 0.9]
+      })
       for (const v of [1, 2, 3]) yield* Metric.update(summary, v)
       yield* Metric.update(Metric.frequency("t1_events"), "start")
       yield* Metric.update(Metric.frequency("t1_events"), "start")
@@ -105,18 +119,28 @@ describe("agent metrics", () => {
   it.live("an engine run counts its op once in felhom_ops_total, planned and signed alike", () =>
     Effect.gen(function*() {
       const ops = (kind: string, outcome: string) =>
-        Effect.map(prometheusText, (text) => sampleValue(parsePrometheus(text), "felhom_ops_total", { kind, outcome }) ?? 0)
+        Effect.map(
+          prometheusText,
+          (text) => sampleValue(parsePrometheus(text), "felhom_ops_total", { kind, outcome }) ?? 0
+        )
       const appliedBefore = yield* ops("SetConfig", "Applied")
       const failedBefore = yield* ops("Start", "Failed")
       const sim = yield* Sim
       sim.cluster.setFaults({ failTasks: [{ vmid: 102, type: "qmstart", message: "start failed: out of memory" }] })
-      const planned = yield* runAll(desired({ guests: { 100: { config: { description: "counted" } }, 102: { power: "running" } } }))
-      expect(planned.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], ["Start", "Failed"]])
+      const planned = yield* runAll(
+        desired({ guests: { 100: { config: { description: "counted" } }, 102: { power: "running" } } })
+      )
+      expect(planned.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], [
+        "Start",
+        "Failed"
+      ]])
       const { plan } = yield* planNow(desired({ guests: { 101: { config: { description: "signed" } } } }))
       const [action] = plan.actions
       if (action === undefined) return expect.fail("nothing planned for guest 101")
-      const signed = yield* Effect.flatMap(Engine, (engine) =>
-        engine.run(action, { revision: undefined, opId: "signed-op-1", origin: "signed", kind: "ordered" }))
+      const signed = yield* Effect.flatMap(
+        Engine,
+        (engine) => engine.run(action, { revision: undefined, opId: "signed-op-1", origin: "signed", kind: "ordered" })
+      )
       expect(signed.outcome._tag).toBe("Applied")
       expect(yield* ops("SetConfig", "Applied")).toBe(appliedBefore + 2)
       expect(yield* ops("Start", "Failed")).toBe(failedBefore + 1)
@@ -124,7 +148,9 @@ describe("agent metrics", () => {
 
   it.scoped("the pass counters exist at 0 once a reconciler is built, before any pass", () =>
     Effect.gen(function*() {
-      yield* Layer.build(Reconciler.layer().pipe(Layer.provide(Layer.mergeAll(engineLayer(), DesiredProvider.Empty, NodeScope.cluster))))
+      yield* Layer.build(
+        Reconciler.layer().pipe(Layer.provide(Layer.mergeAll(engineLayer(), DesiredProvider.Empty, NodeScope.cluster)))
+      )
       const parsed = parsePrometheus(yield* prometheusText)
       expect(parsed.problems).toEqual([])
       expect(sampleValue(parsed, "felhom_reconcile_pass_failures_total")).toBe(0)
@@ -146,8 +172,12 @@ describe("agent metrics", () => {
 describe("endpointTemplate", () => {
   it("replaces node names, vmids, UPIDs and snapshot names with placeholders", () => {
     expect(endpointTemplate("/nodes/pve1/qemu/100/config")).toBe("/nodes/{node}/qemu/{vmid}/config")
-    expect(endpointTemplate("/api2/json/nodes/pve-b/lxc/2001/status/current")).toBe("/nodes/{node}/lxc/{vmid}/status/current")
-    expect(endpointTemplate("/nodes/pve1/tasks/UPID:pve1:000F1A2B:0A1B2C3D:65A0B1C2:qmstart:100:root@pam!felhom:/status"))
+    expect(endpointTemplate("/api2/json/nodes/pve-b/lxc/2001/status/current")).toBe(
+      "/nodes/{node}/lxc/{vmid}/status/current"
+    )
+    expect(
+      endpointTemplate("/nodes/pve1/tasks/UPID:pve1:000F1A2B:0A1B2C3D:65A0B1C2:qmstart:100:root@pam!felhom:/status")
+    )
       .toBe("/nodes/{node}/tasks/{upid}/status")
     expect(endpointTemplate("/nodes/pve1/qemu/100/snapshot/before-upgrade/rollback"))
       .toBe("/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback")

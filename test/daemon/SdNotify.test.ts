@@ -4,12 +4,12 @@
  * listener is a few lines of python3. Both tools are required; without them the socket tests
  * are skipped with the reason in their name (CI: `apt-get install -y systemd python3`).
  */
+import { describe, expect, it } from "@effect/vitest"
+import { Context, Duration, Effect, Exit, Layer, Logger, Ref, Scope, TestClock } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import * as path from "node:path"
-import { describe, expect, it } from "@effect/vitest"
-import { Context, Duration, Effect, Exit, Layer, Logger, Ref, Scope, TestClock } from "effect"
 import { Liveness, Readiness } from "../../src/daemon/Health.js"
 import { findSystemdNotify, SdNotify, type SdNotifyShape, SystemdLifecycle } from "../../src/daemon/SdNotify.js"
 import { Watchdog, watchdogInterval } from "../../src/daemon/Watchdog.js"
@@ -60,13 +60,19 @@ const listen = (address: string) =>
         waitFor: (predicate) =>
           Effect.sleep("10 millis").pipe(
             Effect.repeat({ until: () => predicate(messages) }),
-            Effect.timeoutFail({ duration: "10 seconds", onTimeout: () => `expected message not received; got ${JSON.stringify(messages)}` }),
+            Effect.timeoutFail({
+              duration: "10 seconds",
+              onTimeout: () => `expected message not received; got ${JSON.stringify(messages)}`
+            }),
             Effect.orDie,
             Effect.asVoid
           )
       }
     }),
-    ({ child }) => Effect.sync(() => { child.kill("SIGKILL") })
+    ({ child }) =>
+      Effect.sync(() => {
+        child.kill("SIGKILL")
+      })
   ).pipe(Effect.map(({ listener }) => listener))
 
 const tempDir = Effect.acquireRelease(
@@ -78,43 +84,54 @@ const tempDir = Effect.acquireRelease(
 const payloads = (messages: ReadonlyArray<string>) => messages.filter((m) => m !== "BARRIER=1")
 
 describe("SdNotify", () => {
-  it.live.skipIf(!canRun)(`READY, STATUS, WATCHDOG and STOPPING arrive on NOTIFY_SOCKET${skipReason}`, () =>
-    Effect.scoped(Effect.gen(function*() {
-      const dir = yield* tempDir
-      const socket = path.join(dir, "notify.sock")
-      const listener = yield* listen(socket)
-      const scope = yield* Scope.make()
-      const env = { NOTIFY_SOCKET: socket, PATH: process.env["PATH"] }
-      const layer = SystemdLifecycle.layer.pipe(Layer.provideMerge(Layer.merge(SdNotify.layer({ env }), Readiness.layer)))
-      const context = yield* Layer.buildWithScope(layer, scope)
-      const readiness = Context.get(context, Readiness)
-      const sd = Context.get(context, SdNotify)
-      expect(sd.enabled).toBe(true)
-      yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("STATUS=starting")))
-      yield* readiness.markReady
-      yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("READY=1")))
-      yield* sd.status("reconciling 3 guests")
-      yield* sd.watchdog
-      yield* Scope.close(scope, Exit.void)
-      yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("STOPPING=1")))
-      expect(payloads(listener.messages)).toEqual([
-        "STATUS=starting: journal recovery not finished",
-        "READY=1\nSTATUS=ready: journal recovered, reconciling",
-        "STATUS=reconciling 3 guests",
-        "WATCHDOG=1",
-        "STOPPING=1\nSTATUS=stopping: finishing in-flight ops"
-      ])
-    })))
+  it.live.skipIf(!canRun)(
+    `READY, STATUS, WATCHDOG and STOPPING arrive on NOTIFY_SOCKET${skipReason}`,
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const dir = yield* tempDir
+        const socket = path.join(dir, "notify.sock")
+        const listener = yield* listen(socket)
+        const scope = yield* Scope.make()
+        const env = { NOTIFY_SOCKET: socket, PATH: process.env["PATH"] }
+        const layer = SystemdLifecycle.layer.pipe(
+          Layer.provideMerge(Layer.merge(SdNotify.layer({ env }), Readiness.layer))
+        )
+        const context = yield* Layer.buildWithScope(layer, scope)
+        const readiness = Context.get(context, Readiness)
+        const sd = Context.get(context, SdNotify)
+        expect(sd.enabled).toBe(true)
+        yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("STATUS=starting")))
+        yield* readiness.markReady
+        yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("READY=1")))
+        yield* sd.status("reconciling 3 guests")
+        yield* sd.watchdog
+        yield* Scope.close(scope, Exit.void)
+        yield* listener.waitFor((m) => payloads(m).some((x) => x.startsWith("STOPPING=1")))
+        expect(payloads(listener.messages)).toEqual([
+          "STATUS=starting: journal recovery not finished",
+          "READY=1\nSTATUS=ready: journal recovered, reconciling",
+          "STATUS=reconciling 3 guests",
+          "WATCHDOG=1",
+          "STOPPING=1\nSTATUS=stopping: finishing in-flight ops"
+        ])
+      }))
+  )
 
-  it.live.skipIf(!canRun)(`an abstract (@) NOTIFY_SOCKET works too${skipReason}`, () =>
-    Effect.scoped(Effect.gen(function*() {
-      const address = `@felhom-test-${process.pid}-${Date.now()}`
-      const listener = yield* listen(address)
-      const sd = yield* Effect.provide(SdNotify, SdNotify.layer({ env: { NOTIFY_SOCKET: address, PATH: process.env["PATH"] } }))
-      yield* sd.ready()
-      yield* listener.waitFor((m) => payloads(m).includes("READY=1"))
-      expect(payloads(listener.messages)).toEqual(["READY=1"])
-    })))
+  it.live.skipIf(!canRun)(
+    `an abstract (@) NOTIFY_SOCKET works too${skipReason}`,
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const address = `@felhom-test-${process.pid}-${Date.now()}`
+        const listener = yield* listen(address)
+        const sd = yield* Effect.provide(
+          SdNotify,
+          SdNotify.layer({ env: { NOTIFY_SOCKET: address, PATH: process.env["PATH"] } })
+        )
+        yield* sd.ready()
+        yield* listener.waitFor((m) => payloads(m).includes("READY=1"))
+        expect(payloads(listener.messages)).toEqual(["READY=1"])
+      }))
+  )
 
   it.effect("is a no-op without NOTIFY_SOCKET", () =>
     Effect.gen(function*() {
@@ -126,10 +143,17 @@ describe("SdNotify", () => {
   it.effect("is a no-op with one warning when systemd-notify is missing", () =>
     Effect.gen(function*() {
       const logs: Array<string> = []
-      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(String(message)) }))
+      const capture = Logger.replace(
+        Logger.defaultLogger,
+        Logger.make(({ message }) => {
+          logs.push(String(message))
+        })
+      )
       const sd = yield* Effect.provide(
         SdNotify,
-        SdNotify.layer({ env: { NOTIFY_SOCKET: "/run/notify", PATH: "/nonexistent" }, fallbackDirs: [] }).pipe(Layer.provide(capture))
+        SdNotify.layer({ env: { NOTIFY_SOCKET: "/run/notify", PATH: "/nonexistent" }, fallbackDirs: [] }).pipe(
+          Layer.provide(capture)
+        )
       )
       expect(sd.enabled).toBe(false)
       yield* sd.ready()
@@ -137,14 +161,25 @@ describe("SdNotify", () => {
       expect(logs.filter((l) => l.includes("systemd-notify was not found"))).toHaveLength(1)
     }))
 
-  it.live.skipIf(systemdNotify === undefined)("a send that fails is logged, never raised", () =>
-    Effect.gen(function*() {
-      const logs: Array<string> = []
-      const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => { logs.push(String(message)) }))
-      const sd = yield* Effect.provide(SdNotify, SdNotify.layer({ env: { NOTIFY_SOCKET: "/nonexistent/notify", PATH: process.env["PATH"] } }))
-      yield* sd.status("nobody listens").pipe(Effect.provide(capture))
-      expect(logs).toContain("sd_notify failed")
-    }))
+  it.live.skipIf(systemdNotify === undefined)(
+    "a send that fails is logged, never raised",
+    () =>
+      Effect.gen(function*() {
+        const logs: Array<string> = []
+        const capture = Logger.replace(
+          Logger.defaultLogger,
+          Logger.make(({ message }) => {
+            logs.push(String(message))
+          })
+        )
+        const sd = yield* Effect.provide(
+          SdNotify,
+          SdNotify.layer({ env: { NOTIFY_SOCKET: "/nonexistent/notify", PATH: process.env["PATH"] } })
+        )
+        yield* sd.status("nobody listens").pipe(Effect.provide(capture))
+        expect(logs).toContain("sd_notify failed")
+      })
+  )
 })
 
 const recordingSdNotify = (sent: Ref.Ref<Array<string>>): SdNotifyShape => {
@@ -165,15 +200,21 @@ describe("Watchdog", () => {
     expect(watchdogInterval({ WATCHDOG_USEC: "0" }, 10)).toBeUndefined()
     expect(watchdogInterval({ WATCHDOG_USEC: "abc" }, 10)).toBeUndefined()
     expect(watchdogInterval({ WATCHDOG_USEC: "30000000", WATCHDOG_PID: "11" }, 10)).toBeUndefined()
-    expect(Duration.toMillis(watchdogInterval({ WATCHDOG_USEC: "30000000", WATCHDOG_PID: "10" }, 10) ?? Duration.zero)).toBe(30_000)
+    expect(Duration.toMillis(watchdogInterval({ WATCHDOG_USEC: "30000000", WATCHDOG_PID: "10" }, 10) ?? Duration.zero))
+      .toBe(30_000)
     expect(Duration.toMillis(watchdogInterval({ WATCHDOG_USEC: "2000000" }, 10) ?? Duration.zero)).toBe(2_000)
   })
 
   it.scoped("pings at half the interval only while the engine heartbeat is fresh", () =>
     Effect.gen(function*() {
       const sent = yield* Ref.make<Array<string>>([])
-      const deps = Layer.merge(Layer.succeed(SdNotify, recordingSdNotify(sent)), Liveness.layer({ staleAfter: "10 seconds" }))
-      const context = yield* Layer.build(Layer.provideMerge(Watchdog.layer({ env: { WATCHDOG_USEC: "4000000" }, pid: 1 }), deps))
+      const deps = Layer.merge(
+        Layer.succeed(SdNotify, recordingSdNotify(sent)),
+        Liveness.layer({ staleAfter: "10 seconds" })
+      )
+      const context = yield* Layer.build(
+        Layer.provideMerge(Watchdog.layer({ env: { WATCHDOG_USEC: "4000000" }, pid: 1 }), deps)
+      )
       const liveness = Context.get(context, Liveness)
       const pings = Effect.map(Ref.get(sent), (all) => all.filter((m) => m === "WATCHDOG=1").length)
       yield* TestClock.adjust("6 seconds") // ticks at 0, 2, 4, 6 s
@@ -195,7 +236,9 @@ describe("Watchdog", () => {
     Effect.gen(function*() {
       const sent = yield* Ref.make<Array<string>>([])
       const deps = Layer.merge(Layer.succeed(SdNotify, recordingSdNotify(sent)), Liveness.layer())
-      const context = yield* Layer.build(Layer.provideMerge(Watchdog.layer({ env: { WATCHDOG_USEC: "2000000" }, pid: 1 }), deps))
+      const context = yield* Layer.build(
+        Layer.provideMerge(Watchdog.layer({ env: { WATCHDOG_USEC: "2000000" }, pid: 1 }), deps)
+      )
       const liveness = Context.get(context, Liveness)
       yield* TestClock.adjust("1 second")
       yield* Effect.exit(liveness.watch("engine", Effect.fail("boom")))

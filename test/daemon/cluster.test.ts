@@ -10,7 +10,15 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { RunningSim, SimGuestSeed, SimTokenSeed } from "../../src/sim/Simulator.js"
-import { freePort, journalOps, pollUntil, spawnDaemon, tempDir, writeDaemonConfig, writeFile } from "../support/daemon.js"
+import {
+  freePort,
+  journalOps,
+  pollUntil,
+  spawnDaemon,
+  tempDir,
+  writeDaemonConfig,
+  writeFile
+} from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const NODES = ["pve1", "pve2"] as const
@@ -30,7 +38,10 @@ const GUESTS: ReadonlyArray<SimGuestSeed> = [
 const nodeOf = (vmid: number) => GUESTS.find((g) => g.vmid === vmid)?.node ?? ""
 
 const desiredText = (description: string) =>
-  JSON.stringify({ revision: description, guests: Object.fromEntries(GUESTS.map((g) => [String(g.vmid), { power: "running", config: { description } }])) })
+  JSON.stringify({
+    revision: description,
+    guests: Object.fromEntries(GUESTS.map((g) => [String(g.vmid), { power: "running", config: { description } }]))
+  })
 
 /** A daemon for `node` in its own directory, reading `desiredFile`. */
 const startDaemon = (sim: RunningSim, node: string, desiredFile: string) =>
@@ -49,43 +60,60 @@ const startDaemon = (sim: RunningSim, node: string, desiredFile: string) =>
 
 const converged = (sim: RunningSim, vmids: ReadonlyArray<number>, description: string) =>
   vmids.every((vmid) =>
-    Either.match(sim.cluster.view(vmid), { onLeft: () => false, onRight: (v) => v.status === "running" && v.config["description"] === description }))
+    Either.match(sim.cluster.view(vmid), {
+      onLeft: () => false,
+      onRight: (v) => v.status === "running" && v.config["description"] === description
+    })
+  )
 
 const changesOf = (sim: RunningSim, vmid: number) =>
   sim.cluster.mutations().filter((m) => m.vmid === vmid && (m.kind === "config" || m.kind === "start"))
 
 describe("daemons on a two-node cluster", () => {
-  it.scopedLive("each change once, by the daemon of the guest's node; a killed daemon's guests are left alone", () =>
-    Effect.gen(function*() {
-      const sim = yield* Sim
-      const shared = yield* tempDir("felhom-desired-")
-      const desiredFile = path.join(shared, "desired.json")
-      fs.writeFileSync(desiredFile, desiredText("new"))
-      const [one, two] = yield* Effect.forEach(NODES, (node) => startDaemon(sim, node, desiredFile))
-      if (one === undefined || two === undefined) return yield* Effect.die("two daemons")
-      const output = () => `${one.daemon.output()}\n--- pve2 ---\n${two.daemon.output()}`
-      const all = GUESTS.map((g) => g.vmid)
-      yield* pollUntil("every guest converged", Effect.sync(() => converged(sim, all, "new")), (ok) => ok, { timeout: "60 seconds", context: output })
-      for (const vmid of all) {
-        const changes = changesOf(sim, vmid)
-        expect(changes.map((c) => c.kind).sort(), `guest ${vmid}`).toEqual(["config", "start"])
-        expect(new Set(changes.map((c) => c.user)), `guest ${vmid}`).toEqual(new Set([tokenOf(nodeOf(vmid)).tokenid]))
-      }
-      for (const { node, env } of [one, two]) {
-        const ops = yield* journalOps(env.stateDir)
-        expect(ops.length).toBeGreaterThan(0)
-        expect(ops.every((op) => op.node === node), `${node}'s journal`).toBe(true)
-      }
+  it.scopedLive(
+    "each change once, by the daemon of the guest's node; a killed daemon's guests are left alone",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const shared = yield* tempDir("felhom-desired-")
+        const desiredFile = path.join(shared, "desired.json")
+        fs.writeFileSync(desiredFile, desiredText("new"))
+        const [one, two] = yield* Effect.forEach(NODES, (node) => startDaemon(sim, node, desiredFile))
+        if (one === undefined || two === undefined) return yield* Effect.die("two daemons")
+        const output = () => `${one.daemon.output()}\n--- pve2 ---\n${two.daemon.output()}`
+        const all = GUESTS.map((g) => g.vmid)
+        yield* pollUntil("every guest converged", Effect.sync(() => converged(sim, all, "new")), (ok) => ok, {
+          timeout: "60 seconds",
+          context: output
+        })
+        for (const vmid of all) {
+          const changes = changesOf(sim, vmid)
+          expect(changes.map((c) => c.kind).sort(), `guest ${vmid}`).toEqual(["config", "start"])
+          expect(new Set(changes.map((c) => c.user)), `guest ${vmid}`).toEqual(new Set([tokenOf(nodeOf(vmid)).tokenid]))
+        }
+        for (const { node, env } of [one, two]) {
+          const ops = yield* journalOps(env.stateDir)
+          expect(ops.length).toBeGreaterThan(0)
+          expect(ops.every((op) => op.node === node), `${node}'s journal`).toBe(true)
+        }
 
-      // pve2's daemon dies; pve1's keeps its node and never reaches for pve2's guests.
-      yield* two.daemon.signal("SIGKILL")
-      yield* two.daemon.exited
-      fs.writeFileSync(desiredFile, desiredText("newer"))
-      yield* pollUntil("pve1's guests converged again", Effect.sync(() => converged(sim, [100, 101], "newer")), (ok) => ok, {
-        timeout: "60 seconds", context: output
-      })
-      // Only the changes of the first document, made before the kill.
-      for (const vmid of [200, 201]) expect(changesOf(sim, vmid)).toHaveLength(2)
-      expect(one.daemon.hasExited()).toBe(false)
-    }).pipe(Effect.provide(Sim.layer({ nodes: NODES, guests: GUESTS, tokens: NODES.map(tokenOf), taskDuration: 5 }))), 150_000)
+        // pve2's daemon dies; pve1's keeps its node and never reaches for pve2's guests.
+        yield* two.daemon.signal("SIGKILL")
+        yield* two.daemon.exited
+        fs.writeFileSync(desiredFile, desiredText("newer"))
+        yield* pollUntil(
+          "pve1's guests converged again",
+          Effect.sync(() => converged(sim, [100, 101], "newer")),
+          (ok) => ok,
+          {
+            timeout: "60 seconds",
+            context: output
+          }
+        )
+        // Only the changes of the first document, made before the kill.
+        for (const vmid of [200, 201]) expect(changesOf(sim, vmid)).toHaveLength(2)
+        expect(one.daemon.hasExited()).toBe(false)
+      }).pipe(Effect.provide(Sim.layer({ nodes: NODES, guests: GUESTS, tokens: NODES.map(tokenOf), taskDuration: 5 }))),
+    150_000
+  )
 })

@@ -3,8 +3,8 @@
  * syntax error would otherwise first show on a deployer's machine. Skipped, visibly, where
  * Debian's nix-bin is not installed; .ci/run installs it.
  */
-import * as ChildProcess from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
 import { ROOT } from "../support/cli.js"
 
 const hasNix = ChildProcess.spawnSync("sh", ["-c", "command -v nix-instantiate"]).status === 0
@@ -20,7 +20,15 @@ describe("deploy files", () => {
     const { readFileSync } = await import("node:fs")
     const unit = readFileSync(`${ROOT}/deploy/felhom-agent.service`, "utf8")
     expect(unit).not.toMatch(/^\s*MemoryDenyWriteExecute\s*=\s*(yes|true|1)/m)
-    for (const line of ["Type=notify", "NoNewPrivileges=yes", "ProtectSystem=strict", "UMask=0077", "SystemCallFilter=@system-service"]) {
+    for (
+      const line of [
+        "Type=notify",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "UMask=0077",
+        "SystemCallFilter=@system-service"
+      ]
+    ) {
       expect(unit).toContain(line)
     }
     expect(unit).toMatch(/^RestrictAddressFamilies=.*AF_UNIX/m)

@@ -27,21 +27,23 @@ describe("Grafana dashboard", () => {
 
   it("has the day-one panels", () => {
     const titles = dataPanels.map((p) => p.title)
-    for (const wanted of [
-      "Ready",
-      "Reconcile passes",
-      "Reconcile actions by outcome",
-      "Drift and restart-required",
-      "Queue depth",
-      "Queue wait",
-      "PVE request latency p50 by endpoint",
-      "PVE request latency p95 by endpoint",
-      "PVE task wait by type",
-      "Gate refusals by reason",
-      "Ops by outcome",
-      "Journal ops by phase",
-      "Hub failed passes in a row"
-    ]) expect(titles).toContain(wanted)
+    for (
+      const wanted of [
+        "Ready",
+        "Reconcile passes",
+        "Reconcile actions by outcome",
+        "Drift and restart-required",
+        "Queue depth",
+        "Queue wait",
+        "PVE request latency p50 by endpoint",
+        "PVE request latency p95 by endpoint",
+        "PVE task wait by type",
+        "Gate refusals by reason",
+        "Ops by outcome",
+        "Journal ops by phase",
+        "Hub failed passes in a row"
+      ]
+    ) expect(titles).toContain(wanted)
   })
 
   it("every panel has queries, unique ids and refIds, and no two panels overlap", () => {

@@ -54,14 +54,18 @@ export interface DashboardPanel {
   readonly description?: string
   readonly datasource?: { readonly type?: string; readonly uid?: string }
   readonly gridPos?: { readonly h: number; readonly w: number; readonly x: number; readonly y: number }
-  readonly targets?: ReadonlyArray<{ readonly refId: string; readonly expr: string; readonly datasource?: { readonly uid?: string } }>
+  readonly targets?: ReadonlyArray<
+    { readonly refId: string; readonly expr: string; readonly datasource?: { readonly uid?: string } }
+  >
   readonly panels?: ReadonlyArray<DashboardPanel>
 }
 
 export interface Dashboard {
   readonly title: string
   readonly uid: string
-  readonly templating: { readonly list: ReadonlyArray<Record<string, unknown> & { readonly name: string; readonly type: string }> }
+  readonly templating: {
+    readonly list: ReadonlyArray<Record<string, unknown> & { readonly name: string; readonly type: string }>
+  }
   readonly panels: ReadonlyArray<DashboardPanel>
 }
 
@@ -124,7 +128,11 @@ export const definedFamilies = (): ReadonlySet<string> => {
       if (entry.isDirectory()) walk(file)
       else if (entry.name.endsWith(".ts")) {
         const text = fs.readFileSync(file, "utf8")
-        for (const m of text.matchAll(/Metric\.(?:counter|gauge|histogram|summary|frequency)\(\s*"(felhom_[a-zA-Z0-9_]+)"/g)) {
+        for (
+          const m of text.matchAll(
+            /Metric\.(?:counter|gauge|histogram|summary|frequency)\(\s*"(felhom_[a-zA-Z0-9_]+)"/g
+          )
+        ) {
           names.add(m[1] ?? "")
         }
       }

@@ -6,8 +6,8 @@
  * skipped, visibly, where Debian's `prometheus` package (which ships promtool) is missing;
  * .ci/run installs it.
  */
-import * as ChildProcess from "node:child_process"
 import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import {
   alertRules,
@@ -22,7 +22,9 @@ import {
 } from "./monitoring.js"
 
 const hasPromtool = onPath("promtool")
-const skipped = hasPromtool ? "" : " [SKIPPED: promtool is not installed; `apt-get install prometheus` provides it, .ci/run does so]"
+const skipped = hasPromtool
+  ? ""
+  : " [SKIPPED: promtool is not installed; `apt-get install prometheus` provides it, .ci/run does so]"
 
 const promtool = (...args: ReadonlyArray<string>) => {
   const result = ChildProcess.spawnSync("promtool", args, { cwd: RULES_DIR, encoding: "utf8", timeout: 30_000 })
@@ -77,7 +79,8 @@ describe("Prometheus alert rules", () => {
     for (const rule of alertRules()) {
       for (const { name } of selectors(rule.expr)) {
         if (name === "up") continue
-        expect(defined.has(familyOf(name, defined)), `${rule.alert}: ${name} is not a felhom_* series defined in src/`).toBe(true)
+        expect(defined.has(familyOf(name, defined)), `${rule.alert}: ${name} is not a felhom_* series defined in src/`)
+          .toBe(true)
       }
     }
   })

@@ -20,7 +20,13 @@ const arbUpid: fc.Arbitrary<Upid> = fc.record({
 describe("UPID", () => {
   it("formats PVE's own example exactly: uppercase 8-hex fields and the trailing colon", () => {
     const upid = formatUpid({
-      node: "pve1", pid: 0x1a2b, pstart: 0x3c4d5e, starttime: 0x67a1b2c3, type: "qmstart", id: "100", user: "felhom@pve!agent"
+      node: "pve1",
+      pid: 0x1a2b,
+      pstart: 0x3c4d5e,
+      starttime: 0x67a1b2c3,
+      type: "qmstart",
+      id: "100",
+      user: "felhom@pve!agent"
     })
     expect(upid).toBe("UPID:pve1:00001A2B:003C4D5E:67A1B2C3:qmstart:100:felhom@pve!agent:")
   })
@@ -37,12 +43,14 @@ describe("UPID", () => {
   })
 
   it("rejects a UPID without the trailing colon, with short hex, or with a slash", () => {
-    for (const bad of [
-      "UPID:pve1:00001A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam",
-      "UPID:pve1:1A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam:",
-      "UPID:pve1:00001A2B:003C4D5E:67A1B2C3:qm/start:100:root@pam:",
-      "upid:pve1:00001A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam:"
-    ]) {
+    for (
+      const bad of [
+        "UPID:pve1:00001A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam",
+        "UPID:pve1:1A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam:",
+        "UPID:pve1:00001A2B:003C4D5E:67A1B2C3:qm/start:100:root@pam:",
+        "upid:pve1:00001A2B:003C4D5E:67A1B2C3:qmstart:100:root@pam:"
+      ]
+    ) {
       const result = parseUpid(bad)
       expect(Either.isLeft(result)).toBe(true)
       if (Either.isLeft(result)) expect(result.left.message).toBe(`unable to parse worker upid '${bad}'`)

@@ -14,7 +14,8 @@ type Config = Record<string, DesiredScalar | null>
 
 const messages = (type: GuestType, config: Config, current?: CurrentConfig) =>
   validateConfig(type, config, current).map((i) => `${i.path}: ${i.message}`)
-const ok = (type: GuestType, config: Config, current?: CurrentConfig) => expect(messages(type, config, current)).toEqual([])
+const ok = (type: GuestType, config: Config, current?: CurrentConfig) =>
+  expect(messages(type, config, current)).toEqual([])
 const one = (type: GuestType, key: string, value: DesiredScalar | null, current?: CurrentConfig): string => {
   const issues = messages(type, { [key]: value }, current)
   expect(issues).toHaveLength(1)
@@ -25,7 +26,8 @@ describe("qemu drives", () => {
   it("takes what PVE's drive formats take, per bus", () => {
     ok("qemu", {
       scsi0: "local-lvm:vm-100-disk-0,size=32G,discard=on,ssd=1,iothread=1,cache=writeback,aio=io_uring",
-      scsi1: "volume=local-lvm:vm-100-disk-1,wwn=0x5000c500a1b2c3d4,product=QEMU HARDDISK,vendor=ACME,queues=4,scsiblock=0",
+      scsi1:
+        "volume=local-lvm:vm-100-disk-1,wwn=0x5000c500a1b2c3d4,product=QEMU HARDDISK,vendor=ACME,queues=4,scsiblock=0",
       ide0: "local-lvm:vm-100-disk-2,model=Fast%20Disk,serial=QM00001",
       ide2: "none,media=cdrom",
       sata0: "local:iso/debian.iso,media=cdrom",
@@ -40,29 +42,47 @@ describe("qemu drives", () => {
     expect(one("qemu", "virtio0", "local-lvm:vm-100-disk-0,ssd=1")).toBe("virtio0: unknown key ssd")
     expect(one("qemu", "ide0", "local-lvm:vm-100-disk-0,cyls=16")).toBe("ide0: unknown key cyls")
     expect(one("qemu", "efidisk0", "local-lvm:1,media=cdrom")).toBe("efidisk0: unknown key media")
-    expect(one("qemu", "tpmstate0", "local-lvm:1,format=qcow")).toContain("tpmstate0: format: must be one of raw, qcow2, vmdk")
+    expect(one("qemu", "tpmstate0", "local-lvm:1,format=qcow")).toContain(
+      "tpmstate0: format: must be one of raw, qcow2, vmdk"
+    )
   })
 
   it("holds a drive's file to a volume, a path, none or cdrom", () => {
-    expect(one("qemu", "efidisk0", "x")).toBe(`efidisk0: "x" is not a volume ID (STORAGE:VOLUME, or STORAGE:SIZE for a new disk), an absolute path, none or cdrom`)
+    expect(one("qemu", "efidisk0", "x")).toBe(
+      `efidisk0: "x" is not a volume ID (STORAGE:VOLUME, or STORAGE:SIZE for a new disk), an absolute path, none or cdrom`
+    )
     expect(one("qemu", "scsi0", "size=32G")).toBe("scsi0: missing file")
   })
 
   it("refuses a CD-ROM on virtio, and a CD-ROM with snapshot or format", () => {
-    expect(one("qemu", "virtio3", "none,media=cdrom")).toBe("virtio3: a virtio drive cannot be a CD-ROM (use ide, sata or scsi)")
+    expect(one("qemu", "virtio3", "none,media=cdrom")).toBe(
+      "virtio3: a virtio drive cannot be a CD-ROM (use ide, sata or scsi)"
+    )
     expect(one("qemu", "ide2", "local:iso/x.iso,media=cdrom,snapshot=1")).toBe("ide2: a CD-ROM takes no snapshot")
-    expect(one("qemu", "sata1", "local:iso/x.iso,media=cdrom,format=raw,snapshot=on")).toBe("sata1: a CD-ROM takes no snapshot or format")
+    expect(one("qemu", "sata1", "local:iso/x.iso,media=cdrom,format=raw,snapshot=on")).toBe(
+      "sata1: a CD-ROM takes no snapshot or format"
+    )
     // Perl truthiness: a false snapshot is no snapshot.
     ok("qemu", { ide2: "local:iso/x.iso,media=cdrom,snapshot=0" })
   })
 
   it("applies parse_drive's throttle rules", () => {
     expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,mbps_max=20")).toBe("scsi0: mbps_max requires mbps")
-    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,iops_max=20,iops_rd_max_length=5")).toBe("scsi0: iops_rd_max_length requires iops_rd_max")
-    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,mbps=1,mbps_max=2,bps_max_length=0")).toContain("bps_max_length: must be an integer ≥ 1")
-    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,bps=1000,mbps=1")).toBe("scsi0: bps and mbps set the same limit: give one of them")
-    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,mbps=10,mbps_rd=5")).toBe("scsi0: mbps and mbps_rd exclude each other: limit the total or reads and writes apart")
-    expect(one("qemu", "virtio0", "local-lvm:vm-100-disk-0,iops=100,iops_wr=50")).toContain("iops and iops_wr exclude each other")
+    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,iops_max=20,iops_rd_max_length=5")).toBe(
+      "scsi0: iops_rd_max_length requires iops_rd_max"
+    )
+    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,mbps=1,mbps_max=2,bps_max_length=0")).toContain(
+      "bps_max_length: must be an integer ≥ 1"
+    )
+    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,bps=1000,mbps=1")).toBe(
+      "scsi0: bps and mbps set the same limit: give one of them"
+    )
+    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,mbps=10,mbps_rd=5")).toBe(
+      "scsi0: mbps and mbps_rd exclude each other: limit the total or reads and writes apart"
+    )
+    expect(one("qemu", "virtio0", "local-lvm:vm-100-disk-0,iops=100,iops_wr=50")).toContain(
+      "iops and iops_wr exclude each other"
+    )
     ok("qemu", {
       scsi0: "local-lvm:vm-100-disk-0,mbps=10,mbps_max=20,bps_max_length=5",
       // PVE turns bps into mbps first, so a bps limit carries a burst pool.
@@ -77,11 +97,21 @@ describe("qemu drives", () => {
       efidisk0: "local-lvm:0,efitype=4m,pre-enrolled-keys=1,import-from=local:import/vars.raw",
       tpmstate0: "local-lvm:0,version=v2.0,import-from=local:import/tpm.raw"
     })
-    expect(one("qemu", "scsi0", "local-lvm:8,import-from=local:import/disk.qcow2")).toBe(`scsi0: import-from needs the new disk written as STORAGE:0, got file "local-lvm:8"`)
-    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,import-from=local:import/disk.qcow2")).toContain("import-from needs the new disk written as STORAGE:0")
-    expect(one("qemu", "efidisk0", "local-lvm:0,efitype=4m,import-from=local:import/vars.raw")).toBe("efidisk0: import-from needs pre-enrolled-keys too")
-    expect(one("qemu", "efidisk0", "local-lvm:0,import-from=local:import/vars.raw")).toBe("efidisk0: import-from needs efitype and pre-enrolled-keys too")
-    expect(one("qemu", "tpmstate0", "local-lvm:0,import-from=local:import/tpm.raw")).toBe("tpmstate0: import-from needs version too")
+    expect(one("qemu", "scsi0", "local-lvm:8,import-from=local:import/disk.qcow2")).toBe(
+      `scsi0: import-from needs the new disk written as STORAGE:0, got file "local-lvm:8"`
+    )
+    expect(one("qemu", "scsi0", "local-lvm:vm-100-disk-0,import-from=local:import/disk.qcow2")).toContain(
+      "import-from needs the new disk written as STORAGE:0"
+    )
+    expect(one("qemu", "efidisk0", "local-lvm:0,efitype=4m,import-from=local:import/vars.raw")).toBe(
+      "efidisk0: import-from needs pre-enrolled-keys too"
+    )
+    expect(one("qemu", "efidisk0", "local-lvm:0,import-from=local:import/vars.raw")).toBe(
+      "efidisk0: import-from needs efitype and pre-enrolled-keys too"
+    )
+    expect(one("qemu", "tpmstate0", "local-lvm:0,import-from=local:import/tpm.raw")).toBe(
+      "tpmstate0: import-from needs version too"
+    )
     expect(one("qemu", "scsi0", "local-lvm:0,import-from=disk.qcow2")).toContain("import-from:")
   })
 
@@ -91,29 +121,44 @@ describe("qemu drives", () => {
     )
     expect(one("qemu", "ide2", "/var/lib/vz/template/iso/x.iso,media=cdrom")).toContain("only root@pam may pass a path")
     expect(one("qemu", "ide0", "cdrom")).toContain("file cdrom: only root@pam")
-    expect(one("qemu", "scsi0", "local-lvm:0,import-from=/var/tmp/disk.qcow2")).toContain("import-from /var/tmp/disk.qcow2: only root@pam")
+    expect(one("qemu", "scsi0", "local-lvm:0,import-from=/var/tmp/disk.qcow2")).toContain(
+      "import-from /var/tmp/disk.qcow2: only root@pam"
+    )
     ok("qemu", { ide2: "cdrom,media=cdrom", ide3: "none,media=cdrom" })
   })
 })
 
 describe("qemu cpu", () => {
   it("takes PVE's CPU types, QEMU's versioned names, custom models and the VM-specific flags", () => {
-    for (const cpu of [
-      "host", "x86-64-v2-AES", "kvm64", "cortex-a72", "EPYC-Rome-v1", "Denverton", "custom-mine",
-      "cputype=Skylake-Client-v4,flags=+md-clear;-pcid;+spec-ctrl", "custom-mine,flags=+aes",
-      "kvm64,hidden=1,hv-vendor-id=proxmox,phys-bits=host,guest-phys-bits=40,level=30"
-    ]) ok("qemu", { cpu })
+    for (
+      const cpu of [
+        "host",
+        "x86-64-v2-AES",
+        "kvm64",
+        "cortex-a72",
+        "EPYC-Rome-v1",
+        "Denverton",
+        "custom-mine",
+        "cputype=Skylake-Client-v4,flags=+md-clear;-pcid;+spec-ctrl",
+        "custom-mine,flags=+aes",
+        "kvm64,hidden=1,hv-vendor-id=proxmox,phys-bits=host,guest-phys-bits=40,level=30"
+      ]
+    ) ok("qemu", { cpu })
   })
 
   it("refuses an unknown type with a suggestion, a missing type, other flags and reported-model", () => {
-    expect(one("qemu", "cpu", "kvm65")).toBe(`cpu: unknown CPU type "kvm65" (did you mean kvm64?); a custom model is written custom-NAME`)
+    expect(one("qemu", "cpu", "kvm65")).toBe(
+      `cpu: unknown CPU type "kvm65" (did you mean kvm64?); a custom model is written custom-NAME`
+    )
     expect(one("qemu", "cpu", "Host")).toContain("(did you mean host?)")
     expect(one("qemu", "cpu", "flags=+aes")).toBe("cpu: missing cputype (the CPU type, e.g. host or x86-64-v2-AES)")
     expect(one("qemu", "cpu", "custom-")).toBe("cpu: custom- must be followed by the custom model's name")
     expect(one("qemu", "cpu", "host,flags=+aes;+sse4.2")).toBe(
       "cpu: flags: +sse4.2 cannot be set per VM (only aes, amd-no-ssb, amd-ssbd, hv-evmcs, hv-tlbflush, ibpb, md-clear, nested-virt, pcid, pdpe1gb, spec-ctrl, ssbd, virt-ssbd); other flags need a custom CPU model"
     )
-    expect(one("qemu", "cpu", "host,reported-model=kvm64")).toBe("cpu: reported-model belongs to custom CPU model definitions, not to a VM's cpu")
+    expect(one("qemu", "cpu", "host,reported-model=kvm64")).toBe(
+      "cpu: reported-model belongs to custom CPU model definitions, not to a VM's cpu"
+    )
     expect(one("qemu", "cpu", "host,phys-bits=7")).toContain("phys-bits:")
     expect(one("qemu", "cpu", "host,flags=aes")).toContain("flags: must match")
     expect(one("qemu", "cpu", "host,bogus=1")).toBe("cpu: unknown key bogus")
@@ -139,7 +184,11 @@ describe("qemu devices: virtiofs, USB, PCI", () => {
       "hostpci0: romfile: only root@pam may set it (PVE::API2::Qemu check_hostpci_perm); the agent's API token never counts as root@pam"
     )
     expect(one("qemu", "hostpci0", "mapping=gpu,bogus=1")).toBe("hostpci0: unknown key bogus")
-    ok("qemu", { usb0: "host=spice,usb3=1", usb1: "mapping=yubikey", hostpci0: "mapping=gpu,pcie=1,rombar=0,x-vga=1,driver=keep" })
+    ok("qemu", {
+      usb0: "host=spice,usb3=1",
+      usb1: "mapping=yubikey",
+      hostpci0: "mapping=gpu,pcie=1,rombar=0,x-vga=1,driver=keep"
+    })
   })
 })
 
@@ -153,7 +202,8 @@ const wire = (...parts: ReadonlyArray<Buffer>): Buffer =>
 /** An SSH mpint: a positive number gets a leading zero byte when its top bit is set. */
 const mpint = (b: Buffer): Buffer => ((b[0] ?? 0) & 0x80 ? Buffer.concat([Buffer.from([0]), b]) : b)
 const fromJwk = (v: unknown): Buffer => Buffer.from(typeof v === "string" ? v : "", "base64url")
-const line = (type: string, blob: Buffer, comment = "me@host"): string => `${type} ${blob.toString("base64")} ${comment}`
+const line = (type: string, blob: Buffer, comment = "me@host"): string =>
+  `${type} ${blob.toString("base64")} ${comment}`
 
 const ed25519 = fromJwk(generateKeyPairSync("ed25519").publicKey.export({ format: "jwk" }).x)
 const ec = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ format: "jwk" })
@@ -163,22 +213,37 @@ const rsa = (bits: number) => {
 }
 const KEYS = {
   ed25519: line("ssh-ed25519", wire(Buffer.from("ssh-ed25519"), ed25519)),
-  ecdsa: line("ecdsa-sha2-nistp256", wire(Buffer.from("ecdsa-sha2-nistp256"), Buffer.from("nistp256"), Buffer.concat([Buffer.from([4]), fromJwk(ec.x), fromJwk(ec.y)]))),
+  ecdsa: line(
+    "ecdsa-sha2-nistp256",
+    wire(
+      Buffer.from("ecdsa-sha2-nistp256"),
+      Buffer.from("nistp256"),
+      Buffer.concat([Buffer.from([4]), fromJwk(ec.x), fromJwk(ec.y)])
+    )
+  ),
   rsa: line("ssh-rsa", rsa(2048))
 }
 
 describe("qemu sshkeys", () => {
   it("takes URL-encoded public keys, one a line, with authorized_keys options and blank lines", () => {
-    ok("qemu", { sshkeys: encodeURIComponent([KEYS.ed25519, KEYS.ecdsa, "", KEYS.rsa, `from="10.0.0.0/8",no-pty ${KEYS.ed25519}`].join("\n")) })
+    ok("qemu", {
+      sshkeys: encodeURIComponent(
+        [KEYS.ed25519, KEYS.ecdsa, "", KEYS.rsa, `from="10.0.0.0/8",no-pty ${KEYS.ed25519}`].join("\n")
+      )
+    })
   })
 
   it("refuses a line ssh-keygen cannot read as a key", () => {
     expect(one("qemu", "sshkeys", "ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIAbc")).toBe(
       "sshkeys: line 1 is not an SSH public key (PVE checks every line with ssh-keygen -l)"
     )
-    expect(one("qemu", "sshkeys", encodeURIComponent(`${KEYS.ed25519}\n# my laptop`))).toContain("line 2 is not an SSH public key")
+    expect(one("qemu", "sshkeys", encodeURIComponent(`${KEYS.ed25519}\n# my laptop`))).toContain(
+      "line 2 is not an SSH public key"
+    )
     // The blob must name the type the line gives.
-    expect(one("qemu", "sshkeys", encodeURIComponent(KEYS.ed25519.replace(/^ssh-ed25519/, "ssh-rsa")))).toContain("line 1")
+    expect(one("qemu", "sshkeys", encodeURIComponent(KEYS.ed25519.replace(/^ssh-ed25519/, "ssh-rsa")))).toContain(
+      "line 1"
+    )
     // ssh-keygen refuses RSA moduli under 1024 bits; OpenSSH 10 no longer reads DSA keys.
     expect(one("qemu", "sshkeys", encodeURIComponent(line("ssh-rsa", rsa(512))))).toContain("line 1")
     const dss = line("ssh-dss", wire(Buffer.from("ssh-dss"), ...[1, 2, 3, 4].map(() => Buffer.alloc(20, 7))))
@@ -189,7 +254,9 @@ describe("qemu sshkeys", () => {
 
 describe("qemu vga and machine: PVE's checks across sub-keys", () => {
   it("refuses the VNC clipboard on a display that cannot carry it", () => {
-    expect(one("qemu", "vga", "type=serial0,clipboard=vnc")).toBe("vga: clipboard=vnc needs a display of type std, cirrus, vmware, virtio or qxl, not serial0")
+    expect(one("qemu", "vga", "type=serial0,clipboard=vnc")).toBe(
+      "vga: clipboard=vnc needs a display of type std, cirrus, vmware, virtio or qxl, not serial0"
+    )
     expect(one("qemu", "vga", "none,clipboard=vnc")).toContain("not none")
     for (const vga of ["clipboard=vnc", "qxl2,clipboard=vnc", "virtio-gl,clipboard=vnc", "std"]) ok("qemu", { vga })
   })
@@ -197,9 +264,15 @@ describe("qemu vga and machine: PVE's checks across sub-keys", () => {
   it("refuses an Intel vIOMMU off q35, other address widths, and aw-bits without a vIOMMU", () => {
     expect(one("qemu", "machine", "type=pc,viommu=intel")).toBe("machine: viommu=intel needs a q35 machine type")
     expect(one("qemu", "machine", "viommu=intel")).toBe("machine: viommu=intel needs a q35 machine type")
-    expect(one("qemu", "machine", "q35,viommu=intel,aw-bits=40")).toBe("machine: aw-bits: the Intel vIOMMU takes 39 or 48, got 40")
-    expect(one("qemu", "machine", "q35,aw-bits=39")).toBe("machine: aw-bits needs a vIOMMU (viommu=intel or viommu=virtio)")
-    for (const machine of ["q35,viommu=intel,aw-bits=39", "pc-q35-9.2+pve1,viommu=intel", "pc,viommu=virtio,aw-bits=40"]) ok("qemu", { machine })
+    expect(one("qemu", "machine", "q35,viommu=intel,aw-bits=40")).toBe(
+      "machine: aw-bits: the Intel vIOMMU takes 39 or 48, got 40"
+    )
+    expect(one("qemu", "machine", "q35,aw-bits=39")).toBe(
+      "machine: aw-bits needs a vIOMMU (viommu=intel or viommu=virtio)"
+    )
+    for (
+      const machine of ["q35,viommu=intel,aw-bits=39", "pc-q35-9.2+pve1,viommu=intel", "pc,viommu=virtio,aw-bits=40"]
+    ) ok("qemu", { machine })
   })
 })
 
@@ -208,7 +281,11 @@ describe("lxc NICs", () => {
     expect(one("lxc", "net0", "name=eth0,host-managed=1,ip6=auto")).toBe(
       "net0: ip6=auto (SLAAC) does not go with host-managed=1: give an address, dhcp or manual"
     )
-    ok("lxc", { net0: "name=eth0,host-managed=1,ip6=auto,link_down=1", net1: "name=eth1,host-managed=1,ip6=dhcp", net2: "name=eth2,ip6=auto" })
+    ok("lxc", {
+      net0: "name=eth0,host-managed=1,ip6=auto,link_down=1",
+      net1: "name=eth1,host-managed=1,ip6=dhcp",
+      net2: "name=eth2,ip6=auto"
+    })
   })
 })
 
@@ -246,7 +323,9 @@ describe("rules that compare the new value with the guest's current one", () => 
     expect(one("qemu", "serial0", "socket", { serial0: "/dev/ttyS0" })).toBe(
       "serial0: replacing the host serial device /dev/ttyS0: only root@pam may do so (PVE::API2::Qemu $update_vm_api); the agent's API token never counts as root@pam"
     )
-    expect(one("qemu", "serial0", null, { serial0: "/dev/ttyS0" })).toContain("removing the host serial device /dev/ttyS0: only root@pam")
+    expect(one("qemu", "serial0", null, { serial0: "/dev/ttyS0" })).toContain(
+      "removing the host serial device /dev/ttyS0: only root@pam"
+    )
   })
 
   it("qemu USB and PCI devices: PVE checks the device being replaced or removed too", () => {
@@ -257,8 +336,12 @@ describe("rules that compare the new value with the guest's current one", () => 
     expect(one("qemu", "usb0", null, hostUsb)).toContain("is root@pam's to replace or remove")
     ok("qemu", { usb0: "spice" }, { usb0: "mapping=yubikey" })
     ok("qemu", { usb0: null }, { usb0: "spice" })
-    expect(one("qemu", "hostpci0", "mapping=gpu", { hostpci0: "0000:01:00.0,pcie=1" })).toContain("a non-mapped PCI device: only root@pam")
-    expect(one("qemu", "hostpci0", null, { hostpci0: "mapping=gpu,romfile=vbios.rom" })).toContain("romfile: only root@pam")
+    expect(one("qemu", "hostpci0", "mapping=gpu", { hostpci0: "0000:01:00.0,pcie=1" })).toContain(
+      "a non-mapped PCI device: only root@pam"
+    )
+    expect(one("qemu", "hostpci0", null, { hostpci0: "mapping=gpu,romfile=vbios.rom" })).toContain(
+      "romfile: only root@pam"
+    )
   })
 
   it("qemu tpmstate0: the TPM version of an existing state volume stays", () => {
@@ -271,7 +354,12 @@ describe("rules that compare the new value with the guest's current one", () => 
   })
 
   it("a value the guest already holds is never written, so it passes even where only root@pam could set it", () => {
-    const current = { serial0: "/dev/ttyS0", usb0: "host=1234:5678", hostpci0: "0000:01:00.0,pcie=1", scsi1: "/dev/disk/by-id/ata-X" }
+    const current = {
+      serial0: "/dev/ttyS0",
+      usb0: "host=1234:5678",
+      hostpci0: "0000:01:00.0,pcie=1",
+      scsi1: "/dev/disk/by-id/ata-X"
+    }
     ok("qemu", current, current)
     expect(messages("qemu", current)).toHaveLength(4)
     ok("lxc", { mp0: "/srv/data,mp=/data" }, { mp0: "/srv/data,mp=/data" })

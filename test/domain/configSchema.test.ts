@@ -1,11 +1,21 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import {
-  CONFIG_SCHEMA, type DesiredScalar, type FormatName, isKnownKey, type KeySpec, knownKeys, keySpec, type PropertyFormat,
-  refusalOf, type SubSpec, validateConfig, type ValueSpec
+  CONFIG_SCHEMA,
+  type DesiredScalar,
+  type FormatName,
+  isKnownKey,
+  type KeySpec,
+  keySpec,
+  knownKeys,
+  type PropertyFormat,
+  refusalOf,
+  type SubSpec,
+  validateConfig,
+  type ValueSpec
 } from "../../src/domain/configSchema.js"
-import type { GuestType } from "../../src/domain/Guest.js"
 import { UNMANAGEABLE_KEYS } from "../../src/domain/DesiredState.js"
+import type { GuestType } from "../../src/domain/Guest.js"
 import { IGNORED_KEYS } from "../../src/reconcile/normalize.js"
 
 const messages = (type: GuestType, config: Record<string, DesiredScalar | null>) =>
@@ -35,7 +45,13 @@ describe("validateConfig: examples", () => {
   })
 
   it("knows each device family's index range", () => {
-    ok("qemu", { net31: "virtio", scsi30: "local:vm-100-disk-0", usb13: "spice", ide3: "none,media=cdrom", virtio15: "local:1" })
+    ok("qemu", {
+      net31: "virtio",
+      scsi30: "local:vm-100-disk-0",
+      usb13: "spice",
+      ide3: "none,media=cdrom",
+      virtio15: "local:1"
+    })
     expect(one("qemu", "net32", "virtio")).toBe("net32: not a qemu config key: net goes from net0 to net31")
     expect(one("qemu", "scsi31", "local:1")).toContain("scsi goes from scsi0 to scsi30")
     expect(one("qemu", "usb14", "spice")).toContain("usb goes from usb0 to usb13")
@@ -117,7 +133,20 @@ describe("validateConfig: examples", () => {
   })
 
   it("refuses keys PVE maintains itself, with and without a value", () => {
-    for (const key of ["lock", "digest", "parent", "snaptime", "vmstate", "meta", "runningmachine", "runningcpu", "vmgenid", "unused0"]) {
+    for (
+      const key of [
+        "lock",
+        "digest",
+        "parent",
+        "snaptime",
+        "vmstate",
+        "meta",
+        "runningmachine",
+        "runningcpu",
+        "vmgenid",
+        "unused0"
+      ]
+    ) {
       expect(one("qemu", key, "x")).toMatch(new RegExp(`^${key}: cannot be managed: `))
       expect(one("qemu", key, null)).toMatch(new RegExp(`^${key}: cannot be managed: `))
     }
@@ -153,14 +182,21 @@ describe("validateConfig: examples", () => {
   })
 
   it("parses NICs as PVE does: model or MODEL=MAC first, known sub-keys, ranges, unicast MACs", () => {
-    ok("qemu", { net0: "virtio,bridge=vmbr0", net1: "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,tag=10,firewall=yes", net2: "model=e1000,macaddr=bc:24:11:00:00:01,mtu=1500,queues=4,rate=12.5,trunks=10-20;30" })
+    ok("qemu", {
+      net0: "virtio,bridge=vmbr0",
+      net1: "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,tag=10,firewall=yes",
+      net2: "model=e1000,macaddr=bc:24:11:00:00:01,mtu=1500,queues=4,rate=12.5,trunks=10-20;30"
+    })
     expect(one("qemu", "net0", "bridge=vmbr0")).toBe("net0: missing model")
     expect(one("qemu", "net0", "virtio,brdige=vmbr0")).toBe("net0: unknown key brdige (did you mean bridge?)")
     expect(one("qemu", "net0", "virtio,tag=4095")).toBe(`net0: tag: must be an integer from 1 to 4094, got "4095"`)
     expect(one("qemu", "net0", "virtio=01:24:11:AA:BB:CC")).toContain("not a unicast MAC address")
     expect(one("qemu", "net0", "virtio,e1000")).toContain("duplicate model")
     expect(one("qemu", "net0", "virtio,firewall=maybe")).toContain("firewall: must be a boolean")
-    ok("lxc", { net0: "name=eth0,bridge=vmbr0,ip=dhcp,ip6=auto,firewall=1", net1: "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,hwaddr=BC:24:11:00:00:02,mtu=9000" })
+    ok("lxc", {
+      net0: "name=eth0,bridge=vmbr0,ip=dhcp,ip6=auto,firewall=1",
+      net1: "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,hwaddr=BC:24:11:00:00:02,mtu=9000"
+    })
     expect(one("lxc", "net0", "bridge=vmbr0")).toBe("net0: missing name")
     expect(one("lxc", "net0", "name=eth0,mtu=63")).toContain("mtu: must be an integer from 64 to 65535")
     expect(one("lxc", "net0", "name=eth0,ip=192.0.2.10/33")).toContain("IPv4/CIDR (prefix 8..32)")
@@ -177,7 +213,9 @@ describe("validateConfig: examples", () => {
 
   it("applies PVE's balloon ≤ memory check when the document sets both", () => {
     ok("qemu", { memory: 2048, balloon: 1024 })
-    expect(messages("qemu", { memory: "current=2048", balloon: 4096 })).toEqual(["balloon: must not exceed memory (2048 MiB), got 4096"])
+    expect(messages("qemu", { memory: "current=2048", balloon: 4096 })).toEqual([
+      "balloon: must not exceed memory (2048 MiB), got 4096"
+    ])
   })
 
   it("refuses cpuunits above 10000, which cgroup v2 hosts would store as 10000", () => {
@@ -188,7 +226,9 @@ describe("validateConfig: examples", () => {
 
   it("agrees with the document decoder and the normalizers on keys PVE generates", () => {
     for (const type of ["qemu", "lxc"] as const) {
-      for (const key of [...UNMANAGEABLE_KEYS.keys(), ...IGNORED_KEYS]) expect([type, key, isKnownKey(type, key)]).toEqual([type, key, false])
+      for (const key of [...UNMANAGEABLE_KEYS.keys(), ...IGNORED_KEYS]) {
+        expect([type, key, isKnownKey(type, key)]).toEqual([type, key, false])
+      }
     }
   })
 })
@@ -201,11 +241,16 @@ const sep = fc.constantFrom(" ", ",", ";", "\n", ", ")
 const listOf = (item: fc.Arbitrary<string>) =>
   fc.tuple(fc.array(item, { minLength: 1, maxLength: 4 }), sep).map(([items, s]) => items.join(s))
 const storageId = fc.stringMatching(/^[a-z][a-z0-9_.-]{0,8}[a-z0-9]$/)
-const volumeId = fc.tuple(storageId, fc.stringMatching(/^[a-zA-Z0-9_-]{1,12}(\/[a-zA-Z0-9_-]{1,12})?(\.(raw|qcow2))?$/)).map(([s, v]) => `${s}:${v}`)
+const volumeId = fc.tuple(storageId, fc.stringMatching(/^[a-zA-Z0-9_-]{1,12}(\/[a-zA-Z0-9_-]{1,12})?(\.(raw|qcow2))?$/))
+  .map(([s, v]) => `${s}:${v}`)
 const octet = fc.integer({ min: 0, max: 255 })
-const mac = fc.tuple(fc.integer({ min: 0, max: 127 }).map((b) => b * 2), fc.array(octet, { minLength: 5, maxLength: 5 }))
+const mac = fc.tuple(
+  fc.integer({ min: 0, max: 127 }).map((b) => b * 2),
+  fc.array(octet, { minLength: 5, maxLength: 5 })
+)
   .map(([first, rest]) => [first, ...rest].map((b) => b.toString(16).padStart(2, "0")).join(":"))
-const prefixed = (ip: fc.Arbitrary<string>, max: number) => fc.tuple(ip, fc.integer({ min: 8, max })).map(([a, p]) => `${a}/${p}`)
+const prefixed = (ip: fc.Arbitrary<string>, max: number) =>
+  fc.tuple(ip, fc.integer({ min: 8, max })).map(([a, p]) => `${a}/${p}`)
 const drives = ["scsi0", "scsi30", "virtio15", "ide2", "sata5"]
 const absolutePath = fc.stringMatching(/^\/[a-z0-9]{1,8}(\/[a-z0-9._-]{1,8}){0,2}$/)
 
@@ -215,22 +260,34 @@ const wireString = (bytes: Uint8Array): Buffer => {
   length.writeUInt32BE(bytes.length)
   return Buffer.concat([length, bytes])
 }
-const ed25519Line = fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.stringMatching(/^[a-z0-9@.-]{0,12}$/)).map(([key, comment]) =>
-  `ssh-ed25519 ${Buffer.concat([wireString(Buffer.from("ssh-ed25519")), wireString(key)]).toString("base64")}${comment === "" ? "" : ` ${comment}`}`)
+const ed25519Line = fc.tuple(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.stringMatching(/^[a-z0-9@.-]{0,12}$/))
+  .map(([key, comment]) =>
+    `ssh-ed25519 ${Buffer.concat([wireString(Buffer.from("ssh-ed25519")), wireString(key)]).toString("base64")}${
+      comment === "" ? "" : ` ${comment}`
+    }`
+  )
 
 const FORMAT_ARBS: Record<FormatName, fc.Arbitrary<string>> = {
   "dns-name": dnsName,
   "dns-name-list": listOf(dnsName),
   "tag-list": listOf(fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9_+.-]{0,10}$/)),
   "startup-order": fc.record({ order: fc.option(fc.nat(99)), up: fc.option(fc.nat(600)), down: fc.option(fc.nat(600)) })
-    .map(({ order, up, down }) => [order === null ? "" : `order=${order}`, up === null ? "" : `up=${up}`, down === null ? "" : `down=${down}`].filter((p) => p !== "").join(",") || "order=1"),
-  "hotplug-features": fc.oneof(fc.constantFrom("0", "1"), fc.subarray(["network", "disk", "cpu", "memory", "usb", "cloudinit"], { minLength: 1 }).map((f) => f.join(","))),
+    .map(({ order, up, down }) =>
+      [order === null ? "" : `order=${order}`, up === null ? "" : `up=${up}`, down === null ? "" : `down=${down}`]
+        .filter((p) => p !== "").join(",") || "order=1"
+    ),
+  "hotplug-features": fc.oneof(
+    fc.constantFrom("0", "1"),
+    fc.subarray(["network", "disk", "cpu", "memory", "usb", "cloudinit"], { minLength: 1 }).map((f) => f.join(","))
+  ),
   "storage-id": storageId,
   "volume-id": volumeId,
   "bridge-id": fc.stringMatching(/^[-_.A-Za-z0-9]{1,10}$/),
   configid: fc.stringMatching(/^[a-z][a-z0-9_-]{1,10}$/),
   "mac-addr": mac,
-  cpuset: fc.array(fc.tuple(fc.nat(64), fc.nat(8)), { minLength: 1, maxLength: 4 }).map((r) => r.map(([a, n]) => (n === 0 ? `${a}` : `${a}-${a + n}`)).join(",")),
+  cpuset: fc.array(fc.tuple(fc.nat(64), fc.nat(8)), { minLength: 1, maxLength: 4 }).map((r) =>
+    r.map(([a, n]) => (n === 0 ? `${a}` : `${a}-${a + n}`)).join(",")
+  ),
   ipv4: fc.ipV4(),
   ipv6: fc.ipV6(),
   "ipv4-config": fc.oneof(fc.constantFrom("dhcp", "manual"), prefixed(fc.ipV4(), 32)),
@@ -242,34 +299,65 @@ const FORMAT_ARBS: Record<FormatName, fc.Arbitrary<string>> = {
   "lxc-mp-string": fc.stringMatching(/^\/[a-z0-9]{1,8}(\/[a-z0-9]{1,8}){0,2}$/),
   "lxc-dev-string": fc.constantFrom("/dev/ttyUSB0", "/dev/dri/renderD128"),
   "disk-size": fc.stringMatching(/^\d{1,4}(\.\d)?([KMGT](iB)?)?$/),
-  "qm-bootdev-list": fc.subarray([...drives, "net0", "net31", "usb13", "hostpci15"], { minLength: 1 }).map((d) => d.join(";")),
+  "qm-bootdev-list": fc.subarray([...drives, "net0", "net31", "usb13", "hostpci15"], { minLength: 1 }).map((d) =>
+    d.join(";")
+  ),
   "qm-bootdisk": fc.constantFrom(...drives, "ide0"),
   "volume-id-or-qm-path": fc.oneof(volumeId, fc.constantFrom("none", "cdrom"), absolutePath),
   "volume-id-or-absolute-path": fc.oneof(volumeId, absolutePath),
   "phys-bits": fc.oneof(fc.constant("host"), fc.integer({ min: 8, max: 64 }).map(String)),
   // PVE splits on newlines only; blank lines are skipped.
-  "ssh-public-keys": fc.array(fc.oneof({ weight: 4, arbitrary: ed25519Line }, { weight: 1, arbitrary: fc.constant("") }), { minLength: 1, maxLength: 3 })
+  "ssh-public-keys": fc.array(
+    fc.oneof({ weight: 4, arbitrary: ed25519Line }, { weight: 1, arbitrary: fc.constant("") }),
+    { minLength: 1, maxLength: 3 }
+  )
     .map((lines) => encodeURIComponent(lines.join("\n")))
 }
 
 /** Keys PVE checks across sub-keys (drives, cpu), or whose generic values could be root@pam's. */
 const OVERRIDES: Readonly<Record<string, fc.Arbitrary<string>>> = {
   cpu: fc.constantFrom("host", "x86-64-v2-AES", "cputype=kvm64,flags=+aes", "custom-mine"),
-  machine: fc.constantFrom("q35", "pc-i440fx-9.2+pve1", "virt", "type=q35,viommu=intel,aw-bits=48", "pc-q35-9.2,viommu=virtio,aw-bits=40", "q35,enable-s3=1"),
-  vga: fc.constantFrom("std", "qxl,memory=32", "type=virtio-gl,clipboard=vnc", "cirrus,clipboard=vnc", "none", "serial0", "vmware"),
+  machine: fc.constantFrom(
+    "q35",
+    "pc-i440fx-9.2+pve1",
+    "virt",
+    "type=q35,viommu=intel,aw-bits=48",
+    "pc-q35-9.2,viommu=virtio,aw-bits=40",
+    "q35,enable-s3=1"
+  ),
+  vga: fc.constantFrom(
+    "std",
+    "qxl,memory=32",
+    "type=virtio-gl,clipboard=vnc",
+    "cirrus,clipboard=vnc",
+    "none",
+    "serial0",
+    "vmware"
+  ),
   efidisk0: fc.constantFrom("local-lvm:vm-100-disk-1,efitype=4m,pre-enrolled-keys=1", "local-lvm:1,efitype=4m"),
   tpmstate0: fc.constantFrom("local-lvm:vm-100-disk-2,version=v2.0"),
-  disk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,ssd=1", ",media=cdrom", ",mbps=10,mbps_max=20")).map(([v, o]) => `${v}${o}`),
+  disk: fc.tuple(
+    volumeId,
+    fc.constantFrom("", ",size=32G", ",discard=on,ssd=1", ",media=cdrom", ",mbps=10,mbps_max=20")
+  ).map(([v, o]) => `${v}${o}`),
   // No ssd on virtio, and never a CD-ROM (qemu-server PVE::QemuServer::Drive parse_drive).
-  virtioDisk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,iothread=1", ",ro=1")).map(([v, o]) => `${v}${o}`),
+  virtioDisk: fc.tuple(volumeId, fc.constantFrom("", ",size=32G", ",discard=on,iothread=1", ",ro=1")).map(([v, o]) =>
+    `${v}${o}`
+  ),
   virtiofs: fc.constantFrom("share1", "dirid=share1,cache=always"),
   serial: fc.constant("socket"),
   hostpci: fc.constantFrom("mapping=gpu", "mapping=gpu,pcie=1,x-vga=1"),
   usb: fc.constantFrom("spice", "mapping=yubikey,usb3=1"),
-  rootfs: fc.tuple(volumeId, fc.constantFrom("", ",size=8G", ",acl=1,mountoptions=noatime;nodev")).map(([v, o]) => `${v}${o}`),
+  rootfs: fc.tuple(volumeId, fc.constantFrom("", ",size=8G", ",acl=1,mountoptions=noatime;nodev")).map(([v, o]) =>
+    `${v}${o}`
+  ),
   // fast-check's stringMatching reads the pattern's \0 (NUL separator) as a backreference.
-  env: fc.array(fc.stringMatching(/^\w{1,8}=[a-zA-Z0-9 /:._-]{0,12}$/), { minLength: 1, maxLength: 3 }).map((e) => e.join("\0")),
-  mp: fc.tuple(volumeId, FORMAT_ARBS["lxc-mp-string"], fc.constantFrom("", ",backup=1", ",ro=1,size=10G")).map(([v, p, o]) => `${v},mp=${p}${o}`)
+  env: fc.array(fc.stringMatching(/^\w{1,8}=[a-zA-Z0-9 /:._-]{0,12}$/), { minLength: 1, maxLength: 3 }).map((e) =>
+    e.join("\0")
+  ),
+  mp: fc.tuple(volumeId, FORMAT_ARBS["lxc-mp-string"], fc.constantFrom("", ",backup=1", ",ro=1,size=10G")).map((
+    [v, p, o]
+  ) => `${v},mp=${p}${o}`)
 }
 
 const overrideFor = (type: GuestType, key: string): fc.Arbitrary<string> | undefined => {
@@ -279,17 +367,23 @@ const overrideFor = (type: GuestType, key: string): fc.Arbitrary<string> | undef
   return OVERRIDES[key] ?? OVERRIDES[key.replace(/\d+$/, "")]
 }
 
-const decimal = (min: number, max: number) => fc.integer({ min: Math.ceil(min * 100), max: Math.floor(max * 100) }).map((k) => k / 100)
+const decimal = (min: number, max: number) =>
+  fc.integer({ min: Math.ceil(min * 100), max: Math.floor(max * 100) }).map((k) => k / 100)
 
 const subArb = (s: SubSpec): fc.Arbitrary<string> => {
   switch (s.type) {
-    case "boolean": return fc.constantFrom("0", "1", "yes", "off", "TRUE")
-    case "integer": return fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 100_000 }).map(String)
-    case "number": return decimal(s.minimum ?? -1000, s.maximum ?? 100_000).map(String)
+    case "boolean":
+      return fc.constantFrom("0", "1", "yes", "off", "TRUE")
+    case "integer":
+      return fc.integer({ min: s.minimum ?? -1000, max: s.maximum ?? 100_000 }).map(String)
+    case "number":
+      return decimal(s.minimum ?? -1000, s.maximum ?? 100_000).map(String)
     case "string":
       if (s.enum !== undefined) return fc.constantFrom(...s.enum)
       if (s.format !== undefined) return FORMAT_ARBS[s.format.name]
-      if (s.pattern !== undefined) return fc.stringMatching(s.pattern).filter((v) => !v.includes(",") && v.length <= (s.maxLength ?? Infinity))
+      if (s.pattern !== undefined) {
+        return fc.stringMatching(s.pattern).filter((v) => !v.includes(",") && v.length <= (s.maxLength ?? Infinity))
+      }
       return fc.stringMatching(/^[a-z0-9]{1,10}$/)
   }
 }
@@ -304,27 +398,38 @@ const propertyArb = (format: PropertyFormat): fc.Arbitrary<string> => {
     .chain((parts) => {
       const present = parts.filter((p): p is readonly [string, string] => p !== null)
       const keys = new Set(present.map(([k]) => k))
-      const kept = present.filter(([k]) => { const r = format.keys[k]?.requires; return r === undefined || keys.has(r) })
+      const kept = present.filter(([k]) => {
+        const r = format.keys[k]?.requires
+        return r === undefined || keys.has(r)
+      })
       // PVE parses sub-keys in any order and a bare value as the default key.
       return fc.shuffledSubarray(kept, { minLength: kept.length, maxLength: kept.length }).map((order) =>
-        order.map(([k, v]) => (format.keys[k]?.defaultKey === true && !/[,=]/.test(v) ? v : `${k}=${v}`)).join(","))
+        order.map(([k, v]) => (format.keys[k]?.defaultKey === true && !/[,=]/.test(v) ? v : `${k}=${v}`)).join(",")
+      )
     })
     .filter((v) => v.trim() !== "")
 }
 
 const scalarArb = (spec: ValueSpec): fc.Arbitrary<DesiredScalar> => {
   switch (spec.kind) {
-    case "boolean": return fc.constantFrom(true, false, 0, 1, "0", "1")
+    case "boolean":
+      return fc.constantFrom(true, false, 0, 1, "0", "1")
     case "integer": {
       const max = Math.min(spec.maximum ?? 1_000_000, spec.clamp?.above ?? Number.POSITIVE_INFINITY)
       return fc.integer({ min: spec.minimum ?? 0, max }).chain((n) => fc.constantFrom<DesiredScalar>(n, String(n)))
     }
-    case "number": return decimal(spec.minimum ?? 0, spec.maximum ?? 10_000).chain((n) => fc.constantFrom<DesiredScalar>(n, String(n)))
-    case "enum": return fc.constantFrom(...spec.values)
+    case "number":
+      return decimal(spec.minimum ?? 0, spec.maximum ?? 10_000).chain((n) =>
+        fc.constantFrom<DesiredScalar>(n, String(n))
+      )
+    case "enum":
+      return fc.constantFrom(...spec.values)
     case "string": {
       const text = spec.format !== undefined
         ? FORMAT_ARBS[spec.format.name]
-        : spec.pattern !== undefined ? fc.stringMatching(spec.pattern) : fc.string({ maxLength: spec.maxLength === undefined ? 60 : 300 })
+        : spec.pattern !== undefined
+        ? fc.stringMatching(spec.pattern)
+        : fc.string({ maxLength: spec.maxLength === undefined ? 60 : 300 })
       return text.filter((s) => spec.multiline === true || !/[\r\n]/.test(s))
     }
     case "property-string":
@@ -336,29 +441,51 @@ const scalarArb = (spec: ValueSpec): fc.Arbitrary<DesiredScalar> => {
 const lxcNet = (): fc.Arbitrary<string> => {
   const spec = keySpec("lxc", "net0")?.value
   const format = spec?.kind === "property-string" ? spec.properties : undefined
-  return format === undefined ? fc.constant("name=eth0") : propertyArb(format).filter((v) => !(/host-managed=(1|yes|TRUE)/.test(v) && v.includes("ip6=auto")))
+  return format === undefined
+    ? fc.constant("name=eth0")
+    : propertyArb(format).filter((v) => !(/host-managed=(1|yes|TRUE)/.test(v) && v.includes("ip6=auto")))
 }
 
-const valueArb = (type: GuestType, key: string, spec: KeySpec): fc.Arbitrary<DesiredScalar> => overrideFor(type, key) ?? scalarArb(spec.value)
+const valueArb = (type: GuestType, key: string, spec: KeySpec): fc.Arbitrary<DesiredScalar> =>
+  overrideFor(type, key) ?? scalarArb(spec.value)
 
 /** Every key of both types (families sampled at both ends), with its spec. */
 const allKeys = (["qemu", "lxc"] as const).flatMap((type) => {
   const schema = CONFIG_SCHEMA[type]
-  const keys = [...Object.keys(schema.keys), ...schema.families.flatMap((f) => [`${f.prefix}0`, `${f.prefix}${f.count - 1}`])]
-  return keys.map((key) => ({ type, key, spec: keySpec(type, key) })).flatMap((e) => (e.spec === undefined ? [] : [{ ...e, spec: e.spec }]))
+  const keys = [
+    ...Object.keys(schema.keys),
+    ...schema.families.flatMap((f) => [`${f.prefix}0`, `${f.prefix}${f.count - 1}`])
+  ]
+  return keys.map((key) => ({ type, key, spec: keySpec(type, key) })).flatMap((
+    e
+  ) => (e.spec === undefined ? [] : [{ ...e, spec: e.spec }]))
 })
 
-const keyAndValue = fc.constantFrom(...allKeys).chain(({ type, key, spec }) => valueArb(type, key, spec).map((value) => ({ type, key, value })))
+const keyAndValue = fc.constantFrom(...allKeys).chain(({ type, key, spec }) =>
+  valueArb(type, key, spec).map((value) => ({ type, key, value }))
+)
 
 /** A value outside a key's declared range (or enum, or length), when the spec has one. */
 const outOfRange = (spec: ValueSpec): ReadonlyArray<DesiredScalar> => {
   switch (spec.kind) {
-    case "integer": return [...(spec.minimum === undefined ? [] : [spec.minimum - 1]), ...(spec.maximum === undefined ? [] : [spec.maximum + 1])]
-    case "number": return [...(spec.minimum !== undefined && spec.minimum > 0 ? [spec.minimum - 0.5] : []), ...(spec.maximum === undefined ? [] : [spec.maximum + 0.5])]
-    case "enum": return [`${spec.values[0] ?? ""}x`, "", 3]
-    case "boolean": return [2, "on", -1]
-    case "string": return spec.maxLength === undefined ? [] : ["a".repeat(spec.maxLength + 1)]
-    case "property-string": return [""]
+    case "integer":
+      return [
+        ...(spec.minimum === undefined ? [] : [spec.minimum - 1]),
+        ...(spec.maximum === undefined ? [] : [spec.maximum + 1])
+      ]
+    case "number":
+      return [
+        ...(spec.minimum !== undefined && spec.minimum > 0 ? [spec.minimum - 0.5] : []),
+        ...(spec.maximum === undefined ? [] : [spec.maximum + 0.5])
+      ]
+    case "enum":
+      return [`${spec.values[0] ?? ""}x`, "", 3]
+    case "boolean":
+      return [2, "on", -1]
+    case "string":
+      return spec.maxLength === undefined ? [] : ["a".repeat(spec.maxLength + 1)]
+    case "property-string":
+      return [""]
   }
 }
 
@@ -369,7 +496,10 @@ const subKeyMutations = allKeys.flatMap(({ type, key, spec }) => {
   const required = Object.entries(format.keys).filter(([, s]) => s.required === true)
   return Object.entries(format.keys).flatMap(([sub, s]) => {
     if (s.type !== "integer" && s.type !== "number") return []
-    const bad = [...(s.minimum === undefined ? [] : [s.minimum - 1]), ...(s.maximum === undefined ? [] : [s.maximum + 1])]
+    const bad = [
+      ...(s.minimum === undefined ? [] : [s.minimum - 1]),
+      ...(s.maximum === undefined ? [] : [s.maximum + 1])
+    ]
     return bad.map((b) => ({ type, key, sub, required, value: b }))
   })
 })
@@ -379,9 +509,13 @@ describe("validateConfig: properties", () => {
     expect(validateConfig(type, { [key]: value })).toEqual([])
   }, { fastCheck: { numRuns: 3000 } })
 
-  it.prop("a whole document of generated values passes at once", [fc.uniqueArray(keyAndValue, { selector: (e) => `${e.type}/${e.key}`, maxLength: 20 })], ([entries]) => {
+  it.prop("a whole document of generated values passes at once", [
+    fc.uniqueArray(keyAndValue, { selector: (e) => `${e.type}/${e.key}`, maxLength: 20 })
+  ], ([entries]) => {
     for (const type of ["qemu", "lxc"] as const) {
-      const config = Object.fromEntries(entries.filter((e) => e.type === type && e.key !== "balloon").map((e) => [e.key, e.value]))
+      const config = Object.fromEntries(
+        entries.filter((e) => e.type === type && e.key !== "balloon").map((e) => [e.key, e.value])
+      )
       expect(validateConfig(type, config)).toEqual([])
     }
   })
@@ -398,9 +532,15 @@ describe("validateConfig: properties", () => {
     expect(checked).toBeGreaterThan(100)
   })
 
-  it.prop("a bounded sub-key pushed past its bound fails", [fc.constantFrom(...subKeyMutations).chain((m) =>
-    fc.tuple(...m.required.map(([, s]) => subArb(s))).map((values) => ({ ...m, values })))], ([m]) => {
-    const parts = [...m.required.map(([k], i) => `${k}=${m.values[i] ?? ""}`).filter((p) => !p.startsWith(`${m.sub}=`)), `${m.sub}=${m.value}`]
+  it.prop("a bounded sub-key pushed past its bound fails", [
+    fc.constantFrom(...subKeyMutations).chain((m) =>
+      fc.tuple(...m.required.map(([, s]) => subArb(s))).map((values) => ({ ...m, values }))
+    )
+  ], ([m]) => {
+    const parts = [
+      ...m.required.map(([k], i) => `${k}=${m.values[i] ?? ""}`).filter((p) => !p.startsWith(`${m.sub}=`)),
+      `${m.sub}=${m.value}`
+    ]
     const issues = validateConfig(m.type, { [m.key]: parts.join(",") })
     expect(issues).toHaveLength(1)
     expect(issues[0]?.message).toContain(`${m.sub}: must be`)
@@ -415,7 +555,10 @@ describe("validateConfig: properties", () => {
     }
   })
 
-  it.prop("random keys are either known, refused with a reason, or reported as unknown", [fc.stringMatching(/^[a-z][a-z0-9_-]{0,12}$/), fc.constantFrom("qemu" as const, "lxc" as const)], ([key, type]) => {
+  it.prop("random keys are either known, refused with a reason, or reported as unknown", [
+    fc.stringMatching(/^[a-z][a-z0-9_-]{0,12}$/),
+    fc.constantFrom("qemu" as const, "lxc" as const)
+  ], ([key, type]) => {
     const issues = validateConfig(type, { [key]: null })
     if (isKnownKey(type, key)) expect(issues.every((i) => i.message.startsWith("cannot be deleted"))).toBe(true)
     else if (refusalOf(type, key) !== undefined) expect(issues[0]?.message).toMatch(/^cannot be managed: /)

@@ -4,7 +4,13 @@
  * no defect, no accepted forgery, and every rejection a tagged error with a message.
  */
 import { describe, expect, it } from "vitest"
-import { fuzzDesired, fuzzEnvelopes, fuzzPveClient, fuzzPveDecoders, fuzzSettings } from "../../scripts/lib/fuzzTargets.js"
+import {
+  fuzzDesired,
+  fuzzEnvelopes,
+  fuzzPveClient,
+  fuzzPveDecoders,
+  fuzzSettings
+} from "../../scripts/lib/fuzzTargets.js"
 
 describe("fuzz (short)", () => {
   it("signed envelopes: random and mutated valid ones; no forgery is accepted, every refusal is typed", () => {

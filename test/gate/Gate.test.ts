@@ -11,7 +11,8 @@ import { Engine } from "../../src/reconcile/Engine.js"
 import { Journal } from "../../src/state/Journal.js"
 import { gateLayer, ourMutations } from "./support.js"
 
-const ref = (vmid: number, type: "qemu" | "lxc" = "qemu") => Schema.decodeUnknownSync(GuestRef)({ vmid, node: "pve1", type })
+const ref = (vmid: number, type: "qemu" | "lxc" = "qemu") =>
+  Schema.decodeUnknownSync(GuestRef)({ vmid, node: "pve1", type })
 
 const refusals = (reason: string) =>
   Effect.map(Metric.value(AgentMetrics.gateRefusals.pipe(Metric.tagged("reason", reason))), (s) => Number(s.count))
@@ -24,7 +25,10 @@ describe("Gate policy in the engine", () => {
       const engine = yield* Engine
       const before = yield* refusals("not-allowlisted")
       const digest = yield* digestOf(100)
-      const result = yield* engine.run(SetConfig.make({ guest: ref(100), set: { memory: 4096, description: "x" }, delete: [], digest }), { revision: "r1" })
+      const result = yield* engine.run(
+        SetConfig.make({ guest: ref(100), set: { memory: 4096, description: "x" }, delete: [], digest }),
+        { revision: "r1" }
+      )
       expect(result.outcome._tag).toBe("Skipped")
       expect(result.outcome._tag === "Skipped" ? result.outcome.reason : "").toContain("memory")
       expect(result.outcome._tag === "Skipped" ? result.outcome.reason : "").not.toContain("description")
@@ -37,7 +41,10 @@ describe("Gate policy in the engine", () => {
     Effect.gen(function*() {
       const engine = yield* Engine
       const digest = yield* digestOf(100)
-      const result = yield* engine.run(SetConfig.make({ guest: ref(100), set: { description: "new", onboot: 1 }, delete: ["tags"], digest }), { revision: "r1" })
+      const result = yield* engine.run(
+        SetConfig.make({ guest: ref(100), set: { description: "new", onboot: 1 }, delete: ["tags"], digest }),
+        { revision: "r1" }
+      )
       expect(result.outcome._tag).toBe("Applied")
       const op = yield* Effect.flatMap(Journal, (j) => j.get(result.opId))
       expect(Option.map(op, (o) => o.inverse)).toEqual(Option.some({
@@ -52,7 +59,9 @@ describe("Gate policy in the engine", () => {
     Effect.gen(function*() {
       const engine = yield* Engine
       const digest = yield* digestOf(102)
-      const result = yield* engine.run(SetConfig.make({ guest: ref(102), set: { memory: 2048 }, delete: [], digest }), { revision: "r1" })
+      const result = yield* engine.run(SetConfig.make({ guest: ref(102), set: { memory: 2048 }, delete: [], digest }), {
+        revision: "r1"
+      })
       expect(result.outcome._tag).toBe("Applied")
     }).pipe(Effect.provide(gateLayer({ policy: { allowKeys: ["memory"] } }))))
 
@@ -72,7 +81,9 @@ describe("Gate policy in the engine", () => {
       const result = yield* engine.run(Start.make({ guest: ref(102) }), { revision: "r1" })
       expect(result.outcome._tag).toBe("Applied")
       const op = yield* Effect.flatMap(Journal, (j) => j.get(result.opId))
-      expect(Option.map(op, (o) => o.inverse)).toEqual(Option.some({ kind: "power", status: "stopped", shutdownTimeout: 60 }))
+      expect(Option.map(op, (o) => o.inverse)).toEqual(
+        Option.some({ kind: "power", status: "stopped", shutdownTimeout: 60 })
+      )
     }).pipe(Effect.provide(gateLayer())))
 })
 
@@ -87,12 +98,22 @@ describe("Gate (pure)", () => {
       expect(safe.before?.action._tag).toBe("SnapshotCreate")
       expect(safe.before?.opId).toBe("op-1:safety")
       expect(safe.inverse).toMatchObject({ kind: "snapshot-rollback" })
-      const refused = yield* Effect.flip(makeGate({ allowEverything: true }).check(rollback, { origin: "planned", opId: "op-1", pre }))
+      const refused = yield* Effect.flip(
+        makeGate({ allowEverything: true }).check(rollback, { origin: "planned", opId: "op-1", pre })
+      )
       expect(refused).toBeInstanceOf(GateRefused)
     }))
 
   it("a deleted key that was absent needs no undo; a set key that was absent is deleted", () => {
-    const inv = inverseOf(SetConfig.make({ guest: ref(100), set: { tags: "a" }, delete: ["onboot", "name"], digest: "" }), pre)
-    expect(inv).toEqual({ kind: "set-config", set: { name: "a" }, delete: ["tags"], expect: { tags: "a", onboot: null, name: null } })
+    const inv = inverseOf(
+      SetConfig.make({ guest: ref(100), set: { tags: "a" }, delete: ["onboot", "name"], digest: "" }),
+      pre
+    )
+    expect(inv).toEqual({
+      kind: "set-config",
+      set: { name: "a" },
+      delete: ["tags"],
+      expect: { tags: "a", onboot: null, name: null }
+    })
   })
 })

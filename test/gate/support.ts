@@ -25,7 +25,9 @@ export { AGENT }
 const quiet = Logger.minimumLogLevel(LogLevel.None)
 
 /** Journal + NonceStore + queue + gate + engine + node scope over an existing Pve (and Sim). */
-export const agentLayer = (options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}) =>
+export const agentLayer = (
+  options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}
+) =>
   SignedOps.layer({ agentId: AGENT, signers: options.signers ?? noSigners("no signers in this test") }).pipe(
     Layer.provideMerge(Layer.merge(NonceStore.layer(), NodeScope.layer({ mode: "node" }))),
     Layer.provideMerge(engineStack({ gate: Gate.layer(options.policy ?? {}), dbFile: options.dbFile })),
@@ -33,8 +35,9 @@ export const agentLayer = (options: { readonly policy?: GatePolicy; readonly sig
   )
 
 /** agentLayer over a fresh simulator. */
-export const gateLayer = (options: Parameters<typeof agentLayer>[0] & { readonly guests?: ReadonlyArray<SimGuestSeed> } = {}) =>
-  agentLayer(options).pipe(Layer.provideMerge(simWithPve({ guests: options.guests ?? SEEDS })))
+export const gateLayer = (
+  options: Parameters<typeof agentLayer>[0] & { readonly guests?: ReadonlyArray<SimGuestSeed> } = {}
+) => agentLayer(options).pipe(Layer.provideMerge(simWithPve({ guests: options.guests ?? SEEDS })))
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000)
 

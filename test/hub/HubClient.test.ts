@@ -4,7 +4,7 @@ import { Context, Duration, Effect, Either, Fiber, Layer, Redacted, type Scope }
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Agent } from "undici"
-import { HubClient, type HubClientSettings, make as makeClient, type HubClientShape } from "../../src/hub/HubClient.js"
+import { HubClient, type HubClientSettings, type HubClientShape, make as makeClient } from "../../src/hub/HubClient.js"
 import { parseHubUrl, readHubToken } from "../../src/hub/hubToken.js"
 import { MAX_DESIRED_BYTES } from "../../src/hub/protocol.js"
 import { rawServer } from "../support/rawServer.js"
@@ -45,7 +45,10 @@ describe("HubClient", () => {
       })
       const c = client(server.url, SECRET)
       const tooBig = yield* Effect.either(c.fetchDesired("\"x\""))
-      expect(Either.isLeft(tooBig) && tooBig.left).toMatchObject({ _tag: "HubBadResponse", issue: `body larger than ${MAX_DESIRED_BYTES} bytes` })
+      expect(Either.isLeft(tooBig) && tooBig.left).toMatchObject({
+        _tag: "HubBadResponse",
+        issue: `body larger than ${MAX_DESIRED_BYTES} bytes`
+      })
       const unasked = yield* Effect.either(c.fetchDesired(undefined))
       expect(Either.isLeft(unasked) && unasked.left).toMatchObject({ _tag: "HubRejected", status: 304 })
       const garbage = yield* Effect.either(c.fetchOps(0))
@@ -119,18 +122,26 @@ describe("HubClient TLS trust", () => {
     Effect.scoped(Effect.flatMap(Sim, f)).pipe(Effect.provide(Sim.layer()))
 
   const hubClient = (settings: Omit<HubClientSettings, "agentId" | "token">) =>
-    Effect.map(Layer.build(HubClient.layer({ agentId: AGENT, token: Redacted.make(SECRET), ...settings })), (ctx) => Context.get(ctx, HubClient))
+    Effect.map(
+      Layer.build(HubClient.layer({ agentId: AGENT, token: Redacted.make(SECRET), ...settings })),
+      (ctx) => Context.get(ctx, HubClient)
+    )
 
   it.live("a pinned hub certificate is trusted; a wrong pin refuses before the token is sent", () =>
     withHttpsServer((sim) =>
       Effect.gen(function*() {
         const pinned = yield* hubClient({ url: new URL(sim.url), fingerprint: sim.fingerprint })
         expect(yield* Effect.flip(pinned.fetchDesired(undefined))).toMatchObject({ _tag: "HubRejected", status: 501 })
-        const wrong = sim.fingerprint.startsWith("AA") ? "BB" + sim.fingerprint.slice(2) : "AA" + sim.fingerprint.slice(2)
-        const refused = yield* Effect.flip((yield* hubClient({ url: new URL(sim.url), fingerprint: wrong })).fetchDesired(undefined))
+        const wrong = sim.fingerprint.startsWith("AA")
+          ? "BB" + sim.fingerprint.slice(2)
+          : "AA" + sim.fingerprint.slice(2)
+        const refused = yield* Effect.flip(
+          (yield* hubClient({ url: new URL(sim.url), fingerprint: wrong })).fetchDesired(undefined)
+        )
         expect(refused._tag).toBe("HubUnreachable")
         expect(refused.message).toContain("FELHOM_FINGERPRINT_MISMATCH")
         const unpinned = yield* Effect.flip((yield* hubClient({ url: new URL(sim.url) })).fetchDesired(undefined))
         expect(unpinned._tag).toBe("HubUnreachable")
-      })))
+      })
+    ))
 })

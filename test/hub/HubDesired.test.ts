@@ -22,7 +22,10 @@ describe("verifyDesired", () => {
     const r = verifyDesired(signDesired(payload, [key]), options)
     expect(Either.isRight(r)).toBe(true)
     if (Either.isRight(r)) {
-      expect(r.right.document).toEqual({ revision: "r7", guests: { "101": { power: "running", config: { description: "web" } } } })
+      expect(r.right.document).toEqual({
+        revision: "r7",
+        guests: { "101": { power: "running", config: { description: "web" } } }
+      })
       expect(r.right.keyid).toBe(key.keyid)
       expect(r.right.issuedAt).toBe(NOW - 5)
     }
@@ -35,14 +38,22 @@ describe("verifyDesired", () => {
     expect(tagOf(signDesired(payload, [other]))).toBe("UnknownSigner")
     // A signature by the right keyid made with another key: the keyid is known, the signature is not valid.
     expect(tagOf(signDesired(payload, [{ ...other, keyid: key.keyid }]))).toBe("SignatureInvalid")
-    expect(tagOf(signDesired(payload, [key], "application/vnd.felhom.op+json;version=1"))).toBe("PayloadTypeUnsupported")
+    expect(tagOf(signDesired(payload, [key], "application/vnd.felhom.op+json;version=1"))).toBe(
+      "PayloadTypeUnsupported"
+    )
     expect(tagOf(signDesired(payload, [key]), { signers: noSigners() })).toBe("NoSigners")
     expect(tagOf(signDesired({ ...payload, agent: "agent-other" }, [key]))).toBe("DesiredWrongAudience")
     expect(tagOf(signDesired({ ...payload, issued_at: NOW + 3_600 }, [key]))).toBe("DesiredNotYetValid")
-    expect(tagOf(signDesired({ ...payload, issued_at: NOW - 1_000, expires_at: NOW - 100 }, [key]))).toBe("DesiredExpired")
-    expect(tagOf(signDesired(payload, [key]), { signers: signersTrusting(key, ["power", "config"]) })).toBe("DesiredCapabilityMissing")
+    expect(tagOf(signDesired({ ...payload, issued_at: NOW - 1_000, expires_at: NOW - 100 }, [key]))).toBe(
+      "DesiredExpired"
+    )
+    expect(tagOf(signDesired(payload, [key]), { signers: signersTrusting(key, ["power", "config"]) })).toBe(
+      "DesiredCapabilityMissing"
+    )
     expect(tagOf(signDesired(payload, [key]), { lastGood: { revision: "r8", issuedAt: NOW } })).toBe("DesiredRollback")
-    expect(tagOf(signDesired({ ...payload, document: { ...doc, revision: "r6" } }, [key]))).toBe("DesiredRevisionMismatch")
+    expect(tagOf(signDesired({ ...payload, document: { ...doc, revision: "r6" } }, [key]))).toBe(
+      "DesiredRevisionMismatch"
+    )
   })
 
   it("names every bad path of a signed but invalid document", () => {

@@ -58,7 +58,9 @@ describe("Hub desired provider against the test hub", () => {
         expect(Either.isLeft(refused) && refused.left._tag).toBe(tag)
       }
       // The refusals travel in the reports.
-      const tags = hub.reports.flatMap((r) => (r as { refusals: ReadonlyArray<{ tag: string }> }).refusals.map((x) => x.tag))
+      const tags = hub.reports.flatMap((r) =>
+        (r as { refusals: ReadonlyArray<{ tag: string }> }).refusals.map((x) => x.tag)
+      )
       expect(tags).toEqual(bad.map(([tag]) => tag))
     }).pipe(Effect.scoped))
 
@@ -69,7 +71,9 @@ describe("Hub desired provider against the test hub", () => {
       hub.setDesired(doc1)
       yield* s.loop.pass
       expect(yield* s.provider.current).toEqual({ guests: {} })
-      expect((hub.reports[0] as { refusals: ReadonlyArray<{ tag: string }> }).refusals[0]?.tag).toBe("DesiredCapabilityMissing")
+      expect((hub.reports[0] as { refusals: ReadonlyArray<{ tag: string }> }).refusals[0]?.tag).toBe(
+        "DesiredCapabilityMissing"
+      )
     }).pipe(Effect.scoped))
 
   it.live("the last good document survives a restart and is served while the hub is down", () =>

@@ -44,7 +44,11 @@ describe("HubLoop ops", () => {
       }))
       const s = yield* buildStack(hub, file, signers)
       yield* s.loop.pass
-      expect(hub.seen.filter((r) => r.url.includes("/ops")).map((r) => r.url.split("after=")[1])).toEqual(["0", "3", "4"])
+      expect(hub.seen.filter((r) => r.url.includes("/ops")).map((r) => r.url.split("after=")[1])).toEqual([
+        "0",
+        "3",
+        "4"
+      ])
       expect(yield* Ref.get(s.handled)).toEqual([])
     }).pipe(Effect.scoped))
 
@@ -54,11 +58,14 @@ describe("HubLoop ops", () => {
       for (const seq of [6, 7, 8]) hub.appendOp(op(seq))
       const seen = yield* Ref.make<ReadonlyArray<number>>([])
       const onOp = (envelope: unknown) =>
-        Effect.as(Ref.update(seen, (x) => [...x, seqOf(envelope)]), {
-          result: seqOf(envelope) === 7 ? "deferred" : "refused",
-          error_tag: "SignatureInvalid",
-          message: "no"
-        } satisfies OpOutcomeSummary)
+        Effect.as(
+          Ref.update(seen, (x) => [...x, seqOf(envelope)]),
+          {
+            result: seqOf(envelope) === 7 ? "deferred" : "refused",
+            error_tag: "SignatureInvalid",
+            message: "no"
+          } satisfies OpOutcomeSummary
+        )
       const s = yield* buildStack(hub, yield* tempDb, signersTrusting(hub.key), { onOp, highWater: Effect.succeed(5) })
       yield* s.loop.pass
       yield* s.loop.pass
@@ -114,14 +121,19 @@ describe("HubLoop reports", () => {
 })
 
 /** A hub client whose answers the test scripts; every call's virtual time is recorded. */
-const scriptedClient = (calls: Ref.Ref<ReadonlyArray<number>>, answer: Ref.Ref<"down" | "busy" | "up">): HubClientShape => ({
+const scriptedClient = (
+  calls: Ref.Ref<ReadonlyArray<number>>,
+  answer: Ref.Ref<"down" | "busy" | "up">
+): HubClientShape => ({
   fetchDesired: () =>
     Effect.gen(function*() {
       const now = yield* TestClock.currentTimeMillis
       yield* Ref.update(calls, (c) => [...c, now])
       const a = yield* Ref.get(answer)
       if (a === "down") return yield* new HubUnreachable({ operation: "GET desired", reason: "ECONNREFUSED" })
-      if (a === "busy") return yield* new HubRejected({ operation: "GET desired", status: 503, retryAfter: 60, detail: "" })
+      if (a === "busy") {
+        return yield* new HubRejected({ operation: "GET desired", status: 503, retryAfter: 60, detail: "" })
+      }
       return { _tag: "NotModified" } as const
     }),
   fetchOps: () => Effect.succeed([]),

@@ -3,18 +3,18 @@
  * (StateStore file → HubClient → HubDesired/DesiredProvider → HubLoop) over a TestHub.
  */
 import { Context, Effect, Layer, Logger, Ref, type Scope } from "effect"
+import { Redacted } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { Signers } from "../../src/authz/Signers.js"
-import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
-import { StateStore } from "../../src/state/StateStore.js"
 import { HubClient } from "../../src/hub/HubClient.js"
 import { HubDesired, HubDesiredProvider } from "../../src/hub/HubDesiredProvider.js"
 import { HubLoop, type HubLoopOptions } from "../../src/hub/HubLoop.js"
 import type { OpOutcomeSummary } from "../../src/hub/protocol.js"
 import { emptyReportInput } from "../../src/hub/protocol.js"
-import { Redacted } from "effect"
+import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
+import { StateStore } from "../../src/state/StateStore.js"
 import type { TestHub } from "../support/TestHub.js"
 
 export const AGENT = "agent-pve1"
@@ -41,10 +41,13 @@ export const buildStack = (
   Effect.gen(function*() {
     const handled = yield* Ref.make<ReadonlyArray<unknown>>([])
     const onOp = (envelope: unknown) =>
-      Effect.as(Ref.update(handled, (h) => [...h, envelope]), {
-        result: "applied",
-        message: "ok"
-      } satisfies OpOutcomeSummary)
+      Effect.as(
+        Ref.update(handled, (h) => [...h, envelope]),
+        {
+          result: "applied",
+          message: "ok"
+        } satisfies OpOutcomeSummary
+      )
     const layer = HubLoop.layer({ agentId: AGENT, onOp, report: Effect.succeed(emptyReportInput), ...overrides }).pipe(
       Layer.provideMerge(HubDesiredProvider.layer({ agentId: AGENT, signers })),
       Layer.provideMerge(HubClient.layer({

@@ -62,7 +62,9 @@ describe("listen", () => {
       expect(yield* listen(server, { path: socketPath })).toBe(0)
       const answer = yield* Effect.async<string>((resume) => {
         let text = ""
-        net.connect(socketPath).setEncoding("utf8").on("data", (d: string) => { text += d }).on("end", () => resume(Effect.succeed(text)))
+        net.connect(socketPath).setEncoding("utf8").on("data", (d: string) => {
+          text += d
+        }).on("end", () => resume(Effect.succeed(text)))
       })
       expect(answer).toBe("hello")
     }))

@@ -20,10 +20,25 @@ const upidOf = (result: MutationResult) =>
   })
 
 const guests = [
-  { vmid: 100, type: "qemu" as const, status: "running" as const, config: { name: "web", memory: "2048", cores: 2, description: "front" } },
+  {
+    vmid: 100,
+    type: "qemu" as const,
+    status: "running" as const,
+    config: { name: "web", memory: "2048", cores: 2, description: "front" }
+  },
   { vmid: 101, type: "qemu" as const, status: "stopped" as const, config: { name: "db", memory: "1024" } },
-  { vmid: 200, type: "lxc" as const, status: "running" as const, config: { hostname: "cache", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-200-disk-0,size=8G" } },
-  { vmid: 201, type: "lxc" as const, status: "stopped" as const, config: { hostname: "idle", memory: 256, ostype: "debian", rootfs: "local-lvm:vm-201-disk-0,size=4G" } }
+  {
+    vmid: 200,
+    type: "lxc" as const,
+    status: "running" as const,
+    config: { hostname: "cache", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-200-disk-0,size=8G" }
+  },
+  {
+    vmid: 201,
+    type: "lxc" as const,
+    status: "stopped" as const,
+    config: { hostname: "idle", memory: 256, ostype: "debian", rootfs: "local-lvm:vm-201-disk-0,size=4G" }
+  }
 ]
 
 describe("Pve client against the simulator", () => {
@@ -58,7 +73,12 @@ describe("Pve client against the simulator", () => {
         expect(before.digest).toMatch(/^[0-9a-f]{40}$/)
         // cores on a running qemu guest stays pending until the next start (qemu-server
         // `PVE::QemuServer::vmconfig_hotplug_pending`).
-        const result = yield* pve.setConfig(qemu, { set: { cores: 4 }, delete: [], digest: before.digest, mode: "sync" })
+        const result = yield* pve.setConfig(qemu, {
+          set: { cores: 4 },
+          delete: [],
+          digest: before.digest,
+          mode: "sync"
+        })
         expect(result._tag).toBe("Sync")
         expect((yield* pve.config(qemu)).values.cores).toBe(4)
         expect((yield* pve.config(qemu, { current: true })).values.cores).toBe(2)
@@ -131,11 +151,24 @@ describe("Pve client against the simulator", () => {
         const since = Math.floor(Date.now() / 1000) - 1
         const upid = yield* upidOf(yield* pve.createSnapshot(ref(201, "lxc"), { name: "listed" }))
         const status = yield* pve.waitTask(upid, { deadline: "10 seconds" })
-        expect(status).toMatchObject({ upid, node: "pve1", type: "vzsnapshot", id: "201", status: "stopped", exitstatus: "OK" })
+        expect(status).toMatchObject({
+          upid,
+          node: "pve1",
+          type: "vzsnapshot",
+          id: "201",
+          status: "stopped",
+          exitstatus: "OK"
+        })
         const log = yield* pve.taskLog(upid)
         expect(log.total).toBeGreaterThan(0)
         expect(log.lines.at(-1)?.t).toBe("TASK OK")
-        const listed = yield* pve.tasks("pve1", { source: "all", vmid: 201, typefilter: "vzsnapshot", userfilter: sim.tokenId, since })
+        const listed = yield* pve.tasks("pve1", {
+          source: "all",
+          vmid: 201,
+          typefilter: "vzsnapshot",
+          userfilter: sim.tokenId,
+          since
+        })
         expect(listed.map((t) => t.upid)).toContain(upid)
         const other = yield* pve.tasks("pve1", { source: "all", vmid: 100, typefilter: "vzsnapshot" })
         expect(other.map((t) => t.upid)).not.toContain(upid)

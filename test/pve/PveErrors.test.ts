@@ -4,12 +4,12 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import { Effect, Exit, Layer, Schema } from "effect"
+import { Redacted } from "effect"
 import { GuestRef } from "../../src/domain/Guest.js"
 import type { UpidString } from "../../src/domain/Upid.js"
 import { MutationResult, Pve } from "../../src/pve/Pve.js"
 import type { PveError, PveWaitError } from "../../src/pve/PveError.js"
-import { Redacted } from "effect"
-import { Sim, pveOnSim } from "../support/sim.js"
+import { pveOnSim, Sim } from "../support/sim.js"
 
 const ref = (vmid: number, type: "qemu" | "lxc") => Schema.decodeSync(GuestRef)({ vmid, type, node: "pve1" })
 const ADMIN_SECRET = "5f0c5a7e-1b2d-4c3e-8f9a-0b1c2d3e4f50"
@@ -34,18 +34,29 @@ const upidOf = (result: MutationResult) =>
 const simLayer = Sim.layer({
   tokens: [
     { tokenid: "felhom@pve!agent", secret: ADMIN_SECRET, privileges: [{ path: "/", privs: ["*"], propagate: true }] },
-    { tokenid: "auditor@pve!ro", secret: AUDIT_SECRET, privileges: [{ path: "/vms", privs: ["VM.Audit"], propagate: true }] }
+    {
+      tokenid: "auditor@pve!ro",
+      secret: AUDIT_SECRET,
+      privileges: [{ path: "/vms", privs: ["VM.Audit"], propagate: true }]
+    }
   ],
   guests: [
     { vmid: 100, type: "qemu", status: "running", config: { name: "web", memory: "2048" } },
     { vmid: 101, type: "qemu", status: "stopped", config: { name: "db", memory: "1024" } },
-    { vmid: 200, type: "lxc", status: "running", config: { hostname: "ct", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-200-disk-0,size=8G" } }
+    {
+      vmid: 200,
+      type: "lxc",
+      status: "running",
+      config: { hostname: "ct", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-200-disk-0,size=8G" }
+    }
   ]
 })
 
 const admin = pveOnSim()
 const auditor = pveOnSim({ token: { tokenId: "auditor@pve!ro", secret: Redacted.make(AUDIT_SECRET) } })
-const wrongSecret = pveOnSim({ token: { tokenId: "felhom@pve!agent", secret: Redacted.make("00000000-0000-0000-0000-000000000000") } })
+const wrongSecret = pveOnSim({
+  token: { tokenId: "felhom@pve!agent", secret: Redacted.make("00000000-0000-0000-0000-000000000000") }
+})
 
 class Auditor extends Effect.Tag("test/Auditor")<Auditor, Pve["Type"]>() {}
 class Stranger extends Effect.Tag("test/Stranger")<Stranger, Pve["Type"]>() {}
@@ -61,14 +72,19 @@ describe("PVE error mapping end to end", () => {
     it.effect("401: a wrong secret is PveUnauthorized", () =>
       Effect.gen(function*() {
         const pve = yield* Stranger
-        expect(yield* failureOf(pve.version)).toMatchObject({ _tag: "PveUnauthorized", reason: "Authentication failed!" })
+        expect(yield* failureOf(pve.version)).toMatchObject({
+          _tag: "PveUnauthorized",
+          reason: "Authentication failed!"
+        })
       }))
 
     it.effect("403: names the ACL path and the privilege", () =>
       Effect.gen(function*() {
         const pve = yield* Auditor
         expect(yield* failureOf(pve.power(ref(101, "qemu"), "start"))).toMatchObject({
-          _tag: "PvePermissionDenied", aclPath: "/vms/101", privilege: "VM.PowerMgmt"
+          _tag: "PvePermissionDenied",
+          aclPath: "/vms/101",
+          privilege: "VM.PowerMgmt"
         })
       }))
 
@@ -86,7 +102,9 @@ describe("PVE error mapping end to end", () => {
         const pve = yield* Pve
         const sim = yield* Sim
         sim.cluster.setLock(101, "backup")
-        const e = yield* failureOf(pve.setConfig(ref(101, "qemu"), { set: { description: "x" }, delete: [], mode: "sync" }))
+        const e = yield* failureOf(
+          pve.setConfig(ref(101, "qemu"), { set: { description: "x" }, delete: [], mode: "sync" })
+        )
         sim.cluster.clearLock(101)
         expect(e).toMatchObject({ _tag: "PveGuestLocked", lock: "backup" })
       }))
@@ -95,17 +113,32 @@ describe("PVE error mapping end to end", () => {
       Effect.gen(function*() {
         const pve = yield* Pve
         const stale = "0".repeat(40)
-        expect(yield* failureOf(pve.setConfig(ref(101, "qemu"), { set: { description: "x" }, delete: [], digest: stale, mode: "sync" })))
+        expect(
+          yield* failureOf(
+            pve.setConfig(ref(101, "qemu"), { set: { description: "x" }, delete: [], digest: stale, mode: "sync" })
+          )
+        )
           .toMatchObject({ _tag: "PveDigestMismatch", detail: "checksum mismatch (file change by other user?)" })
-        expect(yield* failureOf(pve.setConfig(ref(200, "lxc"), { set: { description: "x" }, delete: [], digest: stale })))
-          .toMatchObject({ _tag: "PveDigestMismatch", detail: "detected modified configuration - file changed by other user? Try again." })
+        expect(
+          yield* failureOf(pve.setConfig(ref(200, "lxc"), { set: { description: "x" }, delete: [], digest: stale }))
+        )
+          .toMatchObject({
+            _tag: "PveDigestMismatch",
+            detail: "detected modified configuration - file changed by other user? Try again."
+          })
       }))
 
     it.effect("already running / not running: PveGuestState (lxc answers synchronously)", () =>
       Effect.gen(function*() {
         const pve = yield* Pve
-        expect(yield* failureOf(pve.power(ref(200, "lxc"), "start"))).toMatchObject({ _tag: "PveGuestState", state: "running" })
-        expect(yield* failureOf(pve.power(ref(101, "qemu"), "reboot"))).toMatchObject({ _tag: "PveGuestState", state: "not running" })
+        expect(yield* failureOf(pve.power(ref(200, "lxc"), "start"))).toMatchObject({
+          _tag: "PveGuestState",
+          state: "running"
+        })
+        expect(yield* failureOf(pve.power(ref(101, "qemu"), "reboot"))).toMatchObject({
+          _tag: "PveGuestState",
+          state: "not running"
+        })
       }))
 
     it.effect("qemu start of a running VM fails inside the task: PveTaskFailed with the exit status", () =>
@@ -113,14 +146,18 @@ describe("PVE error mapping end to end", () => {
         const pve = yield* Pve
         const upid = yield* upidOf(yield* pve.power(ref(100, "qemu"), "start"))
         expect(yield* failureOf(pve.waitTask(upid, { deadline: "10 seconds" }))).toMatchObject({
-          _tag: "PveTaskFailed", upid, exitstatus: "VM 100 already running"
+          _tag: "PveTaskFailed",
+          upid,
+          exitstatus: "VM 100 already running"
         })
       }))
 
     it.effect("parameter errors keep PVE's errors map", () =>
       Effect.gen(function*() {
         const pve = yield* Pve
-        const e = yield* failureOf(pve.setConfig(ref(101, "qemu"), { set: { tags: "bad tag!" }, delete: [], mode: "sync" }))
+        const e = yield* failureOf(
+          pve.setConfig(ref(101, "qemu"), { set: { tags: "bad tag!" }, delete: [], mode: "sync" })
+        )
         expect(e._tag).toBe("PveParameterError")
         if (e._tag === "PveParameterError") expect(e.errors.tags).toContain("invalid characters in tag")
       }))
@@ -132,7 +169,8 @@ describe("PVE error mapping end to end", () => {
         sim.cluster.setFaults({ failTasks: [{ vmid: 101, message: "storage gone" }] })
         const failing = yield* upidOf(yield* pve.createSnapshot(ref(101, "qemu"), { name: "s1" }))
         expect(yield* failureOf(pve.waitTask(failing, { deadline: "10 seconds" }))).toMatchObject({
-          _tag: "PveTaskFailed", exitstatus: "storage gone"
+          _tag: "PveTaskFailed",
+          exitstatus: "storage gone"
         })
         sim.cluster.setFaults({ stuckTasks: [{ vmid: 101 }] })
         const stuck = yield* upidOf(yield* pve.createSnapshot(ref(101, "qemu"), { name: "s2" }))

@@ -4,13 +4,13 @@
  * old servers that put the error text only in the status line, gzip, undecodable answers
  * and bounded concurrency.
  */
-import * as Zlib from "node:zlib"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Redacted, Schema, type Scope } from "effect"
+import * as Zlib from "node:zlib"
 import { GuestRef } from "../../src/domain/Guest.js"
 import { prometheusText } from "../../src/domain/Metrics.js"
 import { Pve } from "../../src/pve/Pve.js"
-import { makeConnectionSettings, type PveConnectionInput, PveConnection } from "../../src/pve/PveConnection.js"
+import { makeConnectionSettings, PveConnection, type PveConnectionInput } from "../../src/pve/PveConnection.js"
 import { type Handler, rawServer } from "../support/rawServer.js"
 import { Sim } from "../support/sim.js"
 
@@ -25,8 +25,13 @@ const pveOf = (input: PveConnectionInput) =>
   )
 
 const failureOf = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.flatMap(Effect.exit(effect), (exit) =>
-    Exit.isFailure(exit) && exit.cause._tag === "Fail" ? Effect.succeed(exit.cause.error) : Effect.dieMessage(`expected a failure, got ${String(exit)}`))
+  Effect.flatMap(
+    Effect.exit(effect),
+    (exit) =>
+      Exit.isFailure(exit) && exit.cause._tag === "Fail"
+        ? Effect.succeed(exit.cause.error)
+        : Effect.dieMessage(`expected a failure, got ${String(exit)}`)
+  )
 
 const json = (body: unknown): Handler => (_req, res) => {
   res.writeHead(200, { "content-type": "application/json;charset=UTF-8" })
@@ -35,38 +40,58 @@ const json = (body: unknown): Handler => (_req, res) => {
 
 describe("TLS trust", () => {
   const withSim = <A, E>(f: (sim: Sim["Type"]) => Effect.Effect<A, E, Scope.Scope>) =>
-    Effect.scoped(Effect.flatMap(Sim, f)).pipe(Effect.provide(Sim.layer({ guests: [{ vmid: 100, type: "qemu", status: "stopped" }] })))
+    Effect.scoped(Effect.flatMap(Sim, f)).pipe(
+      Effect.provide(Sim.layer({ guests: [{ vmid: 100, type: "qemu", status: "stopped" }] }))
+    )
 
   it.live("a pinned fingerprint connects; chain and hostname checks are replaced by the pin", () =>
     withSim((sim) =>
       Effect.gen(function*() {
-        const pve = yield* pveOf({ url: sim.url.replace("127.0.0.1", "localhost"), token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: sim.fingerprint })
+        const pve = yield* pveOf({
+          url: sim.url.replace("127.0.0.1", "localhost"),
+          token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+          fingerprint: sim.fingerprint
+        })
         expect((yield* pve.version).version).toBeTruthy()
-      })))
+      })
+    ))
 
   it.live("a wrong pin is refused before any request byte is sent", () =>
     withSim((sim) =>
       Effect.gen(function*() {
-        const wrong = sim.fingerprint.startsWith("AA") ? "BB" + sim.fingerprint.slice(2) : "AA" + sim.fingerprint.slice(2)
-        const pve = yield* pveOf({ url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, fingerprint: wrong })
+        const wrong = sim.fingerprint.startsWith("AA")
+          ? "BB" + sim.fingerprint.slice(2)
+          : "AA" + sim.fingerprint.slice(2)
+        const pve = yield* pveOf({
+          url: sim.url,
+          token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+          fingerprint: wrong
+        })
         const e = yield* failureOf(pve.power(guest, "start"))
         expect(e).toMatchObject({ _tag: "PveTransport", code: "FELHOM_FINGERPRINT_MISMATCH", requestSent: false })
         expect(sim.cluster.mutations()).toEqual([])
-      })))
+      })
+    ))
 
   it.live("the CA file verifies the simulator's certificate", () =>
     withSim((sim) =>
       Effect.gen(function*() {
-        const pve = yield* pveOf({ url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret }, caPem: sim.caPem })
+        const pve = yield* pveOf({
+          url: sim.url,
+          token: { tokenId: sim.tokenId, secret: sim.tokenSecret },
+          caPem: sim.caPem
+        })
         expect((yield* pve.guests).map((g) => g.vmid)).toEqual([100])
-      })))
+      })
+    ))
 
   it.live("without a pin or CA the system CAs refuse the self-signed chain (never silently insecure)", () =>
     withSim((sim) =>
       Effect.gen(function*() {
         const pve = yield* pveOf({ url: sim.url, token: { tokenId: sim.tokenId, secret: sim.tokenSecret } })
         expect(yield* failureOf(pve.version)).toMatchObject({ _tag: "PveTransport", requestSent: false })
-      })))
+      })
+    ))
 
   it.effect("plain http is refused for a non-loopback host unless explicitly allowed", () =>
     Effect.gen(function*() {
@@ -82,7 +107,11 @@ describe("TLS trust", () => {
 describe("transport", () => {
   it.live("a GET on a connection the server dropped is retried once and succeeds", () =>
     Effect.scoped(Effect.gen(function*() {
-      const server = yield* rawServer((req, res, i) => (i === 0 ? req.socket.destroy() : json({ data: { version: "9.2.11" } })(req, res, i)))
+      const server = yield* rawServer((
+        req,
+        res,
+        i
+      ) => (i === 0 ? req.socket.destroy() : json({ data: { version: "9.2.11" } })(req, res, i)))
       const pve = yield* pveOf({ url: server.url, token })
       expect((yield* pve.version).version).toBe("9.2.11")
       expect(server.seen.map((s) => s.method)).toEqual(["GET", "GET"])
@@ -107,12 +136,16 @@ describe("transport", () => {
   it.live("an older PVE that sends the error text only in the status line is still mapped", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* rawServer((_req, res) => {
-        res.writeHead(500, "VM is locked (backup)", { "content-type": "application/json;charset=UTF-8", connection: "close" })
+        res.writeHead(500, "VM is locked (backup)", {
+          "content-type": "application/json;charset=UTF-8",
+          connection: "close"
+        })
         res.end(JSON.stringify({ data: null }))
       })
       const pve = yield* pveOf({ url: server.url, token })
       expect(yield* failureOf(pve.setConfig(guest, { set: { onboot: 1 }, delete: [], mode: "sync" }))).toMatchObject({
-        _tag: "PveGuestLocked", lock: "backup"
+        _tag: "PveGuestLocked",
+        lock: "backup"
       })
     })))
 
@@ -158,13 +191,20 @@ describe("transport", () => {
   it.live("every request is measured by endpoint template and status", () =>
     Effect.scoped(Effect.gen(function*() {
       const server = yield* rawServer((req, res, i) =>
-        req.url?.includes("/status/current") === true ? json({ data: { status: "running" } })(req, res, i) : req.socket.destroy())
+        req.url?.includes("/status/current") === true
+          ? json({ data: { status: "running" } })(req, res, i)
+          : req.socket.destroy()
+      )
       const pve = yield* pveOf({ url: server.url, token })
       yield* pve.status(guest)
       yield* Effect.exit(pve.power(guest, "stop"))
       const text = yield* prometheusText
-      expect(text).toMatch(/felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/current"[^}]*status="200"[^}]*\} [1-9]/)
-      expect(text).toMatch(/felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/stop"[^}]*status="error"[^}]*\} [1-9]/)
+      expect(text).toMatch(
+        /felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/current"[^}]*status="200"[^}]*\} [1-9]/
+      )
+      expect(text).toMatch(
+        /felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/stop"[^}]*status="error"[^}]*\} [1-9]/
+      )
     })))
 
   it.live("the Authorization header carries the token in PVE's form", () =>
@@ -172,6 +212,8 @@ describe("transport", () => {
       const server = yield* rawServer(json({ data: { version: "9" } }))
       const pve = yield* pveOf({ url: server.url, token })
       yield* pve.version
-      expect(server.seen[0]?.headers.authorization).toBe("PVEAPIToken=felhom@pve!agent=11111111-2222-3333-4444-555555555555")
+      expect(server.seen[0]?.headers.authorization).toBe(
+        "PVEAPIToken=felhom@pve!agent=11111111-2222-3333-4444-555555555555"
+      )
     })))
 })

@@ -20,7 +20,10 @@ describe("PVE error mapping", () => {
 
   it("403 with another text keeps the text", () => {
     const e = answer(403, "changing the hookscript is only allowed for root@pam\n")
-    expect(e).toMatchObject({ _tag: "PvePermissionDenied", detail: "changing the hookscript is only allowed for root@pam" })
+    expect(e).toMatchObject({
+      _tag: "PvePermissionDenied",
+      detail: "changing the hookscript is only allowed for root@pam"
+    })
   })
 
   it.each([
@@ -43,7 +46,9 @@ describe("PVE error mapping", () => {
   )
 
   it("config flock timeout → PveConfigBusy", () => {
-    expect(answer(500, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout\n")._tag).toBe("PveConfigBusy")
+    expect(answer(500, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout\n")._tag).toBe(
+      "PveConfigBusy"
+    )
   })
 
   it.each([
@@ -59,14 +64,21 @@ describe("PVE error mapping", () => {
   })
 
   it("parameter errors keep PVE's errors map", () => {
-    const e = answer(400, "Parameter verification failed.\n", { onboot: "type check ('boolean') failed - got 'true'\n" })
-    expect(e).toMatchObject({ _tag: "PveParameterError", errors: { onboot: "type check ('boolean') failed - got 'true'\n" } })
+    const e = answer(400, "Parameter verification failed.\n", {
+      onboot: "type check ('boolean') failed - got 'true'\n"
+    })
+    expect(e).toMatchObject({
+      _tag: "PveParameterError",
+      errors: { onboot: "type check ('boolean') failed - got 'true'\n" }
+    })
     expect(e.message).toContain("onboot: type check ('boolean') failed - got 'true'")
   })
 
   it("anything else keeps status and first line", () => {
     expect(answer(501, "Method 'GET /nodes/x' not implemented")).toMatchObject({
-      _tag: "PveApiError", status: 501, detail: "Method 'GET /nodes/x' not implemented"
+      _tag: "PveApiError",
+      status: 501,
+      detail: "Method 'GET /nodes/x' not implemented"
     })
     expect(answer(500, "no options specified\n")).toMatchObject({ _tag: "PveApiError", detail: "no options specified" })
   })

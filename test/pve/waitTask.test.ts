@@ -9,19 +9,34 @@ import { formatUpid, UpidString } from "../../src/domain/Upid.js"
 import { type PveError, PvePermissionDenied, PveTransport } from "../../src/pve/PveError.js"
 import { waitTask } from "../../src/pve/waitTask.js"
 
-const parts = { node: "pve1", pid: 0x1a2b, pstart: 0x3c4d5e, starttime: 0x67a1b2c3, type: "qmstart", id: "100", user: "felhom@pve!agent" }
+const parts = {
+  node: "pve1",
+  pid: 0x1a2b,
+  pstart: 0x3c4d5e,
+  starttime: 0x67a1b2c3,
+  type: "qmstart",
+  id: "100",
+  user: "felhom@pve!agent"
+}
 const upid = Schema.decodeSync(UpidString)(formatUpid(parts))
 const running: TaskStatus = { upid, ...parts, status: "running" }
 const stopped: TaskStatus = { upid, ...parts, status: "stopped", exitstatus: "OK" }
-const transport = new PveTransport({ method: "GET", path: "/nodes/pve1/tasks", requestSent: true, reason: "ECONNRESET" })
+const transport = new PveTransport({
+  method: "GET",
+  path: "/nodes/pve1/tasks",
+  requestSent: true,
+  reason: "ECONNRESET"
+})
 
 /** A task status read that records when it was asked and answers the n-th ask (0-based) with `answer(n)`. */
 const scripted = (answer: (n: number) => Effect.Effect<TaskStatus, PveError>) =>
   Effect.map(Ref.make<ReadonlyArray<number>>([]), (asks) => ({
     asks: Ref.get(asks),
     taskStatus: () =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
-        Effect.flatMap(Ref.getAndUpdate(asks, (a) => [...a, now]), (before) => answer(before.length)))
+      Effect.flatMap(
+        Clock.currentTimeMillis,
+        (now) => Effect.flatMap(Ref.getAndUpdate(asks, (a) => [...a, now]), (before) => answer(before.length))
+      )
   }))
 
 describe("waitTask", () => {
@@ -38,13 +53,18 @@ describe("waitTask", () => {
     Effect.gen(function*() {
       // Asks 1 and 2 fail: the poll due at 50 ms is retried after 50 and 100 ms.
       const { asks, taskStatus } = yield* scripted((n) =>
-        n === 1 || n === 2 ? Effect.fail(transport) : Effect.succeed(n < 4 ? running : stopped))
+        n === 1 || n === 2 ? Effect.fail(transport) : Effect.succeed(n < 4 ? running : stopped)
+      )
       const fiber = yield* Effect.fork(waitTask(taskStatus, upid, "1 minute"))
       yield* TestClock.adjust("10 seconds")
       expect((yield* Fiber.join(fiber)).status).toBe("stopped")
       expect(yield* asks).toEqual([0, 50, 100, 200, 300])
 
-      const denied = new PvePermissionDenied({ method: "GET", path: "/nodes/pve1/tasks", detail: "Permission check failed" })
+      const denied = new PvePermissionDenied({
+        method: "GET",
+        path: "/nodes/pve1/tasks",
+        detail: "Permission check failed"
+      })
       const refused = yield* scripted((n) => (n === 1 ? Effect.fail(denied) : Effect.succeed(running)))
       const failed = yield* Effect.fork(Effect.flip(waitTask(refused.taskStatus, upid, "1 minute")))
       yield* TestClock.adjust("10 seconds")

@@ -13,10 +13,15 @@ describe("DesiredState decode", () => {
   it("accepts a document; booleans become 1/0; null means delete", () => {
     const r = decodeDesiredState({
       revision: "r7",
-      guests: { "100": { power: "running", config: { onboot: true, cores: 4, description: "x", tags: null } }, "101": {} }
+      guests: {
+        "100": { power: "running", config: { onboot: true, cores: 4, description: "x", tags: null } },
+        "101": {}
+      }
     })
     expect(Either.isRight(r)).toBe(true)
-    if (Either.isRight(r)) expect(r.right.guests["100"]?.config).toEqual({ onboot: 1, cores: 4, description: "x", tags: null })
+    if (Either.isRight(r)) {
+      expect(r.right.guests["100"]?.config).toEqual({ onboot: 1, cores: 4, description: "x", tags: null })
+    }
     expect(Either.isRight(decodeDesiredState(emptyDesiredState))).toBe(true)
   })
   it("names every bad path at once", () => {
@@ -30,11 +35,23 @@ describe("DesiredState decode", () => {
       bogus: true
     })
     const paths = issues.map((i) => i.path)
-    for (const p of [
-      "guests.12", "guests.0100", "guests.100.power", "guests.100.config.digest", "guests.100.config.Cores",
-      "guests.100.config.vmgenid", "guests.100.config.ok", "guests.100.config.lock", "guests.100.extra",
-      "guests.101.config.smbios1", "guests.101.config.parent", "guests.101.config.meta", "bogus"
-    ]) expect(paths, p).toContain(p)
+    for (
+      const p of [
+        "guests.12",
+        "guests.0100",
+        "guests.100.power",
+        "guests.100.config.digest",
+        "guests.100.config.Cores",
+        "guests.100.config.vmgenid",
+        "guests.100.config.ok",
+        "guests.100.config.lock",
+        "guests.100.extra",
+        "guests.101.config.smbios1",
+        "guests.101.config.parent",
+        "guests.101.config.meta",
+        "bogus"
+      ]
+    ) expect(paths, p).toContain(p)
     const digest = issues.find((i) => i.path === "guests.100.config.digest")
     expect(digest?.message).toContain("cannot be managed")
     expect(issues.find((i) => i.path === "guests.12")?.message).toContain("vmid")
@@ -62,11 +79,20 @@ describe("Action", () => {
 
   it("op ids are deterministic, sensitive to params and revision, blind to node and key order", () => {
     expect(plannedOpId(set, "r1")).toMatch(/^[0-9a-f]{64}$/)
-    expect(plannedOpId(set, "r1")).toBe(plannedOpId(SetConfig.make({ guest: moved, set: { tags: "a;b", cores: 4 }, delete: ["agent", "numa"], digest: "d" }), "r1"))
+    expect(plannedOpId(set, "r1")).toBe(
+      plannedOpId(
+        SetConfig.make({ guest: moved, set: { tags: "a;b", cores: 4 }, delete: ["agent", "numa"], digest: "d" }),
+        "r1"
+      )
+    )
     expect(plannedOpId(set, "r1")).not.toBe(plannedOpId(set, "r2"))
     expect(plannedOpId(set, undefined)).not.toBe(plannedOpId(set, "r1"))
-    expect(plannedOpId(Start.make({ guest }), "r1")).not.toBe(plannedOpId(Stop.make({ guest, shutdownTimeout: 60 }), "r1"))
-    expect(plannedOpId(Stop.make({ guest, shutdownTimeout: 60 }), "r1")).not.toBe(plannedOpId(Stop.make({ guest, shutdownTimeout: 30 }), "r1"))
+    expect(plannedOpId(Start.make({ guest }), "r1")).not.toBe(
+      plannedOpId(Stop.make({ guest, shutdownTimeout: 60 }), "r1")
+    )
+    expect(plannedOpId(Stop.make({ guest, shutdownTimeout: 60 }), "r1")).not.toBe(
+      plannedOpId(Stop.make({ guest, shutdownTimeout: 30 }), "r1")
+    )
   })
   it("actions round-trip through their schema (journal encoding)", () => {
     for (const a of [set, Start.make({ guest }), Stop.make({ guest, shutdownTimeout: 60 })]) {

@@ -4,12 +4,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { revertOp } from "../../src/reconcile/revert.js"
+import { Pve } from "../../src/pve/Pve.js"
 import { Engine } from "../../src/reconcile/Engine.js"
+import { revertOp } from "../../src/reconcile/revert.js"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import { recover } from "../../src/state/Recovery.js"
-import { Pve } from "../../src/pve/Pve.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll } from "./EngineSupport.js"
 
@@ -64,7 +64,11 @@ describe("Engine: a mutation whose answer was lost", () => {
     Effect.gen(function*() {
       const sim = yield* Sim
       const doc = desired({
-        guests: { 100: { config: { description: "lost answer" } }, 101: { config: { description: "lost too" } }, 102: { power: "running" } }
+        guests: {
+          100: { config: { description: "lost answer" } },
+          101: { config: { description: "lost too" } },
+          102: { power: "running" }
+        }
       })
       sim.cluster.setFaults({ dropAfterRate: 1 })
       const results = yield* runAll(doc)
@@ -77,7 +81,9 @@ describe("Engine: a mutation whose answer was lost", () => {
       // lxc config has no task: the post-state shows it.
       if (lxcConfig?.outcome._tag === "Applied") expect(lxcConfig.outcome.upid).toBeUndefined()
       const log = yield* ours
-      expect(log.map((m) => [m.vmid, m.kind])).toEqual(expect.arrayContaining([[100, "config"], [101, "config"], [102, "start"]]))
+      expect(log.map((m) => [m.vmid, m.kind])).toEqual(
+        expect.arrayContaining([[100, "config"], [101, "config"], [102, "start"]])
+      )
       expect(log).toHaveLength(3)
       expect((yield* planNow(doc)).plan.actions).toEqual([])
     }).pipe(Effect.provide(engineLayer())))
@@ -119,7 +125,13 @@ describe("Engine: 5xx answers", () => {
     Effect.gen(function*() {
       const sim = yield* Sim
       const journal = yield* Journal
-      const doc = desired({ guests: { 100: { config: { description: "v1" } }, 101: { config: { description: "v1" } }, 103: { power: "running" } } })
+      const doc = desired({
+        guests: {
+          100: { config: { description: "v1" } },
+          101: { config: { description: "v1" } },
+          103: { power: "running" }
+        }
+      })
       sim.cluster.setFaults({ errorAfterRate: 1, errorStatus: 500 })
       const results = yield* runAll(doc)
       sim.cluster.clearFaults()
@@ -187,17 +199,30 @@ describe("Engine.checkPostState with start-up recovery", () => {
       const engine = yield* Engine
       const journal = yield* Journal
       const pve = yield* Pve
-      const { plan: p, observed } = yield* planNow(desired({ guests: { 103: { power: "running" }, 101: { config: { cores: 3 } } } }))
+      const { plan: p, observed } = yield* planNow(
+        desired({ guests: { 103: { power: "running" }, 101: { config: { cores: 3 } } } })
+      )
       const [config, start] = p.actions
       if (config?._tag !== "SetConfig" || start?._tag !== "Start") return expect.fail("unexpected plan")
       // What a crashed run leaves: intents journaled, calls made, nothing else recorded.
-      for (const [action, opId, name, params] of [
-        [config, "op-config", "set-config", { set: config.set, delete: [], digest: config.digest }],
-        [start, "op-start", "start", {}]
-      ] as const) {
+      for (
+        const [action, opId, name, params] of [
+          [config, "op-config", "set-config", { set: config.set, delete: [], digest: config.digest }],
+          [start, "op-start", "start", {}]
+        ] as const
+      ) {
         yield* journal.intent({
-          opId, origin: "planned", vmid: action.guest.vmid, node: action.guest.node, guestType: action.guest.type,
-          action: name, params, preState: null, preDigest: null, inverse: null, tokenUser: DEFAULT_TOKEN_ID
+          opId,
+          origin: "planned",
+          vmid: action.guest.vmid,
+          node: action.guest.node,
+          guestType: action.guest.type,
+          action: name,
+          params,
+          preState: null,
+          preDigest: null,
+          inverse: null,
+          tokenUser: DEFAULT_TOKEN_ID
         })
       }
       yield* pve.setConfig(config.guest, { set: config.set, delete: [], digest: config.digest })

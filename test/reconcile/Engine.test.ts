@@ -6,13 +6,14 @@ import { Journal } from "../../src/state/Journal.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll } from "./EngineSupport.js"
 
-const viewOf = (vmid: number) =>
-  Effect.flatMap(Sim, (sim) => Effect.orDie(sim.cluster.view(vmid)))
+const viewOf = (vmid: number) => Effect.flatMap(Sim, (sim) => Effect.orDie(sim.cluster.view(vmid)))
 
 describe("Engine: dual-mode results", () => {
   it.live("qemu SetConfig answers a task (UPID journaled, waited); lxc SetConfig answers synchronously", () =>
     Effect.gen(function*() {
-      const doc = desired({ guests: { 100: { config: { description: "web v2" } }, 101: { config: { description: "db v2" } } } })
+      const doc = desired({
+        guests: { 100: { config: { description: "web v2" } }, 101: { config: { description: "db v2" } } }
+      })
       const results = yield* runAll(doc)
       expect(results.map((r) => r.outcome._tag)).toEqual(["Applied", "Applied"])
       const [qemu, lxc] = results
@@ -35,7 +36,11 @@ describe("Engine: dual-mode results", () => {
     Effect.gen(function*() {
       const before = yield* viewOf(100)
       // name/memory/tags equal modulo quirks; cores differs; description deleted.
-      const doc = desired({ guests: { 100: { config: { name: "web", memory: "current=2048", tags: "WEB prod", cores: 4, description: null } } } })
+      const doc = desired({
+        guests: {
+          100: { config: { name: "web", memory: "current=2048", tags: "WEB prod", cores: 4, description: null } }
+        }
+      })
       const results = yield* runAll(doc)
       expect(results.map((r) => r.outcome._tag)).toEqual(["Applied"])
       const log = yield* ours
@@ -49,14 +54,24 @@ describe("Engine: power", () => {
   it.live("Start and Stop on qemu and lxc reach the desired power state", () =>
     Effect.gen(function*() {
       const doc = desired({
-        guests: { 100: { power: "stopped" }, 101: { power: "stopped" }, 102: { power: "running" }, 103: { power: "running" } }
+        guests: {
+          100: { power: "stopped" },
+          101: { power: "stopped" },
+          102: { power: "running" },
+          103: { power: "running" }
+        }
       })
       const results = yield* runAll(doc)
       expect(results.map((r) => [r.action._tag, r.action.guest.vmid, r.outcome._tag])).toEqual([
-        ["Stop", 100, "Applied"], ["Stop", 101, "Applied"], ["Start", 102, "Applied"], ["Start", 103, "Applied"]
+        ["Stop", 100, "Applied"],
+        ["Stop", 101, "Applied"],
+        ["Start", 102, "Applied"],
+        ["Start", 103, "Applied"]
       ])
       const log = yield* ours
-      expect(log.map((m) => [m.vmid, m.kind])).toEqual(expect.arrayContaining([[100, "shutdown"], [101, "shutdown"], [102, "start"], [103, "start"]]))
+      expect(log.map((m) => [m.vmid, m.kind])).toEqual(
+        expect.arrayContaining([[100, "shutdown"], [101, "shutdown"], [102, "start"], [103, "start"]])
+      )
       // Stop is a graceful shutdown with a hard stop after the timeout (Action.ts).
       expect(log.find((m) => m.vmid === 100)?.params).toEqual({ timeout: "60", forceStop: "1" })
       for (const [vmid, status] of [[100, "stopped"], [101, "stopped"], [102, "running"], [103, "running"]] as const) {
@@ -75,7 +90,9 @@ describe("Engine: power", () => {
       expect(result.outcome.errorTag).toBe("PveTaskFailed")
       expect(result.outcome.exitstatus).toBe("start failed: out of memory")
       const op = yield* Effect.flatMap(Journal, (j) => j.get(result.opId))
-      expect(Option.map(op, (o) => [o.phase, o.detail?.exitstatus])).toEqual(Option.some(["failed", "start failed: out of memory"]))
+      expect(Option.map(op, (o) => [o.phase, o.detail?.exitstatus])).toEqual(
+        Option.some(["failed", "start failed: out of memory"])
+      )
       expect((yield* viewOf(102)).status).toBe("stopped")
     }).pipe(Effect.provide(engineLayer())))
 })
@@ -90,7 +107,11 @@ describe("Engine: idempotency", () => {
       if (start === undefined) return expect.fail("no action planned")
       const o = observed.find((x) => x.guest.vmid === 102)
       const opId = "hub-op-0001"
-      const first = yield* engine.run(start, { revision: p.revision, opId, ...(o === undefined ? {} : { observed: o }) })
+      const first = yield* engine.run(start, {
+        revision: p.revision,
+        opId,
+        ...(o === undefined ? {} : { observed: o })
+      })
       expect(first.outcome._tag).toBe("Applied")
       const mutations = (yield* ours).length
       const again = yield* engine.run(start, { revision: p.revision, opId })

@@ -15,22 +15,43 @@ import { Sim, simWithPve } from "../support/sim.js"
 
 export const SEEDS: ReadonlyArray<SimGuestSeed> = [
   {
-    vmid: 100, type: "qemu", status: "running",
-    config: { name: "web", memory: 2048, cores: 2, description: "web server", tags: "prod;web", net0: "virtio,bridge=vmbr0" }
+    vmid: 100,
+    type: "qemu",
+    status: "running",
+    config: {
+      name: "web",
+      memory: 2048,
+      cores: 2,
+      description: "web server",
+      tags: "prod;web",
+      net0: "virtio,bridge=vmbr0"
+    }
   },
   {
-    vmid: 101, type: "lxc", status: "running",
-    config: { hostname: "db", memory: 1024, cores: 1, description: "database", ostype: "debian", rootfs: "local-lvm:vm-101-disk-0,size=8G" }
+    vmid: 101,
+    type: "lxc",
+    status: "running",
+    config: {
+      hostname: "db",
+      memory: 1024,
+      cores: 1,
+      description: "database",
+      ostype: "debian",
+      rootfs: "local-lvm:vm-101-disk-0,size=8G"
+    }
   },
   { vmid: 102, type: "qemu", status: "stopped", config: { name: "batch", memory: 1024, cores: 1 } },
   {
-    vmid: 103, type: "lxc", status: "stopped",
+    vmid: 103,
+    type: "lxc",
+    status: "stopped",
     config: { hostname: "cache", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-103-disk-0,size=8G" }
   }
 ]
 
 /** Everything the engine needs, over a fresh simulator and an in-memory journal. */
-export const engineLayer = (guests: ReadonlyArray<SimGuestSeed> = SEEDS) => engineStack().pipe(Layer.provideMerge(simWithPve({ guests })))
+export const engineLayer = (guests: ReadonlyArray<SimGuestSeed> = SEEDS) =>
+  engineStack().pipe(Layer.provideMerge(simWithPve({ guests })))
 
 /** A desired document from plain data (a bad one fails the test at decode). */
 export const desired = (doc: unknown): DesiredState => Schema.decodeUnknownSync(DesiredState)(doc)
@@ -51,4 +72,7 @@ export const runAll = (doc: DesiredState) =>
   })
 
 /** Mutations our token made (the log also holds the test's own edits/locks as root@pam). */
-export const ours = Effect.map(Sim, (sim) => sim.cluster.mutations().filter((m: SimMutation) => m.user === DEFAULT_TOKEN_ID))
+export const ours = Effect.map(
+  Sim,
+  (sim) => sim.cluster.mutations().filter((m: SimMutation) => m.user === DEFAULT_TOKEN_ID)
+)

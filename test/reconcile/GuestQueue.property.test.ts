@@ -63,7 +63,9 @@ describe("GuestQueue properties", () => {
             return
           }
           // Only a reconcile with a newer reconcile for the same guest may be superseded.
-          expect(Cause.failureOption(exit.cause)).toEqual(Option.some(new GuestQueueSuperseded({ vmid: makeVmid(100 + guest) })))
+          expect(Cause.failureOption(exit.cause)).toEqual(
+            Option.some(new GuestQueueSuperseded({ vmid: makeVmid(100 + guest) }))
+          )
           expect(kind).toBe("reconcile")
           expect(ops.slice(index + 1).some((later) => later.guest === guest && later.kind === "reconcile")).toBe(true)
         })

@@ -1,8 +1,26 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Metric, MetricLabel, Option, Scope, TestClock } from "effect"
+import {
+  Cause,
+  Context,
+  Deferred,
+  Effect,
+  Exit,
+  Fiber,
+  Layer,
+  Metric,
+  MetricLabel,
+  Option,
+  Scope,
+  TestClock
+} from "effect"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import type { GuestJobKind, GuestJobOutcome } from "../../src/reconcile/GuestQueue.js"
-import { GuestQueue, GuestQueueMetrics, GuestQueueShutdown, GuestQueueSuperseded } from "../../src/reconcile/GuestQueue.js"
+import {
+  GuestQueue,
+  GuestQueueMetrics,
+  GuestQueueShutdown,
+  GuestQueueSuperseded
+} from "../../src/reconcile/GuestQueue.js"
 
 type Queue = Context.Tag.Service<GuestQueue>
 
@@ -22,7 +40,10 @@ const waitUntil = (check: Effect.Effect<boolean>, budget = 10_000): Effect.Effec
 
 const jobsCount = (kind: GuestJobKind, outcome: GuestJobOutcome): Effect.Effect<number> =>
   Metric.value(
-    Metric.taggedWithLabels(GuestQueueMetrics.jobs, [MetricLabel.make("kind", kind), MetricLabel.make("outcome", outcome)])
+    Metric.taggedWithLabels(GuestQueueMetrics.jobs, [
+      MetricLabel.make("kind", kind),
+      MetricLabel.make("outcome", outcome)
+    ])
   ).pipe(Effect.map((state) => state.count))
 
 /** A job that records its start and then waits for `gate`. */
@@ -36,8 +57,16 @@ describe("GuestQueue ordering and the global bound", () => {
         const a = yield* Deferred.make<void>()
         const b = yield* Deferred.make<void>()
         // Each job opens its own latch and waits for the other's: this finishes only with overlap.
-        const left = queue.submit(makeVmid(100), "ordered", Effect.zipRight(Deferred.succeed(a, undefined), Deferred.await(b)))
-        const right = queue.submit(makeVmid(101), "ordered", Effect.zipRight(Deferred.succeed(b, undefined), Deferred.await(a)))
+        const left = queue.submit(
+          makeVmid(100),
+          "ordered",
+          Effect.zipRight(Deferred.succeed(a, undefined), Deferred.await(b))
+        )
+        const right = queue.submit(
+          makeVmid(101),
+          "ordered",
+          Effect.zipRight(Deferred.succeed(b, undefined), Deferred.await(a))
+        )
         yield* Effect.all([left, right], { concurrency: "unbounded" })
       })))
 
@@ -48,7 +77,8 @@ describe("GuestQueue ordering and the global bound", () => {
         const log: Array<string> = []
         const tickets = yield* Effect.forEach([100, 101, 102, 103], (n) =>
           queue.enqueue(makeVmid(n), "ordered", gated(log, String(n), gate)))
-        yield* waitUntil(Effect.map(queue.stats, (s) => s.running === 2))
+        yield* waitUntil(Effect.map(queue.stats, (s) =>
+          s.running === 2))
         yield* Effect.repeatN(Effect.yieldNow(), 100)
         expect(yield* queue.stats).toEqual({ lanes: 4, queued: 2, running: 2 })
         expect(log).toEqual(["100", "101"])
@@ -63,7 +93,13 @@ describe("GuestQueue ordering and the global bound", () => {
         const log: Array<string> = []
         const busy = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i), (i) =>
           queue.enqueue(makeVmid(100), "ordered", Effect.sync(() => log.push(`100:${i}`))))
-        const other = yield* queue.enqueue(makeVmid(200), "ordered", Effect.sync(() => log.push("200")))
+        const other = yield* queue.enqueue(
+          makeVmid(200),
+          "ordered",
+          Effect.sync(() =>
+            log.push("200")
+          )
+        )
         yield* Effect.all([...busy, other])
         // Lanes take turns in the ready FIFO: 200 runs right after 100's first job, not its 50th.
         expect(log.indexOf("200")).toBeLessThanOrEqual(1)
@@ -75,7 +111,11 @@ describe("GuestQueue ordering and the global bound", () => {
       Effect.gen(function*() {
         const order: Array<number> = []
         const tickets = yield* Effect.forEach(Array.from({ length: 1000 }, (_, i) => i), (i) =>
-          queue.enqueue(makeVmid(100), "ordered", Effect.zipRight(Effect.yieldNow(), Effect.sync(() => order.push(i)))))
+          queue.enqueue(
+            makeVmid(100),
+            "ordered",
+            Effect.zipRight(Effect.yieldNow(), Effect.sync(() => order.push(i)))
+          ))
         const results = yield* Effect.all(tickets, { concurrency: "unbounded" })
         expect(results).toHaveLength(1000)
         expect(order).toEqual(Array.from({ length: 1000 }, (_, i) => i))
@@ -86,7 +126,9 @@ describe("GuestQueue ordering and the global bound", () => {
     withQueue({}, (queue) =>
       Effect.gen(function*() {
         class Token extends Context.Tag("test/Token")<Token, string>() {}
-        const seen = yield* queue.submit(makeVmid(100), "ordered", Token).pipe(Effect.provideService(Token, "from-caller"))
+        const seen = yield* queue.submit(makeVmid(100), "ordered", Token).pipe(
+          Effect.provideService(Token, "from-caller")
+        )
         expect(seen).toBe("from-caller")
       })))
 })
@@ -127,7 +169,10 @@ describe("GuestQueue worker context and tickets", () => {
         const ticket = yield* queue.enqueue(vmid, "ordered", Effect.sync(() => log.push("ticket")))
         const first = yield* Effect.fork(ticket)
         const second = yield* Effect.fork(ticket)
-        yield* waitUntil(Effect.map(Effect.all([Fiber.status(first), Fiber.status(second)]), (ss) => ss.every((s) => s._tag === "Suspended")))
+        yield* waitUntil(Effect.map(Effect.all([Fiber.status(first), Fiber.status(second)]), (ss) =>
+          ss.every((s) =>
+            s._tag === "Suspended"
+          )))
         yield* Fiber.interrupt(first)
         const other = yield* Fiber.await(second)
         expect(Exit.isInterrupted(other)).toBe(true)
@@ -238,7 +283,11 @@ describe("GuestQueue lane reclamation", () => {
         yield* TestClock.adjust("29 seconds")
         const gate = yield* Deferred.make<void>()
         const log: Array<string> = []
-        const a = yield* queue.enqueue(vmid, "ordered", Effect.zipRight(gated(log, "a", gate), Effect.sync(() => log.push("a-end"))))
+        const a = yield* queue.enqueue(
+          vmid,
+          "ordered",
+          Effect.zipRight(gated(log, "a", gate), Effect.sync(() => log.push("a-end")))
+        )
         yield* waitUntil(Effect.map(queue.stats, (s) => s.running === 1))
         yield* TestClock.adjust("1 second")
         const b = yield* queue.enqueue(vmid, "ordered", Effect.sync(() => log.push("b")))
@@ -275,10 +324,13 @@ describe("GuestQueue lane reclamation", () => {
           // Three interleavings of the reaper's wake-up (at +1 ms) with three submits.
           const mode = round % 3
           const tickets = mode === 0
-            ? yield* Effect.zipRight(TestClock.adjust(1), Effect.flatMap(queue.stats, (s) => {
-              if (s.lanes === 0) reclaimedFirst++
-              return submits
-            }))
+            ? yield* Effect.zipRight(
+              TestClock.adjust(1),
+              Effect.flatMap(queue.stats, (s) => {
+                if (s.lanes === 0) reclaimedFirst++
+                return submits
+              })
+            )
             : mode === 1
             ? yield* Effect.zipLeft(submits, TestClock.adjust(1))
             : (yield* Effect.all([

@@ -54,7 +54,10 @@ describe("NodeScope over a three-node cluster", () => {
 
     it.effect("a named node is checked against the cluster's nodes", () =>
       Effect.gen(function*() {
-        expect(yield* ownershipVia({ mode: "node", node: "pve2" })).toMatchObject({ _tag: "Right", right: { node: "pve2" } })
+        expect(yield* ownershipVia({ mode: "node", node: "pve2" })).toMatchObject({
+          _tag: "Right",
+          right: { node: "pve2" }
+        })
         const typo = yield* ownershipVia({ mode: "node", node: "pve9" })
         expect(typo._tag).toBe("Left")
         if (typo._tag === "Left") {
@@ -70,7 +73,9 @@ describe("NodeScope over a three-node cluster", () => {
         const owned = yield* ownershipVia({ mode: "node" }, "pve2", AUDIT_ONLY)
         expect(owned._tag).toBe("Left")
         if (owned._tag === "Left") {
-          expect(owned.left.message).toMatch(/^cannot tell which PVE node this agent runs on: PVE refused GET \/cluster\/status/)
+          expect(owned.left.message).toMatch(
+            /^cannot tell which PVE node this agent runs on: PVE refused GET \/cluster\/status/
+          )
           expect(owned.left.message).toContain("Sys.Audit on /")
           expect(owned.left.message).toContain("FELHOM_NODE")
         }
@@ -82,19 +87,33 @@ describe("NodeScope on a standalone host", () => {
   it.layer(Sim.layer({}))((it) => {
     it.effect("the host's own node entry is the local one", () =>
       Effect.gen(function*() {
-        expect(yield* ownershipVia({ mode: "node" })).toMatchObject({ _tag: "Right", right: { mode: "node", node: "pve1" } })
+        expect(yield* ownershipVia({ mode: "node" })).toMatchObject({
+          _tag: "Right",
+          right: { mode: "node", node: "pve1" }
+        })
       }))
   })
 })
 
 describe("localNode", () => {
-  const entry = (name: string, local: number | boolean): ClusterStatusEntry => ({ type: "node", id: `node/${name}`, name, local })
+  const entry = (name: string, local: number | boolean): ClusterStatusEntry => ({
+    type: "node",
+    id: `node/${name}`,
+    name,
+    local
+  })
   it("takes the one node marked local, whatever form the flag has", () => {
-    expect(localNode([{ type: "cluster", id: "cluster" }, entry("a", 0), entry("b", 1)])).toEqual({ ok: true, value: "b" })
+    expect(localNode([{ type: "cluster", id: "cluster" }, entry("a", 0), entry("b", 1)])).toEqual({
+      ok: true,
+      value: "b"
+    })
     expect(localNode([entry("a", true)])).toEqual({ ok: true, value: "a" })
   })
   it("refuses to guess when none or several are local", () => {
     expect(localNode([entry("a", 0)])).toEqual({ ok: false, reason: "GET /cluster/status marks no node as local" })
-    expect(localNode([entry("a", 1), entry("b", 1)])).toEqual({ ok: false, reason: "GET /cluster/status marks 2 nodes as local" })
+    expect(localNode([entry("a", 1), entry("b", 1)])).toEqual({
+      ok: false,
+      reason: "GET /cluster/status marks 2 nodes as local"
+    })
   })
 })

@@ -6,11 +6,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck as fc, Layer, Metric } from "effect"
 import type { DesiredState } from "../../src/domain/DesiredState.js"
-import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
-import { Reconciler, ReconcilerMetrics } from "../../src/reconcile/Reconciler.js"
-import { NodeScope } from "../../src/reconcile/NodeScope.js"
-import type { SimGuestSeed } from "../../src/sim/Simulator.js"
 import { Pve } from "../../src/pve/Pve.js"
+import { DesiredProvider } from "../../src/reconcile/DesiredProvider.js"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
+import { Reconciler, ReconcilerMetrics } from "../../src/reconcile/Reconciler.js"
+import type { SimGuestSeed } from "../../src/sim/Simulator.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll, SEEDS } from "./EngineSupport.js"
 
@@ -52,7 +52,10 @@ describe("Reconciler", () => {
       expect(first.results.length).toBeGreaterThan(0)
       expect(first.results.every((r) => r.outcome._tag === "Applied")).toBe(true)
       // One guest's actions ran in plan order: SetConfig before Start.
-      expect(first.results.filter((r) => r.action.guest.vmid === 102).map((r) => r.action._tag)).toEqual(["SetConfig", "Start"])
+      expect(first.results.filter((r) => r.action.guest.vmid === 102).map((r) => r.action._tag)).toEqual([
+        "SetConfig",
+        "Start"
+      ])
       const count = (yield* ours).length
       const second = yield* reconciler.runOnce
       expect(second.plan.actions).toEqual([])
@@ -72,7 +75,10 @@ describe("Reconciler", () => {
 })
 
 describe("Reconciler: drift after convergence", () => {
-  const pinned = desired({ revision: "r1", guests: { 100: { config: { description: "managed" } }, 102: { power: "running" } } })
+  const pinned = desired({
+    revision: "r1",
+    guests: { 100: { config: { description: "managed" } }, 102: { power: "running" } }
+  })
 
   it.live("a guest that drifts back to an earlier state is corrected again, under the same revision", () =>
     Effect.gen(function*() {
@@ -89,7 +95,10 @@ describe("Reconciler: drift after convergence", () => {
       const stop = yield* pve.power(start102.action.guest, "stop")
       if (stop._tag === "Task") yield* pve.waitTask(stop.upid, { deadline: "10 seconds" })
       const second = yield* reconciler.runOnce
-      expect(second.results.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], ["Start", "Applied"]])
+      expect(second.results.map((r) => [r.action._tag, r.outcome._tag])).toEqual([["SetConfig", "Applied"], [
+        "Start",
+        "Applied"
+      ]])
       expect(new Set(second.results.map((r) => r.opId))).not.toEqual(new Set(first.results.map((r) => r.opId)))
       const mine = yield* ours
       expect(mine.filter((m) => m.vmid === 100 && m.kind === "config")).toHaveLength(2)
@@ -101,12 +110,33 @@ describe("Reconciler: drift after convergence", () => {
 // PVE's read-back quirks, seeded as PVE would store them (src/reconcile/normalizers/ names the sources).
 const QUIRKY: ReadonlyArray<SimGuestSeed> = [
   {
-    vmid: 200, type: "lxc", status: "running",
-    config: { hostname: "ct", memory: 512, description: "line one\nline two\n\n\n", tags: "Zeta alpha;MIDDLE", net0: "name=eth0,bridge=vmbr0,ip=dhcp", ostype: "debian", rootfs: "local-lvm:vm-200-disk-0,size=8G", onboot: 1 }
+    vmid: 200,
+    type: "lxc",
+    status: "running",
+    config: {
+      hostname: "ct",
+      memory: 512,
+      description: "line one\nline two\n\n\n",
+      tags: "Zeta alpha;MIDDLE",
+      net0: "name=eth0,bridge=vmbr0,ip=dhcp",
+      ostype: "debian",
+      rootfs: "local-lvm:vm-200-disk-0,size=8G",
+      onboot: 1
+    }
   },
   {
-    vmid: 201, type: "qemu", status: "stopped",
-    config: { name: "vm", memory: "current=2048", cores: 2, description: "trailing spaces   \n", tags: "b,a,B", net0: "virtio,bridge=vmbr0,firewall=1", onboot: 0 }
+    vmid: 201,
+    type: "qemu",
+    status: "stopped",
+    config: {
+      name: "vm",
+      memory: "current=2048",
+      cores: 2,
+      description: "trailing spaces   \n",
+      tags: "b,a,B",
+      net0: "virtio,bridge=vmbr0,firewall=1",
+      onboot: 0
+    }
   }
 ]
 
@@ -115,8 +145,29 @@ describe("Reconciler: no spurious drift", () => {
     Effect.gen(function*() {
       const doc = desired({
         guests: {
-          200: { power: "running", config: { hostname: "ct", memory: "512", description: "line one\nline two", tags: "alpha,middle zeta", net0: "bridge=vmbr0,name=eth0,ip=dhcp", onboot: true } },
-          201: { power: "stopped", config: { name: "vm", memory: 2048, cores: "2", description: "trailing spaces", tags: "A;b", net0: "virtio,firewall=1,bridge=vmbr0", onboot: false } }
+          200: {
+            power: "running",
+            config: {
+              hostname: "ct",
+              memory: "512",
+              description: "line one\nline two",
+              tags: "alpha,middle zeta",
+              net0: "bridge=vmbr0,name=eth0,ip=dhcp",
+              onboot: true
+            }
+          },
+          201: {
+            power: "stopped",
+            config: {
+              name: "vm",
+              memory: 2048,
+              cores: "2",
+              description: "trailing spaces",
+              tags: "A;b",
+              net0: "virtio,firewall=1,bridge=vmbr0",
+              onboot: false
+            }
+          }
         }
       })
       const { plan: p } = yield* planNow(doc)
@@ -129,7 +180,10 @@ describe("Reconciler: no spurious drift", () => {
 const word = fc.stringMatching(/^[a-z]([a-z0-9-]{0,6}[a-z0-9])?$/)
 const guestConfig = fc.record(
   {
-    description: fc.oneof(fc.constant(null), fc.string({ unit: fc.constantFrom("a", "B", " ", "\n", "%", ":"), maxLength: 12 })),
+    description: fc.oneof(
+      fc.constant(null),
+      fc.string({ unit: fc.constantFrom("a", "B", " ", "\n", "%", ":"), maxLength: 12 })
+    ),
     tags: fc.array(fc.stringMatching(/^[a-zA-Z][a-zA-Z0-9]{0,4}$/), { maxLength: 4 }).map((ts) => ts.join(",")),
     onboot: fc.constantFrom(0, 1, true, false),
     name: word,

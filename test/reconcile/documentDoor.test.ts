@@ -16,8 +16,12 @@ const refusal = (input: Uint8Array, source = "doc.yaml", max?: number) =>
 
 describe("the desired document at the door", () => {
   it("a document over the limit is refused before it is parsed", () => {
-    expect(refusal(bytes("guests: {}\n"), "doc.yaml", 8)).toBe("desired state from doc.yaml rejected: (document): the document is larger than 8 bytes")
-    expect(refusal(Buffer.alloc(DEFAULT_MAX_DOCUMENT_BYTES + 1, 0x20))).toContain(`larger than ${DEFAULT_MAX_DOCUMENT_BYTES} bytes`)
+    expect(refusal(bytes("guests: {}\n"), "doc.yaml", 8)).toBe(
+      "desired state from doc.yaml rejected: (document): the document is larger than 8 bytes"
+    )
+    expect(refusal(Buffer.alloc(DEFAULT_MAX_DOCUMENT_BYTES + 1, 0x20))).toContain(
+      `larger than ${DEFAULT_MAX_DOCUMENT_BYTES} bytes`
+    )
   })
 
   it.effect("an endless file is read only up to the limit (never /dev/zero whole)", () =>
@@ -28,23 +32,35 @@ describe("the desired document at the door", () => {
     }).pipe(Effect.provide(NodeFileSystem.layer)))
 
   it("bytes that are not UTF-8 are refused, never turned into U+FFFD", () => {
-    const latin1 = Buffer.concat([bytes("guests:\n  \"100\":\n    config:\n      description: caf"), Buffer.from([0xe9]), bytes("\n")])
+    const latin1 = Buffer.concat([
+      bytes("guests:\n  \"100\":\n    config:\n      description: caf"),
+      Buffer.from([0xe9]),
+      bytes("\n")
+    ])
     expect(refusal(latin1)).toBe("desired state from doc.yaml rejected: (document): the document is not valid UTF-8")
   })
 
   it("duplicate keys are refused in JSON and in YAML", () => {
     expect(refusal(bytes(`{"guests":{"100":{"config":{"memory":1024,"memory":4096}}}}`), "doc.json"))
       .toBe("desired state from doc.json rejected: (document): invalid JSON: duplicate key guests.100.config.memory")
-    expect(refusal(bytes("guests:\n  \"100\":\n    power: running\n    power: stopped\n"))).toMatch(/invalid YAML: Map keys must be unique at line 4/)
+    expect(refusal(bytes("guests:\n  \"100\":\n    power: running\n    power: stopped\n"))).toMatch(
+      /invalid YAML: Map keys must be unique at line 4/
+    )
   })
 
   it("control characters: refused in every value, but newlines and tabs in a description", () => {
     const doc = (config: Record<string, string>) => bytes(JSON.stringify({ guests: { "100": { config } } }))
     expect(refusal(doc({ description: "line one\nline two\twith a tab" }), "doc.json")).toBe("accepted")
     expect(refusal(doc({ description: "nul\u0000byte" }), "doc.json"))
-      .toContain("guests.100.config.description: contains the control character U+0000; a description may hold newlines and tabs")
+      .toContain(
+        "guests.100.config.description: contains the control character U+0000; a description may hold newlines and tabs"
+      )
     expect(refusal(doc({ tags: "web\nprod" }), "doc.json"))
-      .toContain("guests.100.config.tags: contains the control character U+000A; tags must be one line of printable text")
-    expect(refusal(doc({ name: "a\u007fb" }), "doc.json")).toContain("guests.100.config.name: contains the control character U+007F")
+      .toContain(
+        "guests.100.config.tags: contains the control character U+000A; tags must be one line of printable text"
+      )
+    expect(refusal(doc({ name: "a\u007fb" }), "doc.json")).toContain(
+      "guests.100.config.name: contains the control character U+007F"
+    )
   })
 })

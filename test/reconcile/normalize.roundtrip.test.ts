@@ -9,11 +9,13 @@ import { FastCheck as fc } from "effect"
 import type { GuestType } from "../../src/domain/Guest.js"
 import type { ConfigValue } from "../../src/domain/GuestConfig.js"
 import { isEqual, type NormalizeContext } from "../../src/reconcile/normalize.js"
-import { readDescription, storeDescription, normalizeTags as pveTags } from "../../src/sim/GuestState.js"
+import { normalizeTags as pveTags, readDescription, storeDescription } from "../../src/sim/GuestState.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet } from "../../src/sim/PropertyString.js"
 
 const mac = () => "BC:24:11:12:34:56"
-const ok = (c: { readonly ok: string } | { readonly error: string }): string => ("ok" in c ? c.ok : `REJECTED ${c.error}`)
+const ok = (
+  c: { readonly ok: string } | { readonly error: string }
+): string => ("ok" in c ? c.ok : `REJECTED ${c.error}`)
 
 /** What GET config answers after PUT `key=value` (undefined = key absent). */
 const pveRoundTrip = (type: GuestType, key: string, value: string, ctx: NormalizeContext): ConfigValue | undefined => {
@@ -28,12 +30,17 @@ const pveRoundTrip = (type: GuestType, key: string, value: string, ctx: Normaliz
 }
 
 const ctxArb = fc.record({
-  tagStyle: fc.record({ caseSensitive: fc.boolean(), ordering: fc.constantFrom("alphabetical" as const, "config" as const) })
+  tagStyle: fc.record({
+    caseSensitive: fc.boolean(),
+    ordering: fc.constantFrom("alphabetical" as const, "config" as const)
+  })
 })
 const line = fc.string({ unit: fc.constantFrom("a", "B", " ", "\t", "\r", "%", ":", "é", "#", "\u00a0") })
 const description = fc.array(fc.oneof(line, fc.constant("")), { maxLength: 5 }).map((ls) => ls.join("\n"))
 const tag = fc.stringMatching(/^[a-zA-Z0-9_][a-zA-Z0-9_\-+.]{0,6}$/)
-const tags = fc.array(fc.tuple(tag, fc.constantFrom(";", ",", " ", " ;", ",,")), { maxLength: 6 }).map((ts) => ts.map(([t, s]) => t + s).join(""))
+const tags = fc.array(fc.tuple(tag, fc.constantFrom(";", ",", " ", " ;", ",,")), { maxLength: 6 }).map((ts) =>
+  ts.map(([t, s]) => t + s).join("")
+)
 // PVE takes unicast MACs only (pve-common PVE::JSONSchema `pve_verify_mac_addr`): the first octet's low (I/G) bit clear.
 const macArb = fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 6, maxLength: 6 }).chain((bytes) =>
   fc.constantFrom(true, false).map((upper) => {
@@ -50,8 +57,17 @@ const qemuNet = fc.tuple(
   fc.option(boolWord, { nil: undefined }),
   fc.boolean()
 ).map(([model, m, rest, fw, ld, explicit]) => {
-  const head = explicit ? `model=${model}${m === undefined ? "" : `,macaddr=${m}`}` : m === undefined ? model : `${model}=${m}`
-  const parts = [head, ...rest, ...(fw === undefined ? [] : [`firewall=${fw}`]), ...(ld === undefined ? [] : [`link_down=${ld}`])]
+  const head = explicit
+    ? `model=${model}${m === undefined ? "" : `,macaddr=${m}`}`
+    : m === undefined
+    ? model
+    : `${model}=${m}`
+  const parts = [
+    head,
+    ...rest,
+    ...(fw === undefined ? [] : [`firewall=${fw}`]),
+    ...(ld === undefined ? [] : [`link_down=${ld}`])
+  ]
   return parts.reverse().join(",")
 })
 const lxcNet = fc.tuple(
@@ -59,7 +75,8 @@ const lxcNet = fc.tuple(
   fc.subarray(["bridge=vmbr0", "ip=dhcp", "ip6=auto", "gw=10.0.0.1", "tag=5", "type=veth"]),
   fc.option(boolWord, { nil: undefined })
 ).map(([m, rest, fw]) =>
-  ["name=eth0", ...rest, ...(m === undefined ? [] : [`hwaddr=${m}`]), ...(fw === undefined ? [] : [`firewall=${fw}`])].reverse().join(",")
+  ["name=eth0", ...rest, ...(m === undefined ? [] : [`hwaddr=${m}`]), ...(fw === undefined ? [] : [`firewall=${fw}`])]
+    .reverse().join(",")
 )
 const memory = fc.integer({ min: 16, max: 1 << 20 }).chain((n) => fc.constantFrom(String(n), `current=${n}`))
 

@@ -17,20 +17,71 @@ const configOrder: NormalizeContext = { tagStyle: { caseSensitive: false, orderi
 
 /** One representative key per family and type. */
 const FAMILY_KEYS: ReadonlyArray<readonly [GuestType, string]> = [
-  ["qemu", "description"], ["lxc", "description"], ["qemu", "tags"], ["lxc", "tags"],
-  ["qemu", "onboot"], ["lxc", "unprivileged"], ["qemu", "numa"], ["qemu", "cores"], ["qemu", "cpulimit"],
-  ["lxc", "memory"], ["lxc", "swap"], ["qemu", "memory"], ["qemu", "agent"], ["qemu", "net0"],
-  ["lxc", "net3"], ["qemu", "startup"], ["lxc", "features"], ["qemu", "sshkeys"], ["qemu", "name"],
-  ["qemu", "cpu"], ["qemu", "hotplug"], ["qemu", "scsi0"], ["lxc", "rootfs"], ["lxc", "mp0"]
+  ["qemu", "description"],
+  ["lxc", "description"],
+  ["qemu", "tags"],
+  ["lxc", "tags"],
+  ["qemu", "onboot"],
+  ["lxc", "unprivileged"],
+  ["qemu", "numa"],
+  ["qemu", "cores"],
+  ["qemu", "cpulimit"],
+  ["lxc", "memory"],
+  ["lxc", "swap"],
+  ["qemu", "memory"],
+  ["qemu", "agent"],
+  ["qemu", "net0"],
+  ["lxc", "net3"],
+  ["qemu", "startup"],
+  ["lxc", "features"],
+  ["qemu", "sshkeys"],
+  ["qemu", "name"],
+  ["qemu", "cpu"],
+  ["qemu", "hotplug"],
+  ["qemu", "scsi0"],
+  ["lxc", "rootfs"],
+  ["lxc", "mp0"]
 ]
 
 const piece = fc.constantFrom(
-  "virtio", "e1000", "BC:24:11:aa:bb:cc", "bridge", "vmbr0", "firewall", "1", "0", "true", "current",
-  "2048", "enabled", "fstrim_cloned_disks", "name", "eth0", "hwaddr", "type", "veth", "ip", "dhcp", "A", "b",
-  "%20", "%2", "1.50", " ", "", "model", "macaddr", "link_down", "tag", "order", "nesting"
+  "virtio",
+  "e1000",
+  "BC:24:11:aa:bb:cc",
+  "bridge",
+  "vmbr0",
+  "firewall",
+  "1",
+  "0",
+  "true",
+  "current",
+  "2048",
+  "enabled",
+  "fstrim_cloned_disks",
+  "name",
+  "eth0",
+  "hwaddr",
+  "type",
+  "veth",
+  "ip",
+  "dhcp",
+  "A",
+  "b",
+  "%20",
+  "%2",
+  "1.50",
+  " ",
+  "",
+  "model",
+  "macaddr",
+  "link_down",
+  "tag",
+  "order",
+  "nesting"
 )
 const separator = fc.constantFrom(",", "=", ";", " ", "\n", "\r\n", "\r", "\t", "%")
-const structured = fc.array(fc.tuple(piece, separator), { maxLength: 12 }).map((ps) => ps.map(([p, s]) => p + s).join(""))
+const structured = fc.array(fc.tuple(piece, separator), { maxLength: 12 }).map((ps) =>
+  ps.map(([p, s]) => p + s).join("")
+)
 const inputValue = fc.oneof(
   structured,
   fc.string(),
@@ -140,7 +191,9 @@ describe("quirk table: no spurious drift", () => {
     expect(isEqual("qemu", "net0", "virtio=bc:24:11:aa:bb:cc,bridge=vmbr0,firewall=1", observed)).toBe(true)
     expect(isEqual("qemu", "net0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1", observed)).toBe(false)
     expect(isEqual("qemu", "net0", "virtio,bridge=vmbr1,firewall=1", observed)).toBe(false)
-    expect(isEqual("qemu", "net0", "virtio,bridge=vmbr0", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=0")).toBe(true)
+    expect(isEqual("qemu", "net0", "virtio,bridge=vmbr0", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0,firewall=0")).toBe(
+      true
+    )
   })
   it("lxc net: type=veth default, hwaddr ignored unless desired, MAC case", () => {
     const observed = "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AA:BB:CC,ip=dhcp,type=veth"
@@ -151,7 +204,12 @@ describe("quirk table: no spurious drift", () => {
   it("rewriting a NIC keeps its observed MAC", () => {
     const written = valueToSet("qemu", "net0", "virtio,bridge=vmbr1", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0")
     expect(written).toBe("virtio=BC:24:11:AA:BB:CC,bridge=vmbr1")
-    const lxcWritten = valueToSet("lxc", "net0", "name=eth0,bridge=vmbr1", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AA:BB:CC,type=veth")
+    const lxcWritten = valueToSet(
+      "lxc",
+      "net0",
+      "name=eth0,bridge=vmbr1",
+      "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:AA:BB:CC,type=veth"
+    )
     expect(isEqual("lxc", "net0", "name=eth0,bridge=vmbr1,hwaddr=BC:24:11:AA:BB:CC", lxcWritten)).toBe(true)
   })
   it("server-generated keys are never compared", () => {
@@ -172,9 +230,13 @@ describe("quirk table: no spurious drift", () => {
     expect(isEqual("qemu", "hotplug", "usb,network,disk", undefined)).toBe(true)
     expect(isEqual("qemu", "hotplug", 1, "network,disk,usb")).toBe(true)
     expect(isEqual("qemu", "hotplug", "disk", "disk,network")).toBe(false)
-    expect(isEqual("qemu", "scsi0", "local-lvm:vm-100-disk-0,discard=on", "local-lvm:vm-100-disk-0,discard=on,size=32G")).toBe(true)
+    expect(
+      isEqual("qemu", "scsi0", "local-lvm:vm-100-disk-0,discard=on", "local-lvm:vm-100-disk-0,discard=on,size=32G")
+    ).toBe(true)
     expect(isEqual("qemu", "scsi0", "local-lvm:vm-100-disk-0,size=64G", "local-lvm:vm-100-disk-0,size=32G")).toBe(false)
-    expect(isEqual("lxc", "rootfs", "size=8G,volume=local:100/vm-100-disk-0.raw", "local:100/vm-100-disk-0.raw,size=8G")).toBe(true)
+    expect(
+      isEqual("lxc", "rootfs", "size=8G,volume=local:100/vm-100-disk-0.raw", "local:100/vm-100-disk-0.raw,size=8G")
+    ).toBe(true)
   })
   it("sshkeys stored URL-encoded", () => {
     expect(isEqual("qemu", "sshkeys", "ssh-ed25519 AAAA me@host", "ssh-ed25519%20AAAA%20me%40host")).toBe(true)

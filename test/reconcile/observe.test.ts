@@ -51,16 +51,25 @@ const total = (c: Counts) => c.guests + c.status + c.config + c.pending
 
 /** The real client over the simulator, counting each read call (as scripts/bench-reconcile.ts does). */
 const countedSim = (counts: Counts, options: SimOptions = {}) =>
-  Layer.effect(Pve, Effect.map(Pve, (pve) => {
-    const count = <A, E>(k: keyof Counts, e: Effect.Effect<A, E>) => Effect.zipRight(Effect.sync(() => { counts[k]++ }), e)
-    return {
-      ...pve,
-      guests: count("guests", pve.guests),
-      status: (g) => count("status", pve.status(g)),
-      config: (g, o) => count("config", pve.config(g, o)),
-      pending: (g) => count("pending", pve.pending(g))
-    }
-  })).pipe(Layer.provide(pveOnSim()), Layer.provideMerge(Sim.layer({ https: false, ...options })))
+  Layer.effect(
+    Pve,
+    Effect.map(Pve, (pve) => {
+      const count = <A, E>(k: keyof Counts, e: Effect.Effect<A, E>) =>
+        Effect.zipRight(
+          Effect.sync(() => {
+            counts[k]++
+          }),
+          e
+        )
+      return {
+        ...pve,
+        guests: count("guests", pve.guests),
+        status: (g) => count("status", pve.status(g)),
+        config: (g, o) => count("config", pve.config(g, o)),
+        pending: (g) => count("pending", pve.pending(g))
+      }
+    })
+  ).pipe(Layer.provide(pveOnSim()), Layer.provideMerge(Sim.layer({ https: false, ...options })))
 
 const reset = (c: Counts) => Object.assign(c, zero())
 
@@ -68,7 +77,9 @@ const reset = (c: Counts) => Object.assign(c, zero())
 const convergedDoc = (vmids: ReadonlyArray<number>): DesiredState =>
   desired({
     revision: "same",
-    guests: Object.fromEntries(SEEDS.filter((s) => vmids.includes(s.vmid)).map((s) => [s.vmid, { power: s.status, config: s.config }]))
+    guests: Object.fromEntries(
+      SEEDS.filter((s) => vmids.includes(s.vmid)).map((s) => [s.vmid, { power: s.status, config: s.config }])
+    )
   })
 
 const ref = (vmid: number, type: "qemu" | "lxc") => GuestRef.make({ vmid, node: "pve1", type } as never)
@@ -103,7 +114,10 @@ describe("observe: reads per pass", () => {
 
   it.live("only guests planned with a power action get status/current, once", () =>
     Effect.gen(function*() {
-      const doc = desired({ revision: "r", guests: { 100: { power: "stopped" }, 101: { power: "running" }, 102: { power: "running" } } })
+      const doc = desired({
+        revision: "r",
+        guests: { 100: { power: "stopped" }, 101: { power: "running" }, 102: { power: "running" } }
+      })
       reset(counts)
       const p = plan(doc, yield* observe(doc))
       expect(p.actions.map((a) => [a._tag, a.guest.vmid])).toEqual([["Stop", 100], ["Start", 102]])
@@ -157,7 +171,10 @@ describe("observe: pending-only changes", () => {
       yield* pve.setConfig(ref(100, "qemu"), { set: { memory: 4096 }, delete: ["cores"], mode: "sync" })
       const pending = yield* pve.pending(ref(100, "qemu"))
       expect(pendingKeys(pending)).toEqual(expect.arrayContaining(["memory", "cores"]))
-      const doc = desired({ revision: "r", guests: { 100: { power: "running", config: { memory: 4096, cores: null } } } })
+      const doc = desired({
+        revision: "r",
+        guests: { 100: { power: "running", config: { memory: 4096, cores: null } } }
+      })
       reset(counts)
       const p = plan(doc, yield* observe(doc))
       expect(p.actions).toEqual([])

@@ -2,12 +2,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import type { Action } from "../../src/domain/Action.js"
 import type { ClusterGuest, GuestStatus } from "../../src/domain/Cluster.js"
+import { validateConfig } from "../../src/domain/configSchema.js"
 import type { DesiredGuest, DesiredState } from "../../src/domain/DesiredState.js"
 import type { GuestType } from "../../src/domain/Guest.js"
 import type { ConfigValue, PendingEntry } from "../../src/domain/GuestConfig.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { isEqual } from "../../src/reconcile/normalize.js"
-import { validateConfig } from "../../src/domain/configSchema.js"
 import { type ObservedGuest, plan } from "../../src/reconcile/plan.js"
 
 const DIGEST = "0123456789abcdef0123456789abcdef01234567"
@@ -28,7 +28,11 @@ interface GuestSpec {
 const observedGuest = (s: GuestSpec): ObservedGuest => {
   const type = s.type ?? "qemu"
   const guest: ClusterGuest = {
-    id: `${type}/${s.vmid}`, vmid: makeVmid(s.vmid), node: s.node ?? "pve1", type, status: s.status ?? "running",
+    id: `${type}/${s.vmid}`,
+    vmid: makeVmid(s.vmid),
+    node: s.node ?? "pve1",
+    type,
+    status: s.status ?? "running",
     ...(s.clusterLock === undefined ? {} : { lock: s.clusterLock }),
     ...(s.template === undefined ? {} : { template: s.template })
   }
@@ -50,7 +54,9 @@ const setConfigs = (actions: ReadonlyArray<Action>) => actions.filter((a) => a._
 describe("plan: examples", () => {
   it("SetConfig carries only the differing keys plus the digest", () => {
     const o = observedGuest({ vmid: 100, values: { cores: 2, memory: "2048", onboot: 1, tags: "a;b", name: "web" } })
-    const p = plan(desiredOf({ 100: { config: { cores: "4", memory: 2048, onboot: 1, tags: "B,a", name: "web" } } }), [o])
+    const p = plan(desiredOf({ 100: { config: { cores: "4", memory: 2048, onboot: 1, tags: "B,a", name: "web" } } }), [
+      o
+    ])
     expect(p.actions).toHaveLength(1)
     const [a] = p.actions
     expect(a?._tag).toBe("SetConfig")
@@ -74,7 +80,12 @@ describe("plan: examples", () => {
       [observedGuest({ vmid: 101, status: "running" }), observedGuest({ vmid: 100, status: "stopped" })],
       { shutdownTimeout: 90 }
     )
-    expect(p.actions.map((a) => `${a._tag}:${a.guest.vmid}`)).toEqual(["SetConfig:100", "Start:100", "SetConfig:101", "Stop:101"])
+    expect(p.actions.map((a) => `${a._tag}:${a.guest.vmid}`)).toEqual([
+      "SetConfig:100",
+      "Start:100",
+      "SetConfig:101",
+      "Stop:101"
+    ])
     const stop = p.actions[3]
     expect(stop?._tag === "Stop" && stop.shutdownTimeout).toBe(90)
   })
@@ -95,7 +106,11 @@ describe("plan: examples", () => {
     expect(p.skipped[0]?.reason).toContain("paused")
   })
   it("locked guests are skipped with the lock named (status, config or cluster row)", () => {
-    const desired = desiredOf({ 100: { power: "stopped", config: { cores: 8 } }, 101: { config: { cores: 8 } }, 102: { config: { cores: 8 } } })
+    const desired = desiredOf({
+      100: { power: "stopped", config: { cores: 8 } },
+      101: { config: { cores: 8 } },
+      102: { config: { cores: 8 } }
+    })
     const p = plan(desired, [
       observedGuest({ vmid: 100, statusLock: "backup" }),
       observedGuest({ vmid: 101, values: { lock: "snapshot" } }),
@@ -150,23 +165,52 @@ describe("plan: examples", () => {
 
 // ---- properties ----------------------------------------------------------------------------
 
-const KEYS = ["cores", "memory", "onboot", "tags", "description", "net0", "agent", "ostype", "cpulimit", "protection"] as const
+const KEYS = [
+  "cores",
+  "memory",
+  "onboot",
+  "tags",
+  "description",
+  "net0",
+  "agent",
+  "ostype",
+  "cpulimit",
+  "protection"
+] as const
 const valueFor = (key: (typeof KEYS)[number]): fc.Arbitrary<ConfigValue> => {
   switch (key) {
-    case "cores": return fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constantFrom("1", "2", "4"))
-    case "memory": return fc.constantFrom(512, 2048, "2048", "current=2048", "current=4096")
-    case "onboot": case "protection": return fc.constantFrom(0, 1, "0", "1")
-    case "tags": return fc.constantFrom("a;b", "B,a", "b a", "c", "a")
-    case "description": return fc.constantFrom("x", "x\n", "x\r\n\r\n", "y\n\nz", "y\n\nz\n")
-    case "net0": return fc.constantFrom("virtio,bridge=vmbr0", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0", "virtio=bc:24:11:aa:bb:cc,bridge=vmbr0,firewall=0", "e1000,bridge=vmbr1,firewall=1")
-    case "agent": return fc.constantFrom(0, 1, "1", "enabled=1", "enabled=1,fstrim_cloned_disks=1")
-    case "ostype": return fc.constantFrom("l26", "win11")
-    case "cpulimit": return fc.constantFrom(0, "0", 1.5, "1.50", 2)
+    case "cores":
+      return fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constantFrom("1", "2", "4"))
+    case "memory":
+      return fc.constantFrom(512, 2048, "2048", "current=2048", "current=4096")
+    case "onboot":
+    case "protection":
+      return fc.constantFrom(0, 1, "0", "1")
+    case "tags":
+      return fc.constantFrom("a;b", "B,a", "b a", "c", "a")
+    case "description":
+      return fc.constantFrom("x", "x\n", "x\r\n\r\n", "y\n\nz", "y\n\nz\n")
+    case "net0":
+      return fc.constantFrom(
+        "virtio,bridge=vmbr0",
+        "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0",
+        "virtio=bc:24:11:aa:bb:cc,bridge=vmbr0,firewall=0",
+        "e1000,bridge=vmbr1,firewall=1"
+      )
+    case "agent":
+      return fc.constantFrom(0, 1, "1", "enabled=1", "enabled=1,fstrim_cloned_disks=1")
+    case "ostype":
+      return fc.constantFrom("l26", "win11")
+    case "cpulimit":
+      return fc.constantFrom(0, "0", 1.5, "1.50", 2)
   }
 }
 const configArb = (nullable: boolean): fc.Arbitrary<Record<string, ConfigValue | null>> =>
   fc.record(
-    Object.fromEntries(KEYS.map((k) => [k, nullable ? fc.option(valueFor(k), { nil: null }) : valueFor(k)])) as Record<string, fc.Arbitrary<ConfigValue | null>>,
+    Object.fromEntries(KEYS.map((k) => [k, nullable ? fc.option(valueFor(k), { nil: null }) : valueFor(k)])) as Record<
+      string,
+      fc.Arbitrary<ConfigValue | null>
+    >,
     { requiredKeys: [] }
   ).map((r) => {
     const out: Record<string, ConfigValue | null> = {}
@@ -176,7 +220,10 @@ const configArb = (nullable: boolean): fc.Arbitrary<Record<string, ConfigValue |
 const powerArb = fc.option(fc.constantFrom("running" as const, "stopped" as const), { nil: undefined })
 
 /** What PVE would hold after the plan's writes (no PVE canonicalization: the worst case). */
-const applyPlan = (values: Record<string, ConfigValue>, actions: ReadonlyArray<Action>): Record<string, ConfigValue> => {
+const applyPlan = (
+  values: Record<string, ConfigValue>,
+  actions: ReadonlyArray<Action>
+): Record<string, ConfigValue> => {
   const next = { ...values }
   for (const a of actions) {
     if (a._tag !== "SetConfig") continue
@@ -186,53 +233,89 @@ const applyPlan = (values: Record<string, ConfigValue>, actions: ReadonlyArray<A
   return next
 }
 const applyPower = (status: GuestStatus["status"], actions: ReadonlyArray<Action>): GuestStatus["status"] =>
-  actions.reduce<GuestStatus["status"]>((s, a) => (a._tag === "Start" ? "running" : a._tag === "Stop" ? "stopped" : s), status)
+  actions.reduce<GuestStatus["status"]>(
+    (s, a) => (a._tag === "Start" ? "running" : a._tag === "Stop" ? "stopped" : s),
+    status
+  )
 
 describe("plan: properties", () => {
   it("SetConfig keys are exactly the keys that are not equal after normalization", () => {
-    fc.assert(fc.property(fc.constantFrom<GuestType>("qemu", "lxc"), configArb(true), configArb(false), (type, want, have) => {
-      const p = plan(desiredOf({ 100: { config: want } }), [observedGuest({ vmid: 100, type, values: have as Record<string, ConfigValue> })])
-      // A document PVE's schema refuses for this type is not applied in part: no action at all.
-      if (validateConfig(type, want).length > 0) {
-        expect(p.invalid.length).toBeGreaterThan(0)
-        expect(p.actions).toEqual([])
-        return
-      }
-      expect(p.invalid).toEqual([])
-      const sc = setConfigs(p.actions)[0]
-      const expectedSet = Object.entries(want).filter(([k, v]) => v !== null && !isEqual(type, k, v, have[k] ?? undefined)).map(([k]) => k).sort()
-      const expectedDelete = Object.entries(want).filter(([k, v]) => v === null && have[k] !== undefined).map(([k]) => k).sort()
-      expect(Object.keys(sc?.set ?? {}).sort()).toEqual(expectedSet)
-      expect([...(sc?.delete ?? [])].sort()).toEqual(expectedDelete)
-      expect(p.actions.length).toBe(expectedSet.length + expectedDelete.length > 0 ? 1 : 0)
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(fc.constantFrom<GuestType>("qemu", "lxc"), configArb(true), configArb(false), (type, want, have) => {
+        const p = plan(desiredOf({ 100: { config: want } }), [
+          observedGuest({ vmid: 100, type, values: have as Record<string, ConfigValue> })
+        ])
+        // A document PVE's schema refuses for this type is not applied in part: no action at all.
+        if (validateConfig(type, want).length > 0) {
+          expect(p.invalid.length).toBeGreaterThan(0)
+          expect(p.actions).toEqual([])
+          return
+        }
+        expect(p.invalid).toEqual([])
+        const sc = setConfigs(p.actions)[0]
+        const expectedSet = Object.entries(want).filter(([k, v]) =>
+          v !== null && !isEqual(type, k, v, have[k] ?? undefined)
+        ).map(([k]) => k).sort()
+        const expectedDelete = Object.entries(want).filter(([k, v]) => v === null && have[k] !== undefined).map(([k]) =>
+          k
+        ).sort()
+        expect(Object.keys(sc?.set ?? {}).sort()).toEqual(expectedSet)
+        expect([...(sc?.delete ?? [])].sort()).toEqual(expectedDelete)
+        expect(p.actions.length).toBe(expectedSet.length + expectedDelete.length > 0 ? 1 : 0)
+      }),
+      { numRuns: 500 }
+    )
   })
   it("applying the plan and planning again yields zero actions (convergence)", () => {
-    fc.assert(fc.property(fc.constantFrom<GuestType>("qemu", "lxc"), configArb(true), configArb(false), powerArb, fc.constantFrom<GuestStatus["status"]>("running", "stopped"), (type, want, have, power, status) => {
-      const desired = desiredOf({ 100: { config: want, ...(power === undefined ? {} : { power }) } })
-      const first = plan(desired, [observedGuest({ vmid: 100, type, status, values: have as Record<string, ConfigValue> })])
-      if (first.invalid.length > 0) {
-        // Refused by PVE's schema for this type: nothing planned, nothing to converge.
-        expect(first.actions).toEqual([])
-        return
-      }
-      const after = observedGuest({ vmid: 100, type, status: applyPower(status, first.actions), values: applyPlan(have as Record<string, ConfigValue>, first.actions) })
-      expect(plan(desired, [after]).actions).toEqual([])
-    }), { numRuns: 500 })
+    fc.assert(
+      fc.property(
+        fc.constantFrom<GuestType>("qemu", "lxc"),
+        configArb(true),
+        configArb(false),
+        powerArb,
+        fc.constantFrom<GuestStatus["status"]>("running", "stopped"),
+        (type, want, have, power, status) => {
+          const desired = desiredOf({ 100: { config: want, ...(power === undefined ? {} : { power }) } })
+          const first = plan(desired, [
+            observedGuest({ vmid: 100, type, status, values: have as Record<string, ConfigValue> })
+          ])
+          if (first.invalid.length > 0) {
+            // Refused by PVE's schema for this type: nothing planned, nothing to converge.
+            expect(first.actions).toEqual([])
+            return
+          }
+          const after = observedGuest({
+            vmid: 100,
+            type,
+            status: applyPower(status, first.actions),
+            values: applyPlan(have as Record<string, ConfigValue>, first.actions)
+          })
+          expect(plan(desired, [after]).actions).toEqual([])
+        }
+      ),
+      { numRuns: 500 }
+    )
   })
   it("a converged system plans zero actions, whatever PVE form the values are in", () => {
     // Desired written in one form, observed holding another form of the same state.
     const sameState = fc.constantFrom(
-      ["memory", 2048, "current=2048"], ["tags", "B,a a", "a;b"], ["onboot", 0, undefined], ["description", "a\n\nb", "a\n\nb\n"],
-      ["net0", "virtio,bridge=vmbr0", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0"], ["cores", "4", 4], ["agent", 1, "enabled=1"]
+      ["memory", 2048, "current=2048"],
+      ["tags", "B,a a", "a;b"],
+      ["onboot", 0, undefined],
+      ["description", "a\n\nb", "a\n\nb\n"],
+      ["net0", "virtio,bridge=vmbr0", "virtio=BC:24:11:AA:BB:CC,bridge=vmbr0"],
+      ["cores", "4", 4],
+      ["agent", 1, "enabled=1"]
     ) as fc.Arbitrary<readonly [string, ConfigValue, ConfigValue | undefined]>
-    fc.assert(fc.property(fc.uniqueArray(sameState, { selector: (x) => x[0], maxLength: 7 }), powerArb, (pairs, power) => {
-      const want = Object.fromEntries(pairs.map(([k, d]) => [k, d]))
-      const have = Object.fromEntries(pairs.flatMap(([k, , o]) => (o === undefined ? [] : [[k, o]])))
-      const status = power === "stopped" ? "stopped" : "running"
-      const desired = desiredOf({ 100: { config: want, ...(power === undefined ? {} : { power }) } })
-      expect(plan(desired, [observedGuest({ vmid: 100, type: "qemu", status, values: have })]).actions).toEqual([])
-    }))
+    fc.assert(
+      fc.property(fc.uniqueArray(sameState, { selector: (x) => x[0], maxLength: 7 }), powerArb, (pairs, power) => {
+        const want = Object.fromEntries(pairs.map(([k, d]) => [k, d]))
+        const have = Object.fromEntries(pairs.flatMap(([k, , o]) => (o === undefined ? [] : [[k, o]])))
+        const status = power === "stopped" ? "stopped" : "running"
+        const desired = desiredOf({ 100: { config: want, ...(power === undefined ? {} : { power }) } })
+        expect(plan(desired, [observedGuest({ vmid: 100, type: "qemu", status, values: have })]).actions).toEqual([])
+      })
+    )
   })
   it("the Empty document plans zero actions for any cluster", () => {
     const guestArb = fc.record({
@@ -261,11 +344,20 @@ describe("plan: properties", () => {
 
 describe("plan: node scope", () => {
   it("a desired guest on another node is reported as elsewhere: not planned, not missing, not unmanaged", () => {
-    const desired = desiredOf({ 100: { power: "running", config: { cores: 2 } }, 200: { power: "running", config: { cores: 2 } } })
+    const desired = desiredOf({
+      100: { power: "running", config: { cores: 2 } },
+      200: { power: "running", config: { cores: 2 } }
+    })
     const observed = [
       observedGuest({ vmid: 100, node: "pve1", status: "stopped", values: { cores: 1 } }),
       // Pending changes on pve2 are pve2's agent's to report.
-      observedGuest({ vmid: 200, node: "pve2", status: "stopped", values: { cores: 1 }, pending: [{ key: "cores", value: 1, pending: 4 }] }),
+      observedGuest({
+        vmid: 200,
+        node: "pve2",
+        status: "stopped",
+        values: { cores: 1 },
+        pending: [{ key: "cores", value: 1, pending: 4 }]
+      }),
       observedGuest({ vmid: 300, node: "pve2" })
     ]
     const p = plan(desired, observed, { node: "pve1" })
@@ -291,31 +383,38 @@ describe("plan: node scope", () => {
   const documentArb = fc.dictionary(
     fc.integer({ min: 100, max: 135 }).map(String),
     fc.record({ config: configArb(true), power: powerArb }).map(({ config, power }): DesiredGuest => ({
-      config, ...(power === undefined ? {} : { power })
+      config,
+      ...(power === undefined ? {} : { power })
     })),
     { maxKeys: 12 }
   )
 
   it("the nodes' plans partition the cluster's plan: each action planned once, by the guest's node", () => {
-    fc.assert(fc.property(clusterArb, documentArb, (guests, doc) => {
-      const desired: DesiredState = { guests: doc }
-      const observed = guests.map(observedGuest)
-      const whole = plan(desired, observed)
-      const perNode = NODES.map((node) => ({ node, p: plan(desired, observed, { node }) }))
-      for (const { node, p } of perNode) {
-        const on = new Map(guests.map((g) => [g.vmid, g.node]))
-        expect(p.actions.every((a) => on.get(a.guest.vmid) === node)).toBe(true)
-        expect(p.elsewhere.map((e) => e.vmid)).toEqual(
-          guests.filter((g) => g.node !== node && Object.hasOwn(doc, String(g.vmid))).map((g) => g.vmid).sort((a, b) => a - b)
-        )
-        expect(p.missing).toEqual(whole.missing)
-        expect(p.invalid).toEqual(whole.invalid)
-        expect(p.unmanaged).toEqual(whole.unmanaged.filter((v) => on.get(v) === node))
-      }
-      const byVmid = (a: Action, b: Action) => a.guest.vmid - b.guest.vmid
-      // Within a guest the order is the plan's (SetConfig before power); across guests by vmid.
-      expect(perNode.flatMap(({ p }) => p.actions).sort(byVmid)).toEqual([...whole.actions].sort(byVmid))
-      expect(perNode.flatMap(({ p }) => p.skipped).sort((a, b) => a.vmid - b.vmid)).toEqual(whole.skipped)
-    }), { numRuns: 300 })
+    fc.assert(
+      fc.property(clusterArb, documentArb, (guests, doc) => {
+        const desired: DesiredState = { guests: doc }
+        const observed = guests.map(observedGuest)
+        const whole = plan(desired, observed)
+        const perNode = NODES.map((node) => ({ node, p: plan(desired, observed, { node }) }))
+        for (const { node, p } of perNode) {
+          const on = new Map(guests.map((g) => [g.vmid, g.node]))
+          expect(p.actions.every((a) => on.get(a.guest.vmid) === node)).toBe(true)
+          expect(p.elsewhere.map((e) => e.vmid)).toEqual(
+            guests.filter((g) => g.node !== node && Object.hasOwn(doc, String(g.vmid))).map((g) => g.vmid).sort((
+              a,
+              b
+            ) => a - b)
+          )
+          expect(p.missing).toEqual(whole.missing)
+          expect(p.invalid).toEqual(whole.invalid)
+          expect(p.unmanaged).toEqual(whole.unmanaged.filter((v) => on.get(v) === node))
+        }
+        const byVmid = (a: Action, b: Action) => a.guest.vmid - b.guest.vmid
+        // Within a guest the order is the plan's (SetConfig before power); across guests by vmid.
+        expect(perNode.flatMap(({ p }) => p.actions).sort(byVmid)).toEqual([...whole.actions].sort(byVmid))
+        expect(perNode.flatMap(({ p }) => p.skipped).sort((a, b) => a.vmid - b.vmid)).toEqual(whole.skipped)
+      }),
+      { numRuns: 300 }
+    )
   })
 })

@@ -9,7 +9,17 @@ import { renderMarkdown } from "../../src/selftest/report.js"
 import { hasSelftestTag, Selftest } from "../../src/selftest/Selftest.js"
 import { Journal } from "../../src/state/Journal.js"
 import { Sim } from "../support/sim.js"
-import { GUESTS, LIMITED_TOKEN, LXC_VMID, QEMU_VMID, RUNNING_VMID, selftestStack, TEMPLATE_VMID, UNTAGGED_VMID, viewOf } from "./support.js"
+import {
+  GUESTS,
+  LIMITED_TOKEN,
+  LXC_VMID,
+  QEMU_VMID,
+  RUNNING_VMID,
+  selftestStack,
+  TEMPLATE_VMID,
+  UNTAGGED_VMID,
+  viewOf
+} from "./support.js"
 
 const UPID_RE = /^UPID:pve1:/
 
@@ -24,12 +34,18 @@ describe("Selftest", () => {
         const report = yield* run(vmid)
         expect(report.reason).toBeUndefined()
         expect(report.verdict).toBe("pass")
-        expect(report.tasks.map((t) => [t.task, t.status])).toEqual([["permissions", "passed"], ["snapshot", "passed"], ["config", "passed"]])
+        expect(report.tasks.map((t) => [t.task, t.status])).toEqual([
+          ["permissions", "passed"],
+          ["snapshot", "passed"],
+          ["config", "passed"]
+        ])
         expect(report.guest).toMatchObject({ vmid, node: "pve1", type })
         expect(report.pveVersion).toBeDefined()
         const tasked = report.steps.filter((s) => s.upid !== undefined)
         expect(tasked.map((s) => s.upid?.split(":")[5])).toEqual([
-          `${prefix}snapshot`, `${prefix}rollback`, `${prefix}delsnapshot`,
+          `${prefix}snapshot`,
+          `${prefix}rollback`,
+          `${prefix}delsnapshot`,
           // qemu config goes through the async POST (a qmconfig task); lxc has only the synchronous PUT.
           ...(type === "qemu" ? ["qmconfig", "qmconfig"] : [])
         ])
@@ -38,7 +54,12 @@ describe("Selftest", () => {
           expect(s.exitstatus).toBe("OK")
           expect(s.ok).toBe(true)
         }
-        if (type === "lxc") expect(report.steps.filter((s) => s.exitstatus === "sync").map((s) => s.step)).toEqual(["write marker", "delete description (was absent)"])
+        if (type === "lxc") {
+          expect(report.steps.filter((s) => s.exitstatus === "sync").map((s) => s.step)).toEqual([
+            "write marker",
+            "delete description (was absent)"
+          ])
+        }
         expect(report.cleanup).toEqual([])
         const md = renderMarkdown(report)
         for (const s of tasked) expect(md).toContain(`\`${s.upid ?? ""}\` | OK |`)
@@ -49,7 +70,9 @@ describe("Selftest", () => {
         // Every mutation was journaled and finished.
         const ops = yield* Effect.flatMap(Journal, (j) => j.list({ vmid }))
         expect(ops).toHaveLength(5)
-        expect(ops.every((o) => o.phase === "done" && o.action.startsWith("selftest-") && o.origin === "planned")).toBe(true)
+        expect(ops.every((o) => o.phase === "done" && o.action.startsWith("selftest-") && o.origin === "planned")).toBe(
+          true
+        )
       }).pipe(Effect.provide(selftestStack())))
   }
 
@@ -87,11 +110,19 @@ describe("Selftest", () => {
       const report = yield* run(RUNNING_VMID, "all")
       expect(report.reason).toBeUndefined()
       expect(report.verdict).toBe("pass")
-      expect(report.tasks.map((t) => [t.task, t.status])).toEqual([["permissions", "passed"], ["snapshot", "passed"], ["config", "passed"]])
+      expect(report.tasks.map((t) => [t.task, t.status])).toEqual([["permissions", "passed"], ["snapshot", "passed"], [
+        "config",
+        "passed"
+      ]])
       // PVE's rollback stops the running guest first (pve-guest-common
       // PVE::AbstractConfig::snapshot_rollback); the selftest's own start task brings it back.
       expect(report.steps.filter((s) => s.upid !== undefined).map((s) => s.upid?.split(":")[5])).toEqual([
-        "qmsnapshot", "qmrollback", "qmstart", "qmdelsnapshot", "qmconfig", "qmconfig"
+        "qmsnapshot",
+        "qmrollback",
+        "qmstart",
+        "qmdelsnapshot",
+        "qmconfig",
+        "qmconfig"
       ])
       const steps = report.steps.map((s) => s.step)
       expect(steps).toContain("start the guest again (the rollback stopped it)")
@@ -130,13 +161,19 @@ describe("Selftest", () => {
         const report = yield* run(vmid)
         expect(report.verdict).toBe("fail")
         expect(report.reason).toContain("rollback to felhom-selftest-")
-        expect(report.tasks.map((t) => [t.task, t.status])).toEqual([["permissions", "passed"], ["snapshot", "failed"], ["config", "skipped"]])
+        expect(report.tasks.map((t) => [t.task, t.status])).toEqual([
+          ["permissions", "passed"],
+          ["snapshot", "failed"],
+          ["config", "skipped"]
+        ])
         const failed = report.steps.filter((s) => !s.ok)
         expect(failed).toHaveLength(1)
         expect(failed[0]?.upid?.split(":")[5]).toBe(rollback)
         expect(failed[0]?.exitstatus).toBe("simulated rollback failure")
         expect(report.cleanup.map((s) => [s.step.replace(/felhom-selftest-[0-9-]+/, "S"), s.ok])).toEqual([
-          ["cleanup: look for S", true], ["cleanup: delete leftover S", true], ["cleanup: S gone", true]
+          ["cleanup: look for S", true],
+          ["cleanup: delete leftover S", true],
+          ["cleanup: S gone", true]
         ])
         const md = renderMarkdown(report)
         expect(md).toContain("**FAILED**")
@@ -146,7 +183,9 @@ describe("Selftest", () => {
         expect(after.config).toEqual(before.config)
         const ops = yield* Effect.flatMap(Journal, (j) => j.list({ vmid }))
         expect(ops.map((o) => [o.action, o.phase]).reverse()).toEqual([
-          ["selftest-snapshot-create", "done"], ["selftest-snapshot-rollback", "failed"], ["selftest-cleanup-snapshot-delete", "done"]
+          ["selftest-snapshot-create", "done"],
+          ["selftest-snapshot-rollback", "failed"],
+          ["selftest-cleanup-snapshot-delete", "done"]
         ])
       }).pipe(Effect.provide(selftestStack())))
   }
@@ -168,14 +207,23 @@ describe("Selftest", () => {
       const before = yield* viewOf(QEMU_VMID)
       // Arm the fault once the marker write has landed, so the restore task (not the write) fails.
       const arm = Effect.gen(function*() {
-        while (!sim.cluster.mutations().some((m) => m.kind === "config" && String(m.params["description"] ?? "").startsWith("felhom-selftest "))) {
+        while (
+          !sim.cluster.mutations().some((m) =>
+            m.kind === "config" && String(m.params["description"] ?? "").startsWith("felhom-selftest ")
+          )
+        ) {
           yield* Effect.sleep("1 millis")
         }
-        sim.cluster.setFaults({ failTasks: [{ vmid: QEMU_VMID, type: "qmconfig", message: "simulated restore failure", count: 1 }] })
+        sim.cluster.setFaults({
+          failTasks: [{ vmid: QEMU_VMID, type: "qmconfig", message: "simulated restore failure", count: 1 }]
+        })
       })
       const [report] = yield* Effect.all([run(QEMU_VMID, "config"), arm], { concurrency: 2 })
       expect(report.verdict).toBe("fail")
-      expect(report.steps.filter((s) => !s.ok).map((s) => [s.step, s.exitstatus])).toEqual([["restore description", "simulated restore failure"]])
+      expect(report.steps.filter((s) => !s.ok).map((s) => [s.step, s.exitstatus])).toEqual([[
+        "restore description",
+        "simulated restore failure"
+      ]])
       expect(report.cleanup.map((s) => [s.step, s.ok, s.detail])).toEqual([
         ["cleanup: read description", true, "marker still present; restoring"],
         ["cleanup: restore description", true, "task OK"],
@@ -206,7 +254,9 @@ describe("Selftest on a cluster", () => {
     Effect.gen(function*() {
       const report = yield* run(QEMU_VMID)
       expect(report.verdict).toBe("refused")
-      expect(report.reason).toBe(`guest ${QEMU_VMID} is on node pve2, and this agent manages node pve1 only: run the selftest with pve2's agent`)
+      expect(report.reason).toBe(
+        `guest ${QEMU_VMID} is on node pve2, and this agent manages node pve1 only: run the selftest with pve2's agent`
+      )
       const sim = yield* Sim
       expect(sim.cluster.mutations()).toEqual([])
     }).pipe(Effect.provide(selftestStack({

@@ -9,9 +9,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { SelftestReport } from "../../src/selftest/report.js"
+import { runCli } from "../support/cli.js"
 import { Sim } from "../support/sim.js"
 import { GUESTS, QEMU_VMID, UNTAGGED_VMID } from "./support.js"
-import { runCli } from "../support/cli.js"
 
 const cli = (args: ReadonlyArray<string>) => runCli(args, {}, { timeout: 60_000 })
 
@@ -23,7 +23,17 @@ const setup = Effect.gen(function*() {
   )
   const tokenFile = path.join(dir, "token")
   fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-  const base = ["selftest", "--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint, "--state-dir", path.join(dir, "state")]
+  const base = [
+    "selftest",
+    "--pve-url",
+    sim.url,
+    "--token-file",
+    tokenFile,
+    "--fingerprint",
+    sim.fingerprint,
+    "--state-dir",
+    path.join(dir, "state")
+  ]
   return { sim, dir, base, secret: Redacted.value(sim.tokenSecret) }
 })
 

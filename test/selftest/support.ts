@@ -18,17 +18,37 @@ export const RUNNING_VMID = 104
 
 export const GUESTS: ReadonlyArray<SimGuestSeed> = [
   {
-    vmid: QEMU_VMID, type: "qemu",
-    config: { name: "selftest-vm", memory: 2048, cores: 1, ostype: "l26", tags: "lab;felhom-selftest", description: "test guest\n\nkeep me" }
+    vmid: QEMU_VMID,
+    type: "qemu",
+    config: {
+      name: "selftest-vm",
+      memory: 2048,
+      cores: 1,
+      ostype: "l26",
+      tags: "lab;felhom-selftest",
+      description: "test guest\n\nkeep me"
+    }
   },
   {
-    vmid: LXC_VMID, type: "lxc",
+    vmid: LXC_VMID,
+    type: "lxc",
     // No description: the config task must delete the key again, not leave "" behind.
-    config: { hostname: "selftest-ct", memory: 512, ostype: "debian", rootfs: "local-lvm:vm-101-disk-0,size=8G", tags: "Felhom-Selftest" }
+    config: {
+      hostname: "selftest-ct",
+      memory: 512,
+      ostype: "debian",
+      rootfs: "local-lvm:vm-101-disk-0,size=8G",
+      tags: "Felhom-Selftest"
+    }
   },
   { vmid: UNTAGGED_VMID, type: "qemu", config: { name: "prod-db", memory: 4096, description: "do not touch" } },
   { vmid: TEMPLATE_VMID, type: "qemu", template: true, config: { name: "tpl", memory: 1024, tags: "felhom-selftest" } },
-  { vmid: RUNNING_VMID, type: "qemu", status: "running", config: { name: "busy", memory: 1024, tags: "felhom-selftest" } }
+  {
+    vmid: RUNNING_VMID,
+    type: "qemu",
+    status: "running",
+    config: { name: "busy", memory: 1024, tags: "felhom-selftest" }
+  }
 ]
 
 export const LIMITED_TOKEN: SimTokenSeed = {
@@ -50,4 +70,11 @@ export const selftestStack = (options: SimOptions = {}) => {
 }
 
 export const viewOf = (vmid: number) =>
-  Effect.flatMap(Sim, (sim) => Either.match(sim.cluster.view(vmid), { onLeft: (e) => Effect.die(e), onRight: (v: SimGuestView) => Effect.succeed(v) }))
+  Effect.flatMap(
+    Sim,
+    (sim) =>
+      Either.match(sim.cluster.view(vmid), {
+        onLeft: (e) => Effect.die(e),
+        onRight: (v: SimGuestView) => Effect.succeed(v)
+      })
+  )

@@ -7,13 +7,20 @@ const tokens = [
   { tokenid: "felhom@pve!agent", secret: "s3cret=with=equals", privileges: [{ path: "/", privs: ["*"] }] },
   { tokenid: "ro@pve!audit", secret: "ro", privileges: [{ path: "/vms", privs: ["VM.Audit"] }] },
   {
-    tokenid: "lim@pve!tok", secret: "lim", privsep: true,
+    tokenid: "lim@pve!tok",
+    secret: "lim",
+    privsep: true,
     privileges: [{ path: "/vms/100", privs: ["VM.Audit", "VM.PowerMgmt", "VM.Config.Options"] }],
     userPrivileges: [{ path: "/", privs: ["VM.Audit", "VM.Config.Options"] }]
   }
 ]
 const start = (authFailureDelay = 0) =>
-  startSimulator({ https: false, authFailureDelay, tokens, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "qemu" }] })
+  startSimulator({
+    https: false,
+    authFailureDelay,
+    tokens,
+    guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "qemu" }]
+  })
 
 // pve-http-server `PVE::APIServer::Formatter::extract_auth_value`, pve-manager `PVE::HTTPServer::auth_handler`,
 // pve-access-control `PVE::AccessControl::verify_token` and `PVE::RPCEnvironment::permissions`.
@@ -82,7 +89,10 @@ describe("authentication and permissions", () => {
       const s = yield* start()
       const r = yield* request(s, "/access/permissions", { auth: "PVEAPIToken=lim@pve!tok=lim" })
       expect(data(r)).toEqual({ "/vms/100": { "VM.Audit": 1, "VM.Config.Options": 1 } })
-      const p = yield* request(s, "/access/permissions", { auth: "PVEAPIToken=ro@pve!audit=ro", query: { path: "/vms/5000" } })
+      const p = yield* request(s, "/access/permissions", {
+        auth: "PVEAPIToken=ro@pve!audit=ro",
+        query: { path: "/vms/5000" }
+      })
       expect(data(p)).toEqual({ "/vms/5000": { "VM.Audit": 1 } })
     }))
 })

@@ -2,10 +2,10 @@
  * Test helper: raw requests to the simulator over node:https trusting the sim's CA, returning
  * status, reason phrase, headers and the parsed (gunzipped) body.
  */
+import { Effect, Redacted, Schema } from "effect"
 import * as http from "node:http"
 import * as https from "node:https"
 import { gunzipSync } from "node:zlib"
-import { Effect, Redacted, Schema } from "effect"
 import type { RunningSim } from "../../src/sim/Simulator.js"
 
 export interface SimResponse {
@@ -47,7 +47,12 @@ export const requestPromise = (sim: RunningSim, path: string, o: RequestOptions 
     const mod = url.protocol === "https:" ? https : http
     const req = mod.request(
       url,
-      { method: o.method ?? "GET", headers, ...(url.protocol === "https:" ? { ca: sim.caPem } : {}), ...(o.agent ? { agent: o.agent } : {}) },
+      {
+        method: o.method ?? "GET",
+        headers,
+        ...(url.protocol === "https:" ? { ca: sim.caPem } : {}),
+        ...(o.agent ? { agent: o.agent } : {})
+      },
       (res) => {
         const chunks: Array<Buffer> = []
         res.on("data", (c: Buffer) => chunks.push(c))
@@ -56,7 +61,13 @@ export const requestPromise = (sim: RunningSim, path: string, o: RequestOptions 
           if (res.headers["content-encoding"] === "gzip") raw = gunzipSync(raw)
           let body: unknown = undefined
           if (raw.length > 0) body = JSON.parse(raw.toString("utf8"))
-          resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? "", headers: res.headers, raw, body })
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? "",
+            headers: res.headers,
+            raw,
+            body
+          })
         })
         res.on("error", reject)
       }

@@ -4,15 +4,17 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { startSimulator, type RunningSim, type SimOptions } from "../../src/sim/Simulator.js"
+import { type RunningSim, type SimOptions, startSimulator } from "../../src/sim/Simulator.js"
 import { freePort } from "../support/daemon.js"
-import { dataRows, request, type JsonObject } from "./client.js"
+import { dataRows, type JsonObject, request } from "./client.js"
 
 const NODES = ["pve1", "pve2", "pve3"]
 
 const start = (options: SimOptions = {}) =>
   startSimulator({
-    https: false, authFailureDelay: 0, nodes: NODES,
+    https: false,
+    authFailureDelay: 0,
+    nodes: NODES,
     guests: [{ vmid: 100, type: "qemu" }, { vmid: 200, type: "lxc", node: "pve2" }],
     ...options
   })
@@ -40,7 +42,14 @@ describe("node listeners and GET /cluster/status", () => {
         expect(members.filter((r) => r.local === 1).map((r) => r.name)).toEqual([node])
         expect([...members].sort((a, b) => Number(a.nodeid) - Number(b.nodeid))).toEqual(
           NODES.map((name, i) => ({
-            type: "node", id: `node/${name}`, name, nodeid: i + 1, online: 1, local: name === node ? 1 : 0, ip: "127.0.0.1", level: ""
+            type: "node",
+            id: `node/${name}`,
+            name,
+            nodeid: i + 1,
+            online: 1,
+            local: name === node ? 1 : 0,
+            ip: "127.0.0.1",
+            level: ""
           }))
         )
       }
@@ -87,9 +96,11 @@ describe("node listeners and GET /cluster/status", () => {
   it.live("a fixed port puts node i on port+i", () =>
     Effect.gen(function*() {
       // Another process may take one of the ports between the probe and the start: try again.
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0;; attempt++) {
         const port = yield* freePort
-        const started = yield* Effect.either(Effect.scoped(Effect.map(start({ nodes: ["pve1", "pve2"], guests: [], port }), (s) => s.nodeUrls)))
+        const started = yield* Effect.either(
+          Effect.scoped(Effect.map(start({ nodes: ["pve1", "pve2"], guests: [], port }), (s) => s.nodeUrls))
+        )
         if (Either.isRight(started)) {
           expect(started.right).toEqual({ pve1: `http://127.0.0.1:${port}`, pve2: `http://127.0.0.1:${port + 1}` })
           return
@@ -100,11 +111,13 @@ describe("node listeners and GET /cluster/status", () => {
 
   it.scoped("node lists that cannot be a cluster are refused at start", () =>
     Effect.gen(function*() {
-      for (const [nodes, message] of [
-        [[], "at least one node is required"],
-        [["pve1", "pve1"], "node 'pve1' is listed twice"],
-        [["pve_1"], "invalid node name 'pve_1'"]
-      ] as const) {
+      for (
+        const [nodes, message] of [
+          [[], "at least one node is required"],
+          [["pve1", "pve1"], "node 'pve1' is listed twice"],
+          [["pve_1"], "invalid node name 'pve_1'"]
+        ] as const
+      ) {
         const r = yield* Effect.flip(start({ nodes }))
         expect(r.message).toBe(message)
       }

@@ -5,14 +5,22 @@ import { control, dataObject, dataRows, dataString, request, row, text, waitTask
 
 const start = () =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5,
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
     guests: [
-      { vmid: 100, type: "qemu", status: "running", config: { memory: 2048, cores: 1, name: "web", net0: "virtio=AA:bb:CC:00:11:22,bridge=vmbr0" } },
+      {
+        vmid: 100,
+        type: "qemu",
+        status: "running",
+        config: { memory: 2048, cores: 1, name: "web", net0: "virtio=AA:bb:CC:00:11:22,bridge=vmbr0" }
+      },
       { vmid: 101, type: "lxc", status: "running" },
       { vmid: 102, type: "qemu", status: "stopped" }
     ]
   })
-const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) => request(s, path, { method: "PUT", form })
+const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) =>
+  request(s, path, { method: "PUT", form })
 
 // qemu-server `PVE::API2::Qemu` `vm_config`, `update_vm`, `update_vm_async`, `$update_vm_api`;
 // pve-container `PVE::API2::LXC::Config`; digest from `PVE::QemuServer::parse_vm_config`.
@@ -24,9 +32,15 @@ describe("config, digest and pending", () => {
       const upid = dataString(yield* request(s, "/nodes/pve1/qemu/102/config", { method: "POST", form: { name: "b" } }))
       expect(upid).toContain(":qmconfig:102:")
       expect((yield* waitTask(s, upid)).exitstatus).toBe("OK")
-      const bg = yield* request(s, "/nodes/pve1/qemu/102/config", { method: "POST", form: { name: "c", background_delay: "5" } })
+      const bg = yield* request(s, "/nodes/pve1/qemu/102/config", {
+        method: "POST",
+        form: { name: "c", background_delay: "5" }
+      })
       expect(bg.body).toEqual({ data: null })
-      expect(s.cluster.mutations().map((m) => [m.kind, m.params["name"]])).toEqual([["config", "a"], ["config", "b"], ["config", "c"]])
+      expect(s.cluster.mutations().map((m) => [m.kind, m.params["name"]])).toEqual([["config", "a"], ["config", "b"], [
+        "config",
+        "c"
+      ]])
     }))
 
   it.scoped("digest is content-based; mismatch messages differ per type; lock refuses", () =>
@@ -67,7 +81,10 @@ describe("config, digest and pending", () => {
       expect(row(pend, -1).key).toBe("digest")
       // Setting the current value back clears the pending entry.
       yield* put(s, "/nodes/pve1/qemu/100/config", { cores: "1" })
-      expect(dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending")).find((r) => r.key === "cores")).toEqual({ key: "cores", value: 1 })
+      expect(dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending")).find((r) => r.key === "cores")).toEqual({
+        key: "cores",
+        value: 1
+      })
       yield* put(s, "/nodes/pve1/qemu/100/config", { cores: "2", delete: "memory" })
       const p2 = dataRows(yield* request(s, "/nodes/pve1/qemu/100/pending"))
       expect(p2.find((r) => r.key === "memory")).toEqual({ key: "memory", value: "2048", delete: 1 })
@@ -87,7 +104,9 @@ describe("config, digest and pending", () => {
   it.scoped("lxc: required keys cannot be deleted, unprivileged is read-only; balloon ≤ memory", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      expect((yield* put(s, "/nodes/pve1/lxc/101/config", { delete: "rootfs" })).statusMessage).toBe("unable to delete required option 'rootfs'")
+      expect((yield* put(s, "/nodes/pve1/lxc/101/config", { delete: "rootfs" })).statusMessage).toBe(
+        "unable to delete required option 'rootfs'"
+      )
       expect((yield* put(s, "/nodes/pve1/lxc/101/config", { unprivileged: "0" })).statusMessage).toBe(
         "unable to modify read-only option: 'unprivileged'"
       )

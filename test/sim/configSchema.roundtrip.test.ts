@@ -8,7 +8,14 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import {
-  CONFIG_SCHEMA, type DesiredScalar, type FormatName, type KeySpec, keySpec, refusalOf, validateConfig, type ValueSpec
+  CONFIG_SCHEMA,
+  type DesiredScalar,
+  type FormatName,
+  type KeySpec,
+  keySpec,
+  refusalOf,
+  validateConfig,
+  type ValueSpec
 } from "../../src/domain/configSchema.js"
 import type { GuestType } from "../../src/domain/Guest.js"
 import { startSimulator } from "../../src/sim/Simulator.js"
@@ -34,7 +41,9 @@ const FORMAT_EXAMPLES: Record<FormatName, ReadonlyArray<string>> = {
   "ip-ll-iface-list": ["192.0.2.53", "192.0.2.53 fe80::1%eth0"],
   urlencoded: ["QM00001", "disk%20one"],
   // A real key: PVE runs every line through `ssh-keygen -l`.
-  "ssh-public-keys": ["ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIFLWHw4QWvGti1Kgu9i6AijCfov0F5KQIH4n7dH%2BDbE%2B%20me%40host"],
+  "ssh-public-keys": [
+    "ssh-ed25519%20AAAAC3NzaC1lZDI1NTE5AAAAIFLWHw4QWvGti1Kgu9i6AijCfov0F5KQIH4n7dH%2BDbE%2B%20me%40host"
+  ],
   "ct-timezone": ["host", "Europe/Vienna"],
   "lxc-mp-string": ["/data"],
   "lxc-dev-string": ["/dev/ttyUSB0"],
@@ -63,11 +72,19 @@ const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "qemu/startdate": ["now", "2006-06-17T16:01:21"],
   "qemu/ciuser": ["admin"],
   "qemu/searchdomain": ["example.com"],
-  "qemu/netN": ["virtio,bridge=vmbr0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1,tag=10", "e1000,bridge=vmbr1,link_down=1"],
+  "qemu/netN": [
+    "virtio,bridge=vmbr0",
+    "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1,tag=10",
+    "e1000,bridge=vmbr1,link_down=1"
+  ],
   "qemu/ipconfigN": ["ip=dhcp", "ip=192.0.2.10/24,gw=192.0.2.1", "ip6=auto"],
   "qemu/numaN": ["cpus=0-1,memory=1024"],
   "qemu/virtiofsN": ["dirid=share1", "share1,cache=always"],
-  "qemu/diskN": ["local-lvm:vm-200-disk-0,size=32G", "none,media=cdrom", "local-lvm:vm-200-disk-0,mbps=10,mbps_max=20,bps_max_length=5"],
+  "qemu/diskN": [
+    "local-lvm:vm-200-disk-0,size=32G",
+    "none,media=cdrom",
+    "local-lvm:vm-200-disk-0,mbps=10,mbps_max=20,bps_max_length=5"
+  ],
   "qemu/virtioN": ["local-lvm:vm-200-disk-0,size=32G,iothread=1"],
   "qemu/serialN": ["socket"],
   "qemu/usbN": ["spice", "mapping=yubikey"],
@@ -76,40 +93,66 @@ const EXAMPLES: Readonly<Record<string, ReadonlyArray<string>>> = {
   "lxc/rootfs": ["local-lvm:vm-201-disk-0,size=8G"],
   "lxc/entrypoint": ["/sbin/init"],
   "lxc/env": ["FOO=bar"],
-  "lxc/netN": ["name=eth0,bridge=vmbr0,ip=dhcp", "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,tag=5", "name=eth2,host-managed=1,ip6=dhcp"],
+  "lxc/netN": [
+    "name=eth0,bridge=vmbr0,ip=dhcp",
+    "name=eth1,bridge=vmbr1,ip=192.0.2.10/24,gw=192.0.2.1,tag=5",
+    "name=eth2,host-managed=1,ip6=dhcp"
+  ],
   "lxc/mpN": ["local-lvm:vm-201-disk-1,mp=/data,size=4G"]
 }
 
 const exampleKey = (type: GuestType, key: string): string =>
-  type === "qemu" && /^(ide|sata|scsi)\d+$/.test(key) ? "qemu/diskN" : `${type}/${key.replace(/^(net|ipconfig|numa|virtiofs|virtio|serial|usb|hostpci|mp)\d+$/, "$1N")}`
+  type === "qemu" && /^(ide|sata|scsi)\d+$/.test(key)
+    ? "qemu/diskN"
+    : `${type}/${key.replace(/^(net|ipconfig|numa|virtiofs|virtio|serial|usb|hostpci|mp)\d+$/, "$1N")}`
 
 /** Boundary values and examples a key's spec accepts; undefined when an example is missing. */
 const samples = (type: GuestType, key: string, spec: ValueSpec): ReadonlyArray<DesiredScalar> | undefined => {
   const given = EXAMPLES[exampleKey(type, key)]
   if (given !== undefined) return given
   switch (spec.kind) {
-    case "boolean": return [true, false]
+    case "boolean":
+      return [true, false]
     case "integer": {
       const lo = spec.minimum ?? 0
       // balloon must stay ≤ memory (PVE's own check), whatever memory the guest has.
-      const hi = key === "balloon" ? 16 : Math.min(spec.maximum ?? lo + 1024, spec.clamp?.above ?? Number.POSITIVE_INFINITY)
+      const hi = key === "balloon"
+        ? 16
+        : Math.min(spec.maximum ?? lo + 1024, spec.clamp?.above ?? Number.POSITIVE_INFINITY)
       return [lo, hi, String(Math.floor((lo + hi) / 2))]
     }
-    case "number": return [spec.minimum ?? 0, spec.maximum ?? 100, "0.5"]
-    case "enum": return spec.values
-    case "string": return spec.format !== undefined ? FORMAT_EXAMPLES[spec.format.name] : spec.maxLength !== undefined ? ["text", "x".repeat(spec.maxLength)] : undefined
-    case "property-string": return undefined
+    case "number":
+      return [spec.minimum ?? 0, spec.maximum ?? 100, "0.5"]
+    case "enum":
+      return spec.values
+    case "string":
+      return spec.format !== undefined
+        ? FORMAT_EXAMPLES[spec.format.name]
+        : spec.maxLength !== undefined
+        ? ["text", "x".repeat(spec.maxLength)]
+        : undefined
+    case "property-string":
+      return undefined
   }
 }
 
 const outOfRange = (spec: ValueSpec): ReadonlyArray<DesiredScalar> => {
   switch (spec.kind) {
-    case "integer": return [...(spec.minimum === undefined ? [] : [spec.minimum - 1]), ...(spec.maximum === undefined ? [] : [spec.maximum + 1])]
-    case "number": return spec.maximum === undefined ? [] : [spec.maximum + 1]
-    case "enum": return [`${spec.values[0] ?? ""}x`]
-    case "boolean": return [2]
-    case "string": return spec.maxLength === undefined ? [] : ["x".repeat(spec.maxLength + 1)]
-    case "property-string": return []
+    case "integer":
+      return [
+        ...(spec.minimum === undefined ? [] : [spec.minimum - 1]),
+        ...(spec.maximum === undefined ? [] : [spec.maximum + 1])
+      ]
+    case "number":
+      return spec.maximum === undefined ? [] : [spec.maximum + 1]
+    case "enum":
+      return [`${spec.values[0] ?? ""}x`]
+    case "boolean":
+      return [2]
+    case "string":
+      return spec.maxLength === undefined ? [] : ["x".repeat(spec.maxLength + 1)]
+    case "property-string":
+      return []
   }
 }
 
@@ -125,8 +168,13 @@ const INVALID: Readonly<Record<string, ReadonlyArray<string>>> = {
   "qemu/tags": ["we!b"],
   "qemu/serial0": ["/tmp/x"],
   "qemu/scsi0": [
-    "", "local-lvm:vm-200-disk-0,bogus=1", "none,media=cdrom,snapshot=1", "none,media=cdrom,format=raw",
-    "local-lvm:vm-200-disk-0,mbps_max=20", "local-lvm:vm-200-disk-0,bps=1000,mbps=1", "local-lvm:vm-200-disk-0,iops=10,iops_rd=5",
+    "",
+    "local-lvm:vm-200-disk-0,bogus=1",
+    "none,media=cdrom,snapshot=1",
+    "none,media=cdrom,format=raw",
+    "local-lvm:vm-200-disk-0,mbps_max=20",
+    "local-lvm:vm-200-disk-0,bps=1000,mbps=1",
+    "local-lvm:vm-200-disk-0,iops=10,iops_rd=5",
     "local-lvm:8,import-from=local:import/disk.qcow2"
   ],
   "qemu/virtio0": ["none,media=cdrom", "local-lvm:vm-200-disk-0,ssd=1"],
@@ -152,15 +200,23 @@ const wire = (v: DesiredScalar): string => (typeof v === "boolean" ? (v ? "1" : 
 
 const tableKeys = (type: GuestType): ReadonlyArray<readonly [string, KeySpec]> => {
   const schema = CONFIG_SCHEMA[type]
-  const keys = [...Object.keys(schema.keys), ...schema.families.flatMap((f) => [`${f.prefix}0`, `${f.prefix}${f.count - 1}`])]
-  return keys.flatMap((k) => { const s = keySpec(type, k); return s === undefined ? [] : [[k, s] as const] })
+  const keys = [
+    ...Object.keys(schema.keys),
+    ...schema.families.flatMap((f) => [`${f.prefix}0`, `${f.prefix}${f.count - 1}`])
+  ]
+  return keys.flatMap((k) => {
+    const s = keySpec(type, k)
+    return s === undefined ? [] : [[k, s] as const]
+  })
 }
 
 /** Keys PVE itself rejects for the agent's token (not settable, root-only, read-only). */
 const refusedByPve = (type: GuestType): ReadonlyArray<string> => {
   const schema = CONFIG_SCHEMA[type]
   const keys = [...Object.keys(schema.refused), ...schema.refusedFamilies.map((f) => `${f.prefix}0`)]
-  const pveRefuses = keys.filter((k) => ["not-settable", "root-only", "read-only"].includes(refusalOf(type, k)?.kind ?? ""))
+  const pveRefuses = keys.filter((k) =>
+    ["not-settable", "root-only", "read-only"].includes(refusalOf(type, k)?.kind ?? "")
+  )
   // `lock` last: if it were taken, the guest would refuse every later write.
   return [...pveRefuses.filter((k) => k !== "lock"), ...pveRefuses.filter((k) => k === "lock")]
 }
@@ -186,14 +242,29 @@ describe("config-key table vs the simulator", () => {
   it.scoped("accepted values are written, refused keys and out-of-range values are refused", () =>
     Effect.gen(function*() {
       const sim = yield* startSimulator({
-        https: false, authFailureDelay: 0, taskDuration: 5,
+        https: false,
+        authFailureDelay: 0,
+        taskDuration: 5,
         guests: [
           // The devices the boot order example names exist, as PVE checks.
-          { vmid: 200, type: "qemu", status: "stopped", config: { memory: 2048, name: "vm", scsi0: "local-lvm:vm-200-disk-0,size=32G", net0: "virtio,bridge=vmbr0" } },
+          {
+            vmid: 200,
+            type: "qemu",
+            status: "stopped",
+            config: { memory: 2048, name: "vm", scsi0: "local-lvm:vm-200-disk-0,size=32G", net0: "virtio,bridge=vmbr0" }
+          },
           // Unprivileged: PVE leaves a privileged container's feature flags to root@pam.
           {
-            vmid: 201, type: "lxc", status: "stopped",
-            config: { memory: 512, hostname: "ct", ostype: "debian", rootfs: "local-lvm:vm-201-disk-0,size=8G", unprivileged: 1 }
+            vmid: 201,
+            type: "lxc",
+            status: "stopped",
+            config: {
+              memory: 512,
+              hostname: "ct",
+              ostype: "debian",
+              rootfs: "local-lvm:vm-201-disk-0,size=8G",
+              unprivileged: 1
+            }
           }
         ]
       })
@@ -202,19 +273,27 @@ describe("config-key table vs the simulator", () => {
       // One line per key and kind of difference: the first value that showed it.
       const found = new Map<string, string>()
       const note = (type: GuestType, key: string, kind: string, detail = "") => {
-        if (!found.has(`${type} ${key} ${kind}`)) found.set(`${type} ${key} ${kind}`, `${type} ${key}: ${kind}${detail === "" ? "" : ` (${detail})`}`)
+        if (!found.has(`${type} ${key} ${kind}`)) {
+          found.set(`${type} ${key} ${kind}`, `${type} ${key}: ${kind}${detail === "" ? "" : ` (${detail})`}`)
+        }
       }
-      const unknownToSim = (r: SimResponse): boolean => /property is not defined in schema|unknown option/.test(reason(r))
+      const unknownToSim = (r: SimResponse): boolean =>
+        /property is not defined in schema|unknown option/.test(reason(r))
       const missingExamples: Array<string> = []
       for (const type of ["qemu", "lxc"] as const) {
         for (const [key, spec] of tableKeys(type)) {
           const values = samples(type, key, spec.value)
-          if (values === undefined) { missingExamples.push(`${type}/${key}`); continue }
+          if (values === undefined) {
+            missingExamples.push(`${type}/${key}`)
+            continue
+          }
           for (const value of values) {
             expect([type, key, value, validateConfig(type, { [key]: value })]).toEqual([type, key, value, []])
             const r = yield* put(type, { [key]: wire(value) })
             if (r.status !== 200 && unknownToSim(r)) note(type, key, "unknown to the simulator")
-            else if (r.status !== 200) note(type, key, "simulator refuses a value the table accepts", `${wire(value)} → ${reason(r)}`)
+            else if (r.status !== 200) {
+              note(type, key, "simulator refuses a value the table accepts", `${wire(value)} → ${reason(r)}`)
+            }
           }
           for (const value of outOfRange(spec.value)) {
             const r = yield* put(type, { [key]: wire(value) })
@@ -236,7 +315,9 @@ describe("config-key table vs the simulator", () => {
         }
         for (const key of refusedByPve(type)) {
           const r = yield* put(type, { [key]: key === "lock" ? "backup" : "x" })
-          if (r.status === 200) note(type, key, `simulator accepts a key PVE refuses (${refusalOf(type, key)?.kind ?? ""})`)
+          if (r.status === 200) {
+            note(type, key, `simulator accepts a key PVE refuses (${refusalOf(type, key)?.kind ?? ""})`)
+          }
         }
       }
       expect(missingExamples).toEqual([])

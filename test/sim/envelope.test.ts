@@ -3,7 +3,11 @@ import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
 import { dataObject, request } from "./client.js"
 
-const sim = startSimulator({ authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }] })
+const sim = startSimulator({
+  authFailureDelay: 0,
+  taskDuration: 5,
+  guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }]
+})
 
 // pve-http-server `PVE::APIServer::AnyEvent::response`, `PVE::APIServer::Formatter::Standard`;
 // pve-manager `PVE::HTTPServer::rest_handler`.
@@ -25,7 +29,10 @@ describe("envelope and errors", () => {
       const r = yield* request(s, "/nodes/pve1/qemu/999/status/current")
       expect(r.status).toBe(500)
       expect(r.statusMessage).toBe("Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist")
-      expect(r.body).toEqual({ data: null, message: "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist\n" })
+      expect(r.body).toEqual({
+        data: null,
+        message: "Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist\n"
+      })
       expect(r.headers["connection"]).toBe("close")
       const l = yield* request(s, "/nodes/pve1/lxc/999/config")
       expect(l.statusMessage).toBe("Configuration file 'nodes/pve1/lxc/999.conf' does not exist")

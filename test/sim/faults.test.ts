@@ -24,17 +24,30 @@ describe("fault injection and the control API", () => {
       const s = yield* start()
       s.cluster.setFaults({ dropBeforeRate: 1 })
       const before = yield* Effect.promise(() =>
-        requestPromise(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "a" } }).then(() => "answered", () => "dropped")
+        requestPromise(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "a" } }).then(
+          () => "answered",
+          () => "dropped"
+        )
       )
       expect(before).toBe("dropped")
       expect(s.cluster.mutations()).toEqual([])
       s.cluster.setFaults({ dropAfterRate: 1 })
       const after = yield* Effect.promise(() =>
-        requestPromise(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "b" } }).then(() => "answered", () => "dropped")
+        requestPromise(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "b" } }).then(
+          () => "answered",
+          () => "dropped"
+        )
       )
       expect(after).toBe("dropped")
       const log = (yield* control(s, "GET", "/mutations")).body
-      expect(log).toMatchObject([{ seq: 1, vmid: 100, node: "pve1", kind: "config", params: { name: "b" }, user: "felhom@pve!agent" }])
+      expect(log).toMatchObject([{
+        seq: 1,
+        vmid: 100,
+        node: "pve1",
+        kind: "config",
+        params: { name: "b" },
+        user: "felhom@pve!agent"
+      }])
     }))
 
   it.scoped("control API: raw guest state, lock, add guests, HA resource, guest run state, reset", () =>
@@ -53,7 +66,10 @@ describe("fault injection and the control API", () => {
       expect(bad.status).toBe(400)
       const ha = yield* control(s, "POST", "/guests/100/ha", { state: "stopped" })
       expect(ha.status).toBe(200)
-      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).ha).toEqual({ managed: 1, state: "stopped" })
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).ha).toEqual({
+        managed: 1,
+        state: "stopped"
+      })
       yield* control(s, "DELETE", "/guests/100/ha")
       expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current")).ha).toEqual({ managed: 0 })
       // A guest that put itself to sleep (QMP `suspended`) — only a running qemu guest can.

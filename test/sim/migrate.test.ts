@@ -6,12 +6,16 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { startSimulator, type RunningSim, type SimOptions } from "../../src/sim/Simulator.js"
+import { type RunningSim, type SimOptions, startSimulator } from "../../src/sim/Simulator.js"
 import { asObject, control, dataObject, dataRows, dataString, request, rowWhere, waitTask } from "./client.js"
 
 const start = (options: SimOptions = {}) =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5, flockTimeout: 150, nodes: ["pve1", "pve2"],
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
+    flockTimeout: 150,
+    nodes: ["pve1", "pve2"],
     guests: [
       { vmid: 100, type: "qemu", status: "running", config: { name: "web", memory: 1024 } },
       { vmid: 101, type: "lxc", status: "running" },
@@ -26,7 +30,9 @@ const post = (s: RunningSim, path: string) => request(s, path, { method: "POST" 
 const resource = (s: RunningSim, vmid: number) =>
   Effect.map(request(s, "/cluster/resources", { query: { type: "vm" } }), (r) => rowWhere(dataRows(r), "vmid", vmid))
 const migrationsOf = (s: RunningSim, vmid: number) =>
-  s.cluster.mutations().filter((m) => m.vmid === vmid && m.kind.startsWith("migrate")).map((m) => [m.kind, m.node, m.params])
+  s.cluster.mutations().filter((m) => m.vmid === vmid && m.kind.startsWith("migrate")).map((
+    m
+  ) => [m.kind, m.node, m.params])
 const sleep = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
 
 describe("guest migration (control API)", () => {
@@ -39,7 +45,10 @@ describe("guest migration (control API)", () => {
       expect(m).toMatchObject({ vmid: 100, type: "qemu", from: "pve1", to: "pve2", restart: false })
       expect(m.upid).toMatch(/^UPID:pve1:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmigrate:100:root@pam:$/)
       expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).lock).toBe("migrate")
-      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current"))).toMatchObject({ lock: "migrate", status: "running" })
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/status/current"))).toMatchObject({
+        lock: "migrate",
+        status: "running"
+      })
       expect(yield* resource(s, 100)).toMatchObject({ node: "pve1", lock: "migrate", status: "running" })
       const task = dataObject(yield* request(s, `/nodes/pve1/tasks/${encodeURIComponent(String(m.upid))}/status`))
       expect(task).toMatchObject({ status: "running", type: "qmigrate", id: "100" })
@@ -62,7 +71,10 @@ describe("guest migration (control API)", () => {
       expect(offline.exitstatus).toBe("can't lock file '/var/lock/qemu-server/lock-102.conf' - got timeout")
       yield* control(s, "POST", "/guests/101/migrate/begin", { target: "pve2" })
       const lxc = yield* put(s, "/nodes/pve1/lxc/101/config", { cores: "2" })
-      expect([lxc.status, lxc.statusMessage]).toEqual([500, "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout"])
+      expect([lxc.status, lxc.statusMessage]).toEqual([
+        500,
+        "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout"
+      ])
       expect(s.cluster.mutations().filter((x) => x.kind === "config" || x.kind === "start")).toEqual([])
     }))
 
@@ -75,7 +87,8 @@ describe("guest migration (control API)", () => {
       for (const listener of ["pve1", "pve2"]) {
         const gone = yield* request(on(s, listener), "/nodes/pve1/qemu/100/config")
         expect([gone.status, gone.body]).toEqual([
-          500, { data: null, message: "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist\n" }
+          500,
+          { data: null, message: "Configuration file 'nodes/pve1/qemu-server/100.conf' does not exist\n" }
         ])
         const here = dataObject(yield* request(on(s, listener), "/nodes/pve2/qemu/100/status/current"))
         expect(here).toMatchObject({ status: "running", name: "web" })
@@ -102,7 +115,8 @@ describe("guest migration (control API)", () => {
         ["migrate-finish", "pve2", { from: "pve1", to: "pve2" }]
       ])
       expect(s.cluster.mutations().filter((x) => x.vmid === 100).map((x) => [x.upid, x.user])).toEqual([
-        [m.upid, "root@pam"], [m.upid, "root@pam"]
+        [m.upid, "root@pam"],
+        [m.upid, "root@pam"]
       ])
     }))
 
@@ -130,7 +144,10 @@ describe("guest migration (control API)", () => {
       const m = asObject((yield* control(s, "POST", "/guests/101/migrate/begin", { target: "pve2" })).body)
       expect(m).toMatchObject({ type: "lxc", restart: true })
       expect(m.upid).toMatch(/:vzmigrate:101:root@pam:$/)
-      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/status/current"))).toMatchObject({ status: "stopped", lock: "migrate" })
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/status/current"))).toMatchObject({
+        status: "stopped",
+        lock: "migrate"
+      })
       yield* control(s, "POST", "/guests/101/migrate/finish")
       expect(dataObject(yield* request(s, "/nodes/pve2/lxc/101/status/current")).status).toBe("running")
       expect(migrationsOf(s, 101)).toEqual([
@@ -151,7 +168,10 @@ describe("guest migration (control API)", () => {
       for (let i = 0; i < 200 && (yield* resource(s, 102)).node !== "pve1"; i++) yield* sleep(5)
       expect(yield* resource(s, 102)).toMatchObject({ node: "pve1" })
       expect(migrationsOf(s, 102).map(([kind, node]) => [kind, node])).toEqual([
-        ["migrate-begin", "pve1"], ["migrate-finish", "pve2"], ["migrate-begin", "pve2"], ["migrate-finish", "pve1"]
+        ["migrate-begin", "pve1"],
+        ["migrate-finish", "pve2"],
+        ["migrate-begin", "pve2"],
+        ["migrate-finish", "pve1"]
       ])
     }))
 
@@ -161,25 +181,38 @@ describe("guest migration (control API)", () => {
       const refusal = (path: string, body?: unknown) =>
         Effect.map(control(s, "POST", path, body), (r) => [r.status, asObject(r.body).error])
       expect(yield* refusal("/guests/999/migrate/begin", { target: "pve2" })).toEqual([404, "no guest 999"])
-      expect(yield* refusal("/guests/100/migrate/begin", { target: "pve9" })).toEqual([404, "no such cluster node 'pve9'"])
+      expect(yield* refusal("/guests/100/migrate/begin", { target: "pve9" })).toEqual([
+        404,
+        "no such cluster node 'pve9'"
+      ])
       expect(yield* refusal("/guests/100/migrate/begin", { target: "pve1" })).toEqual([
-        404, "guest 100 is already on node 'pve1' (PVE: \"target is local node.\")"
+        404,
+        "guest 100 is already on node 'pve1' (PVE: \"target is local node.\")"
       ])
       expect(yield* refusal("/guests/100/migrate/finish")).toEqual([404, "no migration of guest 100 in progress"])
       expect((yield* refusal("/guests/100/migrate/begin", {}))[0]).toBe(400)
       s.cluster.setLock(102, "backup")
-      expect(yield* refusal("/guests/102/migrate", { target: "pve2" })).toEqual([404, "guest 102: VM is locked (backup)"])
+      expect(yield* refusal("/guests/102/migrate", { target: "pve2" })).toEqual([
+        404,
+        "guest 102: VM is locked (backup)"
+      ])
       yield* control(s, "POST", "/guests/100/migrate/begin", { target: "pve2" })
-      expect(yield* refusal("/guests/100/migrate/begin", { target: "pve2" })).toEqual([404, "guest 100: VM is locked (migrate)"])
+      expect(yield* refusal("/guests/100/migrate/begin", { target: "pve2" })).toEqual([
+        404,
+        "guest 100: VM is locked (migrate)"
+      ])
       // A worker holding the config flock (a stuck start) keeps the migration from beginning.
       s.cluster.setFaults({ stuckTasks: [{ type: "vzstop" }] })
       yield* post(s, "/nodes/pve1/lxc/101/status/stop")
       expect(yield* refusal("/guests/101/migrate/begin", { target: "pve2" })).toEqual([
-        404, "guest 101: can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout (a running task holds the config flock)"
+        404,
+        "guest 101: can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout (a running task holds the config flock)"
       ])
       // The same refusals through the SimCluster methods, as SimControlError.
       const direct = s.cluster.beginMigration(100, "pve2")
-      expect(direct._tag === "Left" && direct.left._tag === "SimControlError" ? direct.left.message : "").toBe("guest 100: VM is locked (migrate)")
+      expect(direct._tag === "Left" && direct.left._tag === "SimControlError" ? direct.left.message : "").toBe(
+        "guest 100: VM is locked (migrate)"
+      )
     }))
 
   it.scoped("reset forgets a migration in progress", () =>

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { startSimulator, type SimOptions } from "../../src/sim/Simulator.js"
+import { type SimOptions, startSimulator } from "../../src/sim/Simulator.js"
 import { asObject, dataObject, dataRows, dataString, request, rowWhere, waitTask } from "./client.js"
 
 const start = (options: SimOptions = {}) =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5,
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
     guests: [
       { vmid: 100, type: "qemu", status: "stopped" },
       { vmid: 101, type: "lxc", status: "running" },
@@ -16,8 +18,10 @@ const start = (options: SimOptions = {}) =>
     ...options
   })
 type Sim = Parameters<typeof request>[0]
-const post = (s: Sim, path: string, form?: Record<string, string>) => request(s, path, { method: "POST", ...(form ? { form } : {}) })
-const current = (s: Sim, kind: string, vmid: number) => Effect.map(request(s, `/nodes/pve1/${kind}/${vmid}/status/current`), dataObject)
+const post = (s: Sim, path: string, form?: Record<string, string>) =>
+  request(s, path, { method: "POST", ...(form ? { form } : {}) })
+const current = (s: Sim, kind: string, vmid: number) =>
+  Effect.map(request(s, `/nodes/pve1/${kind}/${vmid}/status/current`), dataObject)
 const elapsedSince = (t0: number) => Date.now() - t0
 
 // qemu-server `PVE::QemuServer::vm_start` / `_do_vm_stop`, pve-container `PVE::API2::LXC::Status`,
@@ -51,7 +55,10 @@ describe("power tasks: checks when the worker starts, the config flock", () => {
       const t0 = Date.now()
       const qput = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "x" } })
       expect(elapsedSince(t0)).toBeGreaterThanOrEqual(140)
-      expect([qput.status, qput.statusMessage]).toEqual([500, "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout"])
+      expect([qput.status, qput.statusMessage]).toEqual([
+        500,
+        "can't lock file '/var/lock/qemu-server/lock-100.conf' - got timeout"
+      ])
       const lput = yield* request(s, "/nodes/pve1/lxc/104/config", { method: "PUT", form: { cores: "2" } })
       expect(lput.statusMessage).toBe("can't lock file '/run/lock/lxc/pve-config-104.lock' - got timeout")
       // A second worker on the same guest waits for the flock the same way.
@@ -131,7 +138,9 @@ describe("paused and hibernated qemu guests", () => {
       expect([full.status, full.qmpstatus]).toEqual(["running", "paused"])
       const shut = yield* post(s, "/nodes/pve1/qemu/102/status/shutdown")
       expect([shut.status, shut.statusMessage]).toEqual([500, "VM is paused - cannot shutdown"])
-      expect((yield* post(s, "/nodes/pve1/qemu/102/status/reboot")).statusMessage).toBe("VM is paused - cannot shutdown")
+      expect((yield* post(s, "/nodes/pve1/qemu/102/status/reboot")).statusMessage).toBe(
+        "VM is paused - cannot shutdown"
+      )
       const again = yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/start")))
       expect(again.exitstatus).toBe("VM 102 already running")
       const resume = dataString(yield* post(s, "/nodes/pve1/qemu/102/status/resume"))
@@ -144,13 +153,20 @@ describe("paused and hibernated qemu guests", () => {
   it.scoped("a paused VM shuts down with forceStop=1 (a stop instead); a guest-suspended VM counts as paused", () =>
     Effect.gen(function*() {
       const s = yield* startSimulator({
-        https: false, authFailureDelay: 0, taskDuration: 5,
+        https: false,
+        authFailureDelay: 0,
+        taskDuration: 5,
         guests: [{ vmid: 100, type: "qemu", status: "paused" }, { vmid: 101, type: "qemu", status: "suspended" }]
       })
       const st = yield* current(s, "qemu", 101)
       expect([st.status, st.qmpstatus]).toEqual(["running", "suspended"])
-      expect((yield* post(s, "/nodes/pve1/qemu/101/status/shutdown")).statusMessage).toBe("VM is paused - cannot shutdown")
-      const forced = yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown", { forceStop: "1" })))
+      expect((yield* post(s, "/nodes/pve1/qemu/101/status/shutdown")).statusMessage).toBe(
+        "VM is paused - cannot shutdown"
+      )
+      const forced = yield* waitTask(
+        s,
+        dataString(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown", { forceStop: "1" }))
+      )
       expect(forced.exitstatus).toBe("OK")
       expect((yield* current(s, "qemu", 100)).status).toBe("stopped")
     }))
@@ -172,13 +188,19 @@ describe("paused and hibernated qemu guests", () => {
       expect([st.status, st.lock]).toEqual(["stopped", "suspended"])
       const cfg = dataObject(yield* request(s, "/nodes/pve1/qemu/102/config", { query: { current: "1" } }))
       expect(cfg.vmstate).toMatch(/^local-lvm:vm-102-state-suspend-\d{4}-\d{2}-\d{2}$/)
-      expect((yield* request(s, "/nodes/pve1/qemu/102/config", { method: "PUT", form: { name: "x" } })).statusMessage).toBe(
-        "VM is locked (suspended)"
-      )
+      expect((yield* request(s, "/nodes/pve1/qemu/102/config", { method: "PUT", form: { name: "x" } })).statusMessage)
+        .toBe(
+          "VM is locked (suspended)"
+        )
       const resumed = yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/start")))
       expect(resumed.exitstatus).toBe("OK")
       const after = dataObject(yield* request(s, "/nodes/pve1/qemu/102/config", { query: { current: "1" } }))
-      expect([after.lock, after.vmstate, after.runningmachine, after.cores]).toEqual([undefined, undefined, undefined, 1])
+      expect([after.lock, after.vmstate, after.runningmachine, after.cores]).toEqual([
+        undefined,
+        undefined,
+        undefined,
+        1
+      ])
       expect((yield* current(s, "qemu", 102)).status).toBe("running")
     }))
 
@@ -198,14 +220,18 @@ describe("paused and hibernated qemu guests", () => {
 describe("HA-managed guests", () => {
   const haStart = () =>
     startSimulator({
-      https: false, authFailureDelay: 0, taskDuration: 5, haRound: 150,
+      https: false,
+      authFailureDelay: 0,
+      taskDuration: 5,
+      haRound: 150,
       guests: [
         { vmid: 100, type: "qemu", status: "running", ha: "started" },
         { vmid: 101, type: "lxc", status: "stopped", ha: "stopped", snapshots: [{ name: "base" }] },
         { vmid: 102, type: "qemu", status: "running", ha: "ignored" }
       ]
     })
-  const rows = (s: Sim, vmid: number) => Effect.map(request(s, "/nodes/pve1/tasks", { query: { vmid: String(vmid) } }), dataRows)
+  const rows = (s: Sim, vmid: number) =>
+    Effect.map(request(s, "/nodes/pve1/tasks", { query: { vmid: String(vmid) } }), dataRows)
   /** Polls until a task of `type` for `vmid` has finished (the HA manager's own task). */
   const finished = (s: Sim, vmid: number, type: string) =>
     Effect.gen(function*() {
@@ -224,7 +250,9 @@ describe("HA-managed guests", () => {
       const s = yield* haStart()
       const st = yield* current(s, "qemu", 100)
       expect(st.ha).toEqual({ managed: 1, state: "started" })
-      expect(rowWhere(dataRows(yield* request(s, "/cluster/resources", { query: { type: "vm" } })), "vmid", 100).hastate).toBe("started")
+      expect(
+        rowWhere(dataRows(yield* request(s, "/cluster/resources", { query: { type: "vm" } })), "vmid", 100).hastate
+      ).toBe("started")
       const req = dataString(yield* post(s, "/nodes/pve1/qemu/100/status/stop"))
       expect(req).toContain(":hastop:100:")
       expect((yield* waitTask(s, req)).exitstatus).toBe("OK")

@@ -5,13 +5,16 @@ import { dataObject, dataRows, request, row } from "./client.js"
 
 const start = (tagStyle?: { caseSensitive?: boolean; ordering?: "alphabetical" | "config" }) =>
   startSimulator({
-    https: false, authFailureDelay: 0, ...(tagStyle ? { tagStyle } : {}),
+    https: false,
+    authFailureDelay: 0,
+    ...(tagStyle ? { tagStyle } : {}),
     guests: [
       { vmid: 100, type: "qemu", config: { memory: 2048, cores: 2, cpulimit: "1.5", onboot: 1 } },
       { vmid: 101, type: "lxc" }
     ]
   })
-const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) => request(s, path, { method: "PUT", form })
+const put = (s: Parameters<typeof request>[0], path: string, form: Record<string, string>) =>
+  request(s, path, { method: "PUT", form })
 
 // Sources in src/sim/GuestState.ts, src/sim/PropertyString.ts and src/sim/api/Views.ts.
 describe("round-trip quirks", () => {
@@ -49,7 +52,9 @@ describe("round-trip quirks", () => {
   it.scoped("net canonicalization: qemu model=MAC first, sorted, bools 1/0, MAC kept or generated; lxc name first + hwaddr + type", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      yield* put(s, "/nodes/pve1/qemu/100/config", { net1: "firewall=true,bridge=vmbr1,model=virtio,macaddr=aa:bb:cc:dd:ee:ff" })
+      yield* put(s, "/nodes/pve1/qemu/100/config", {
+        net1: "firewall=true,bridge=vmbr1,model=virtio,macaddr=aa:bb:cc:dd:ee:ff"
+      })
       yield* put(s, "/nodes/pve1/qemu/100/config", { net2: "tag=5,e1000,bridge=vmbr0" })
       const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect(c.net1).toBe("virtio=aa:bb:cc:dd:ee:ff,bridge=vmbr1,firewall=1")

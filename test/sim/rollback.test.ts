@@ -5,7 +5,9 @@ import { dataObject, dataRows, dataString, request, rowWhere, waitTask } from ".
 
 const start = () =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5,
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
     guests: [
       { vmid: 100, type: "qemu", status: "running", config: { memory: 2048, cores: 1 }, snapshots: [{ name: "base" }] },
       { vmid: 101, type: "lxc", status: "running", snapshots: [{ name: "base" }] },
@@ -89,7 +91,10 @@ describe("snapshot rollback: order of stop, lock and start", () => {
         s.cluster.clearFaults()
         expect((yield* waitTask(s, startUpid)).exitstatus).toBe("OK")
         expect((yield* current(s, kind, vmid)).status).toBe("running")
-        expect(s.cluster.mutations().map((m) => [m.kind, m.upid])).toEqual([["snapshot-rollback", rb], ["start", startUpid]])
+        expect(s.cluster.mutations().map((m) => [m.kind, m.upid])).toEqual([["snapshot-rollback", rb], [
+          "start",
+          startUpid
+        ]])
       }))
   }
 

@@ -6,8 +6,17 @@ import { dataRows, request } from "./client.js"
 describe("scale (10,000 guests)", () => {
   it.scoped("generates 10,000 varied guests and lists them sorted by vmid as string", () =>
     Effect.gen(function*() {
-      const s = yield* startSimulator({ https: false, authFailureDelay: 0, guests: 10_000, nodes: ["pve1", "pve2", "pve3"], seed: 7 })
-      const r = yield* request(s, "/cluster/resources", { query: { type: "vm" }, headers: { "accept-encoding": "gzip" } })
+      const s = yield* startSimulator({
+        https: false,
+        authFailureDelay: 0,
+        guests: 10_000,
+        nodes: ["pve1", "pve2", "pve3"],
+        seed: 7
+      })
+      const r = yield* request(s, "/cluster/resources", {
+        query: { type: "vm" },
+        headers: { "accept-encoding": "gzip" }
+      })
       const rows = dataRows(r)
       expect(rows.length).toBe(10_000)
       expect(rows[0]?.vmid).toBe(100)

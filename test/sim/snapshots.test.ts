@@ -5,9 +5,17 @@ import { dataObject, dataRows, dataString, request, row, rowWhere, waitTask } fr
 
 const start = () =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5,
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
     guests: [
-      { vmid: 100, type: "qemu", status: "running", config: { memory: 2048, cores: 1 }, snapshots: [{ name: "base", description: "first" }] },
+      {
+        vmid: 100,
+        type: "qemu",
+        status: "running",
+        config: { memory: 2048, cores: 1 },
+        snapshots: [{ name: "base", description: "first" }]
+      },
       { vmid: 101, type: "lxc" },
       { vmid: 102, type: "qemu", template: true }
     ]
@@ -42,7 +50,9 @@ describe("snapshots", () => {
       expect((yield* waitTask(s, upid)).exitstatus).toBe("OK")
       const c = dataObject(yield* request(s, "/nodes/pve1/qemu/100/config"))
       expect([c.lock, c.parent]).toEqual([undefined, "s1"])
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" })))).exitstatus).toBe(
+      expect(
+        (yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot", { snapname: "s1" })))).exitstatus
+      ).toBe(
         "snapshot name 's1' already used"
       )
       expect(s.cluster.mutations().map((m) => m.kind)).toEqual(["snapshot-create"])
@@ -66,9 +76,10 @@ describe("snapshots", () => {
       const l = dataRows(yield* request(s, "/nodes/pve1/qemu/100/snapshot"))
       expect(l.map((x) => x.name).sort()).toEqual(["current", "s2"])
       expect(rowWhere(l, "name", "s2").parent).toBeUndefined()
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot/nope/rollback")))).exitstatus).toBe(
-        "snapshot 'nope' does not exist"
-      )
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/snapshot/nope/rollback")))).exitstatus)
+        .toBe(
+          "snapshot 'nope' does not exist"
+        )
       const cfg = yield* request(s, "/nodes/pve1/qemu/100/snapshot/nope/config")
       expect(cfg.statusMessage).toBe("snapshot 'nope' does not exist")
     }))
@@ -76,12 +87,16 @@ describe("snapshots", () => {
   it.scoped("template and nonexistent guests: task errors vs sync 500 per type", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/snapshot", { snapname: "t1" })))).exitstatus).toBe(
+      expect(
+        (yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/snapshot", { snapname: "t1" })))).exitstatus
+      ).toBe(
         "you can't take a snapshot if it's a template"
       )
       const q = yield* post(s, "/nodes/pve1/qemu/555/snapshot", { snapname: "t1" })
       expect(q.statusMessage).toBe("Configuration file 'nodes/pve1/qemu-server/555.conf' does not exist")
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/555/snapshot", { snapname: "t1" })))).exitstatus).toBe(
+      expect(
+        (yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/555/snapshot", { snapname: "t1" })))).exitstatus
+      ).toBe(
         "Configuration file 'nodes/pve1/lxc/555.conf' does not exist"
       )
       const lx = dataString(yield* post(s, "/nodes/pve1/lxc/101/snapshot", { snapname: "c1" }))

@@ -14,17 +14,33 @@ const refused = "SSH public key validation error"
 
 describe("ssh public keys", () => {
   it("takes keys with or without comment, after one options word, one per line, URI-escaped", () => {
-    for (const value of [
-      ED25519, `${ED25519} me@host extra words`, RSA_1024, ECDSA, `from="a b" ${ED25519} c`, `host ${ED25519}`,
-      `${ED25519}\n\n${ECDSA}\n`, encodeURIComponent(`${ED25519} me@host`)
-    ]) expect([value, sshKeysProblem(value)]).toEqual([value, undefined])
+    for (
+      const value of [
+        ED25519,
+        `${ED25519} me@host extra words`,
+        RSA_1024,
+        ECDSA,
+        `from="a b" ${ED25519} c`,
+        `host ${ED25519}`,
+        `${ED25519}\n\n${ECDSA}\n`,
+        encodeURIComponent(`${ED25519} me@host`)
+      ]
+    ) expect([value, sshKeysProblem(value)]).toEqual([value, undefined])
   })
 
   it("refuses what ssh-keygen cannot read: truncated, mistyped, padded, bare blobs, comments, two leading words", () => {
     const blob = ED25519.split(" ")[1] ?? ""
-    for (const value of [
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAbc me@host", `ssh-rsa ${blob}`, `${ED25519}=`, `${ED25519.slice(0, -1)}`, blob, "#comment",
-      `a b ${ED25519}`, `${ED25519}\nnot a key`
-    ]) expect([value, sshKeysProblem(value)]).toEqual([value, refused])
+    for (
+      const value of [
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAbc me@host",
+        `ssh-rsa ${blob}`,
+        `${ED25519}=`,
+        `${ED25519.slice(0, -1)}`,
+        blob,
+        "#comment",
+        `a b ${ED25519}`,
+        `${ED25519}\nnot a key`
+      ]
+    ) expect([value, sshKeysProblem(value)]).toEqual([value, refused])
   })
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { startSimulator, type RunningSim } from "../../src/sim/Simulator.js"
-import { dataObject, dataRows, dataString, request, rowWhere, waitTask, type JsonObject } from "./client.js"
+import { type RunningSim, startSimulator } from "../../src/sim/Simulator.js"
+import { dataObject, dataRows, dataString, type JsonObject, request, rowWhere, waitTask } from "./client.js"
 
 // Real timers, not Effect.sleep: it.scoped runs under the TestClock.
 const pause = (ms: number) => Effect.promise(() => new Promise((resolve) => setTimeout(resolve, ms)))
@@ -54,7 +54,10 @@ describe("/cluster/resources staleness (the pvestatd push)", () => {
     Effect.gen(function*() {
       const period = 500
       const s = yield* startSimulator({
-        https: false, authFailureDelay: 0, taskDuration: 5, statsStaleness: period,
+        https: false,
+        authFailureDelay: 0,
+        taskDuration: 5,
+        statsStaleness: period,
         guests: [100, 101, 102].map((vmid) => ({ vmid, type: "qemu" as const, config: { name: "before" } }))
       })
       expect(yield* resource(s, 100)).toMatchObject({ status: "stopped", name: "before" })
@@ -95,9 +98,17 @@ describe("/cluster/resources staleness (the pvestatd push)", () => {
         }))
       expect(result.row.status).toBe("unknown")
       expect(result.row.name).toBeUndefined()
-      expect(yield* waitResource(s, result.vmid, (r) => r.status === "running", 1200)).toMatchObject({ name: `CT${result.vmid}`, template: 0 })
+      expect(yield* waitResource(s, result.vmid, (r) => r.status === "running", 1200)).toMatchObject({
+        name: `CT${result.vmid}`,
+        template: 0
+      })
 
-      const live = yield* startSimulator({ https: false, authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }] })
+      const live = yield* startSimulator({
+        https: false,
+        authFailureDelay: 0,
+        taskDuration: 5,
+        guests: [{ vmid: 100, type: "qemu" }]
+      })
       expect(live.cluster.lastStatsPush()).toBeUndefined()
       const upid = dataString(yield* request(live, "/nodes/pve1/qemu/100/status/start", { method: "POST" }))
       yield* waitTask(live, upid)

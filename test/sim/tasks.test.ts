@@ -6,7 +6,9 @@ import { dataRows, dataString, request, row, rowWhere, waitTask } from "./client
 
 const start = () =>
   startSimulator({
-    https: false, authFailureDelay: 0, taskDuration: 5,
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
     guests: [
       { vmid: 100, type: "qemu", status: "stopped" },
       { vmid: 101, type: "lxc", status: "running" },
@@ -59,7 +61,9 @@ describe("tasks and the sync-vs-task error split", () => {
     Effect.gen(function*() {
       const s = yield* start()
       expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/stop")))).exitstatus).toBe("OK")
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown")))).exitstatus).toBe("OK")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/shutdown")))).exitstatus).toBe(
+        "OK"
+      )
       expect(s.cluster.mutations()).toEqual([])
     }))
 
@@ -95,15 +99,22 @@ describe("tasks and the sync-vs-task error split", () => {
     Effect.gen(function*() {
       const s = yield* start()
       s.cluster.setLock(102, "backup")
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/stop")))).exitstatus).toBe("VM is locked (backup)")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/102/status/stop")))).exitstatus).toBe(
+        "VM is locked (backup)"
+      )
       s.cluster.setLock(101, "backup")
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/101/status/stop")))).exitstatus).toBe("CT is locked (backup)")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/lxc/101/status/stop")))).exitstatus).toBe(
+        "CT is locked (backup)"
+      )
     }))
 
   it.scoped("unknown UPID → 400 no such task; malformed → unable to parse", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const u = yield* request(s, `/nodes/pve1/tasks/${encodeURIComponent("UPID:pve1:00000001:00000001:00000001:qmstart:100:a@pve:")}/status`)
+      const u = yield* request(
+        s,
+        `/nodes/pve1/tasks/${encodeURIComponent("UPID:pve1:00000001:00000001:00000001:qmstart:100:a@pve:")}/status`
+      )
       expect([u.status, (u.body as { errors: unknown }).errors]).toEqual([400, { upid: "no such task" }])
       const m = yield* request(s, "/nodes/pve1/tasks/garbage/status")
       expect((m.body as { errors: unknown }).errors).toEqual({ upid: "unable to parse worker upid" })
@@ -130,10 +141,17 @@ describe("tasks and the sync-vs-task error split", () => {
   it.scoped("faults: failTasks and warnTasks set the exit status", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      s.cluster.setFaults({ failTasks: [{ type: "qmstart", message: "boom", count: 1 }], warnTasks: [{ type: "qmstop", warnings: 2 }] })
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("boom")
+      s.cluster.setFaults({
+        failTasks: [{ type: "qmstart", message: "boom", count: 1 }],
+        warnTasks: [{ type: "qmstop", warnings: 2 }]
+      })
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe(
+        "boom"
+      )
       expect(s.cluster.mutations()).toEqual([])
-      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe("OK")
+      expect((yield* waitTask(s, dataString(yield* post(s, "/nodes/pve1/qemu/100/status/start")))).exitstatus).toBe(
+        "OK"
+      )
       const stop = dataString(yield* post(s, "/nodes/pve1/qemu/100/status/stop"))
       expect((yield* waitTask(s, stop)).exitstatus).toBe("WARNINGS: 2")
       const log = yield* request(s, `/nodes/pve1/tasks/${encodeURIComponent(stop)}/log`)

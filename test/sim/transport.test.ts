@@ -1,9 +1,9 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { X509Certificate } from "node:crypto"
 import * as http from "node:http"
 import * as https from "node:https"
 import type { TLSSocket } from "node:tls"
-import { X509Certificate } from "node:crypto"
-import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
 import { startSimulator } from "../../src/sim/Simulator.js"
 import { dataObject, dataRows, request } from "./client.js"
 
@@ -44,7 +44,13 @@ describe("transport: TLS, compression and server limits", () => {
       expect(peer).toBe(s.fingerprint)
       expect(new X509Certificate(s.caPem).subject).toContain("CN=felhom sim CA")
       const nodes = dataRows(yield* request(s, "/nodes"))
-      expect(nodes[0]).toMatchObject({ id: "node/pve1", node: "pve1", type: "node", status: "online", ssl_fingerprint: s.fingerprint })
+      expect(nodes[0]).toMatchObject({
+        id: "node/pve1",
+        node: "pve1",
+        type: "node",
+        status: "online",
+        ssl_fingerprint: s.fingerprint
+      })
     }))
 
   it.scoped("bodies over 1024 bytes are gzipped when asked; small ones are not", () =>

@@ -4,7 +4,12 @@ import { startSimulator } from "../../src/sim/Simulator.js"
 import { request } from "./client.js"
 
 const start = () =>
-  startSimulator({ https: false, authFailureDelay: 0, taskDuration: 5, guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }] })
+  startSimulator({
+    https: false,
+    authFailureDelay: 0,
+    taskDuration: 5,
+    guests: [{ vmid: 100, type: "qemu" }, { vmid: 101, type: "lxc" }]
+  })
 
 const errorsOf = (r: { body: unknown }) => (r.body as { errors?: Record<string, string> }).errors
 
@@ -31,7 +36,10 @@ describe("strict parameter validation", () => {
       expect(errorsOf(n)).toEqual({ name: "invalid format - value does not look like a valid DNS name\n" })
       const t = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { tags: "ok;bad tag!" } })
       expect(errorsOf(t)).toEqual({ tags: "invalid format - invalid characters in tag\n" })
-      const d = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "x", digest: "a".repeat(41) } })
+      const d = yield* request(s, "/nodes/pve1/qemu/100/config", {
+        method: "PUT",
+        form: { name: "x", digest: "a".repeat(41) }
+      })
       expect(errorsOf(d)).toEqual({ digest: "value may only be 40 characters long" })
     }))
 
@@ -52,10 +60,16 @@ describe("strict parameter validation", () => {
       const plus = yield* request(s, "/nodes/pve1/qemu/+100/config")
       expect(errorsOf(plus)).toEqual({ vmid: vmidError })
       // pve-snapshot-name: format pve-configid before maxLength 40.
-      const bad = yield* request(s, "/nodes/pve1/qemu/100/snapshot", { method: "POST", form: { snapname: `1${"a".repeat(40)}` } })
+      const bad = yield* request(s, "/nodes/pve1/qemu/100/snapshot", {
+        method: "POST",
+        form: { snapname: `1${"a".repeat(40)}` }
+      })
       expect(errorsOf(bad)).toEqual({ snapname: `invalid format - invalid configuration ID '1${"a".repeat(40)}'\n` })
       // maximum before minimum does not matter for one value; a plain range is still a range error.
-      const delay = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "POST", form: { name: "x", background_delay: "31" } })
+      const delay = yield* request(s, "/nodes/pve1/qemu/100/config", {
+        method: "POST",
+        form: { name: "x", background_delay: "31" }
+      })
       expect(errorsOf(delay)).toEqual({ background_delay: "value must have a maximum value of 30" })
       // pve-configid-list allows `-` (pve-common $PVE::JSONSchema::CONFIGID_RE): an unknown key, not a format error.
       const dash = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { delete: "no-such-key" } })
@@ -67,7 +81,10 @@ describe("strict parameter validation", () => {
       const s = yield* start()
       const one = yield* request(s, "/nodes/pve1/qemu/100/snapshot", { method: "POST", form: { snapname: "a" } })
       expect(errorsOf(one)).toEqual({ snapname: "invalid format - invalid configuration ID 'a'\n" })
-      const long = yield* request(s, "/nodes/pve1/qemu/100/snapshot", { method: "POST", form: { snapname: "a".repeat(41) } })
+      const long = yield* request(s, "/nodes/pve1/qemu/100/snapshot", {
+        method: "POST",
+        form: { snapname: "a".repeat(41) }
+      })
       expect(errorsOf(long)).toEqual({ snapname: "value may only be 40 characters long" })
       const missing = yield* request(s, "/nodes/pve1/qemu/100/snapshot", { method: "POST" })
       expect(errorsOf(missing)).toEqual({ snapname: "property is missing and it is not optional" })
@@ -84,7 +101,10 @@ describe("strict parameter validation", () => {
       const s = yield* start()
       const u = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { delete: "nosuchkey" } })
       expect(errorsOf(u)).toEqual({ delete: "unknown option 'nosuchkey'" })
-      const both = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "a", delete: "name" } })
+      const both = yield* request(s, "/nodes/pve1/qemu/100/config", {
+        method: "PUT",
+        form: { name: "a", delete: "name" }
+      })
       expect(both.status).toBe(400)
       expect(errorsOf(both)).toEqual({ delete: "you can't use '-name' and -delete name' at the same time" })
       const none = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT" })
@@ -96,7 +116,11 @@ describe("strict parameter validation", () => {
   it.scoped("query parameters merge over the body; conflicting URI duplicate is 400", () =>
     Effect.gen(function*() {
       const s = yield* start()
-      const r = yield* request(s, "/nodes/pve1/qemu/100/config", { method: "PUT", form: { name: "body" }, query: { name: "query" } })
+      const r = yield* request(s, "/nodes/pve1/qemu/100/config", {
+        method: "PUT",
+        form: { name: "body" },
+        query: { name: "query" }
+      })
       expect(r.status).toBe(200)
       expect(s.cluster.view(100).pipe((e) => (e._tag === "Right" ? e.right.config["name"] : ""))).toBe("query")
       const dup = yield* request(s, "/nodes/pve1/qemu/100/status/current", { query: { vmid: "101" } })

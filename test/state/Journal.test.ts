@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck, Layer, Option, Schema } from "effect"
 import * as path from "node:path"
+import { UpidString } from "../../src/domain/Upid.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { Journal } from "../../src/state/Journal.js"
 import { canonicalJson, JsonValue, paramsHash } from "../../src/state/OpRecord.js"
 import { StateStore } from "../../src/state/StateStore.js"
-import { UpidString } from "../../src/domain/Upid.js"
 import { intentFor, tempDir } from "./support.js"
 
 const upid = Schema.decodeSync(UpidString)("UPID:pve1:00001234:00ABCDEF:65F00000:qmstart:100:felhom@pve!agent:")
@@ -31,7 +31,6 @@ describe("Journal", () => {
       // % and _ are not wildcards here.
       expect((yield* Effect.flip(journal.resolve("5da2_"))).message).toBe("op 5da2_ is not in the journal")
     }).pipe(Effect.provide(memory)))
-
 
   it.effect("intent → recordUpid → finish appends every phase to the history", () =>
     Effect.gen(function*() {

@@ -100,7 +100,8 @@ describe("NonceStore", () => {
     Effect.gen(function*() {
       yield* at(NOW)
       const nonces = yield* NonceStore
-      const attempts = Array.from({ length: 20 }, (_, i) => Effect.either(nonces.admit(input({ opId: `op-${i}`, seq: 3 }))))
+      const attempts = Array.from({ length: 20 }, (_, i) =>
+        Effect.either(nonces.admit(input({ opId: `op-${i}`, seq: 3 }))))
       const results = yield* Effect.all(attempts, { concurrency: "unbounded" })
       expect(results.filter(Either.isRight)).toHaveLength(1)
       expect(yield* nonces.fill).toMatchObject({ entries: 1 })
@@ -114,8 +115,11 @@ describe("NonceStore", () => {
       const fileLayer = () => NonceStore.layer().pipe(Layer.provide(StateStore.layer({ filename })))
       yield* Effect.scoped(Effect.provide(Effect.flatMap(NonceStore, (n) => n.admit(input({ seq: 4 }))), fileLayer()))
       const [replay, rollback] = yield* Effect.provide(
-        Effect.flatMap(NonceStore, (n) =>
-          Effect.all([Effect.flip(n.admit(input({ seq: 5 }))), Effect.flip(n.admit(input({ opId: "op-2", seq: 4 })))])),
+        Effect.flatMap(
+          NonceStore,
+          (n) =>
+            Effect.all([Effect.flip(n.admit(input({ seq: 5 }))), Effect.flip(n.admit(input({ opId: "op-2", seq: 4 })))])
+        ),
         fileLayer()
       )
       expect(replay._tag).toBe("OpReplayed")

@@ -43,7 +43,10 @@ describe("recover: no UPID journaled", () => {
     Effect.gen(function*() {
       const task = mkUpid("qmstart")
       const r = yield* runScenario({
-        pve: { tasks: () => Effect.succeed([row(task, "qmstart")]), taskStatus: () => Effect.succeed(status(task, "stopped", "OK")) },
+        pve: {
+          tasks: () => Effect.succeed([row(task, "qmstart")]),
+          taskStatus: () => Effect.succeed(status(task, "stopped", "OK"))
+        },
         postState: Effect.succeed(false)
       })
       expect(r.op.phase).toBe("failed")
@@ -125,7 +128,9 @@ describe("recover: no UPID journaled", () => {
         }),
         pve: {
           tasks: () => Effect.succeed([row(earlier, "qmstart"), row(ours, "qmstart")]),
-          taskStatus: (u) => (u === ours ? Effect.succeed(status(ours, "stopped", "OK")) : Effect.die("adopted the other op's task"))
+          taskStatus: (
+            u
+          ) => (u === ours ? Effect.succeed(status(ours, "stopped", "OK")) : Effect.die("adopted the other op's task"))
         },
         postState: Effect.succeed(true)
       })

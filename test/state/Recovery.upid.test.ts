@@ -122,7 +122,9 @@ describe("recover: UPID known", () => {
       const upid = mkUpid("qmstart")
       const r = yield* runScenario({
         upid,
-        pve: { taskStatus: () => Effect.fail(new PveNotFound({ method: "GET", path: "/tasks", detail: "no such task" })) },
+        pve: {
+          taskStatus: () => Effect.fail(new PveNotFound({ method: "GET", path: "/tasks", detail: "no such task" }))
+        },
         postState: Effect.succeed(true)
       })
       expect(r.op.phase).toBe("done")

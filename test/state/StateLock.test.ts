@@ -1,10 +1,10 @@
 /** One writer per state directory: the lock, its message, --wait, and kill -9 releasing it. */
 import { describe, expect, it } from "@effect/vitest"
+import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Context, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import { HOLDER_FILE, StateLock } from "../../src/state/StateLock.js"
 
 const tempDir = Effect.acquireRelease(
@@ -38,7 +38,10 @@ describe("StateLock", () => {
       expect(fs.existsSync(path.join(dir, HOLDER_FILE))).toBe(false)
       const third = yield* hold(dir, "revert")
       expect(Context.get(third.lock, StateLock).holder).toMatchObject({ pid: process.pid, command: "revert" })
-      expect(JSON.parse(fs.readFileSync(path.join(dir, HOLDER_FILE), "utf8"))).toMatchObject({ pid: process.pid, command: "revert" })
+      expect(JSON.parse(fs.readFileSync(path.join(dir, HOLDER_FILE), "utf8"))).toMatchObject({
+        pid: process.pid,
+        command: "revert"
+      })
       yield* Scope.close(third.scope, Exit.void)
     }))
 
@@ -71,10 +74,17 @@ describe("StateLock", () => {
       const dir = yield* tempDir
       const child = yield* Effect.acquireRelease(
         Effect.async<ChildProcess.ChildProcess, Error>((resume) => {
-          const c = ChildProcess.spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "fixtures/holdLock.ts"), dir], {
+          const c = ChildProcess.spawn(process.execPath, [
+            "--import",
+            "tsx",
+            path.join(import.meta.dirname, "fixtures/holdLock.ts"),
+            dir
+          ], {
             stdio: ["ignore", "pipe", "inherit"]
           })
-          c.stdout.on("data", (d: Buffer) => { if (d.toString().includes("LOCKED")) resume(Effect.succeed(c)) })
+          c.stdout.on("data", (d: Buffer) => {
+            if (d.toString().includes("LOCKED")) resume(Effect.succeed(c))
+          })
           c.on("exit", (code) => resume(Effect.fail(new Error(`holder exited ${code}`))))
         }),
         (c) => Effect.sync(() => c.kill("SIGKILL"))

@@ -1,6 +1,6 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option, Schema } from "effect"
 import * as fs from "node:fs"
@@ -44,15 +44,23 @@ const pragma = (name: string) =>
 
 /** Creates `filename` from the SQL dump of a state.db written before the Migrator, as that code left it. */
 const createFromDump = (filename: string) =>
-  Effect.scoped(Effect.gen(function*() {
-    const dump = fs.readFileSync(path.join(import.meta.dirname, "fixtures", "state-before-migrator.sql"), "utf8")
-    const sql = yield* SqliteClient.make({ filename })
-    const statements = dump.replace(/^--.*$/gm, "").split(/;\s*\n/).map((t) => t.trim()).filter((t) => t !== "")
-    for (const statement of statements) yield* sql.unsafe(statement)
-  }).pipe(Effect.provide(Reactivity.layer)))
+  Effect.scoped(
+    Effect.gen(function*() {
+      const dump = fs.readFileSync(path.join(import.meta.dirname, "fixtures", "state-before-migrator.sql"), "utf8")
+      const sql = yield* SqliteClient.make({ filename })
+      const statements = dump.replace(/^--.*$/gm, "").split(/;\s*\n/).map((t) => t.trim()).filter((t) => t !== "")
+      for (const statement of statements) yield* sql.unsafe(statement)
+    }).pipe(Effect.provide(Reactivity.layer))
+  )
 
-const tables = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  Effect.map(sql`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`, (rows) => rows.map((r) => r["name"])))
+const tables = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    Effect.map(
+      sql`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`,
+      (rows) => rows.map((r) => r["name"])
+    )
+)
 
 describe("StateStore in read mode (readers beside a writer)", () => {
   it.scoped("writes nothing: a migration not yet applied is an error, never applied by the reader", () =>
@@ -70,12 +78,16 @@ describe("StateStore in read mode (readers beside a writer)", () => {
       expect(reader.message).toContain("not applied yet")
       expect(log).toEqual([])
       // Once the writer migrated, the reader's check passes and applies nothing.
-      yield* Effect.scoped(Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
-        Effect.provide(StateStore.layer({ filename }))
-      ))
-      const applied = yield* Effect.scoped(Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
-        Effect.provide(StateStore.layer({ filename, mode: "read" }))
-      ))
+      yield* Effect.scoped(
+        Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
+          Effect.provide(StateStore.layer({ filename }))
+        )
+      )
+      const applied = yield* Effect.scoped(
+        Effect.flatMap(StateStore, (store) => store.migrate("things", counterMigrations(log))).pipe(
+          Effect.provide(StateStore.layer({ filename, mode: "read" }))
+        )
+      )
       expect(applied).toEqual([])
       expect(log).toEqual(["create_things", "add_note"])
     }))
@@ -87,14 +99,18 @@ describe("a state.db written before the Migrator", () => {
       const dir = yield* tempDir
       const filename = path.join(dir, "state.db")
       yield* createFromDump(filename)
-      const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(Layer.provideMerge(StateStore.layer({ filename })))
+      const stores = Layer.mergeAll(Journal.layer, NonceStore.layer()).pipe(
+        Layer.provideMerge(StateStore.layer({ filename }))
+      )
       yield* Effect.gen(function*() {
         // A re-run would fail on its CREATE TABLE; building the layers ran every owner's migrate.
         const journal = yield* Journal
         expect(Option.map(yield* journal.get("op-before-migrator"), (op) => op.phase)).toEqual(Option.some("intent"))
         const nonces = yield* NonceStore
         expect(yield* nonces.highWater("agent-1")).toBe(7)
-        const replay = yield* Effect.flip(nonces.admit({ opId: "signed-op-1", seq: 8, agent: "agent-1", expiresAt: 4_000_000_000 }))
+        const replay = yield* Effect.flip(
+          nonces.admit({ opId: "signed-op-1", seq: 8, agent: "agent-1", expiresAt: 4_000_000_000 })
+        )
         expect(replay._tag).toBe("OpReplayed")
         const hub = yield* makeHubStore("agent-1")
         expect(yield* hub.loadCursor).toBe(7)
@@ -102,7 +118,9 @@ describe("a state.db written before the Migrator", () => {
         expect(yield* store.migrate("journal", journalMigrations)).toEqual([])
         const recorded = yield* store.sql`SELECT migration_id, name FROM migrations_journal`
         expect(recorded).toEqual([{ migration_id: 1, name: "create_journal_ops" }])
-        expect(yield* tables).toEqual(expect.arrayContaining(["migrations_hub", "migrations_journal", "migrations_nonces", "schema_migrations"]))
+        expect(yield* tables).toEqual(
+          expect.arrayContaining(["migrations_hub", "migrations_journal", "migrations_nonces", "schema_migrations"])
+        )
       }).pipe(Effect.provide(stores))
     }))
 
@@ -163,8 +181,14 @@ describe("StateStore", () => {
       const broken: Migration = {
         id: 1,
         name: "create_things",
-        up: Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          Effect.zipRight(sql`CREATE TABLE things (id INTEGER PRIMARY KEY) STRICT`, sql`INSERT INTO nowhere VALUES (1)`))
+        up: Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) =>
+            Effect.zipRight(
+              sql`CREATE TABLE things (id INTEGER PRIMARY KEY) STRICT`,
+              sql`INSERT INTO nowhere VALUES (1)`
+            )
+        )
       }
       const failed = yield* Effect.flip(store.migrate("things", [broken]))
       expect(failed).toMatchObject({ _tag: "StateStoreMigrationError", owner: "things", id: 1, name: "create_things" })

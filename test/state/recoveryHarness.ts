@@ -118,7 +118,8 @@ export const runScenario = (s: Scenario) =>
       yield* journal.intent(intentFor(s.op))
       if (s.upid !== undefined) yield* journal.recordUpid("op-1", s.upid)
       const summary = yield* recover({
-        checkPostState: (op) => Effect.zipRight(Ref.update(checked, (c) => [...c, op]), s.postState ?? Effect.die("no check")),
+        checkPostState: (op) =>
+          Effect.zipRight(Ref.update(checked, (c) => [...c, op]), s.postState ?? Effect.die("no check")),
         retryBase: Duration.millis(1),
         readRetries: 2,
         ...s.options
@@ -136,4 +137,9 @@ export const runScenario = (s: Scenario) =>
     }).pipe(Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.None))
   })
 
-export const transport = new PveTransport({ method: "GET", path: "/nodes/pve1/tasks", requestSent: true, reason: "ECONNRESET" })
+export const transport = new PveTransport({
+  method: "GET",
+  path: "/nodes/pve1/tasks",
+  requestSent: true,
+  reason: "ECONNRESET"
+})

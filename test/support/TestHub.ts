@@ -5,14 +5,14 @@
  * token, and can be told to go down (connections refused, or 503 with Retry-After) or to serve
  * garbage, unsigned or wrongly signed documents.
  */
+import { Effect, type Scope } from "effect"
 import { createHash } from "node:crypto"
 import * as Http from "node:http"
-import { Effect, type Scope } from "effect"
 import { encodeBase64, signEnvelope } from "../../src/authz/Envelope.js"
 import { encodeOpPayload, OP_PAYLOAD_TYPE, type OpPayload } from "../../src/authz/OpPayload.js"
-import { closeServer, listenOn } from "../../src/net/listen.js"
-import { type Capability, type Signer, signersOf, type Signers } from "../../src/authz/Signers.js"
+import { type Capability, type Signer, type Signers, signersOf } from "../../src/authz/Signers.js"
 import { DESIRED_PAYLOAD_TYPE } from "../../src/hub/protocol.js"
+import { closeServer, listenOn } from "../../src/net/listen.js"
 import { makeKey, type TestKey } from "../authz/support.js"
 
 /** A hub signing key: the same ed25519 test key the signed-op tests use. */
@@ -23,7 +23,8 @@ export const makeHubKey = makeKey
 export const signersTrusting = (
   key: HubKey,
   capabilities: ReadonlyArray<Capability> = ["desired", "power", "config", "snapshot"]
-): Signers => signersOf([{ keyid: key.keyid, publicKey: key.publicKey, capabilities: new Set(capabilities) } satisfies Signer])
+): Signers =>
+  signersOf([{ keyid: key.keyid, publicKey: key.publicKey, capabilities: new Set(capabilities) } satisfies Signer])
 
 export interface DesiredPayloadInput {
   readonly agent: string
@@ -36,8 +37,11 @@ export interface DesiredPayloadInput {
 const utf8 = new TextEncoder()
 
 /** A signed desired envelope as bytes (signed by `key`, or unsigned-looking with `signWith: []`). */
-export const signDesired = (payload: DesiredPayloadInput, keys: ReadonlyArray<HubKey>, payloadType = DESIRED_PAYLOAD_TYPE): Uint8Array =>
-  utf8.encode(JSON.stringify(signEnvelope(payloadType, utf8.encode(JSON.stringify(payload)), keys)))
+export const signDesired = (
+  payload: DesiredPayloadInput,
+  keys: ReadonlyArray<HubKey>,
+  payloadType = DESIRED_PAYLOAD_TYPE
+): Uint8Array => utf8.encode(JSON.stringify(signEnvelope(payloadType, utf8.encode(JSON.stringify(payload)), keys)))
 
 /** Same bytes, no signature at all (`signatures: []`, which the schema refuses). */
 export const unsignedDesired = (payload: DesiredPayloadInput): Uint8Array =>
@@ -63,7 +67,11 @@ export interface TestHub {
   readonly key: HubKey
   readonly token: string
   /** Signs and serves a desired document for `agent` (defaults: the hub's agent, issued now). */
-  readonly setDesired: (document: unknown, overrides?: Partial<DesiredPayloadInput>, keys?: ReadonlyArray<HubKey>) => void
+  readonly setDesired: (
+    document: unknown,
+    overrides?: Partial<DesiredPayloadInput>,
+    keys?: ReadonlyArray<HubKey>
+  ) => void
   /** Serves these exact bytes as the desired document (garbage, unsigned, wrongly signed…). */
   readonly setDesiredRaw: (bytes: Uint8Array) => void
   /** No document: GET desired answers 404. */
@@ -101,7 +109,11 @@ export const startTestHub = (options: TestHubOptions): Effect.Effect<TestHub, ne
     const etagOf = (bytes: Uint8Array) => `"${createHash("sha256").update(bytes).digest("hex").slice(0, 32)}"`
 
     const send = (res: Http.ServerResponse, status: number, body?: unknown, headers: Http.OutgoingHttpHeaders = {}) => {
-      const text = body === undefined ? undefined : body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body)
+      const text = body === undefined
+        ? undefined
+        : body instanceof Uint8Array
+        ? Buffer.from(body)
+        : JSON.stringify(body)
       res.writeHead(status, { ...(text === undefined ? {} : { "content-type": "application/json" }), ...headers })
       res.end(text)
     }
@@ -122,7 +134,9 @@ export const startTestHub = (options: TestHubOptions): Effect.Effect<TestHub, ne
       }
       if (req.method === "GET" && url.pathname === `${base}/ops`) {
         const after = Number(url.searchParams.get("after") ?? "0")
-        if (!Number.isSafeInteger(after) || after < 0) return send(res, 400, { error: "after must be a non-negative integer" })
+        if (!Number.isSafeInteger(after) || after < 0) {
+          return send(res, 400, { error: "after must be a non-negative integer" })
+        }
         return send(res, 200, { ops: ops.filter((o) => o.seq > after).map((o) => o.envelope) })
       }
       if (req.method === "POST" && url.pathname === `${base}/report`) {

@@ -3,9 +3,9 @@
  * (what bin/felhom-agent.js runs) under plain node, built from the sources by vitest's
  * globalSetup (test/support/buildBundle.ts).
  */
+import { Effect } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as Path from "node:path"
-import { Effect } from "effect"
 
 export const ROOT = Path.resolve(import.meta.dirname, "../..")
 /** The CLI's entry: spawn `node MAIN ARGS…`. */
@@ -41,7 +41,9 @@ export const runCli = (
     const timer = options.timeout === undefined ? undefined : setTimeout(() => child.kill("SIGTERM"), options.timeout)
     let stdout = ""
     let stderr = ""
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString() })
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString()
+    })
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString()
       options.onStderr?.(stderr)
@@ -75,7 +77,9 @@ export const spawnCli = (args: ReadonlyArray<string>, ready: RegExp) =>
           resume(Effect.succeed({ child, output }))
         }
       })
-      child.stderr.on("data", (d: Buffer) => { out += d.toString() })
+      child.stderr.on("data", (d: Buffer) => {
+        out += d.toString()
+      })
       child.on("exit", (code) => {
         if (!done) {
           done = true

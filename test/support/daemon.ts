@@ -4,12 +4,12 @@
  * a free loopback port for the health server; the child killed in a finalizer whatever the test
  * did; bounded polling (never fixed sleeps) for everything that happens asynchronously.
  */
+import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import * as ChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Duration, Effect, Layer, Logger, LogLevel, Redacted } from "effect"
 import { journalLayer } from "../../src/cli/journal.js"
 import { listen } from "../../src/net/listen.js"
 import type { RunningSim } from "../../src/sim/Simulator.js"
@@ -26,7 +26,8 @@ export const tempDir = (prefix = "felhom-daemon-") =>
 
 /** A loopback port nobody listens on right now (bind port 0, read it, close). */
 export const freePort: Effect.Effect<number> = Effect.suspend(() =>
-  Effect.orDie(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 }))))
+  Effect.orDie(Effect.scoped(listen(net.createServer(), { host: "127.0.0.1", port: 0 })))
+)
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
 export const isListening = (port: number): Effect.Effect<boolean> =>
@@ -39,11 +40,15 @@ export const isListening = (port: number): Effect.Effect<boolean> =>
     socket.once("error", () => resume(Effect.succeed(false)))
   })
 
-export const writeFile = (file: string, text: string) => Effect.sync(() => fs.writeFileSync(file, text, { mode: 0o600 }))
+export const writeFile = (file: string, text: string) =>
+  Effect.sync(() => fs.writeFileSync(file, text, { mode: 0o600 }))
 
 /** The simulator's default token as a PVE token file. */
 export const writePveToken = (dir: string, sim: RunningSim) =>
-  Effect.as(writeFile(path.join(dir, "pve-token"), `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`), path.join(dir, "pve-token"))
+  Effect.as(
+    writeFile(path.join(dir, "pve-token"), `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`),
+    path.join(dir, "pve-token")
+  )
 
 export interface DaemonEnv {
   readonly dir: string
@@ -113,7 +118,9 @@ export const spawnDaemon = (configFile: string, env: Record<string, string> = {}
       let err = ""
       let exit: Exited | undefined
       const waiters: Array<(e: Exited) => void> = []
-      child.stdout?.on("data", (d: Buffer) => { out += d.toString() })
+      child.stdout?.on("data", (d: Buffer) => {
+        out += d.toString()
+      })
       child.stderr?.on("data", (d: Buffer) => {
         out += d.toString()
         err += d.toString()
@@ -133,7 +140,10 @@ export const spawnDaemon = (configFile: string, env: Record<string, string> = {}
         stderr: () => err,
         exited,
         hasExited: () => exit !== undefined,
-        signal: (signal) => Effect.sync(() => { if (exit === undefined) child.kill(signal) })
+        signal: (signal) =>
+          Effect.sync(() => {
+            if (exit === undefined) child.kill(signal)
+          })
       }
     }),
     (p) => p.hasExited() ? Effect.void : Effect.zipRight(p.signal("SIGKILL"), p.exited)
@@ -165,7 +175,8 @@ export const httpGet = (url: string): Effect.Effect<HttpAnswer> =>
     }
   })
 
-export const health = (port: number, route: "/healthz" | "/readyz" | "/metrics") => httpGet(`http://127.0.0.1:${port}${route}`)
+export const health = (port: number, route: "/healthz" | "/readyz" | "/metrics") =>
+  httpGet(`http://127.0.0.1:${port}${route}`)
 
 /** The value of a Prometheus sample `name` (first match, labels ignored), or undefined. */
 export const metricValue = (text: string, name: string): number | undefined => {
@@ -212,7 +223,11 @@ export const pollUntil = <A, E, R>(
     }
     const shown = typeof last === "string" ? last : JSON.stringify(last)?.slice(0, 2_000)
     return yield* Effect.fail(
-      new Error(`timed out waiting for ${what}; last: ${shown}${options.context === undefined ? "" : `\n--- context ---\n${quiet(options.context()).slice(-6_000)}`}`)
+      new Error(
+        `timed out waiting for ${what}; last: ${shown}${
+          options.context === undefined ? "" : `\n--- context ---\n${quiet(options.context()).slice(-6_000)}`
+        }`
+      )
     )
   })
 
@@ -222,7 +237,9 @@ export const journalOps = (stateDir: string): Effect.Effect<ReadonlyArray<OpReco
     Effect.provide(journalLayer(stateDir).pipe(Layer.provide(Logger.minimumLogLevel(LogLevel.None)))),
     // Nothing has run there yet, or the writer is still creating the database.
     Effect.catchTag("StateDbMissing", () => Effect.succeed([])),
-    Effect.catchIf((e) => (e._tag === "JournalStorageError" || e._tag === "NonceStoreStorageError") && e.operation === "migrate", () =>
-      Effect.succeed([])),
+    Effect.catchIf(
+      (e) => (e._tag === "JournalStorageError" || e._tag === "NonceStoreStorageError") && e.operation === "migrate",
+      () => Effect.succeed([])
+    ),
     Effect.orDie
   )

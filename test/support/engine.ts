@@ -25,6 +25,8 @@ export interface EngineStackOptions {
 export const engineStack = (options: EngineStackOptions = {}) =>
   Engine.layer({ tokenUser: DEFAULT_TOKEN_ID, readRetry: { base: "20 millis" }, ...options.engine }).pipe(
     Layer.provideMerge(Layer.mergeAll(GuestQueue.layer(), Journal.layer, options.gate ?? Gate.allowAll)),
-    Layer.provideMerge(options.dbFile === undefined ? StateStore.layerMemory : StateStore.layer({ filename: options.dbFile })),
+    Layer.provideMerge(
+      options.dbFile === undefined ? StateStore.layerMemory : StateStore.layer({ filename: options.dbFile })
+    ),
     Layer.provide(Logger.minimumLogLevel(LogLevel.None))
   )

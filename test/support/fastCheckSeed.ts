@@ -7,5 +7,9 @@
 import { FastCheck as fc } from "effect"
 
 const fromEnv = process.env["FC_SEED"]
-const seed = fromEnv !== undefined && fromEnv !== "" ? Number(fromEnv) : process.env["CI"] === "true" ? 20261125 : undefined
+const seed = fromEnv !== undefined && fromEnv !== ""
+  ? Number(fromEnv)
+  : process.env["CI"] === "true"
+  ? 20261125
+  : undefined
 if (seed !== undefined && Number.isInteger(seed)) fc.configureGlobal({ ...fc.readConfigureGlobal(), seed })

@@ -2,8 +2,8 @@
  * A scripted HTTP server on 127.0.0.1 for transport edge cases the simulator should not fake:
  * each request is answered by the handler, which may also destroy the socket unanswered.
  */
-import * as Http from "node:http"
 import { Effect, type Scope } from "effect"
+import * as Http from "node:http"
 import { listen } from "../../src/net/listen.js"
 
 export interface Seen {
@@ -14,7 +14,9 @@ export interface Seen {
 
 export type Handler = (req: Http.IncomingMessage, res: Http.ServerResponse, index: number) => void
 
-export const rawServer = (handler: Handler): Effect.Effect<{ readonly url: string; readonly seen: ReadonlyArray<Seen> }, never, Scope.Scope> =>
+export const rawServer = (
+  handler: Handler
+): Effect.Effect<{ readonly url: string; readonly seen: ReadonlyArray<Seen> }, never, Scope.Scope> =>
   Effect.suspend(() => {
     const seen: Array<Seen> = []
     const server = Http.createServer((req, res) => {
@@ -22,5 +24,8 @@ export const rawServer = (handler: Handler): Effect.Effect<{ readonly url: strin
       req.resume()
       req.on("end", () => handler(req, res, seen.length - 1))
     })
-    return Effect.map(Effect.orDie(listen(server, { host: "127.0.0.1", port: 0 })), (port) => ({ url: `http://127.0.0.1:${port}`, seen }))
+    return Effect.map(
+      Effect.orDie(listen(server, { host: "127.0.0.1", port: 0 })),
+      (port) => ({ url: `http://127.0.0.1:${port}`, seen })
+    )
   })

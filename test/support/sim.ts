@@ -4,7 +4,7 @@
  */
 import { Context, Effect, Layer, Redacted } from "effect"
 import { Pve } from "../../src/pve/Pve.js"
-import { makeConnectionSettings, type PveConnectionInput, PveConnection } from "../../src/pve/PveConnection.js"
+import { makeConnectionSettings, PveConnection, type PveConnectionInput } from "../../src/pve/PveConnection.js"
 import { type RunningSim, type SimOptions, startSimulator } from "../../src/sim/Simulator.js"
 
 export class Sim extends Context.Tag("test/Sim")<Sim, RunningSim>() {
@@ -25,7 +25,9 @@ export const simConnection = (sim: RunningSim, overrides: Partial<PveConnectionI
 // fresh: layers are memoized by reference, so two clients with different tokens need two builds.
 export const pveOnSim = (overrides: Partial<PveConnectionInput> = {}): Layer.Layer<Pve, never, Sim> =>
   Layer.fresh(Pve.layer).pipe(
-    Layer.provide(Layer.effect(PveConnection, Effect.flatMap(Sim, (sim) => Effect.orDie(simConnection(sim, overrides)))))
+    Layer.provide(
+      Layer.effect(PveConnection, Effect.flatMap(Sim, (sim) => Effect.orDie(simConnection(sim, overrides))))
+    )
   )
 
 /** Simulator plus a client of it, both available to the test. */

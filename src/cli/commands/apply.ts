@@ -15,6 +15,12 @@ export const applyOptions = {
 }
 export type ApplyFlags = Command.Command.ParseConfig<typeof applyOptions>
 
-export const applyCommand = Command.make("apply", applyOptions, (flags) => lazily(() => import("../apply.js"), (m) => m.applyHandler(flags))).pipe(
-  Command.withDescription("run one reconcile pass (after resolving any unfinished op); exit 0 only if every action succeeded")
+export const applyCommand = Command.make(
+  "apply",
+  applyOptions,
+  (flags) => lazily(() => import("../apply.js"), (m) => m.applyHandler(flags))
+).pipe(
+  Command.withDescription(
+    "run one reconcile pass (after resolving any unfinished op); exit 0 only if every action succeeded"
+  )
 )

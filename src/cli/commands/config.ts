@@ -10,7 +10,11 @@ export const configOption = Options.file("config").pipe(
 export const checkOptions = { config: configOption, json: Options.boolean("json") }
 export type CheckFlags = Command.Command.ParseConfig<typeof checkOptions>
 
-const check = Command.make("check", checkOptions, (flags) => lazily(() => import("../config.js"), (m) => m.checkHandler(flags))).pipe(
+const check = Command.make(
+  "check",
+  checkOptions,
+  (flags) => lazily(() => import("../config.js"), (m) => m.checkHandler(flags))
+).pipe(
   Command.withDescription("validate a config and print the effective settings (secrets redacted)")
 )
 

@@ -6,6 +6,10 @@ import { configOption } from "./config.js"
 export const daemonOptions = { config: configOption }
 export type DaemonFlags = Command.Command.ParseConfig<typeof daemonOptions>
 
-export const daemonCommand = Command.make("daemon", daemonOptions, (flags) => lazily(() => import("../daemon.js"), (m) => m.daemonHandler(flags))).pipe(
+export const daemonCommand = Command.make(
+  "daemon",
+  daemonOptions,
+  (flags) => lazily(() => import("../daemon.js"), (m) => m.daemonHandler(flags))
+).pipe(
   Command.withDescription("run the agent: recover the journal, then reconcile and talk to the hub until SIGTERM")
 )

@@ -8,22 +8,35 @@ export const MAX_LIMIT = 10_000
 export const listOptions = {
   ...stateOptions,
   json: jsonOption,
-  limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription(`newest N ops, 1 to ${MAX_LIMIT} (default 50)`))
+  limit: Options.integer("limit").pipe(
+    Options.withDefault(50),
+    Options.withDescription(`newest N ops, 1 to ${MAX_LIMIT} (default 50)`)
+  )
 }
 export type ListFlags = Command.Command.ParseConfig<typeof listOptions>
 
 export const showOptions = {
   ...stateOptions,
   json: jsonOption,
-  opId: Args.text({ name: "OP_ID" }).pipe(Args.withDescription("an op id, or any unique prefix of one (as journal list prints them)"))
+  opId: Args.text({ name: "OP_ID" }).pipe(
+    Args.withDescription("an op id, or any unique prefix of one (as journal list prints them)")
+  )
 }
 export type ShowFlags = Command.Command.ParseConfig<typeof showOptions>
 
-const listCommand = Command.make("list", listOptions, (flags) => lazily(() => import("../journal.js"), (m) => m.listHandler(flags))).pipe(
+const listCommand = Command.make(
+  "list",
+  listOptions,
+  (flags) => lazily(() => import("../journal.js"), (m) => m.listHandler(flags))
+).pipe(
   Command.withDescription("list journaled ops, newest first")
 )
 
-const showCommand = Command.make("show", showOptions, (flags) => lazily(() => import("../journal.js"), (m) => m.showHandler(flags))).pipe(
+const showCommand = Command.make(
+  "show",
+  showOptions,
+  (flags) => lazily(() => import("../journal.js"), (m) => m.showHandler(flags))
+).pipe(
   Command.withDescription("one op with its phase history")
 )
 

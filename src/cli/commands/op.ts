@@ -10,10 +10,16 @@ import { actingConnectionOptions } from "../connection.js"
 import { lazily } from "../lazy.js"
 import { jsonOption, stateOptions, waitOption } from "../state.js"
 
-export const generateOptions = { out: Options.directory("out").pipe(Options.withDescription("directory for signer.key (0600) and signer.pub")) }
+export const generateOptions = {
+  out: Options.directory("out").pipe(Options.withDescription("directory for signer.key (0600) and signer.pub"))
+}
 export type GenerateFlags = Command.Command.ParseConfig<typeof generateOptions>
 
-const generate = Command.make("generate", generateOptions, (flags) => lazily(() => import("../op.js"), (m) => m.generateHandler(flags))).pipe(
+const generate = Command.make(
+  "generate",
+  generateOptions,
+  (flags) => lazily(() => import("../op.js"), (m) => m.generateHandler(flags))
+).pipe(
   Command.withDescription("generate an ed25519 signing key pair and print its keyid")
 )
 
@@ -25,19 +31,31 @@ export const keysCommand = Command.make("keys").pipe(
 export const signOptions = {
   key: Options.file("key").pipe(Options.withDescription("PEM (pkcs8) ed25519 private key")),
   keyid: Options.text("keyid").pipe(Options.optional, Options.withDescription("keyid (default: derived from the key)")),
-  payload: Options.file("payload").pipe(Options.optional, Options.withDescription("JSON payload file, signed byte for byte")),
+  payload: Options.file("payload").pipe(
+    Options.optional,
+    Options.withDescription("JSON payload file, signed byte for byte")
+  ),
   opId: Options.text("op-id").pipe(Options.optional, Options.withDescription("op id (default: a random UUID)")),
   iss: Options.text("iss").pipe(Options.withDefault("felhom-cli"), Options.withDescription("issuer")),
   aud: Options.text("aud").pipe(Options.optional, Options.withDescription("agent id the op is for")),
   vmid: Options.integer("vmid").pipe(Options.optional, Options.withDescription("target guest")),
   action: Options.choice("action", OP_ACTION_KINDS).pipe(Options.optional),
-  seq: Options.integer("seq").pipe(Options.optional, Options.withDescription("per-agent sequence number, above the last one")),
+  seq: Options.integer("seq").pipe(
+    Options.optional,
+    Options.withDescription("per-agent sequence number, above the last one")
+  ),
   ttl: Options.integer("ttl").pipe(Options.withDefault(300), Options.withDescription("seconds until exp")),
   nbfIn: Options.integer("nbf-in").pipe(Options.optional, Options.withDescription("seconds until nbf")),
   set: Options.keyValueMap("set").pipe(Options.optional, Options.withDescription("set-config: key=value (repeatable)")),
-  delete: Options.text("delete").pipe(Options.repeated, Options.withDescription("set-config: key to delete (repeatable)")),
+  delete: Options.text("delete").pipe(
+    Options.repeated,
+    Options.withDescription("set-config: key to delete (repeatable)")
+  ),
   snapshot: Options.text("snapshot").pipe(Options.optional, Options.withDescription("snapshot name")),
-  description: Options.text("description").pipe(Options.optional, Options.withDescription("snapshot-create description")),
+  description: Options.text("description").pipe(
+    Options.optional,
+    Options.withDescription("snapshot-create description")
+  ),
   digest: Options.text("digest").pipe(Options.optional, Options.withDescription("precondition config digest")),
   timeout: Options.integer("timeout").pipe(Options.optional, Options.withDescription("shutdown timeout, seconds")),
   flag: Options.choice("flag", ["vmstate", "start", "force", "force-stop"] as const).pipe(
@@ -47,9 +65,10 @@ export const signOptions = {
 }
 export type SignFlags = Command.Command.ParseConfig<typeof signOptions>
 
-const sign = Command.make("sign", signOptions, (flags) => lazily(() => import("../op.js"), (m) => m.signHandler(flags))).pipe(
-  Command.withDescription("build (from flags or a JSON payload) and sign an op; prints the envelope JSON")
-)
+const sign = Command.make("sign", signOptions, (flags) => lazily(() => import("../op.js"), (m) => m.signHandler(flags)))
+  .pipe(
+    Command.withDescription("build (from flags or a JSON payload) and sign an op; prints the envelope JSON")
+  )
 
 export const verifyOptions = {
   file: Args.file({ name: "envelope" }),
@@ -60,12 +79,18 @@ export const verifyOptions = {
 }
 export type VerifyFlags = Command.Command.ParseConfig<typeof verifyOptions>
 
-const verify = Command.make("verify", verifyOptions, (flags) => lazily(() => import("../op.js"), (m) => m.verifyHandler(flags))).pipe(
+const verify = Command.make(
+  "verify",
+  verifyOptions,
+  (flags) => lazily(() => import("../op.js"), (m) => m.verifyHandler(flags))
+).pipe(
   Command.withDescription("verify a signed op envelope as the agent would, explaining every check")
 )
 
 export const safetySnapshotOption = Options.boolean("safety-snapshot").pipe(
-  Options.withDescription("take a safety snapshot before a rollback, making it revertible (env FELHOM_GATE_SAFETY_SNAPSHOT)")
+  Options.withDescription(
+    "take a safety snapshot before a rollback, making it revertible (env FELHOM_GATE_SAFETY_SNAPSHOT)"
+  )
 )
 
 export const submitOptions = {
@@ -90,7 +115,11 @@ export const submitOptions = {
 }
 export type SubmitFlags = Command.Command.ParseConfig<typeof submitOptions>
 
-const submit = Command.make("submit", submitOptions, (flags) => lazily(() => import("../opSubmit.js"), (m) => m.submitHandler(flags))).pipe(
+const submit = Command.make(
+  "submit",
+  submitOptions,
+  (flags) => lazily(() => import("../opSubmit.js"), (m) => m.submitHandler(flags))
+).pipe(
   Command.withDescription("run a signed op envelope as the hub loop would (verify, admit, gate, engine)")
 )
 

@@ -13,13 +13,24 @@ export const desiredOption = Options.text("desired").pipe(
  * configured allowlist (FELHOM_GATE_ALLOW_KEYS, or the daemon's `gate.allowKeys`).
  */
 export const allowKeysOption = Options.text("allow-keys").pipe(
-  Options.withDescription("comma-separated config keys the gate lets this run write beyond description, tags, onboot, name, protection, startup (env FELHOM_GATE_ALLOW_KEYS)"),
+  Options.withDescription(
+    "comma-separated config keys the gate lets this run write beyond description, tags, onboot, name, protection, startup (env FELHOM_GATE_ALLOW_KEYS)"
+  ),
   Options.optional
 )
 
-export const planOptions = { ...connectionOptions, desired: desiredOption, json: jsonOption, allowKeys: allowKeysOption }
+export const planOptions = {
+  ...connectionOptions,
+  desired: desiredOption,
+  json: jsonOption,
+  allowKeys: allowKeysOption
+}
 export type PlanFlags = Command.Command.ParseConfig<typeof planOptions>
 
-export const planCommand = Command.make("plan", planOptions, (flags) => lazily(() => import("../plan.js"), (m) => m.planHandler(flags))).pipe(
+export const planCommand = Command.make(
+  "plan",
+  planOptions,
+  (flags) => lazily(() => import("../plan.js"), (m) => m.planHandler(flags))
+).pipe(
   Command.withDescription("preview the changes apply would make; exit 0 = none, 2 = changes, 1 = error")
 )

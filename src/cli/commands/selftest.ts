@@ -12,18 +12,30 @@ export const selftestOptions = {
     Options.withDefault("all" as const),
     Options.withDescription("which exercise to run (default all); permissions only checks the token's privileges")
   ),
-  report: Options.file("report").pipe(Options.optional, Options.withDescription("write the Markdown report to this file")),
+  report: Options.file("report").pipe(
+    Options.optional,
+    Options.withDescription("write the Markdown report to this file")
+  ),
   confirm: Options.boolean("confirm").pipe(
     Options.withDescription(`run on a guest without the '${SELFTEST_TAG}' tag (it is changed and put back)`)
   )
 }
 
-export const selftestCommandOptions = { ...actingConnectionOptions, ...stateOptions, ...selftestOptions, json: jsonOption, wait: waitOption }
+export const selftestCommandOptions = {
+  ...actingConnectionOptions,
+  ...stateOptions,
+  ...selftestOptions,
+  json: jsonOption,
+  wait: waitOption
+}
 export type SelftestFlags = Command.Command.ParseConfig<typeof selftestCommandOptions>
 
-export const selftestCommand = Command.make("selftest", selftestCommandOptions, (flags) =>
-  lazily(() => import("../selftest.js"), (m) => m.selftestHandler(flags))).pipe(
-    Command.withDescription(
-      `exercise a test guest (tag '${SELFTEST_TAG}' or --confirm) reversibly: permissions, snapshot, config; exit 0 only if all pass`
-    )
+export const selftestCommand = Command.make(
+  "selftest",
+  selftestCommandOptions,
+  (flags) => lazily(() => import("../selftest.js"), (m) => m.selftestHandler(flags))
+).pipe(
+  Command.withDescription(
+    `exercise a test guest (tag '${SELFTEST_TAG}' or --confirm) reversibly: permissions, snapshot, config; exit 0 only if all pass`
   )
+)

@@ -10,18 +10,25 @@ export const simOptions = {
   ),
   controlPort: Options.integer("control-port").pipe(
     Options.optional,
-    Options.withDescription("fault-injection control API port (default: the port after the last node's; 0 with --port 0)")
+    Options.withDescription(
+      "fault-injection control API port (default: the port after the last node's; 0 with --port 0)"
+    )
   ),
   nodes: Options.text("nodes").pipe(
     Options.withDefault("pve1"),
-    Options.withDescription("comma-separated node names, each served on its own port; the demo guests stay on the first")
+    Options.withDescription(
+      "comma-separated node names, each served on its own port; the demo guests stay on the first"
+    )
   ),
   guests: Options.integer("guests").pipe(
     Options.optional,
     Options.withDescription("generate this many random guests instead of the six that examples/desired.yaml describes")
   ),
   seed: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("seed of every random choice")),
-  taskMillis: Options.integer("task-ms").pipe(Options.withDefault(500), Options.withDescription("how long each task runs")),
+  taskMillis: Options.integer("task-ms").pipe(
+    Options.withDefault(500),
+    Options.withDescription("how long each task runs")
+  ),
   http: Options.boolean("http").pipe(Options.withDescription("serve plain http instead of https")),
   stateDir: Options.directory("dir").pipe(
     Options.optional,
@@ -30,6 +37,10 @@ export const simOptions = {
 }
 export type SimFlags = Command.Command.ParseConfig<typeof simOptions>
 
-export const simCommand = Command.make("sim", simOptions, (flags) => lazily(() => import("../sim.js"), (m) => m.simHandler(flags))).pipe(
+export const simCommand = Command.make(
+  "sim",
+  simOptions,
+  (flags) => lazily(() => import("../sim.js"), (m) => m.simHandler(flags))
+).pipe(
   Command.withDescription("run the PVE API simulator (HTTPS, token auth, tasks, faults) until interrupted")
 )

@@ -26,7 +26,11 @@ const codePoints = (s: string): number => [...s].length
 const rangeText = (minimum?: number, maximum?: number, unit?: string): string => {
   const range = minimum !== undefined && maximum !== undefined
     ? ` from ${minimum} to ${maximum}`
-    : minimum !== undefined ? ` ≥ ${minimum}` : maximum !== undefined ? ` ≤ ${maximum}` : ""
+    : minimum !== undefined
+    ? ` ≥ ${minimum}`
+    : maximum !== undefined
+    ? ` ≤ ${maximum}`
+    : ""
   return unit === undefined ? range : `${range} (${unit})`
 }
 const inRange = (n: number, minimum?: number, maximum?: number): boolean =>
@@ -34,7 +38,10 @@ const inRange = (n: number, minimum?: number, maximum?: number): boolean =>
 
 /** Optimal string alignment distance: a transposition ("memroy") costs one edit. */
 export const editDistance = (a: string, b: string): number => {
-  const d: Array<Array<number>> = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)))
+  const d: Array<Array<number>> = Array.from(
+    { length: a.length + 1 },
+    (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0))
+  )
   const at = (i: number, j: number): number => d[i]?.[j] ?? Number.POSITIVE_INFINITY
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -74,14 +81,17 @@ const checkInteger = (spec: Extract<ValueSpec, { kind: "integer" }>, v: DesiredS
   if (text === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) return bad
   const n = Number(text)
   if (!inRange(n, spec.minimum, spec.maximum)) return bad
-  if (spec.clamp !== undefined && n > spec.clamp.above) return { error: `must be at most ${spec.clamp.above}, got ${show(v)}: ${spec.clamp.why}` }
+  if (spec.clamp !== undefined && n > spec.clamp.above) {
+    return { error: `must be at most ${spec.clamp.above}, got ${show(v)}: ${spec.clamp.why}` }
+  }
   return { text }
 }
 
 const checkNumber = (spec: Extract<ValueSpec, { kind: "number" }>, v: DesiredScalar): Checked => {
   const text = asText(v)
-  if (text === undefined || !/^\d+(\.\d+)?$/.test(text) || !inRange(Number(text), spec.minimum, spec.maximum))
+  if (text === undefined || !/^\d+(\.\d+)?$/.test(text) || !inRange(Number(text), spec.minimum, spec.maximum)) {
     return { error: `must be a number${rangeText(spec.minimum, spec.maximum)}, got ${show(v)}` }
+  }
   return { text }
 }
 
@@ -94,7 +104,9 @@ const checkBoolean = (v: DesiredScalar): Checked => {
 const checkEnum = (values: ReadonlyArray<string>, v: DesiredScalar): Checked => {
   const text = asText(v)
   if (text !== undefined && values.includes(text)) return { text }
-  return { error: `must be one of ${values.join(", ")}, got ${show(v)}${text === undefined ? "" : didYouMean(text, values)}` }
+  return {
+    error: `must be one of ${values.join(", ")}, got ${show(v)}${text === undefined ? "" : didYouMean(text, values)}`
+  }
 }
 
 const singleLine = (text: string): string | undefined =>
@@ -107,13 +119,22 @@ const checkString = (spec: Extract<ValueSpec, { kind: "string" }>, v: DesiredSca
     ?? (spec.maxLength !== undefined && codePoints(text) > spec.maxLength
       ? `must be at most ${spec.maxLength} characters, got ${codePoints(text)}`
       : undefined)
-    ?? (spec.pattern !== undefined && !spec.pattern.test(text) ? `must match ${spec.pattern.source}, got ${show(text)}` : undefined)
+    ?? (spec.pattern !== undefined && !spec.pattern.test(text)
+      ? `must match ${spec.pattern.source}, got ${show(text)}`
+      : undefined)
     ?? spec.format?.check(text)
   return error === undefined ? { text } : { error }
 }
 
 const BOOL_WORDS: ReadonlyMap<string, string> = new Map([
-  ["1", "1"], ["on", "1"], ["yes", "1"], ["true", "1"], ["0", "0"], ["off", "0"], ["no", "0"], ["false", "0"]
+  ["1", "1"],
+  ["on", "1"],
+  ["yes", "1"],
+  ["true", "1"],
+  ["0", "0"],
+  ["off", "0"],
+  ["no", "0"],
+  ["false", "0"]
 ])
 
 /** PVE `check_prop` on one sub-value; booleans were already mapped by `parse_boolean`. */
@@ -126,13 +147,19 @@ const checkSub = (s: SubSpec, v: string, shown: string = show(v)): string | unde
       const re = s.type === "integer" ? /^[+-]?\d+$/ : /^[+-]?(\d+\.\d+|\d+\.|\.\d+|\d+)([eE][+-]?\d+)?$/
       return re.test(v) && inRange(Number(v), s.minimum, s.maximum)
         ? undefined
-        : `must be ${s.type === "integer" ? "an integer" : "a number"}${rangeText(s.minimum, s.maximum, s.unit)}, got ${shown}`
+        : `must be ${s.type === "integer" ? "an integer" : "a number"}${
+          rangeText(s.minimum, s.maximum, s.unit)
+        }, got ${shown}`
     }
     case "string":
       return s.format?.check(v)
         ?? (s.pattern !== undefined && !s.pattern.test(v) ? `must match ${s.pattern.source}, got ${shown}` : undefined)
-        ?? (s.maxLength !== undefined && codePoints(v) > s.maxLength ? `must be at most ${s.maxLength} characters` : undefined)
-        ?? (s.enum !== undefined && !s.enum.includes(v) ? `must be one of ${s.enum.join(", ")}, got ${shown}${didYouMean(v, s.enum)}` : undefined)
+        ?? (s.maxLength !== undefined && codePoints(v) > s.maxLength
+          ? `must be at most ${s.maxLength} characters`
+          : undefined)
+        ?? (s.enum !== undefined && !s.enum.includes(v)
+          ? `must be one of ${s.enum.join(", ")}, got ${shown}${didYouMean(v, s.enum)}`
+          : undefined)
   }
 }
 
@@ -147,7 +174,9 @@ interface Parsed {
 const parseProperties = (text: string, format: PropertyFormat | undefined, shallowDefault: string): Parsed => {
   const map = new Map<string, string>()
   const errors: Array<string> = []
-  const defaultKey = format === undefined ? shallowDefault : Object.keys(format.keys).find((k) => format.keys[k]?.defaultKey === true)
+  const defaultKey = format === undefined
+    ? shallowDefault
+    : Object.keys(format.keys).find((k) => format.keys[k]?.defaultKey === true)
   let bare: string | undefined
   for (const part of text.split(",")) {
     if (/^\s*$/.test(part)) continue
@@ -155,20 +184,31 @@ const parseProperties = (text: string, format: PropertyFormat | undefined, shall
     if (m !== null) {
       let key = m[1] ?? ""
       let value = m[2] ?? ""
-      if (map.has(key)) { errors.push(`duplicate key ${key}`); continue }
+      if (map.has(key)) {
+        errors.push(`duplicate key ${key}`)
+        continue
+      }
       const alias = format?.aliases?.[key]
       if (alias !== undefined) {
         if (alias.keyAlias !== undefined) {
-          if (map.has(alias.keyAlias)) { errors.push(`${key} sets ${alias.keyAlias} twice`); continue }
+          if (map.has(alias.keyAlias)) {
+            errors.push(`${key} sets ${alias.keyAlias} twice`)
+            continue
+          }
           map.set(alias.keyAlias, key)
         }
         key = alias.target
-        if (map.has(key)) { errors.push(`duplicate key ${key} (via ${m[1] ?? ""})`); continue }
+        if (map.has(key)) {
+          errors.push(`duplicate key ${key} (via ${m[1] ?? ""})`)
+          continue
+        }
       }
       if (format !== undefined) {
         const sub = format.keys[key]
         if (sub === undefined) {
-          errors.push(`unknown key ${key}${didYouMean(key, [...Object.keys(format.keys), ...Object.keys(format.aliases ?? {})])}`)
+          errors.push(
+            `unknown key ${key}${didYouMean(key, [...Object.keys(format.keys), ...Object.keys(format.aliases ?? {})])}`
+          )
           continue
         }
         if (sub.type === "boolean") value = BOOL_WORDS.get(value.toLowerCase()) ?? value
@@ -178,8 +218,9 @@ const parseProperties = (text: string, format: PropertyFormat | undefined, shall
       }
       map.set(key, value)
     } else if (!part.includes("=")) {
-      if (defaultKey === undefined) errors.push(`value ${JSON.stringify(part)} has no key, and this property string has no default key`)
-      else if (bare !== undefined || map.has(defaultKey)) errors.push(`duplicate ${defaultKey}`)
+      if (defaultKey === undefined) {
+        errors.push(`value ${JSON.stringify(part)} has no key, and this property string has no default key`)
+      } else if (bare !== undefined || map.has(defaultKey)) errors.push(`duplicate ${defaultKey}`)
       else {
         bare = defaultKey
         const sub = format?.keys[defaultKey]
@@ -227,14 +268,21 @@ export const checkPropertyString = (
 /** Checks a non-null desired value against a key's value spec. */
 export const checkValue = (spec: ValueSpec, v: DesiredScalar): Checked => {
   switch (spec.kind) {
-    case "boolean": return checkBoolean(v)
-    case "integer": return checkInteger(spec, v)
-    case "number": return checkNumber(spec, v)
-    case "enum": return checkEnum(spec.values, v)
-    case "string": return checkString(spec, v)
+    case "boolean":
+      return checkBoolean(v)
+    case "integer":
+      return checkInteger(spec, v)
+    case "number":
+      return checkNumber(spec, v)
+    case "enum":
+      return checkEnum(spec.values, v)
+    case "string":
+      return checkString(spec, v)
     case "property-string": {
       const text = asText(v)
-      return text === undefined ? { error: `must be a property string (k=v,…), got ${show(v)}` } : checkPropertyString(spec.properties, text, spec.defaultKey, show(v))
+      return text === undefined
+        ? { error: `must be a property string (k=v,…), got ${show(v)}` }
+        : checkPropertyString(spec.properties, text, spec.defaultKey, show(v))
     }
   }
 }

@@ -16,7 +16,8 @@ const truthy = (v: string | undefined): boolean => v !== undefined && v !== "" &
 
 const bool: SubSpec = { type: "boolean" }
 const oneOf = (...values: ReadonlyArray<string>): SubSpec => ({ type: "string", enum: values })
-const each = (names: ReadonlyArray<string>, spec: SubSpec): Record<string, SubSpec> => Object.fromEntries(names.map((n) => [n, spec]))
+const each = (names: ReadonlyArray<string>, spec: SubSpec): Record<string, SubSpec> =>
+  Object.fromEntries(names.map((n) => [n, spec]))
 
 const file: Readonly<Record<string, SubSpec>> = {
   file: { type: "string", defaultKey: true, required: true, format: FORMATS.volumeIdOrQmPath },
@@ -39,10 +40,19 @@ const BASE: Readonly<Record<string, SubSpec>> = {
   detect_zeroes: bool,
   serial: { type: "string", format: FORMATS.urlencoded, maxLength: 60 },
   shared: bool,
-  ...each(["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max"], { type: "integer" }),
+  ...each(["bps", "bps_rd", "bps_wr", "iops", "iops_rd", "iops_wr", "iops_max", "iops_rd_max", "iops_wr_max"], {
+    type: "integer"
+  }),
   ...each(["mbps", "mbps_rd", "mbps_wr", "mbps_max", "mbps_rd_max", "mbps_wr_max"], { type: "number" }),
   ...each(
-    ["bps_max_length", "bps_rd_max_length", "bps_wr_max_length", "iops_max_length", "iops_rd_max_length", "iops_wr_max_length"],
+    [
+      "bps_max_length",
+      "bps_rd_max_length",
+      "bps_wr_max_length",
+      "iops_max_length",
+      "iops_rd_max_length",
+      "iops_wr_max_length"
+    ],
     { type: "integer", minimum: 1, unit: "seconds" }
   )
 }
@@ -63,11 +73,20 @@ const limit = (d: PropertyMap, key: string): boolean =>
   truthy(d.get(key)) || (/^mbps(_rd|_wr)?$/.test(key) && d.has(key.slice(1)))
 
 const REQUIRES: ReadonlyArray<readonly [string, string]> = [
-  ["mbps_max", "mbps"], ["mbps_rd_max", "mbps_rd"], ["mbps_wr_max", "mbps_wr"],
-  ["bps_max_length", "mbps_max"], ["bps_rd_max_length", "mbps_rd_max"], ["bps_wr_max_length", "mbps_wr_max"],
-  ["iops_max_length", "iops_max"], ["iops_rd_max_length", "iops_rd_max"], ["iops_wr_max_length", "iops_wr_max"]
+  ["mbps_max", "mbps"],
+  ["mbps_rd_max", "mbps_rd"],
+  ["mbps_wr_max", "mbps_wr"],
+  ["bps_max_length", "mbps_max"],
+  ["bps_rd_max_length", "mbps_rd_max"],
+  ["bps_wr_max_length", "mbps_wr_max"],
+  ["iops_max_length", "iops_max"],
+  ["iops_rd_max_length", "iops_rd_max"],
+  ["iops_wr_max_length", "iops_wr_max"]
 ]
-const EXCLUSIVE: ReadonlyArray<readonly [string, string]> = [["mbps", "mbps_rd"], ["mbps", "mbps_wr"], ["iops", "iops_rd"], ["iops", "iops_wr"]]
+const EXCLUSIVE: ReadonlyArray<readonly [string, string]> = [["mbps", "mbps_rd"], ["mbps", "mbps_wr"], [
+  "iops",
+  "iops_rd"
+], ["iops", "iops_wr"]]
 
 /** `parse_drive`'s throttle rules: one unit per limit, a burst needs its base, combined or split. */
 const throttleProblem = (d: PropertyMap): string | undefined => {
@@ -76,7 +95,9 @@ const throttleProblem = (d: PropertyMap): string | undefined => {
   const missing = REQUIRES.find(([option, base]) => truthy(d.get(option)) && !limit(d, base))
   if (missing !== undefined) return `${missing[0]} requires ${missing[1]}`
   const both = EXCLUSIVE.find(([all, part]) => limit(d, all) && limit(d, part))
-  return both === undefined ? undefined : `${both[0]} and ${both[1]} exclude each other: limit the total or reads and writes apart`
+  return both === undefined
+    ? undefined
+    : `${both[0]} and ${both[1]} exclude each other: limit the total or reads and writes apart`
 }
 
 /** `parse_drive`'s CD-ROM rules; a virtio drive is never one. */
@@ -94,7 +115,9 @@ const NEW_DISK_RE = /^(([^/:\s]+):)?(\d+(\.\d+)?)$/
 const importProblem = (d: PropertyMap, needs: ReadonlyArray<string>): string | undefined => {
   if (!truthy(d.get("import-from"))) return undefined
   const m = NEW_DISK_RE.exec(d.get("file") ?? "")
-  if (m === null || Number(m[3]) !== 0) return `import-from needs the new disk written as STORAGE:0, got file ${JSON.stringify(d.get("file") ?? "")}`
+  if (m === null || Number(m[3]) !== 0) {
+    return `import-from needs the new disk written as STORAGE:0, got file ${JSON.stringify(d.get("file") ?? "")}`
+  }
   const absent = needs.filter((k) => !d.has(k))
   return absent.length === 0 ? undefined : `import-from needs ${absent.join(" and ")} too`
 }
@@ -142,7 +165,8 @@ const TPMSTATE_FORMAT: PropertyFormat = {
   validate: (d) => importProblem(d, ["version"])
 }
 
-const ROOT_ONLY = "only root@pam may pass a path on the node (pve-storage PVE::Storage::check_volume_access); the agent's API token never counts as root@pam"
+const ROOT_ONLY =
+  "only root@pam may pass a path on the node (pve-storage PVE::Storage::check_volume_access); the agent's API token never counts as root@pam"
 
 /**
  * `$check_storage_access`: a file that is no storage volume (an absolute path, or the node's
@@ -150,12 +174,17 @@ const ROOT_ONLY = "only root@pam may pass a path on the node (pve-storage PVE::S
  */
 const pathIsRootOnly = (_: string, d: PropertyMap | undefined): string | undefined => {
   const fileValue = d?.get("file") ?? ""
-  if (fileValue.startsWith("/") || (fileValue === "cdrom" && d?.get("media") !== "cdrom")) return `file ${fileValue}: ${ROOT_ONLY}`
+  if (fileValue.startsWith("/") || (fileValue === "cdrom" && d?.get("media") !== "cdrom")) {
+    return `file ${fileValue}: ${ROOT_ONLY}`
+  }
   const from = d?.get("import-from") ?? ""
   return from.startsWith("/") ? `import-from ${from}: ${ROOT_ONLY}` : undefined
 }
 
-const drive = (format: PropertyFormat): KeySpec => ({ value: { kind: "property-string", properties: format }, rootOnly: pathIsRootOnly })
+const drive = (format: PropertyFormat): KeySpec => ({
+  value: { kind: "property-string", properties: format },
+  rootOnly: pathIsRootOnly
+})
 
 /** The volume and TPM version of a tpmstate0 value, when it parses. */
 const tpm = (value: string): { readonly file: string; readonly version: string } | undefined => {

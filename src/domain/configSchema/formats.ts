@@ -14,12 +14,34 @@
 
 /** Every named format; a test maps each to a generator of values PVE accepts. */
 export type FormatName =
-  | "dns-name" | "dns-name-list" | "tag-list" | "startup-order" | "hotplug-features"
-  | "storage-id" | "volume-id" | "bridge-id" | "configid" | "mac-addr" | "cpuset"
-  | "ipv4" | "ipv6" | "ipv4-config" | "ipv6-config" | "address-list" | "ip-ll-iface-list"
-  | "urlencoded" | "ct-timezone" | "lxc-mp-string" | "lxc-dev-string" | "disk-size"
-  | "qm-bootdev-list" | "qm-bootdisk" | "volume-id-or-qm-path" | "volume-id-or-absolute-path"
-  | "phys-bits" | "ssh-public-keys"
+  | "dns-name"
+  | "dns-name-list"
+  | "tag-list"
+  | "startup-order"
+  | "hotplug-features"
+  | "storage-id"
+  | "volume-id"
+  | "bridge-id"
+  | "configid"
+  | "mac-addr"
+  | "cpuset"
+  | "ipv4"
+  | "ipv6"
+  | "ipv4-config"
+  | "ipv6-config"
+  | "address-list"
+  | "ip-ll-iface-list"
+  | "urlencoded"
+  | "ct-timezone"
+  | "lxc-mp-string"
+  | "lxc-dev-string"
+  | "disk-size"
+  | "qm-bootdev-list"
+  | "qm-bootdisk"
+  | "volume-id-or-qm-path"
+  | "volume-id-or-absolute-path"
+  | "phys-bits"
+  | "ssh-public-keys"
 
 export interface Format {
   readonly name: FormatName
@@ -49,11 +71,17 @@ const listOf = (each: (item: string) => string | undefined) => (value: string): 
 
 const LABEL = "([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)"
 const DNS_RE = new RegExp(`^(${LABEL}\\.)*${LABEL}$`)
-const dnsName = (v: string) => (DNS_RE.test(v) ? undefined : `${q(v)} is not a DNS name (letters, digits and inner hyphens, dot-separated; no underscores)`)
+const dnsName = (
+  v: string
+) => (DNS_RE.test(v)
+  ? undefined
+  : `${q(v)} is not a DNS name (letters, digits and inner hyphens, dot-separated; no underscores)`)
 
 const TAG_RE = /^[a-z0-9_][a-z0-9_+.-]*$/i
 const tag = (t: string) =>
-  TAG_RE.test(t) ? undefined : `invalid tag ${q(t)}: a tag starts with a letter, digit or _ and continues with letters, digits, _ - + .`
+  TAG_RE.test(t)
+    ? undefined
+    : `invalid tag ${q(t)}: a tag starts with a letter, digit or _ and continues with letters, digits, _ - + .`
 
 /** `[[order=]N][,up=N][,down=N]`; PVE rejects an empty or "0" value (`return undef if !$value`). */
 const startupOrder = (v: string): string | undefined => {
@@ -70,12 +98,16 @@ const HOTPLUG = new Set(["network", "disk", "cpu", "memory", "usb", "cloudinit"]
 const hotplug = (v: string): string | undefined => {
   if (v === "0" || v === "1") return undefined
   const bad = splitList(v).find((f) => !HOTPLUG.has(f))
-  return bad === undefined ? undefined : `invalid hotplug feature ${q(bad)} (one of network, disk, cpu, memory, usb, cloudinit; or 0 / 1)`
+  return bad === undefined
+    ? undefined
+    : `invalid hotplug feature ${q(bad)} (one of network, disk, cpu, memory, usb, cloudinit; or 0 / 1)`
 }
 
 const ID_RE = /^[a-z][a-z0-9_.-]*[a-z0-9]$/i
 const storageId = (v: string) =>
-  v.length >= 2 && ID_RE.test(v) ? undefined : `${q(v)} is not a storage ID (at least 2 characters, a letter first, letters, digits, - _ .)`
+  v.length >= 2 && ID_RE.test(v)
+    ? undefined
+    : `${q(v)} is not a storage ID (at least 2 characters, a letter first, letters, digits, - _ .)`
 const volumeId = (v: string) => {
   const m = /^([^:]*):(.+)$/s.exec(v)
   return m !== null && ID_RE.test(m[1] ?? "") ? undefined : `${q(v)} is not a volume ID (STORAGE:VOLUME)`
@@ -83,7 +115,9 @@ const volumeId = (v: string) => {
 
 /** A path on the node, or a storage volume (`pve-volume-id-or-absolute-path`). */
 const volumeIdOrAbsolutePath = (v: string) =>
-  v.startsWith("/") || volumeId(v) === undefined ? undefined : `${q(v)} is neither a volume ID (STORAGE:VOLUME) nor an absolute path`
+  v.startsWith("/") || volumeId(v) === undefined
+    ? undefined
+    : `${q(v)} is neither a volume ID (STORAGE:VOLUME) nor an absolute path`
 
 const IPV4_OCTET = "(?:25[0-5]|(?:2[0-4]|1[0-9]|[1-9])?[0-9])"
 const IPV4 = `(?:(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET})`
@@ -91,17 +125,19 @@ const IPV4 = `(?:(?:${IPV4_OCTET}\\.){3}${IPV4_OCTET})`
 const H16 = "[0-9a-fA-F]{1,4}"
 const LS32 = `(?:${H16}:${H16}|${IPV4})`
 const upTo = (n: number) => (n < 0 ? "" : `(?:(?:${H16}:){0,${n}}${H16})?`)
-const IPV6 = `(?:${[
-  `(?:${H16}:){6}${LS32}`,
-  `::(?:${H16}:){5}${LS32}`,
-  `${upTo(0)}::(?:${H16}:){4}${LS32}`,
-  `${upTo(1)}::(?:${H16}:){3}${LS32}`,
-  `${upTo(2)}::(?:${H16}:){2}${LS32}`,
-  `${upTo(3)}::${H16}:${LS32}`,
-  `${upTo(4)}::${LS32}`,
-  `${upTo(5)}::${H16}`,
-  `${upTo(6)}::`
-].join("|")})`
+const IPV6 = `(?:${
+  [
+    `(?:${H16}:){6}${LS32}`,
+    `::(?:${H16}:){5}${LS32}`,
+    `${upTo(0)}::(?:${H16}:){4}${LS32}`,
+    `${upTo(1)}::(?:${H16}:){3}${LS32}`,
+    `${upTo(2)}::(?:${H16}:){2}${LS32}`,
+    `${upTo(3)}::${H16}:${LS32}`,
+    `${upTo(4)}::${LS32}`,
+    `${upTo(5)}::${H16}`,
+    `${upTo(6)}::`
+  ].join("|")
+})`
 const IPV4_RE = new RegExp(`^${IPV4}$`)
 const IPV6_RE = new RegExp(`^${IPV6}$`)
 const ipv4 = (v: string) => (IPV4_RE.test(v) ? undefined : `${q(v)} is not an IPv4 address`)
@@ -125,7 +161,9 @@ const cpuset = (v: string): string | undefined => {
   if (parts.length === 0) return `${q(v)} is not a CPU set (e.g. 0,5,8-11)`
   for (const part of parts) {
     const m = /^\s*(\d+)(?:-(\d+))?\s*$/.exec(part)
-    if (m === null || Number(m[2] ?? m[1]) < Number(m[1])) return `${q(v)} is not a CPU set (e.g. 0,5,8-11): bad range ${q(part)}`
+    if (m === null || Number(m[2] ?? m[1]) < Number(m[1])) {
+      return `${q(v)} is not a CPU set (e.g. 0,5,8-11): bad range ${q(part)}`
+    }
   }
   return undefined
 }
@@ -149,29 +187,68 @@ export const FORMATS = {
   volumeId: fmt("volume-id", volumeId),
   bridgeId: fmt("bridge-id", (v) => (/^[-_.A-Za-z0-9]+$/.test(v) ? undefined : `${q(v)} is not a bridge name`)),
   configId: fmt("configid", (v) => (/^[a-z][a-z0-9_-]+$/i.test(v) ? undefined : `${q(v)} is not a configuration ID`)),
-  macAddr: fmt("mac-addr", (v) =>
-    /^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v) ? undefined : `${q(v)} is not a unicast MAC address (XX:XX:XX:XX:XX:XX, I/G bit clear)`),
+  macAddr: fmt(
+    "mac-addr",
+    (v) =>
+      /^[a-f0-9][02468ace](?::[a-f0-9]{2}){5}$/i.test(v)
+        ? undefined
+        : `${q(v)} is not a unicast MAC address (XX:XX:XX:XX:XX:XX, I/G bit clear)`
+  ),
   cpuset: fmt("cpuset", cpuset),
   ipv4: fmt("ipv4", ipv4),
   ipv6: fmt("ipv6", ipv6),
-  ipv4Config: fmt("ipv4-config", (v) => (/^(dhcp|manual)$/.test(v) || cidr4(v) ? undefined : `${q(v)} is not dhcp, manual or IPv4/CIDR (prefix 8..32)`)),
-  ipv6Config: fmt("ipv6-config", (v) => (/^(auto|dhcp|manual)$/.test(v) || cidr6(v) ? undefined : `${q(v)} is not auto, dhcp, manual or IPv6/CIDR (prefix 8..128)`)),
-  addressList: fmt("address-list", listOf((a) => (ip(a) === undefined || dnsName(a) === undefined ? undefined : `${q(a)} is not an IP address or DNS name`))),
-  ipLlIfaceList: fmt("ip-ll-iface-list", listOf(ipWithLlIface)),
-  urlencoded: fmt("urlencoded", (v) => (/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : "must be URL-encoded (PVE stores it percent-encoded)")),
-  // PVE checks the name against the node's /usr/share/zoneinfo/zone.tab; only its shape is checked here.
-  ctTimezone: fmt("ct-timezone", (v) =>
-    v === "host" || v === "UTC" || /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)+$/.test(v) ? undefined : `${q(v)} is not "host" or a zone.tab time zone such as Europe/Vienna`),
-  lxcMpString: fmt("lxc-mp-string", (v) => (BAD_PATH_RE.test(v) ? `${q(v)} contains /./, /../ or a leading ../` : undefined)),
-  lxcDevString: fmt("lxc-dev-string", (v) =>
-    /\/\.\.?(?:\/|$)/.test(v) || !v.startsWith("/dev/") ? `${q(v)} is not a device path under /dev/` : undefined),
-  // A drive's file: also "none" (no medium) and "cdrom" (the node's CD-ROM drive).
-  volumeIdOrQmPath: fmt("volume-id-or-qm-path", (v) =>
-    v === "none" || v === "cdrom" || volumeIdOrAbsolutePath(v) === undefined
+  ipv4Config: fmt(
+    "ipv4-config",
+    (
+      v
+    ) => (/^(dhcp|manual)$/.test(v) || cidr4(v) ? undefined : `${q(v)} is not dhcp, manual or IPv4/CIDR (prefix 8..32)`)
+  ),
+  ipv6Config: fmt(
+    "ipv6-config",
+    (v) => (/^(auto|dhcp|manual)$/.test(v) || cidr6(v)
       ? undefined
-      : `${q(v)} is not a volume ID (STORAGE:VOLUME, or STORAGE:SIZE for a new disk), an absolute path, none or cdrom`),
+      : `${q(v)} is not auto, dhcp, manual or IPv6/CIDR (prefix 8..128)`)
+  ),
+  addressList: fmt(
+    "address-list",
+    listOf((
+      a
+    ) => (ip(a) === undefined || dnsName(a) === undefined ? undefined : `${q(a)} is not an IP address or DNS name`))
+  ),
+  ipLlIfaceList: fmt("ip-ll-iface-list", listOf(ipWithLlIface)),
+  urlencoded: fmt(
+    "urlencoded",
+    (v) => (/^[-%a-zA-Z0-9_.!~*'()]*$/.test(v) ? undefined : "must be URL-encoded (PVE stores it percent-encoded)")
+  ),
+  // PVE checks the name against the node's /usr/share/zoneinfo/zone.tab; only its shape is checked here.
+  ctTimezone: fmt(
+    "ct-timezone",
+    (v) =>
+      v === "host" || v === "UTC" || /^[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+)+$/.test(v)
+        ? undefined
+        : `${q(v)} is not "host" or a zone.tab time zone such as Europe/Vienna`
+  ),
+  lxcMpString: fmt(
+    "lxc-mp-string",
+    (v) => (BAD_PATH_RE.test(v) ? `${q(v)} contains /./, /../ or a leading ../` : undefined)
+  ),
+  lxcDevString: fmt(
+    "lxc-dev-string",
+    (v) => /\/\.\.?(?:\/|$)/.test(v) || !v.startsWith("/dev/") ? `${q(v)} is not a device path under /dev/` : undefined
+  ),
+  // A drive's file: also "none" (no medium) and "cdrom" (the node's CD-ROM drive).
+  volumeIdOrQmPath: fmt(
+    "volume-id-or-qm-path",
+    (v) =>
+      v === "none" || v === "cdrom" || volumeIdOrAbsolutePath(v) === undefined
+        ? undefined
+        : `${q(v)} is not a volume ID (STORAGE:VOLUME, or STORAGE:SIZE for a new disk), an absolute path, none or cdrom`
+  ),
   volumeIdOrAbsolutePath: fmt("volume-id-or-absolute-path", volumeIdOrAbsolutePath),
-  diskSize: fmt("disk-size", (v) => (/^\d+(\.\d+)?([KMGT](iB)?)?$/.test(v) ? undefined : `${q(v)} is not a disk size (e.g. 8G)`))
+  diskSize: fmt(
+    "disk-size",
+    (v) => (/^\d+(\.\d+)?([KMGT](iB)?)?$/.test(v) ? undefined : `${q(v)} is not a disk size (e.g. 8G)`)
+  )
 } as const
 
 export const makeFormat = fmt

@@ -37,14 +37,17 @@ const changedFlags = (desired: string | undefined, old: string | undefined): Rea
   return [...new Set([...before.keys(), ...after.keys()])].filter((f) => (before.get(f) ?? "") !== (after.get(f) ?? ""))
 }
 
-const ROOT_ONLY = "only root@pam may do so (PVE::LXC check_ct_modify_config_perm); the agent's API token never counts as root@pam"
+const ROOT_ONLY =
+  "only root@pam may do so (PVE::LXC check_ct_modify_config_perm); the agent's API token never counts as root@pam"
 
 export const FEATURES: KeySpec = {
   value: { kind: "property-string", properties: FORMAT },
   change: (desired, old, current) => {
     const changed = changedFlags(desired, old)
     if (changed.length === 0) return undefined
-    if (!truthy(String(current["unprivileged"] ?? ""))) return `changing the feature flags of a privileged container: ${ROOT_ONLY}`
+    if (!truthy(String(current["unprivileged"] ?? ""))) {
+      return `changing the feature flags of a privileged container: ${ROOT_ONLY}`
+    }
     const others = changed.filter((f) => f !== "nesting")
     return others.length === 0 ? undefined : `changing ${others.join(", ")} (any flag but nesting): ${ROOT_ONLY}`
   }

@@ -17,11 +17,16 @@ const rootOnly = (what: string, check: string, act = "set it"): string =>
 /** Perl truthiness of an optional value. */
 const truthy = (v: string | undefined): boolean => v !== undefined && v !== "" && v !== "0"
 
-const neither = (check: string): string => `needs host or mapping: PVE refuses a device with neither to anyone but root@pam (${check})`
+const neither = (check: string): string =>
+  `needs host or mapping: PVE refuses a device with neither to anyone but root@pam (${check})`
 
 const usb: PropertyFormat = {
   keys: {
-    host: { type: "string", defaultKey: true, pattern: /^(?:(0x)?[0-9A-Fa-f]{4}:(0x)?[0-9A-Fa-f]{4}|\d+-\d+(\.\d+)*|[Ss][Pp][Ii][Cc][Ee])$/ },
+    host: {
+      type: "string",
+      defaultKey: true,
+      pattern: /^(?:(0x)?[0-9A-Fa-f]{4}:(0x)?[0-9A-Fa-f]{4}|\d+-\d+(\.\d+)*|[Ss][Pp][Ii][Cc][Ee])$/
+    },
     mapping: { type: "string", format: FORMATS.configId },
     usb3: { type: "boolean" }
   }
@@ -65,11 +70,14 @@ const hostpciRootOnly = (_: string, p: PropertyMap | undefined): string | undefi
  * The device's rule applied to its current value, which PVE checks before it replaces or
  * removes the device.
  */
-const oldValueRule = (format: PropertyFormat, rule: (value: string, p: PropertyMap | undefined) => string | undefined) =>
+const oldValueRule =
+  (format: PropertyFormat, rule: (value: string, p: PropertyMap | undefined) => string | undefined) =>
   (_desired: string | undefined, old: string | undefined): string | undefined => {
     if (old === undefined || !truthy(old)) return undefined
     const reason = rule(old, checkPropertyString(format, old).props)
-    return reason === undefined ? undefined : `the current value ${JSON.stringify(old)} is root@pam's to replace or remove: ${reason}`
+    return reason === undefined
+      ? undefined
+      : `the current value ${JSON.stringify(old)} is root@pam's to replace or remove: ${reason}`
   }
 
 export const USB: KeySpec = {
@@ -94,7 +102,11 @@ export const SERIAL: KeySpec = {
   change: (desired, old) =>
     old === undefined || old === "socket"
       ? undefined
-      : rootOnly(`${desired === undefined ? "removing" : "replacing"} the host serial device ${old}`, "$update_vm_api", "do so")
+      : rootOnly(
+        `${desired === undefined ? "removing" : "replacing"} the host serial device ${old}`,
+        "$update_vm_api",
+        "do so"
+      )
 }
 
 export const VIRTIOFS: KeySpec = {

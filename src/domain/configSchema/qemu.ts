@@ -17,7 +17,18 @@ import { driveSpec, EFIDISK, TPMSTATE } from "./drives.js"
 import { FORMATS, makeFormat, splitList } from "./formats.js"
 import { HOSTPCI, SERIAL, USB, VIRTIOFS } from "./passthrough.js"
 import {
-  bool, type GuestConfigSchema, int, type KeyFamily, num, oneOf, type PropertyFormat, type PropertyMap, props, refuse, type Refusal, str
+  bool,
+  type GuestConfigSchema,
+  int,
+  type KeyFamily,
+  num,
+  oneOf,
+  type PropertyFormat,
+  type PropertyMap,
+  props,
+  type Refusal,
+  refuse,
+  str
 } from "./spec.js"
 import { sshPublicKeys } from "./sshKeys.js"
 
@@ -36,14 +47,31 @@ const isDriveName = (d: string): boolean =>
 /** PVE::QemuServer `verify_bootdev`: a disk (not efidisk/tpmstate), netN, usbN or hostpciN. */
 const bootdevList = makeFormat("qm-bootdev-list", (v) => {
   const bad = splitList(v).find((d) =>
-    !((isDriveName(d) && d !== "efidisk0" && d !== "tpmstate0") || inFamily(d, "net", NETS) || inFamily(d, "usb", USBS) || inFamily(d, "hostpci", HOSTPCIS)))
+    !((isDriveName(d) && d !== "efidisk0" && d !== "tpmstate0") || inFamily(d, "net", NETS) ||
+      inFamily(d, "usb", USBS) || inFamily(d, "hostpci", HOSTPCIS))
+  )
   return bad === undefined ? undefined : `invalid boot device ${JSON.stringify(bad)}`
 })
-const bootdisk = makeFormat("qm-bootdisk", (v) => (isDriveName(v) ? undefined : `invalid boot disk ${JSON.stringify(v)}`))
+const bootdisk = makeFormat(
+  "qm-bootdisk",
+  (v) => (isDriveName(v) ? undefined : `invalid boot disk ${JSON.stringify(v)}`)
+)
 
 const NIC_MODELS = [
-  "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
-  "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"
+  "e1000",
+  "e1000-82540em",
+  "e1000-82544gc",
+  "e1000-82545em",
+  "e1000e",
+  "i82551",
+  "i82557b",
+  "i82559er",
+  "ne2k_isa",
+  "ne2k_pci",
+  "pcnet",
+  "rtl8139",
+  "virtio",
+  "vmxnet3"
 ] as const
 
 const net: PropertyFormat = {
@@ -92,14 +120,18 @@ const machineProblem = (m: PropertyMap): string | undefined => {
   const bits = m.get("aw-bits")
   if (m.get("viommu") === "intel") {
     if (!/q35/.test(m.get("type") ?? "")) return "viommu=intel needs a q35 machine type"
-    if (truthy(bits) && Number(bits) !== 39 && Number(bits) !== 48) return `aw-bits: the Intel vIOMMU takes 39 or 48, got ${bits ?? ""}`
+    if (truthy(bits) && Number(bits) !== 39 && Number(bits) !== 48) {
+      return `aw-bits: the Intel vIOMMU takes 39 or 48, got ${bits ?? ""}`
+    }
   }
   return truthy(bits) && !truthy(m.get("viommu")) ? "aw-bits needs a vIOMMU (viommu=intel or viommu=virtio)" : undefined
 }
 
-const ROOT_ONLY = "only root@pam may set it (PVE::API2::Qemu $check_vm_modify_config_perm); the agent's API token never counts as root@pam"
+const ROOT_ONLY =
+  "only root@pam may set it (PVE::API2::Qemu $check_vm_modify_config_perm); the agent's API token never counts as root@pam"
 const rootOnly = refuse("root-only", ROOT_ONLY)
-const NOT_ACCEPTED = "PVE maintains it and its config API does not accept it (PVE::QemuServer json_config_properties skip list)"
+const NOT_ACCEPTED =
+  "PVE maintains it and its config API does not accept it (PVE::QemuServer json_config_properties skip list)"
 const notSettable: Refusal = refuse("not-settable", NOT_ACCEPTED)
 
 const families: ReadonlyArray<KeyFamily> = [
@@ -129,8 +161,48 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     template: bool,
     startup: str({ format: FORMATS.startupOrder }),
     startdate: str({ pattern: /^(now|\d{4}-\d{1,2}-\d{1,2}(T\d{1,2}:\d{1,2}:\d{1,2})?)$/ }),
-    ostype: oneOf("other", "wxp", "w2k", "w2k3", "w2k8", "wvista", "win7", "win8", "win10", "win11", "l24", "l26", "solaris"),
-    keyboard: oneOf("de", "de-ch", "da", "en-gb", "en-us", "es", "fi", "fr", "fr-be", "fr-ca", "fr-ch", "hu", "is", "it", "ja", "lt", "mk", "nl", "no", "pl", "pt", "pt-br", "sv", "sl", "tr"),
+    ostype: oneOf(
+      "other",
+      "wxp",
+      "w2k",
+      "w2k3",
+      "w2k8",
+      "wvista",
+      "win7",
+      "win8",
+      "win10",
+      "win11",
+      "l24",
+      "l26",
+      "solaris"
+    ),
+    keyboard: oneOf(
+      "de",
+      "de-ch",
+      "da",
+      "en-gb",
+      "en-us",
+      "es",
+      "fi",
+      "fr",
+      "fr-be",
+      "fr-ca",
+      "fr-ch",
+      "hu",
+      "is",
+      "it",
+      "ja",
+      "lt",
+      "mk",
+      "nl",
+      "no",
+      "pl",
+      "pt",
+      "pt-br",
+      "sv",
+      "sl",
+      "tr"
+    ),
     bios: oneOf("seabios", "ovmf"),
     localtime: bool,
     tdf: bool,
@@ -154,13 +226,21 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     cpulimit: num(0, 128),
     cpuunits: {
       value: {
-        kind: "integer", minimum: 1, maximum: 262144,
-        clamp: { above: 10000, why: "on cgroup v2 hosts PVE stores larger values as 10000 (pve-common PVE::CGroup clamp_cpu_shares), so it would never read back" }
+        kind: "integer",
+        minimum: 1,
+        maximum: 262144,
+        clamp: {
+          above: 10000,
+          why:
+            "on cgroup v2 hosts PVE stores larger values as 10000 (pve-common PVE::CGroup clamp_cpu_shares), so it would never read back"
+        }
       }
     },
     cpu: CPU,
     // Memory (VM.Config.Memory).
-    memory: props({ keys: { current: { type: "integer", minimum: 16, unit: "MiB", defaultKey: true, required: true } } }),
+    memory: props({
+      keys: { current: { type: "integer", minimum: 16, unit: "MiB", defaultKey: true, required: true } }
+    }),
     balloon: int(0, undefined, "MiB"),
     shares: int(0, 50000),
     "allow-ksm": bool,
@@ -173,8 +253,11 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     machine: props({
       keys: {
         type: {
-          type: "string", defaultKey: true, maxLength: 40,
-          pattern: /^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$/
+          type: "string",
+          defaultKey: true,
+          maxLength: 40,
+          pattern:
+            /^(pc|pc(-i440fx)?-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|q35|pc-q35-\d+(\.\d+)+(\+pve\d+)?(\.pxe)?|virt(?:-\d+(\.\d+)+)?(\+pve\d+)?)$/
         },
         viommu: { type: "string", enum: ["intel", "virtio"] },
         "aw-bits": { type: "number", minimum: 32, maximum: 64 },
@@ -185,13 +268,33 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     }),
     vga: props({
       keys: {
-        type: { type: "string", defaultKey: true, enum: ["cirrus", "qxl", "qxl2", "qxl3", "qxl4", "none", "serial0", "serial1", "serial2", "serial3", "std", "virtio", "virtio-gl", "vmware"] },
+        type: {
+          type: "string",
+          defaultKey: true,
+          enum: [
+            "cirrus",
+            "qxl",
+            "qxl2",
+            "qxl3",
+            "qxl4",
+            "none",
+            "serial0",
+            "serial1",
+            "serial2",
+            "serial3",
+            "std",
+            "virtio",
+            "virtio-gl",
+            "vmware"
+          ]
+        },
         memory: { type: "integer", minimum: 4, maximum: 512, unit: "MiB" },
         clipboard: { type: "string", enum: ["vnc"] }
       },
       // PVE::QemuServer `assert_clipboard_config`: the VNC clipboard needs a display that carries it.
       validate: (v) =>
-        v.get("clipboard") === "vnc" && truthy(v.get("type")) && !/^(std|cirrus|vmware|virtio|qxl)/.test(v.get("type") ?? "")
+        v.get("clipboard") === "vnc" && truthy(v.get("type")) &&
+          !/^(std|cirrus|vmware|virtio|qxl)/.test(v.get("type") ?? "")
           ? `clipboard=vnc needs a display of type std, cirrus, vmware, virtio or qxl, not ${v.get("type") ?? ""}`
           : undefined
     }),
@@ -209,14 +312,22 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     }),
     rng0: props({
       keys: {
-        source: { type: "string", enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"], defaultKey: true, required: true },
+        source: {
+          type: "string",
+          enum: ["/dev/urandom", "/dev/random", "/dev/hwrng"],
+          defaultKey: true,
+          required: true
+        },
         max_bytes: { type: "integer" },
         period: { type: "integer" }
       }
     }),
     // Disks and boot (VM.Config.Disk).
     boot: props({
-      keys: { legacy: { type: "string", defaultKey: true, pattern: /^[acdn]{1,4}$/ }, order: { type: "string", format: bootdevList } }
+      keys: {
+        legacy: { type: "string", defaultKey: true, pattern: /^[acdn]{1,4}$/ },
+        order: { type: "string", format: bootdevList }
+      }
     }),
     bootdisk: str({ format: bootdisk, pattern: /^(ide|sata|scsi|virtio)\d+$/ }),
     vmstatestorage: str({ format: FORMATS.storageId }),
@@ -233,7 +344,10 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
   },
   families,
   refused: {
-    digest: refuse("not-settable", "digest is not a config key but the SHA-1 of the config file, generated by PVE on every write"),
+    digest: refuse(
+      "not-settable",
+      "digest is not a config key but the SHA-1 of the config file, generated by PVE on every write"
+    ),
     pending: refuse("not-settable", "pending changes are read from /pending, not set as a key"),
     lock: refuse("root-only", `PVE sets and clears it around its own tasks; ${ROOT_ONLY}`),
     parent: notSettable,
@@ -243,11 +357,20 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
     runningmachine: notSettable,
     runningcpu: notSettable,
     "running-nets-host-mtu": notSettable,
-    vmgenid: refuse("generated", `generated by PVE ("1" makes a fresh UUID on every write, so it never converges); also ${ROOT_ONLY}`),
+    vmgenid: refuse(
+      "generated",
+      `generated by PVE ("1" makes a fresh UUID on every write, so it never converges); also ${ROOT_ONLY}`
+    ),
     smbios1: refuse("generated", "holds a UUID PVE generates at creation; a desired value would have to repeat it"),
     cipassword: refuse("masked", "PVE masks it as ********** on read, so it could never be compared"),
-    cdrom: refuse("alias", "an alias PVE rewrites to ide2 (adding media=cdrom), so it never reads back; set ide2 instead"),
-    smp: refuse("alias", "deprecated; PVE moves it to sockets when it reads the config, so it never reads back; set sockets"),
+    cdrom: refuse(
+      "alias",
+      "an alias PVE rewrites to ide2 (adding media=cdrom), so it never reads back; set ide2 instead"
+    ),
+    smp: refuse(
+      "alias",
+      "deprecated; PVE moves it to sockets when it reads the config, so it never reads back; set sockets"
+    ),
     args: rootOnly,
     hookscript: rootOnly,
     affinity: rootOnly,
@@ -261,8 +384,12 @@ export const QEMU_SCHEMA: GuestConfigSchema = {
   },
   refusedFamilies: [
     {
-      prefix: "unused", count: 256,
-      refusal: refuse("internal", "PVE records detached volumes here (\"used internally, and should not be modified manually\"); deleting one destroys the volume")
+      prefix: "unused",
+      count: 256,
+      refusal: refuse(
+        "internal",
+        "PVE records detached volumes here (\"used internally, and should not be modified manually\"); deleting one destroys the volume"
+      )
     },
     { prefix: "parallel", count: 3, refusal: rootOnly }
   ]

@@ -139,7 +139,11 @@ export const int = (minimum?: number, maximum?: number, unit?: string): KeySpec 
   }
 })
 export const num = (minimum?: number, maximum?: number): KeySpec => ({
-  value: { kind: "number", ...(minimum === undefined ? {} : { minimum }), ...(maximum === undefined ? {} : { maximum }) }
+  value: {
+    kind: "number",
+    ...(minimum === undefined ? {} : { minimum }),
+    ...(maximum === undefined ? {} : { maximum })
+  }
 })
 export const oneOf = (...values: ReadonlyArray<string>): KeySpec => ({ value: { kind: "enum", values } })
 export const str = (extra: Omit<Extract<ValueSpec, { kind: "string" }>, "kind"> = {}): KeySpec => ({

@@ -48,11 +48,15 @@ const fieldsFit = (type: string, fields: ReadonlyArray<Uint8Array>): boolean => 
   const ecdsa = /^(sk-)?ecdsa-sha2-(nistp256|nistp384|nistp521)(@openssh\.com)?$/.exec(type)
   if (ecdsa === null) return false
   const curve = ecdsa[2] ?? ""
-  return fields.length === (ecdsa[1] === undefined ? 2 : 3) && latin1(a) === curve && b?.length === POINT[curve] && b?.[0] === 4
+  return fields.length === (ecdsa[1] === undefined ? 2 : 3) && latin1(a) === curve && b?.length === POINT[curve] &&
+    b?.[0] === 4
 }
 
-const PLAIN_TYPES = "ssh-ed25519|sk-ssh-ed25519@openssh\\.com|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ecdsa-sha2-nistp256@openssh\\.com"
-const KEY_TYPE = new RegExp(`^(?:${PLAIN_TYPES}|(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))-cert-v01@openssh\\.com)$`)
+const PLAIN_TYPES =
+  "ssh-ed25519|sk-ssh-ed25519@openssh\\.com|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)|sk-ecdsa-sha2-nistp256@openssh\\.com"
+const KEY_TYPE = new RegExp(
+  `^(?:${PLAIN_TYPES}|(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521))-cert-v01@openssh\\.com)$`
+)
 
 /** The line starts with a key type and a blob of that type. */
 const keyFirst = (line: string): boolean => {
@@ -76,7 +80,8 @@ const afterFirstWord = (line: string): string => {
 }
 
 /** Perl's `uri_unescape`: every `%XX` becomes that byte, anything else stays. */
-const uriUnescape = (text: string): string => text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
+const uriUnescape = (text: string): string =>
+  text.replace(/%([0-9a-fA-F]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)))
 
 const URLENCODED = /^[-%a-zA-Z0-9_.!~*'()]*$/
 

@@ -6,13 +6,31 @@
  * case-insensitively, and ignore the observed MAC unless the desired value names one.
  */
 import type { ConfigValue } from "../../domain/GuestConfig.js"
-import { canonicalizeMap, parseProperties, printCanonical, type PropertyMap, type PropertySpec } from "./propertyString.js"
+import {
+  canonicalizeMap,
+  parseProperties,
+  printCanonical,
+  type PropertyMap,
+  type PropertySpec
+} from "./propertyString.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
 
 /** qemu NIC models; each doubles as a key whose value is the MAC (`virtio=BC:24:11:…`). */
 export const QEMU_NIC_MODELS: ReadonlySet<string> = new Set([
-  "e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b",
-  "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"
+  "e1000",
+  "e1000-82540em",
+  "e1000-82544gc",
+  "e1000-82545em",
+  "e1000e",
+  "i82551",
+  "i82557b",
+  "i82559er",
+  "ne2k_isa",
+  "ne2k_pci",
+  "pcnet",
+  "rtl8139",
+  "virtio",
+  "vmxnet3"
 ])
 
 const qemuSpec: PropertySpec = {

@@ -5,7 +5,7 @@
  */
 import { Either } from "effect"
 import { ok, type Reply } from "../Reply.js"
-import { check, need, type Ctx } from "./Context.js"
+import { check, type Ctx, need } from "./Context.js"
 
 /** The corosync cluster name every multi-node simulator reports. */
 export const SIM_CLUSTER_NAME = "felhom-sim"
@@ -24,13 +24,36 @@ export const getClusterStatus = (ctx: Ctx): Reply =>
     const nodes = ctx.cluster.nodes
     const ip = ctx.cluster.nodeIp
     if (nodes.length <= 1) {
-      return ok([{ type: "node", id: `node/${ctx.localNode}`, name: ctx.localNode, ip, local: 1, nodeid: 0, online: 1, level: "" }])
+      return ok([{
+        type: "node",
+        id: `node/${ctx.localNode}`,
+        name: ctx.localNode,
+        ip,
+        local: 1,
+        nodeid: 0,
+        online: 1,
+        level: ""
+      }])
     }
     const members = nodes.map((name, i) => ({
-      type: "node", id: `node/${name}`, name, nodeid: i + 1, local: name === ctx.localNode ? 1 : 0, online: 1, ip, level: ""
+      type: "node",
+      id: `node/${name}`,
+      name,
+      nodeid: i + 1,
+      local: name === ctx.localNode ? 1 : 0,
+      online: 1,
+      ip,
+      level: ""
     }))
     // corosync.conf's config_version: 1 after `pvecm create`, +1 per joined node (pve-cluster
     // `PVE::Corosync::atomic_write_conf` bumps it on every write).
-    const cluster = { type: "cluster", id: "cluster", name: SIM_CLUSTER_NAME, nodes: nodes.length, version: nodes.length, quorate: 1 }
+    const cluster = {
+      type: "cluster",
+      id: "cluster",
+      name: SIM_CLUSTER_NAME,
+      nodes: nodes.length,
+      version: nodes.length,
+      quorate: 1
+    }
     return ok([cluster, ...ctx.cluster.prng.shuffle(members)])
   }))

@@ -5,14 +5,26 @@
  * both verbs; the change goes through the pending model (see ConfigWrite.ts).
  */
 import { Either } from "effect"
-import { digestOf, type GuestKind } from "../GuestState.js"
-import { boolSpec, formats, intSpec, nodeSpec, snapnameSpec, strSpec, vmidSpec, type ParamSpec } from "../Params.js"
-import { die, ok, paramFail, type Reply } from "../Reply.js"
-import { lockTimeoutText } from "../Flock.js"
-import { check, findGuest, guestCall, guestParams, guestRequest, kindOf, loadGuest, notExistText, uriNode, uriVmid, type Ctx } from "./Context.js"
-import { applyChange, precheckWrite } from "./ConfigWrite.js"
-import { mergedConfig, typedConfig, typedValue } from "./Views.js"
 import { settableSpec } from "../ConfigKeys.js"
+import { lockTimeoutText } from "../Flock.js"
+import { digestOf, type GuestKind } from "../GuestState.js"
+import { boolSpec, formats, intSpec, nodeSpec, type ParamSpec, snapnameSpec, strSpec, vmidSpec } from "../Params.js"
+import { die, ok, paramFail, type Reply } from "../Reply.js"
+import { applyChange, precheckWrite } from "./ConfigWrite.js"
+import {
+  check,
+  type Ctx,
+  findGuest,
+  guestCall,
+  guestParams,
+  guestRequest,
+  kindOf,
+  loadGuest,
+  notExistText,
+  uriNode,
+  uriVmid
+} from "./Context.js"
+import { mergedConfig, typedConfig, typedValue } from "./Views.js"
 
 export const getConfig = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
@@ -100,19 +112,24 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
     const vmid = uriVmid(ctx)
     const node = uriNode(ctx)
     const common = commonSpecs(kind, async)
-    const values = yield* check(ctx, (key) => (Object.hasOwn(common, key) ? common[key] : undefined) ?? settableSpec(kind, key))
+    const values = yield* check(ctx, (key) =>
+      (Object.hasOwn(common, key) ? common[key] : undefined) ?? settableSpec(kind, key))
     const change = yield* precheckWrite(ctx, kind, values)
     const early = yield* loadGuest(ctx, kind, node, vmid)
     if (kind === "qemu") {
       const guard = change.guard(early)
-      if (guard !== undefined) return guard
+      if (guard !== undefined) {
+        return guard
+      }
     }
     if (!async) {
       return underFlock(ctx, kind, vmid, () =>
         Either.merge(Either.gen(function*() {
           const guest = yield* loadGuest(ctx, kind, node, vmid)
           const refused = change.guard(guest) ?? change.check(guest)
-          if (refused !== undefined) return refused
+          if (refused !== undefined) {
+            return refused
+          }
           applyChange(ctx, guest, change)
           return ok(null)
         })))
@@ -121,22 +138,32 @@ export const putConfig = (async: boolean) => (ctx: Ctx): Reply | Promise<Reply> 
       flock: { vmid, kind, hold: "task" },
       begin: () => {
         const guest = findGuest(ctx.cluster, node, kind, vmid)
-        if (guest === undefined) return notExistText(kind, node, vmid)
+        if (guest === undefined) {
+          return notExistText(kind, node, vmid)
+        }
         const refused = change.guard(guest) ?? change.check(guest)
         return refused === undefined ? undefined : failText(refused)
       },
       finish: () => {
         const guest = findGuest(ctx.cluster, node, kind, vmid)
-        if (guest === undefined) return { error: notExistText(kind, node, vmid) }
+        if (guest === undefined) {
+          return { error: notExistText(kind, node, vmid) }
+        }
         applyChange(ctx, guest, change, task.upid)
         return {}
       }
     })
     const delay = change.values["background_delay"]
-    if (delay === undefined) return ok(task.upid)
+    if (delay === undefined) {
+      return ok(task.upid)
+    }
     // qemu-server `PVE::API2::Qemu::update_vm_async`: wait up to background_delay s; null when
     // done OK, 500 when it failed, else the UPID.
     return ctx.cluster.tasks.waitFor(task, Number(delay) * 1000).then((t) =>
-      t.status === "running" ? ok(t.upid) : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "") ? ok(null) : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
+      t.status === "running"
+        ? ok(t.upid)
+        : t.exitstatus === "OK" || /^WARNINGS: \d+$/.test(t.exitstatus ?? "")
+        ? ok(null)
+        : die(`failed to update VM ${vmid}: ${t.exitstatus ?? ""}`)
     )
   }))

@@ -17,11 +17,21 @@ import type { GuestKind, GuestState } from "../GuestState.js"
 import { lxcFeaturesFormat, lxcNetFormat, lxcVolumeFormat } from "../LxcConfigSchema.js"
 import { splitList } from "../Params.js"
 import { parseProperties, type PropFormat } from "../PropertyFormat.js"
-import { bootFormat, driveFormat, hostpciFormat, machineFormat, rngFormat, usbFormat, vgaFormat, virtiofsFormat } from "../QemuConfigSchema.js"
+import {
+  bootFormat,
+  driveFormat,
+  hostpciFormat,
+  machineFormat,
+  rngFormat,
+  usbFormat,
+  vgaFormat,
+  virtiofsFormat
+} from "../QemuConfigSchema.js"
 import { die, paramFail, permFail, type Reply } from "../Reply.js"
 import { type Ctx, need, needAny, uriVmid, vmPath } from "./Context.js"
 
-const orUndefined = (c: Either.Either<void, Reply>): Reply | undefined => Either.match(c, { onLeft: (r) => r, onRight: () => undefined })
+const orUndefined = (c: Either.Either<void, Reply>): Reply | undefined =>
+  Either.match(c, { onLeft: (r) => r, onRight: () => undefined })
 const needOn = (ctx: Ctx, path: string, privs: ReadonlyArray<string>): Reply | undefined => {
   for (const priv of privs) {
     const denied = orUndefined(need(ctx, path, priv))
@@ -75,7 +85,9 @@ export const storagePermission = (ctx: Ctx, sets: ReadonlyMap<string, string>): 
     const storage = NEW_DISK_RE.exec(file)?.[2]
     const denied = cdrom && file === "cdrom"
       ? needOn(ctx, "/", ["Sys.Console"])
-      : !cdrom && storage !== undefined ? needOn(ctx, `/storage/${storage}`, ["Datastore.AllocateSpace"]) : undefined
+      : !cdrom && storage !== undefined
+      ? needOn(ctx, `/storage/${storage}`, ["Datastore.AllocateSpace"])
+      : undefined
     if (denied !== undefined) return denied
   }
   const stateStorage = sets.get("vmstatestorage")
@@ -101,18 +113,32 @@ export const driveProblem = (key: string, value: string): string | undefined => 
     d.set(`m${opt}`, "0.000")
   }
   const requirements: ReadonlyArray<readonly [string, string]> = [
-    ["mbps_max", "mbps"], ["mbps_rd_max", "mbps_rd"], ["mbps_wr_max", "mbps_wr"], ["miops_max", "miops"],
-    ["miops_rd_max", "miops_rd"], ["miops_wr_max", "miops_wr"], ["bps_max_length", "mbps_max"],
-    ["bps_rd_max_length", "mbps_rd_max"], ["bps_wr_max_length", "mbps_wr_max"], ["iops_max_length", "iops_max"],
-    ["iops_rd_max_length", "iops_rd_max"], ["iops_wr_max_length", "iops_wr_max"]
+    ["mbps_max", "mbps"],
+    ["mbps_rd_max", "mbps_rd"],
+    ["mbps_wr_max", "mbps_wr"],
+    ["miops_max", "miops"],
+    ["miops_rd_max", "miops_rd"],
+    ["miops_wr_max", "miops_wr"],
+    ["bps_max_length", "mbps_max"],
+    ["bps_rd_max_length", "mbps_rd_max"],
+    ["bps_wr_max_length", "mbps_wr_max"],
+    ["iops_max_length", "iops_max"],
+    ["iops_rd_max_length", "iops_rd_max"],
+    ["iops_wr_max_length", "iops_wr_max"]
   ]
   if (requirements.some(([option, requires]) => truthy(d.get(option)) && !truthy(d.get(requires)))) return unparsable
   const both = (a: string, b: string): boolean => truthy(d.get(a)) && truthy(d.get(b))
-  if (both("mbps_rd", "mbps") || both("mbps_wr", "mbps") || both("iops_rd", "iops") || both("iops_wr", "iops")) return unparsable
-  if (d.get("media") === "cdrom" && (truthy(d.get("snapshot")) || truthy(d.get("format")) || key.startsWith("virtio"))) return unparsable
+  if (both("mbps_rd", "mbps") || both("mbps_wr", "mbps") || both("iops_rd", "iops") || both("iops_wr", "iops")) {
+    return unparsable
+  }
+  if (
+    d.get("media") === "cdrom" && (truthy(d.get("snapshot")) || truthy(d.get("format")) || key.startsWith("virtio"))
+  ) return unparsable
   if (!truthy(d.get("import-from"))) return undefined
   const m = NEW_DISK_RE.exec(d.get("file") ?? "")
-  if (m === null || Number(m[3]) !== 0) return "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>"
+  if (m === null || Number(m[3]) !== 0) {
+    return "'import-from' requires special syntax - use <storage ID>:0,import-from=<source>"
+  }
   if (key === "efidisk0") {
     const missing = ["efitype", "pre-enrolled-keys"].find((k) => !d.has(k))
     if (missing !== undefined) return `need to specify '${missing}' when using 'import-from'`
@@ -122,7 +148,8 @@ export const driveProblem = (key: string, value: string): string | undefined => 
 }
 
 /** `drive_is_cloudinit`. */
-const isCloudinit = (file: string): boolean => /[:/](?:vm-\d+-)?cloudinit(?:\.(raw|qcow|qcow2|qed|vmdk|cloop))?$/.test(file)
+const isCloudinit = (file: string): boolean =>
+  /[:/](?:vm-\d+-)?cloudinit(?:\.(raw|qcow|qcow2|qed|vmdk|cloop))?$/.test(file)
 
 /** `$check_drive_perms`: a cloud-init drive wants Cloudinit and CDROM, a CD-ROM CDROM, a disk Disk. */
 const drivePermission = (ctx: Ctx, key: string, value: string): Reply | undefined => {
@@ -140,7 +167,11 @@ const usbPermission = (ctx: Ctx, key: string, value: string): Reply | undefined 
   const usb = parsed(usbFormat, value)
   const host = usb.get("host")
   const mapping = usb.get("mapping")
-  if (truthy(host)) return /^spice$/i.test(host ?? "") ? undefined : die(`only root can set '${key}' config for real devices`)
+  if (truthy(host)) {
+    return /^spice$/i.test(host ?? "")
+      ? undefined
+      : die(`only root can set '${key}' config for real devices`)
+  }
   if (truthy(mapping)) return needOn(ctx, `/mapping/usb/${mapping ?? ""}`, ["Mapping.Use"])
   return die("either 'host' or 'mapping' must be set.")
 }
@@ -157,10 +188,13 @@ const hostpciPermission = (ctx: Ctx, key: string, value: string): Reply | undefi
 
 const rngPermission = (ctx: Ctx, value: string): Reply | undefined =>
   needVm(ctx, ["VM.Config.HWType"]) ??
-    (parsed(rngFormat, value).get("source") === "/dev/hwrng" ? needOn(ctx, "/mapping/hwrng", ["Mapping.Use"]) : undefined)
+    (parsed(rngFormat, value).get("source") === "/dev/hwrng"
+      ? needOn(ctx, "/mapping/hwrng", ["Mapping.Use"])
+      : undefined)
 
 const dirPermission = (ctx: Ctx, value: string): Reply | undefined =>
-  needVm(ctx, ["VM.Config.Disk"]) ?? needOn(ctx, `/mapping/dir/${parsed(virtiofsFormat, value).get("dirid") ?? ""}`, ["Mapping.Use"])
+  needVm(ctx, ["VM.Config.Disk"]) ??
+    needOn(ctx, `/mapping/dir/${parsed(virtiofsFormat, value).get("dirid") ?? ""}`, ["Mapping.Use"])
 
 /** The permission of an old or new value of a qemu key whose rule depends on it. */
 const qemuValuePermission = (ctx: Ctx, key: string, value: string): Reply | undefined => {
@@ -185,7 +219,9 @@ const qemuDeleteChecks = (ctx: Ctx, g: GuestState, key: string): Reply | undefin
   if (value === undefined) return undefined
   if (/^unused\d+$/.test(key)) return needVm(ctx, ["VM.Config.Disk"])
   if (/^serial\d+$/.test(key)) {
-    return value === "socket" ? needVm(ctx, ["VM.Config.HWType"]) : die(`only root can delete '${key}' config for real devices`)
+    return value === "socket"
+      ? needVm(ctx, ["VM.Config.HWType"])
+      : die(`only root can delete '${key}' config for real devices`)
   }
   return qemuValuePermission(ctx, key, value)
 }
@@ -229,7 +265,9 @@ const tpmVersionChange = (key: string, old: string, value: string): Reply | unde
   const before = parsed(format, old)
   const after = parsed(format, value)
   if (before.get("file") !== after.get("file")) return undefined
-  return (before.get("version") ?? "v1.2") === (after.get("version") ?? "v1.2") ? undefined : die("cannot change TPM state version after creation")
+  return (before.get("version") ?? "v1.2") === (after.get("version") ?? "v1.2")
+    ? undefined
+    : die("cannot change TPM state version after creation")
 }
 
 /** `assert_valid_machine_property`. */
@@ -237,14 +275,18 @@ const machineProblem = (m: ReadonlyMap<string, string>): Reply | undefined => {
   const bits = m.get("aw-bits")
   if (m.get("viommu") === "intel") {
     if (!/q35/.test(m.get("type") ?? "")) return die("to use Intel vIOMMU please set the machine type to q35")
-    if (truthy(bits) && Number(bits) !== 39 && Number(bits) !== 48) return die("Intel vIOMMU supports only 39 or 48 bits as address width")
+    if (truthy(bits) && Number(bits) !== 39 && Number(bits) !== 48) {
+      return die("Intel vIOMMU supports only 39 or 48 bits as address width")
+    }
   }
   return truthy(bits) && !truthy(m.get("viommu")) ? die("cannot set aw-bits if no vIOMMU is configured") : undefined
 }
 
 /** `check_ct_modify_config_perm` for feature flags: nesting alone wants VM.Allocate, anything else root@pam. */
 const featuresPermission = (ctx: Ctx, g: GuestState, value: string | undefined): Reply | undefined => {
-  if (!truthy(g.config.get("unprivileged"))) return permFail("changing feature flags for privileged container is only allowed for root@pam")
+  if (!truthy(g.config.get("unprivileged"))) {
+    return permFail("changing feature flags for privileged container is only allowed for root@pam")
+  }
   const oldValue = g.config.get("features")
   const before = truthy(oldValue) ? parsed(lxcFeaturesFormat, oldValue ?? "") : new Map<string, string>()
   const onlyNesting = (m: ReadonlyMap<string, string>): boolean => m.size === 1 && m.has("nesting")

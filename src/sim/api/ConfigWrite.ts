@@ -11,10 +11,10 @@
 import { Either } from "effect"
 import { appliesLive, configPrivs, keyInfo } from "../ConfigKeys.js"
 import { isDriveName } from "../Formats.js"
-import { digestOf, normalizeTags, storeDescription, type GuestKind, type GuestState } from "../GuestState.js"
+import { digestOf, type GuestKind, type GuestState, normalizeTags, storeDescription } from "../GuestState.js"
 import { splitList } from "../Params.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet, qemuMemoryMiB } from "../PropertyString.js"
-import { die, paramFail, type ParamErrors, type Reply } from "../Reply.js"
+import { die, type ParamErrors, paramFail, type Reply } from "../Reply.js"
 import { sshKeysProblem } from "../SshKeys.js"
 import { applyChecks, driveProblem, keyPermission, storagePermission } from "./ConfigChecks.js"
 import { type Check, type Ctx, lockError, needAny, skiplockError, uriVmid, vmPath } from "./Context.js"
@@ -41,7 +41,12 @@ export interface ConfigChange {
  * The stored form of a value that passed the schema check: description lines, tags, net
  * property strings with their MAC, qemu memory. Other values are stored as given.
  */
-const canonical = (ctx: Ctx, kind: GuestKind, key: string, value: string): { ok: string | undefined } | { error: string } => {
+const canonical = (
+  ctx: Ctx,
+  kind: GuestKind,
+  key: string,
+  value: string
+): { ok: string | undefined } | { error: string } => {
   if (key === "description") return { ok: storeDescription(value) }
   if (key === "tags") return { ok: normalizeTags(value, ctx.cluster.settings.tagStyle) }
   const mac = () => ctx.cluster.newMac()
@@ -68,13 +73,16 @@ const readRequest = (ctx: Ctx, kind: GuestKind, values: Record<string, string>):
   for (const raw of deleteList) {
     const key = raw.startsWith("!") ? raw.slice(1) : raw
     if (values[key] !== undefined) errors["delete"] = `you can't use '-${key}' and -delete ${key}' at the same time`
-    else if (reverts.includes(key)) errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
-    else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
+    else if (reverts.includes(key)) {
+      errors["delete"] = `you can't use '-delete ${key}' and '-revert ${key}' at the same time`
+    } else if (keyInfo(kind, key) === undefined) errors["delete"] = `unknown option '${key}'`
     deletes.set(key, values["force"] === "1")
   }
   for (const key of reverts) {
     if (keyInfo(kind, key) === undefined) errors["revert"] = `unknown option '${key}'`
-    else if (values[key] !== undefined) errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
+    else if (values[key] !== undefined) {
+      errors["revert"] = `you can't use '-${key}' and '-revert ${key}' at the same time`
+    }
   }
   if (values["force"] !== undefined && deleteList.length === 0) errors["force"] = "requires 'delete' parameter"
   const sets = new Map<string, string>()
@@ -111,7 +119,9 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
 
     const req = yield* readRequest(ctx, kind, values)
     const { sets, deletes, reverts } = req
-    if (sets.size === 0 && deletes.size === 0 && reverts.length === 0) return yield* Either.left(die("no options specified"))
+    if (sets.size === 0 && deletes.size === 0 && reverts.length === 0) {
+      return yield* Either.left(die("no options specified"))
+    }
     // `$check_drive_param`: a drive the schema took but `parse_drive` does not.
     for (const key of [...sets.keys()].filter(isDriveName).sort()) {
       const problem = driveProblem(key, sets.get(key) ?? "")
@@ -120,10 +130,14 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
     const denied = checkPermissions(ctx, kind, req)
     if (denied !== undefined) return yield* Either.left(denied)
     if (kind === "lxc") {
-      for (const key of deletes.keys())
-        if (key === "memory" || key === "rootfs" || key === "ostype") return yield* Either.left(die(`unable to delete required option '${key}'`))
-      if (sets.has("unprivileged") || deletes.has("unprivileged"))
+      for (const key of deletes.keys()) {
+        if (key === "memory" || key === "rootfs" || key === "ostype") {
+          return yield* Either.left(die(`unable to delete required option '${key}'`))
+        }
+      }
+      if (sets.has("unprivileged") || deletes.has("unprivileged")) {
         return yield* Either.left(die("unable to modify read-only option: 'unprivileged'"))
+      }
     }
 
     const digest = values["digest"]
@@ -134,7 +148,9 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
       const locked = dropsHibernation(g) ? undefined : lockError(g)
       const mismatch = digest !== undefined && digest !== "" && digest !== digestOf(g)
       const digestFail = die(
-        kind === "qemu" ? "checksum mismatch (file change by other user?)" : "detected modified configuration - file changed by other user? Try again."
+        kind === "qemu"
+          ? "checksum mismatch (file change by other user?)"
+          : "detected modified configuration - file changed by other user? Try again."
       )
       // qemu asserts the digest before the lock; lxc checks the lock first (pve-container
       // `PVE::API2::LXC::Config::update_vm`).
@@ -144,7 +160,9 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
         const merged = mergedConfig(g)
         const memory = sets.has("memory") ? qemuMemoryMiB(sets.get("memory")) : qemuMemoryMiB(merged.get("memory"))
         const balloon = sets.get("balloon") ?? (deletes.has("balloon") ? undefined : merged.get("balloon"))
-        if (balloon !== undefined && Number(balloon) > memory) return die("balloon value too large (must be smaller than assigned memory)")
+        if (balloon !== undefined && Number(balloon) > memory) {
+          return die("balloon value too large (must be smaller than assigned memory)")
+        }
         return undefined
       }
       if (locked !== undefined) return die(locked)

@@ -7,8 +7,8 @@
 import { Either } from "effect"
 import { effectivePrivs, type TokenRecord } from "../Access.js"
 import type { SimCluster } from "../Cluster.js"
-import { configPath, noun, type GuestKind, type GuestState } from "../GuestState.js"
-import { hasErrors, nodeSpec, validate, vmidSpec, type ParamSpec, type Params, type Schema } from "../Params.js"
+import { configPath, type GuestKind, type GuestState, noun } from "../GuestState.js"
+import { hasErrors, nodeSpec, type Params, type ParamSpec, type Schema, validate, vmidSpec } from "../Params.js"
 import { die, paramFail, permFail, type Reply } from "../Reply.js"
 
 export interface Ctx {

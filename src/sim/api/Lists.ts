@@ -9,7 +9,7 @@ import { Either } from "effect"
 import { effectivePrivs, permissionsView } from "../Access.js"
 import { boolSpec, nodeSpec, strSpec } from "../Params.js"
 import { die, ok, type Reply } from "../Reply.js"
-import { check, kindOf, uriNode, type Ctx } from "./Context.js"
+import { check, type Ctx, kindOf, uriNode } from "./Context.js"
 import { listRow, qmpStatus, resourceRow } from "./Views.js"
 
 export const getVersion = (ctx: Ctx): Reply =>
@@ -17,11 +17,22 @@ export const getVersion = (ctx: Ctx): Reply =>
 
 const nodeRow = (ctx: Ctx, node: string): Record<string, unknown> => {
   const row: Record<string, unknown> = {
-    id: `node/${node}`, node, type: "node", status: "online", level: "", ssl_fingerprint: ctx.cluster.fingerprint
+    id: `node/${node}`,
+    node,
+    type: "node",
+    status: "online",
+    level: "",
+    ssl_fingerprint: ctx.cluster.fingerprint
   }
   if (effectivePrivs(ctx.token, `/nodes/${node}`).has("Sys.Audit")) {
     Object.assign(row, {
-      uptime: 86400, cpu: 0.02, maxcpu: 8, mem: 4 * 1024 ** 3, maxmem: 32 * 1024 ** 3, disk: 10 * 1024 ** 3, maxdisk: 100 * 1024 ** 3
+      uptime: 86400,
+      cpu: 0.02,
+      maxcpu: 8,
+      mem: 4 * 1024 ** 3,
+      maxmem: 32 * 1024 ** 3,
+      disk: 10 * 1024 ** 3,
+      maxdisk: 100 * 1024 ** 3
     })
   }
   return row
@@ -39,14 +50,17 @@ export const getResources = (ctx: Ctx): Reply =>
       const vms: Array<readonly [string, Record<string, unknown>]> = []
       for (const g of ctx.cluster.guests.values()) {
         if (!effectivePrivs(ctx.token, `/vms/${g.vmid}`).has("VM.Audit")) continue
-        vms.push([String(g.vmid), resourceRow(g, ctx.cluster.settings.statsDelay, now, ctx.cluster.stats.published(g.vmid, now))])
+        vms.push([
+          String(g.vmid),
+          resourceRow(g, ctx.cluster.settings.statsDelay, now, ctx.cluster.stats.published(g.vmid, now))
+        ])
       }
       // PVE sorts the rows by vmid as a string: "1000" before "101" (pve-manager
       // `PVE::API2::Cluster::resources`).
       vms.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       for (const [, r] of vms) rows.push(r)
     }
-    if (type === undefined || type === "node") for (const n of ctx.cluster.nodes) rows.push(nodeRow(ctx, n))
+    if (type === undefined || type === "node") { for (const n of ctx.cluster.nodes) rows.push(nodeRow(ctx, n)) }
     return ok(rows)
   }))
 
@@ -73,4 +87,7 @@ export const getGuestList = (ctx: Ctx): Reply =>
   }))
 
 export const getPermissions = (ctx: Ctx): Reply =>
-  Either.merge(Either.map(check(ctx, { path: strSpec(), userid: strSpec() }), (values) => ok(permissionsView(ctx.token, values["path"]))))
+  Either.merge(
+    Either.map(check(ctx, { path: strSpec(), userid: strSpec() }), (values) =>
+      ok(permissionsView(ctx.token, values["path"])))
+  )

@@ -8,31 +8,60 @@
  */
 import { Either } from "effect"
 import { effectivePrivs } from "../Access.js"
-import { haManaged, type GuestKind, type GuestState } from "../GuestState.js"
-import { scheduleCrm, type Lrm } from "../Ha.js"
-import { boolSpec, intSpec, nodeSpec, strSpec, type Schema } from "../Params.js"
+import { type GuestKind, type GuestState, haManaged } from "../GuestState.js"
+import { type Lrm, scheduleCrm } from "../Ha.js"
+import { boolSpec, intSpec, nodeSpec, type Schema, strSpec } from "../Params.js"
 import { die, ok, paramFail, permFail, type Reply } from "../Reply.js"
 import type { TaskRecord } from "../Tasks.js"
-import { guestCall, guestParams, guestRequest, vmPath, type Ctx } from "./Context.js"
-import { findCall, lxcReboot, lxcStart, lxcStop, missingOnNode, qemuReboot, qemuStart, qemuStop, truthy, type PowerCall } from "./PowerTasks.js"
+import { type Ctx, guestCall, guestParams, guestRequest, vmPath } from "./Context.js"
+import {
+  findCall,
+  lxcReboot,
+  lxcStart,
+  lxcStop,
+  missingOnNode,
+  type PowerCall,
+  qemuReboot,
+  qemuStart,
+  qemuStop,
+  truthy
+} from "./PowerTasks.js"
 import { qemuResume, qemuSuspend } from "./Suspend.js"
 import { statusCurrent } from "./Views.js"
 
 export { applyPending, startGuest } from "./PowerTasks.js"
 
 export const getStatus = (ctx: Ctx): Reply =>
-  Either.merge(Either.map(guestRequest(ctx, { priv: "VM.Audit", params: guestParams }), ({ guest }) => ok(statusCurrent(guest))))
+  Either.merge(
+    Either.map(guestRequest(ctx, { priv: "VM.Audit", params: guestParams }), ({ guest }) => ok(statusCurrent(guest)))
+  )
 
 export type PowerAction = "start" | "stop" | "shutdown" | "reboot" | "suspend" | "resume"
 
 const schemas: Record<GuestKind, Partial<Record<PowerAction, Schema>>> = {
   qemu: {
     start: {
-      ...guestParams, skiplock: boolSpec, timeout: intSpec(0), machine: strSpec(256), "force-cpu": strSpec(),
-      stateuri: strSpec(128), migratedfrom: nodeSpec, migration_type: { type: "string", enum: ["secure", "insecure"] },
-      migration_network: strSpec(), targetstorage: strSpec(), "with-conntrack-state": boolSpec, "nets-host-mtu": strSpec()
+      ...guestParams,
+      skiplock: boolSpec,
+      timeout: intSpec(0),
+      machine: strSpec(256),
+      "force-cpu": strSpec(),
+      stateuri: strSpec(128),
+      migratedfrom: nodeSpec,
+      migration_type: { type: "string", enum: ["secure", "insecure"] },
+      migration_network: strSpec(),
+      targetstorage: strSpec(),
+      "with-conntrack-state": boolSpec,
+      "nets-host-mtu": strSpec()
     },
-    stop: { ...guestParams, skiplock: boolSpec, timeout: intSpec(0), keepActive: boolSpec, migratedfrom: nodeSpec, "overrule-shutdown": boolSpec },
+    stop: {
+      ...guestParams,
+      skiplock: boolSpec,
+      timeout: intSpec(0),
+      keepActive: boolSpec,
+      migratedfrom: nodeSpec,
+      "overrule-shutdown": boolSpec
+    },
     shutdown: { ...guestParams, skiplock: boolSpec, timeout: intSpec(0), forceStop: boolSpec, keepActive: boolSpec },
     reboot: { ...guestParams, timeout: intSpec(0) },
     suspend: { ...guestParams, skiplock: boolSpec, todisk: boolSpec, statestorage: strSpec() },
@@ -67,15 +96,23 @@ const underHa = (c: PowerCall): GuestState | undefined => {
 /** The HA resource agent: the real power tasks, run as root@pam (pve-ha-manager `PVE::HA::Resources::PVEVM`). */
 const lrm = (c: PowerCall): Lrm => {
   const agent = (g: GuestState, params: Record<string, string>): PowerCall => ({
-    cluster: c.cluster, user: ROOT, kind: g.kind, node: g.node, vmid: g.vmid, params, byHa: true
+    cluster: c.cluster,
+    user: ROOT,
+    kind: g.kind,
+    node: g.node,
+    vmid: g.vmid,
+    params,
+    byHa: true
   })
   const task = (e: Either.Either<TaskRecord, Reply>): TaskRecord | undefined => Either.getOrUndefined(e)
   return {
     start: (g) => task(requestPower(agent(g, {}), "start", () => true)),
     stop: (g, timeout) =>
-      task(timeout > 0
-        ? requestPower(agent(g, { timeout: String(timeout), forceStop: "1" }), "shutdown", () => true)
-        : requestPower(agent(g, {}), "stop", () => true))
+      task(
+        timeout > 0
+          ? requestPower(agent(g, { timeout: String(timeout), forceStop: "1" }), "shutdown", () => true)
+          : requestPower(agent(g, {}), "stop", () => true)
+      )
   }
 }
 
@@ -132,8 +169,15 @@ const qemuRequest = (c: PowerCall, action: PowerAction, privs: Privs): Either.Ei
   switch (action) {
     case "start": {
       const refused = rootOnly(c, [
-        "stateuri", "skiplock", "migratedfrom", "migration_type", "migration_network", "targetstorage", "force-cpu",
-        "with-conntrack-state", "nets-host-mtu"
+        "stateuri",
+        "skiplock",
+        "migratedfrom",
+        "migration_type",
+        "migration_network",
+        "targetstorage",
+        "force-cpu",
+        "with-conntrack-state",
+        "nets-host-mtu"
       ])
       if (refused !== undefined) return Either.left(refused)
       return Either.right(ha !== undefined && !truthy(c.params["stateuri"]) ? haRequest(c, undefined) : qemuStart(c))
@@ -142,7 +186,9 @@ const qemuRequest = (c: PowerCall, action: PowerAction, privs: Privs): Either.Ei
       const refused = rootOnly(c, ["skiplock", "keepActive", "migratedfrom"])
       if (refused !== undefined) return Either.left(refused)
       if (ha !== undefined && c.params["migratedfrom"] === undefined) {
-        if (truthy(c.params["overrule-shutdown"])) return Either.left(paramFail({ "overrule-shutdown": "Not applicable for HA resources." }))
+        if (truthy(c.params["overrule-shutdown"])) {
+          return Either.left(paramFail({ "overrule-shutdown": "Not applicable for HA resources." }))
+        }
         return Either.right(haRequest(c, 0))
       }
       const lines = truthy(c.params["overrule-shutdown"]) ? overrule(c, privs) : []
@@ -169,7 +215,9 @@ const qemuRequest = (c: PowerCall, action: PowerAction, privs: Privs): Either.Ei
       if (!g.running) return Either.left(die(`VM ${c.vmid} not running`))
       const toDisk = truthy(c.params["todisk"])
       if (toDisk && ha !== undefined) return Either.left(die("Cannot suspend HA managed VM to disk"))
-      if (toDisk && !privs(vmPath(c.vmid), "VM.Config.Disk")) return Either.left(permFail(`${vmPath(c.vmid)}, VM.Config.Disk`))
+      if (toDisk && !privs(vmPath(c.vmid), "VM.Config.Disk")) {
+        return Either.left(permFail(`${vmPath(c.vmid)}, VM.Config.Disk`))
+      }
       return Either.right(qemuSuspend(c))
     }
     case "resume": {
@@ -199,7 +247,9 @@ const lxcRequest = (c: PowerCall, action: PowerAction, privs: Privs): Either.Eit
       if (refused !== undefined) return Either.left(refused)
       if (!running) return Either.left(die(`CT ${c.vmid} not running`))
       if (ha !== undefined) {
-        if (truthy(c.params["overrule-shutdown"])) return Either.left(paramFail({ "overrule-shutdown": "Not applicable for HA resources." }))
+        if (truthy(c.params["overrule-shutdown"])) {
+          return Either.left(paramFail({ "overrule-shutdown": "Not applicable for HA resources." }))
+        }
         return Either.right(haRequest(c, 0))
       }
       const lines = truthy(c.params["overrule-shutdown"]) ? overrule(c, privs) : []
@@ -236,12 +286,21 @@ const requestParams = (values: Record<string, string>): Record<string, string> =
 export const postPower = (action: PowerAction) => (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const { kind, vmid, node, values } = yield* guestCall(ctx, {
-      priv: "VM.PowerMgmt", params: (kind) => schemas[kind][action] ?? guestParams
+      priv: "VM.PowerMgmt",
+      params: (kind) => schemas[kind][action] ?? guestParams
     })
     // The schema's `requires => 'todisk'` (pve-common `PVE::JSONSchema::check_object`).
-    if (values["statestorage"] !== undefined && values["todisk"] === undefined)
+    if (values["statestorage"] !== undefined && values["todisk"] === undefined) {
       return paramFail({ todisk: "missing property required by 'statestorage'" })
-    const call: PowerCall = { cluster: ctx.cluster, user: ctx.token.tokenid, kind, node, vmid, params: requestParams(values) }
+    }
+    const call: PowerCall = {
+      cluster: ctx.cluster,
+      user: ctx.token.tokenid,
+      kind,
+      node,
+      vmid,
+      params: requestParams(values)
+    }
     const task = yield* requestPower(call, action, (path, priv) => effectivePrivs(ctx.token, path).has(priv))
     return ok(task.upid)
   }))

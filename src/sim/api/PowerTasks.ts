@@ -6,7 +6,7 @@
  * (`finish`).
  */
 import type { SimCluster } from "../Cluster.js"
-import { touched, type GuestKind, type GuestState } from "../GuestState.js"
+import { type GuestKind, type GuestState, touched } from "../GuestState.js"
 import type { TaskBody, TaskRecord } from "../Tasks.js"
 import { findGuest, isTemplate, lockError, notExistText } from "./Context.js"
 
@@ -26,7 +26,8 @@ export interface PowerCall {
 export const findCall = (c: PowerCall): GuestState | undefined => findGuest(c.cluster, c.node, c.kind, c.vmid)
 
 /** qemu-server `PVE::QemuConfig::assert_config_exists_on_node`, reached through `check_running`. */
-export const missingOnNode = (c: PowerCall): string => `unable to find configuration file for VM ${c.vmid} on node '${c.node}'`
+export const missingOnNode = (c: PowerCall): string =>
+  `unable to find configuration file for VM ${c.vmid} on node '${c.node}'`
 
 /** Perl truthiness of a parameter value: absent, "" and "0" are false. */
 export const truthy = (v: string | undefined): boolean => v !== undefined && v !== "" && v !== "0"

@@ -7,9 +7,9 @@ import type { TokenRecord } from "../Access.js"
 import type { SimCluster } from "../Cluster.js"
 import type { Params } from "../Params.js"
 import { notImplemented, paramFail, type Reply } from "../Reply.js"
-import { putConfig, getConfig, getPending } from "./Config.js"
-import type { Ctx } from "./Context.js"
 import { getClusterStatus } from "./ClusterStatus.js"
+import { getConfig, getPending, putConfig } from "./Config.js"
+import type { Ctx } from "./Context.js"
 import { getGuestList, getNodes, getPermissions, getResources, getVersion } from "./Lists.js"
 import { getStatus, postPower } from "./Power.js"
 import { createSnapshot, deleteSnapshot, getSnapshotConfig, listSnapshots, rollbackSnapshot } from "./Snapshots.js"
@@ -91,8 +91,9 @@ export const dispatch = (
     for (const [k, val] of Object.entries(uri)) {
       if (k === "kind") continue
       const given = merged[k]
-      if (given !== undefined && given !== val)
+      if (given !== undefined && given !== val) {
         return paramFail({ [k]: "duplicate parameter (already defined in URI) with conflicting values!" })
+      }
       merged[k] = val
     }
     return r.handler({ cluster, token, params: merged, uri, method, localNode })

@@ -9,14 +9,25 @@
  * snapshot's config.
  */
 import { Either } from "effect"
-import { digestOf, readDescription, storeDescription, touched, type GuestKind, type GuestState } from "../GuestState.js"
+import { digestOf, type GuestKind, type GuestState, readDescription, storeDescription, touched } from "../GuestState.js"
 import { boolSpec, snapnameSpec, strSpec } from "../Params.js"
 import { die, ok, type Reply } from "../Reply.js"
 import {
-  findGuest, guestCall, guestParams, guestRequest, isTemplate, loadGuest, lockError, need, notExistText, vmPath, type Ctx, type GuestCall
+  type Ctx,
+  findGuest,
+  type GuestCall,
+  guestCall,
+  guestParams,
+  guestRequest,
+  isTemplate,
+  loadGuest,
+  lockError,
+  need,
+  notExistText,
+  vmPath
 } from "./Context.js"
 import { requestPower } from "./Power.js"
-import { startGuest, stopGuest, type PowerCall } from "./PowerTasks.js"
+import { type PowerCall, startGuest, stopGuest } from "./PowerTasks.js"
 import { typedConfig } from "./Views.js"
 
 const prefix = (kind: GuestKind): string => (kind === "qemu" ? "qm" : "vz")
@@ -27,7 +38,9 @@ export const listSnapshots = (ctx: Ctx): Reply =>
     const rows = [...guest.snapshots].map(([name, s]) => {
       const desc = s.get("description")
       const row: Record<string, unknown> = {
-        name, snaptime: Number(s.get("snaptime") ?? "0"), description: desc === undefined ? "" : readDescription(kind, desc)
+        name,
+        snaptime: Number(s.get("snaptime") ?? "0"),
+        description: desc === undefined ? "" : readDescription(kind, desc)
       }
       const parent = s.get("parent")
       if (parent !== undefined) row["parent"] = parent
@@ -37,7 +50,10 @@ export const listSnapshots = (ctx: Ctx): Reply =>
       return row
     })
     const current: Record<string, unknown> = {
-      name: "current", digest: digestOf(guest), running: guest.running ? 1 : 0, description: "You are here!"
+      name: "current",
+      digest: digestOf(guest),
+      running: guest.running ? 1 : 0,
+      description: "You are here!"
     }
     const parent = guest.config.get("parent")
     if (parent !== undefined) current["parent"] = parent
@@ -54,7 +70,8 @@ const setLock = (g: GuestState, lock: string | undefined): void => {
 }
 
 /** The guest as it is when a task step runs: it may have gone or changed since the request. */
-const finder = (ctx: Ctx, { kind, node, vmid }: GuestCall) => (): GuestState | undefined => findGuest(ctx.cluster, node, kind, vmid)
+const finder = (ctx: Ctx, { kind, node, vmid }: GuestCall) => (): GuestState | undefined =>
+  findGuest(ctx.cluster, node, kind, vmid)
 
 /** PVE's snapshot operations lock the config file only around their prepare and commit steps. */
 const stepsFlock = ({ kind, vmid }: GuestCall) => ({ vmid, kind, hold: "steps" as const })
@@ -67,7 +84,10 @@ const stepsFlock = ({ kind, vmid }: GuestCall) => ({ vmid, kind, hold: "steps" a
 export const createSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const params = (kind: GuestKind) => ({
-      ...guestParams, snapname: snapnameSpec, description: strSpec(8192), ...(kind === "qemu" ? { vmstate: boolSpec } : {})
+      ...guestParams,
+      snapname: snapnameSpec,
+      description: strSpec(8192),
+      ...(kind === "qemu" ? { vmstate: boolSpec } : {})
     })
     const call = yield* guestCall(ctx, { priv: "VM.Snapshot", params, required: ["snapname"] })
     const { kind, vmid, node, values } = call
@@ -133,7 +153,8 @@ const SNAPSHOT_ONLY = ["snaptime", "vmstate", "snapstate", "description"]
 export const rollbackSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const call = yield* guestCall(ctx, {
-      priv: ["VM.Snapshot", "VM.Snapshot.Rollback"], params: { ...guestParams, snapname: snapnameSpec, start: boolSpec }
+      priv: ["VM.Snapshot", "VM.Snapshot.Rollback"],
+      params: { ...guestParams, snapname: snapnameSpec, start: boolSpec }
     })
     const { kind, vmid, node, values } = call
     const find = finder(ctx, call)
@@ -174,7 +195,9 @@ export const rollbackSnapshot = (ctx: Ctx): Reply =>
         if (snap.get("vmstate") === "1") startGuest(ctx.cluster, g)
         ctx.cluster.record(g, "snapshot-rollback", { snapname, ...values }, user, task.upid)
         const startAfter = values["start"] === "1" && (kind === "lxc" || !g.running)
-        return startAfter ? { after: () => startSeparately({ cluster: ctx.cluster, user, kind, node, vmid, params: {} }) } : {}
+        return startAfter
+          ? { after: () => startSeparately({ cluster: ctx.cluster, user, kind, node, vmid, params: {} }) }
+          : {}
       }
     })
     return ok(task.upid)
@@ -195,7 +218,10 @@ const startSeparately = (call: PowerCall): string | undefined =>
  */
 export const deleteSnapshot = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
-    const call = yield* guestCall(ctx, { priv: "VM.Snapshot", params: { ...guestParams, snapname: snapnameSpec, force: boolSpec } })
+    const call = yield* guestCall(ctx, {
+      priv: "VM.Snapshot",
+      params: { ...guestParams, snapname: snapnameSpec, force: boolSpec }
+    })
     const { kind, vmid, node, values } = call
     const find = finder(ctx, call)
     const snapname = values["snapname"] ?? ""
@@ -217,7 +243,9 @@ export const deleteSnapshot = (ctx: Ctx): Reply =>
       finish: () => {
         const g = find()
         if (g === undefined) return { error: notExistText(kind, node, vmid) }
-        if (g.config.get("lock") !== "snapshot-delete") return { error: "encountered invalid lock, expected 'snapshot-delete'" }
+        if (g.config.get("lock") !== "snapshot-delete") {
+          return { error: "encountered invalid lock, expected 'snapshot-delete'" }
+        }
         const snap = g.snapshots.get(snapname)
         if (snap === undefined) return { error: `snapshot '${snapname}' does not exist` }
         const parent = snap.get("parent")
@@ -238,7 +266,8 @@ export const deleteSnapshot = (ctx: Ctx): Reply =>
 export const getSnapshotConfig = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const { guest, values } = yield* guestRequest(ctx, {
-      priv: ["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"], params: { ...guestParams, snapname: snapnameSpec }
+      priv: ["VM.Snapshot", "VM.Snapshot.Rollback", "VM.Audit"],
+      params: { ...guestParams, snapname: snapnameSpec }
     })
     const snapname = values["snapname"] ?? ""
     const snap = guest.snapshots.get(snapname)

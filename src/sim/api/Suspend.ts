@@ -7,7 +7,7 @@
 import { touched } from "../GuestState.js"
 import type { TaskRecord } from "../Tasks.js"
 import { isTemplate, notExistText } from "./Context.js"
-import { findCall, lockUnless, qemuStart, record, spawn, stopGuest, truthy, type PowerCall } from "./PowerTasks.js"
+import { findCall, lockUnless, type PowerCall, qemuStart, record, spawn, stopGuest, truthy } from "./PowerTasks.js"
 
 /**
  * qemu suspend (qemu-server `PVE::QemuServer::RunState::vm_suspend`). To RAM (`qmpause`): the

@@ -8,10 +8,10 @@
 import { Either } from "effect"
 import { parseUpid, upidParts } from "../../domain/Upid.js"
 import { effectivePrivs } from "../Access.js"
-import { boolSpec, intSpec, nodeSpec, strSpec, vmidSpec, type Schema } from "../Params.js"
+import { boolSpec, intSpec, nodeSpec, type Schema, strSpec, vmidSpec } from "../Params.js"
 import { ok, paramFail, permFail, type Reply } from "../Reply.js"
 import type { TaskRecord } from "../Tasks.js"
-import { check, uriNode, type Check, type Ctx } from "./Context.js"
+import { type Check, check, type Ctx, uriNode } from "./Context.js"
 import { unknownNode } from "./Lists.js"
 
 const mayRead = (ctx: Ctx, t: TaskRecord): boolean =>
@@ -32,7 +32,10 @@ const userFields = (user: string): Record<string, string> => {
 }
 
 /** Parameters, then the task: who may read it is decided per task, not by one privilege up front. */
-const taskRequest = (ctx: Ctx, schema: Schema): Check<{ readonly values: Record<string, string>; readonly task: TaskRecord }> =>
+const taskRequest = (
+  ctx: Ctx,
+  schema: Schema
+): Check<{ readonly values: Record<string, string>; readonly task: TaskRecord }> =>
   Either.gen(function*() {
     const values = yield* check(ctx, schema)
     const task = yield* findTask(ctx)
@@ -42,7 +45,11 @@ const taskRequest = (ctx: Ctx, schema: Schema): Check<{ readonly values: Record<
 export const getTaskStatus = (ctx: Ctx): Reply =>
   Either.merge(Either.map(taskRequest(ctx, { node: nodeSpec, upid: strSpec() }), ({ task: t }) =>
     ok({
-      upid: t.upid, ...upidParts(t), ...userFields(t.user), status: t.status, ...(t.status === "stopped" ? { exitstatus: t.exitstatus } : {})
+      upid: t.upid,
+      ...upidParts(t),
+      ...userFields(t.user),
+      status: t.status,
+      ...(t.status === "stopped" ? { exitstatus: t.exitstatus } : {})
     })))
 
 export const getTaskLog = (ctx: Ctx): Reply =>
@@ -62,9 +69,17 @@ const statusClass = (t: TaskRecord): string =>
 export const listTasks = (ctx: Ctx): Reply =>
   Either.merge(Either.gen(function*() {
     const p = yield* check(ctx, {
-      node: nodeSpec, source: { type: "string", enum: ["archive", "active", "all"] }, vmid: vmidSpec,
-      typefilter: strSpec(), userfilter: strSpec(), statusfilter: { type: "string", list: true }, errors: boolSpec,
-      since: intSpec(0), until: intSpec(0), start: intSpec(0), limit: intSpec(0)
+      node: nodeSpec,
+      source: { type: "string", enum: ["archive", "active", "all"] },
+      vmid: vmidSpec,
+      typefilter: strSpec(),
+      userfilter: strSpec(),
+      statusfilter: { type: "string", list: true },
+      errors: boolSpec,
+      since: intSpec(0),
+      until: intSpec(0),
+      start: intSpec(0),
+      limit: intSpec(0)
     })
     const node = uriNode(ctx)
     if (!ctx.cluster.nodes.includes(node)) return unknownNode(node)
@@ -84,9 +99,12 @@ export const listTasks = (ctx: Ctx): Reply =>
       if (p["since"] !== undefined && t.starttime < Number(p["since"])) continue
       if (p["until"] !== undefined && t.starttime > Number(p["until"])) continue
       if (p["errors"] === "1" && (t.status === "running" || t.exitstatus === "OK")) continue
-      if (statuses !== undefined && statuses.length > 0 && (t.status === "running" || !statuses.includes(statusClass(t)))) continue
+      if (
+        statuses !== undefined && statuses.length > 0 && (t.status === "running" || !statuses.includes(statusClass(t)))
+      ) continue
       rows.push({
-        upid: t.upid, ...upidParts(t),
+        upid: t.upid,
+        ...upidParts(t),
         status: t.status === "running" ? "RUNNING" : t.exitstatus,
         ...(t.endtime === undefined ? {} : { endtime: t.endtime })
       })

@@ -3,7 +3,7 @@
  * /cluster/resources rows (sources at each function). Pure over guest state.
  */
 import { readAsNumber } from "../ConfigKeys.js"
-import { guestName, haManaged, readDescription, type GuestState, type RunState } from "../GuestState.js"
+import { guestName, type GuestState, haManaged, readDescription, type RunState } from "../GuestState.js"
 import { diskSizeBytes, qemuMemoryMiB } from "../PropertyString.js"
 import type { StatsSample } from "../Stats.js"
 
@@ -37,7 +37,6 @@ export const mergedConfig = (g: GuestState): Map<string, string> => {
   return m
 }
 
-
 const maxmem = (g: GuestState): number =>
   (g.kind === "qemu" ? qemuMemoryMiB(g.config.get("memory")) : Number(g.config.get("memory") ?? "512")) * MiB
 
@@ -52,7 +51,9 @@ const maxdisk = (g: GuestState): number => {
 
 const cpus = (g: GuestState): number => {
   const c = g.config
-  if (g.kind === "qemu") return Number(c.get("vcpus") ?? Number(c.get("sockets") ?? "1") * Number(c.get("cores") ?? "1"))
+  if (g.kind === "qemu") {
+    return Number(c.get("vcpus") ?? Number(c.get("sockets") ?? "1") * Number(c.get("cores") ?? "1"))
+  }
   return Number(c.get("cores") ?? c.get("cpulimit") ?? HOST_CPUS)
 }
 
@@ -72,9 +73,20 @@ const liveKeys = (g: GuestState, row: Record<string, unknown>): void => {
 export const listRow = (g: GuestState): Record<string, unknown> => {
   const mem = maxmem(g)
   const row: Record<string, unknown> = {
-    vmid: g.vmid, status: g.running ? "running" : "stopped", name: guestName(g), cpus: cpus(g), maxmem: mem,
-    maxdisk: maxdisk(g), disk: 0, mem: g.running ? Math.floor(mem * 0.4) : 0, uptime: uptime(g),
-    cpu: g.running ? 0.01 : 0, netin: 0, netout: 0, diskread: 0, diskwrite: 0
+    vmid: g.vmid,
+    status: g.running ? "running" : "stopped",
+    name: guestName(g),
+    cpus: cpus(g),
+    maxmem: mem,
+    maxdisk: maxdisk(g),
+    disk: 0,
+    mem: g.running ? Math.floor(mem * 0.4) : 0,
+    uptime: uptime(g),
+    cpu: g.running ? 0.01 : 0,
+    netin: 0,
+    netout: 0,
+    diskread: 0,
+    diskwrite: 0
   }
   if (g.running) row["pid"] = g.pid
   if (g.config.get("template") === "1") row["template"] = 1
@@ -82,8 +94,18 @@ export const listRow = (g: GuestState): Record<string, unknown> => {
     row["type"] = "lxc"
     row["maxswap"] = Number(g.config.get("swap") ?? "512") * MiB
     row["swap"] = 0
-    for (const p of ["pressurecpusome", "pressurecpufull", "pressureiosome", "pressureiofull", "pressurememorysome", "pressurememoryfull"])
+    for (
+      const p of [
+        "pressurecpusome",
+        "pressurecpufull",
+        "pressureiosome",
+        "pressureiofull",
+        "pressurememorysome",
+        "pressurememoryfull"
+      ]
+    ) {
       row[p] = "0.00"
+    }
   }
   liveKeys(g, row)
   return row
@@ -135,22 +157,50 @@ export const resourceRow = (
   const stats = now - g.createdAt < statsDelay || pushed === undefined
     ? undefined
     : pushed === "live"
-    ? { running: g.running, runState: g.runState, name: guestName(g), template: g.config.get("template") === "1", uptime: uptime(g) }
+    ? {
+      running: g.running,
+      runState: g.runState,
+      name: guestName(g),
+      template: g.config.get("template") === "1",
+      uptime: uptime(g)
+    }
     : {
-      running: pushed.running, runState: pushed.runState, name: pushed.name, template: pushed.template,
+      running: pushed.running,
+      runState: pushed.runState,
+      name: pushed.name,
+      template: pushed.template,
       uptime: pushed.running ? Math.max(1, Math.floor((now - pushed.startedAt) / 1000)) : 0
     }
   const row: Record<string, unknown> = {
-    id: `${g.kind}/${g.vmid}`, vmid: g.vmid, node: g.node, type: g.kind,
+    id: `${g.kind}/${g.vmid}`,
+    vmid: g.vmid,
+    node: g.node,
+    type: g.kind,
     // pve-manager `PVE::Service::pvestatd::update_qemu_status` pushes the QMP status for qemu.
-    status: stats === undefined ? "unknown" : !stats.running ? "stopped" : g.kind === "qemu" ? stats.runState : "running"
+    status: stats === undefined
+      ? "unknown"
+      : !stats.running
+      ? "stopped"
+      : g.kind === "qemu"
+      ? stats.runState
+      : "running"
   }
   if (stats !== undefined) {
     const mem = maxmem(g)
     Object.assign(row, {
-      name: stats.name, uptime: stats.uptime, template: stats.template ? 1 : 0, maxcpu: cpus(g),
-      cpu: stats.running ? 0.01 : 0, maxmem: mem, mem: stats.running ? Math.floor(mem * 0.4) : 0, maxdisk: maxdisk(g), disk: 0,
-      netin: 0, netout: 0, diskread: 0, diskwrite: 0
+      name: stats.name,
+      uptime: stats.uptime,
+      template: stats.template ? 1 : 0,
+      maxcpu: cpus(g),
+      cpu: stats.running ? 0.01 : 0,
+      maxmem: mem,
+      mem: stats.running ? Math.floor(mem * 0.4) : 0,
+      maxdisk: maxdisk(g),
+      disk: 0,
+      netin: 0,
+      netout: 0,
+      diskread: 0,
+      diskwrite: 0
     })
   }
   liveKeys(g, row)
