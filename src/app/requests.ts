@@ -133,7 +133,9 @@ export const resultLine = (r: OpResult): string =>
   `${r.action.guest.type}/${r.action.guest.vmid} ${r.action._tag}  ${describeOutcome(r.outcome)}  (op ${r.opId})`
 
 /** Undoes a done op by running its journaled inverse; exit 0 only when it is undone. */
-export const revertRequest = (opId: string): Effect.Effect<CommandOutput, RevertError, Journal | Engine | Pve> =>
+export const revertRequest = (
+  opId: string
+): Effect.Effect<CommandOutput, RevertError, Journal | Engine | Pve | NodeScope> =>
   Effect.map(revertOp(opId), (result) => {
     const ok = reverted(result)
     return {

@@ -110,7 +110,8 @@ const issueFor = (
   type: GuestType,
   key: string,
   value: DesiredScalar | null,
-  current: CurrentConfig | undefined
+  current: CurrentConfig | undefined,
+  writer: boolean
 ): string | undefined => {
   const refusal = refusalOf(type, key)
   if (refusal !== undefined) return `cannot be managed: ${refusal.reason}`
@@ -121,10 +122,11 @@ const issueFor = (
   if (value === null) {
     if (spec.required === true) return `cannot be deleted: PVE refuses to delete the required option ${key}`
     // The agent deletes only a key the guest has.
-    return current === undefined || old === undefined ? undefined : spec.change?.(undefined, old, current)
+    return !writer || current === undefined || old === undefined ? undefined : spec.change?.(undefined, old, current)
   }
   const checked = checkValue(spec.value, value)
   if (checked.error !== undefined) return checked.error
+  if (!writer) return undefined
   const text = checked.text ?? ""
   // The agent writes only a value the guest does not hold already; PVE checks writes, not documents.
   if (current !== undefined && text === old) return undefined
@@ -141,6 +143,24 @@ const balloonIssue = (config: DesiredConfigInput): ConfigIssue | undefined => {
   return Number.isFinite(current) && Number.isFinite(target) && target > current
     ? { path: "balloon", message: `must not exceed memory (${current} MiB), got ${target}` }
     : undefined
+}
+
+/** Each key's issue, then PVE's balloon-vs-memory check when neither key has one already. */
+const collectIssues = (
+  type: GuestType,
+  config: DesiredConfigInput,
+  issueOf: (key: string, value: DesiredScalar | null) => string | undefined
+): ReadonlyArray<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  for (const [key, value] of Object.entries(config)) {
+    const message = issueOf(key, value)
+    if (message !== undefined) issues.push({ path: key, message })
+  }
+  if (type === "qemu" && !issues.some((i) => i.path === "memory" || i.path === "balloon")) {
+    const balloon = balloonIssue(config)
+    if (balloon !== undefined) issues.push(balloon)
+  }
+  return issues
 }
 
 /**
@@ -160,15 +180,14 @@ export const validateConfig = (
   type: GuestType,
   config: DesiredConfigInput,
   current?: CurrentConfig
-): ReadonlyArray<ConfigIssue> => {
-  const issues: Array<ConfigIssue> = []
-  for (const [key, value] of Object.entries(config)) {
-    const message = issueFor(type, key, value, current)
-    if (message !== undefined) issues.push({ path: key, message })
-  }
-  if (type === "qemu" && !issues.some((i) => i.path === "memory" || i.path === "balloon")) {
-    const balloon = balloonIssue(config)
-    if (balloon !== undefined) issues.push(balloon)
-  }
-  return issues
-}
+): ReadonlyArray<ConfigIssue> => collectIssues(type, config, (key, value) => issueFor(type, key, value, current, true))
+
+/**
+ * The values alone, for a guest whose config this agent does not read (one on another node,
+ * whose agent judges the rest; or one whose read failed): key names, formats, ranges, the
+ * cross-key memory check. Who may write a value depends on what the guest holds now, so those
+ * rules (root@pam-only values, PVE's old-vs-new rules) are not applied: refusing a value the
+ * guest may already hold would stop every other node's agent from acting on the document.
+ */
+export const validateValues = (type: GuestType, config: DesiredConfigInput): ReadonlyArray<ConfigIssue> =>
+  collectIssues(type, config, (key, value) => issueFor(type, key, value, undefined, false))

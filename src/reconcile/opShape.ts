@@ -158,7 +158,10 @@ export const callPve = (action: Action): Effect.Effect<MutationResult, PveError,
     }
   })
 
-/** A journal record the engine cannot check: an action or params it never writes. */
+/**
+ * What PVE shows cannot tell whether the op took effect: a record the engine cannot check (an
+ * action or params it never writes), or a guest that moved away showing the change.
+ */
 export class PostStateUnknown
   extends Data.TaggedError("PostStateUnknown")<{ readonly opId: string; readonly reason: string }>
 {
@@ -205,7 +208,8 @@ export const locateGuest = (ref: GuestRef): Effect.Effect<Option.Option<GuestRef
  * (create) or gone (delete), the snapshot as the config's parent (rollback). Used to verify a call and by
  * `recover` when no task tells what happened. Read on the node the op recorded; when PVE says
  * the guest is not there, it has migrated since, and the post-state is read where it lives now
- * (a migration carries its config along). No retry: callers retry.
+ * (a migration carries its config along): not shown there, the op was not applied; shown, it
+ * is undecidable (movedAndShown). No retry: callers retry.
  */
 export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
   Effect.gen(function*() {
@@ -217,11 +221,26 @@ export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | 
         (notThere) =>
           Effect.flatMap(locateGuest(ref.value), (now) =>
             Option.isSome(now) && now.value.node !== ref.value.node
-              ? postStateOn(op, now.value)
+              ? Effect.flatMap(postStateOn(op, now.value), (applied) =>
+                applied ? movedAndShown(op, now.value.node) : Effect.succeed(false))
               : Effect.fail(notThere))
       )
     )
   })
+
+/**
+ * The guest migrated and its new node shows the op's change. Another agent (the new node's) may
+ * have made it, from the same document: claiming it as this op's would journal a change this
+ * agent may never have sent, and make it revertible here. The operator decides.
+ */
+const movedAndShown = (op: OpRecord, node: string) =>
+  Effect.fail(
+    new PostStateUnknown({
+      opId: op.opId,
+      reason:
+        `guest ${op.vmid} moved to node ${node}, which shows the change; whether this op or ${node}'s agent made it cannot be told`
+    })
+  )
 
 const postStateOn = (op: OpRecord, guest: GuestRef): Effect.Effect<boolean, PveError | PostStateUnknown, Pve> =>
   Effect.gen(function*() {

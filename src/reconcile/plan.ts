@@ -12,7 +12,7 @@
 import { Either, Schema } from "effect"
 import { type Action, SetConfig, Start, Stop } from "../domain/Action.js"
 import type { ClusterGuest, GuestStatus } from "../domain/Cluster.js"
-import { validateConfig } from "../domain/configSchema.js"
+import { validateConfig, validateValues } from "../domain/configSchema.js"
 import type { DesiredGuest, DesiredState } from "../domain/DesiredState.js"
 import { GuestRef } from "../domain/Guest.js"
 import type { ConfigValue, GuestConfig, PendingEntry } from "../domain/GuestConfig.js"
@@ -188,12 +188,17 @@ export const plan = (
   // The first row wins should the cluster list a vmid twice (it is cluster-unique in PVE).
   for (const o of observed) if (!seen.has(o.guest.vmid)) seen.set(o.guest.vmid, o)
   // Checked here because a key's rules depend on the guest's type and, for a few (PVE's old-vs-new
-  // permission rules), on its current value: both known once it is observed.
+  // permission rules), on its current value: both known once it is observed. A guest this plan
+  // does not read (another node's, or one whose read failed) gets its values checked only, so a
+  // value it may already hold never stops this node's actions.
   const invalid = [...seen.keys()].sort(byVmid).flatMap((vmid) => {
     const o = seen.get(vmid)
     const config = wanted.get(vmid)?.config
     if (o === undefined || config === undefined) return []
-    return validateConfig(o.guest.type, config, o.config?.values).map((i) => ({
+    const issues = ours(o) && o.config !== undefined
+      ? validateConfig(o.guest.type, config, o.config.values)
+      : validateValues(o.guest.type, config)
+    return issues.map((i) => ({
       path: `guests.${vmid}.config.${i.path}`,
       message: i.message
     }))

@@ -5,8 +5,9 @@
  * (else someone changed them since, and undoing our op would clobber their change — Conflict),
  * and the write carries the digest of that very read, so nothing can slip in between.
  *
- * The inverse runs on the node the guest lives on now, even another agent's: the op is in this
- * agent's journal only, and the config inverse's digest guard holds wherever it runs.
+ * The inverse runs on the node the guest lives on now (it may have migrated since the op); in
+ * node scope only if that is still this agent's node, else the revert is refused
+ * (`guest-elsewhere`).
  *
  * Journal origin: "planned" (the journal's CHECK allows only planned/signed; a "revert" origin
  * needs a journal migration), with the `revert:` op id prefix naming what it is. The gate is
@@ -20,6 +21,7 @@ import type { PveError } from "../pve/PveError.js"
 import { Journal } from "../state/Journal.js"
 import type { JournalStorageError } from "../state/JournalError.js"
 import { Engine } from "./Engine.js"
+import { NodeScope, type NodeScopeUnknown, owns } from "./NodeScope.js"
 import { isEqual } from "./normalize.js"
 import { locateGuest, refOfOp } from "./opShape.js"
 import { type OpResult, Outcome } from "./Outcome.js"
@@ -31,7 +33,8 @@ export const RevertRefusalReason = Schema.Literal(
   "no-inverse",
   "already-reverted",
   "bad-record",
-  "guest-gone"
+  "guest-gone",
+  "guest-elsewhere"
 )
 export type RevertRefusalReason = typeof RevertRefusalReason.Type
 
@@ -84,10 +87,10 @@ const actionFor = (opId: string, inverse: Inverse, guest: Action["guest"]) =>
     }
   })
 
-export type RevertError = RevertRefused | RevertConflict | JournalStorageError | PveError
+export type RevertError = RevertRefused | RevertConflict | JournalStorageError | PveError | NodeScopeUnknown
 
 /** Reverts one journaled op, named by its id or a unique prefix; the engine's outcome is the answer (Applied = reverted). */
-export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError, Journal | Engine | Pve> =>
+export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError, Journal | Engine | Pve | NodeScope> =>
   Effect.gen(function*() {
     const journal = yield* Journal
     const engine = yield* Engine
@@ -118,6 +121,18 @@ export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError
     // The guest may have migrated since the op: the inverse goes to the node it lives on now.
     const now = yield* locateGuest(ref.value)
     if (Option.isNone(now)) return yield* refuse(opId, "guest-gone", `guest ${op.vmid} is no longer in the cluster`)
+    // In node scope another node's guest is its agent's alone: a write from here would bypass
+    // that agent's lane for the guest, and its next pass would undo it.
+    const ownership = yield* Effect.flatMap(NodeScope, (scope) => scope.current)
+    if (!owns(ownership, now.value.node)) {
+      return yield* refuse(
+        opId,
+        "guest-elsewhere",
+        `guest ${op.vmid} lives on node ${now.value.node} now, and this agent manages node ${
+          ownership.node ?? ""
+        } only: change it there (its agent, a signed op to it, or by hand)`
+      )
+    }
     const action = yield* actionFor(opId, inverse.right, now.value)
     return yield* engine.run(action, {
       revision: undefined,

@@ -24,6 +24,7 @@ import { Reconciler } from "../../src/reconcile/Reconciler.js"
 import { revertOp } from "../../src/reconcile/revert.js"
 import type { SimGuestSeed, SimTokenSeed } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
+import { recover } from "../../src/state/Recovery.js"
 import { Sim, simConnection } from "../support/sim.js"
 
 const NODES = ["pve1", "pve2", "pve3"] as const
@@ -276,25 +277,74 @@ describe("one agent per node", () => {
     60_000
   )
 
-  it.scopedLive("revert finds the guest on the node it migrated to", () =>
-    Effect.gen(function*() {
-      const sim = yield* Sim
-      const one = yield* startAgent("pve1")
-      const done = yield* pass(one, { guests: { 100: { config: { description: "changed" } } } })
-      const opId = done.results[0]?.opId ?? ""
-      expect(done.results[0]?.outcome._tag).toBe("Applied")
-      expect(sim.cluster.beginMigration(100, "pve3")._tag).toBe("Right")
-      expect(sim.cluster.finishMigration(100)._tag).toBe("Right")
-      const undone = yield* one.run(revertOp(opId))
-      expect(undone.outcome._tag).toBe("Applied")
-      expect(undone.action.guest.node).toBe("pve3")
-      const view = sim.cluster.view(100)
-      expect(view._tag).toBe("Right")
-      if (view._tag === "Right") {
-        expect(view.right.node).toBe("pve3")
-        expect(view.right.config["description"]).toBe("old")
-      }
-    }).pipe(Effect.provide(simLayer())), 60_000)
+  it.scopedLive(
+    "revert after a migration: refused for another node's guest, runs on the new node in cluster scope",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const one = yield* startAgent("pve1")
+        const offHost = yield* startAgent("pve1", "cluster", OFF_HOST)
+        const done = yield* pass(one, { guests: { 100: { config: { description: "changed" } } } })
+        const mine = yield* pass(offHost, { guests: { 101: { config: { description: "changed" } } } })
+        expect([done.results[0]?.outcome._tag, mine.results[0]?.outcome._tag]).toEqual(["Applied", "Applied"])
+        for (const vmid of [100, 101]) {
+          expect(sim.cluster.beginMigration(vmid, "pve3")._tag).toBe("Right")
+          expect(sim.cluster.finishMigration(vmid)._tag).toBe("Right")
+        }
+        // Node scope: pve3's guest is pve3's agent's; this one says so and writes nothing.
+        const refused = yield* one.run(Effect.flip(revertOp(done.results[0]?.opId ?? "")))
+        expect(refused).toMatchObject({ _tag: "RevertRefused", reason: "guest-elsewhere" })
+        expect(refused.message).toContain("guest 100 lives on node pve3 now, and this agent manages node pve1 only")
+        // Cluster scope: the inverse goes to the node the guest lives on now.
+        const undone = yield* offHost.run(revertOp(mine.results[0]?.opId ?? ""))
+        expect(undone.outcome._tag).toBe("Applied")
+        expect(undone.action.guest.node).toBe("pve3")
+        const views = [sim.cluster.view(100), sim.cluster.view(101)]
+        expect(views.map((v) => v._tag === "Right" ? [v.right.node, v.right.config["description"]] : [])).toEqual([
+          ["pve3", "changed"],
+          ["pve3", "old"]
+        ])
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
+
+  it.scopedLive(
+    "an op the old node journaled, whose change the new node's agent made: left to the operator, not claimed",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
+        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const desired: DesiredState = { revision: "r1", guests: { 101: { config: { description: "new" } } } }
+        yield* one.run(Effect.flatMap(Journal, (j) =>
+          j.intent({
+            opId: "op-raced",
+            origin: "planned",
+            vmid: 101,
+            node: "pve1",
+            guestType: "lxc",
+            action: "set-config",
+            params: { set: { description: "new" }, delete: [] },
+            preState: { values: { description: "old" } },
+            preDigest: "0123456789abcdef0123456789abcdef01234567",
+            inverse: null,
+            tokenUser: one.token
+          })))
+        expect(sim.cluster.beginMigration(101, "pve2")._tag).toBe("Right")
+        expect(sim.cluster.finishMigration(101)._tag).toBe("Right")
+        const applied = yield* pass(two, desired)
+        expect(applied.results.map((r) => r.outcome._tag)).toEqual(["Applied"])
+        const recovered = yield* one.run(Effect.flatMap(Engine, (engine) =>
+          recover({ checkPostState: engine.checkPostState, undecidable: engine.undecidable })))
+        expect(recovered.outcomes.map((o) =>
+          o.resolution
+        )).toEqual(["needs-operator"])
+        expect(recovered.outcomes[0]?.detail.message).toContain(
+          "guest 101 moved to node pve2, which shows the change; whether this op or pve2's agent made it cannot be told"
+        )
+      }).pipe(Effect.provide(simLayer())),
+    60_000
+  )
 
   it.scopedLive("cluster scope: one off-host agent owns every guest of every node", () =>
     Effect.gen(function*() {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { Pve } from "../../src/pve/Pve.js"
 import { Engine } from "../../src/reconcile/Engine.js"
+import { NodeScope } from "../../src/reconcile/NodeScope.js"
 import { revertOp } from "../../src/reconcile/revert.js"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
@@ -148,7 +149,9 @@ describe("Engine: 5xx answers", () => {
       if (lxcConfig?.outcome._tag === "Applied") expect(lxcConfig.outcome.detail).toContain("confirmed by observation")
       expect((yield* planNow(doc)).plan.actions).toEqual([])
       // revert works on an op whose change is on PVE, whatever its answer was.
-      const undone = yield* Effect.either(revertOp(qemuConfig?.opId ?? ""))
+      const undone = yield* Effect.either(
+        revertOp(qemuConfig?.opId ?? "").pipe(Effect.provide(NodeScope.layer({ mode: "node" })))
+      )
       expect(undone._tag === "Right" && undone.right.outcome._tag).toBe("Applied")
     }).pipe(Effect.provide(engineLayer())))
 

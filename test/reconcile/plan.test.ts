@@ -8,7 +8,7 @@ import type { GuestType } from "../../src/domain/Guest.js"
 import type { ConfigValue, PendingEntry } from "../../src/domain/GuestConfig.js"
 import { makeVmid } from "../../src/domain/Vmid.js"
 import { isEqual } from "../../src/reconcile/normalize.js"
-import { type ObservedGuest, plan } from "../../src/reconcile/plan.js"
+import { type ObservedGuest, type Plan, plan } from "../../src/reconcile/plan.js"
 
 const DIGEST = "0123456789abcdef0123456789abcdef01234567"
 
@@ -393,11 +393,16 @@ describe("plan: node scope", () => {
     fc.assert(
       fc.property(clusterArb, documentArb, (guests, doc) => {
         const desired: DesiredState = { guests: doc }
-        const observed = guests.map(observedGuest)
-        const whole = plan(desired, observed)
-        const perNode = NODES.map((node) => ({ node, p: plan(desired, observed, { node }) }))
+        const whole = plan(desired, guests.map(observedGuest))
+        const on = new Map(guests.map((g) => [g.vmid, g.node]))
+        const perNode = NODES.map((node) => {
+          // As observe answers in node scope: another node's guests are listed, never read.
+          const observed = guests.map((g) => (g.node === node ? observedGuest(g) : { guest: observedGuest(g).guest }))
+          return { node, p: plan(desired, observed, { node }) }
+        })
+        const paths = (issues: Plan["invalid"]) => issues.map((i) => i.path)
+        const guestOf = (path: string) => Number(path.split(".")[1])
         for (const { node, p } of perNode) {
-          const on = new Map(guests.map((g) => [g.vmid, g.node]))
           expect(p.actions.every((a) => on.get(a.guest.vmid) === node)).toBe(true)
           expect(p.elsewhere.map((e) => e.vmid)).toEqual(
             guests.filter((g) => g.node !== node && Object.hasOwn(doc, String(g.vmid))).map((g) => g.vmid).sort((
@@ -406,9 +411,14 @@ describe("plan: node scope", () => {
             ) => a - b)
           )
           expect(p.missing).toEqual(whole.missing)
-          expect(p.invalid).toEqual(whole.invalid)
           expect(p.unmanaged).toEqual(whole.unmanaged.filter((v) => on.get(v) === node))
+          // The owner judges its guests in full; another node's guests by their values only.
+          expect(p.invalid.filter((i) => on.get(guestOf(i.path)) === node)).toEqual(
+            whole.invalid.filter((i) => on.get(guestOf(i.path)) === node)
+          )
+          expect(paths(whole.invalid)).toEqual(expect.arrayContaining(paths(p.invalid)))
         }
+        if (perNode.some(({ p }) => p.invalid.length > 0)) return
         const byVmid = (a: Action, b: Action) => a.guest.vmid - b.guest.vmid
         // Within a guest the order is the plan's (SetConfig before power); across guests by vmid.
         expect(perNode.flatMap(({ p }) => p.actions).sort(byVmid)).toEqual([...whole.actions].sort(byVmid))
@@ -416,5 +426,26 @@ describe("plan: node scope", () => {
       }),
       { numRuns: 300 }
     )
+  })
+
+  it("a value another node's guest may already hold never stops this node's actions", () => {
+    // A bind mount only root@pam may set: pve2's container has it, pve1's agent cannot tell.
+    const desired = desiredOf({
+      100: { config: { description: "new" } },
+      200: { config: { mp0: "/srv/data,mp=/data" } }
+    })
+    const mine = observedGuest({ vmid: 100, node: "pve1", values: { description: "old" } })
+    const theirs: ObservedGuest = { guest: observedGuest({ vmid: 200, node: "pve2", type: "lxc" }).guest }
+    const p = plan(desired, [mine, theirs], { node: "pve1" })
+    expect(p.invalid).toEqual([])
+    expect(p.actions.map((a) => a._tag)).toEqual(["SetConfig"])
+    // Its own agent, which reads the guest, still judges who may write it.
+    const owner = plan(desired, [
+      { ...mine, guest: { ...mine.guest, node: "pve1" } },
+      observedGuest({ vmid: 200, node: "pve2", type: "lxc" })
+    ], {
+      node: "pve2"
+    })
+    expect(owner.invalid.map((i) => i.path)).toEqual(["guests.200.config.mp0"])
   })
 })
