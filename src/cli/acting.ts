@@ -20,22 +20,24 @@ import { setExitCode } from "./run.js"
 /**
  * This process as the state directory's writer: the lock (taken first), state.db, the PVE
  * connection, and the agent's core with the gate policy and node scope of the environment
- * (FELHOM_GATE_*, FELHOM_SCOPE, FELHOM_NODE).
+ * (FELHOM_GATE_*, FELHOM_SCOPE, FELHOM_NODE). A missing URL or token is refused before the
+ * lock is taken, so `--wait` never waits only to be told so.
  */
 export const writerLayer = (
   flags: ActingConnectionFlags,
   options: { readonly stateDir: string; readonly command: string; readonly wait: boolean }
 ) =>
-  Layer.unwrapEffect(
-    Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))
-  ).pipe(
-    Layer.provideMerge(Layer.unwrapEffect(Effect.map(requireConnection(flags, options.stateDir), connectionLayer))),
-    Layer.provideMerge(
-      StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })
-    ),
-    // Acting commands run a document they were handed (Reconciler.runWith), never a provider's.
-    Layer.provide(DesiredProvider.Empty)
-  )
+  Layer.unwrapEffect(Effect.map(requireConnection(flags, options.stateDir), (connection) =>
+    Layer.unwrapEffect(
+      Effect.map(Effect.all([gatePolicyConfig, nodeScopeConfig]), ([gate, scope]) => CoreLive({ gate, scope }))
+    ).pipe(
+      Layer.provideMerge(connectionLayer(connection)),
+      Layer.provideMerge(
+        StoresLive({ stateDir: options.stateDir, writer: { command: options.command, wait: options.wait } })
+      ),
+      // Acting commands run a document they were handed (Reconciler.runWith), never a provider's.
+      Layer.provide(DesiredProvider.Empty)
+    )))
 
 /** Asks the daemon of `stateDir`; runs `local` in this process when none runs. Prints the output. */
 export const runActing = <E, R, E2 = never, R2 = never>(options: {

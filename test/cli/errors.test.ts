@@ -75,6 +75,8 @@ describe("errors have one shape", () => {
           if (lines[1] !== undefined) expect(lines[1]).toMatch(/^ {2}\S/)
           if (c.hint !== undefined) expect(lines[1]).toMatch(c.hint)
         }
+        // Refused before the state directory's lock: nothing was created there.
+        expect(fs.existsSync(path.join(dir, "no-daemon"))).toBe(false)
       }),
     120_000
   )
