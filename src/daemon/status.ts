@@ -75,16 +75,21 @@ export const gatherStatus = (source: StatusSource) =>
     const readiness = yield* (yield* Readiness).current
     const journal = yield* Journal
     const pve = yield* Pve
-    const version = yield* pve.version.pipe(
-      Effect.timeout("5 seconds"),
-      Effect.map((v) => ({ version: v.version, error: null })),
-      Effect.catchAll((e) => Effect.succeed({ version: null, error: e.message }))
-    )
     const nodeScope = yield* NodeScope
-    const scope = yield* nodeScope.current.pipe(
-      Effect.map((o) => ({ mode: o.mode, node: o.node ?? null, error: null })),
-      Effect.catchAll((e) => Effect.succeed({ mode: nodeScope.mode, node: null, error: e.message }))
-    )
+    // Both may wait on PVE: asked at once, each bounded, so a hanging PVE costs status 5 s, not 2x
+    // the request timeout.
+    const [version, scope] = yield* Effect.all([
+      pve.version.pipe(
+        Effect.timeout("5 seconds"),
+        Effect.map((v) => ({ version: v.version, error: null })),
+        Effect.catchAll((e) => Effect.succeed({ version: null, error: e.message }))
+      ),
+      nodeScope.current.pipe(
+        Effect.timeout("5 seconds"),
+        Effect.map((o) => ({ mode: o.mode, node: o.node ?? null, error: null })),
+        Effect.catchAll((e) => Effect.succeed({ mode: nodeScope.mode, node: null, error: e.message }))
+      )
+    ], { concurrency: "unbounded" })
     const unfinished = yield* journal.unfinished
     const flagged = yield* journal.list({ phase: "needs-operator", limit: 100 })
     const hub = yield* Effect.serviceOption(HubLink)
