@@ -22,7 +22,7 @@ import type { DesiredFileError, DesiredProvider } from "../reconcile/DesiredProv
 import { Engine } from "../reconcile/Engine.js"
 import { GuestQueue } from "../reconcile/GuestQueue.js"
 import type { NodeScope } from "../reconcile/NodeScope.js"
-import { type PassResult, Reconciler } from "../reconcile/Reconciler.js"
+import { Reconciler } from "../reconcile/Reconciler.js"
 import type { Selftest } from "../selftest/Selftest.js"
 import { Journal } from "../state/Journal.js"
 import { NonceStore } from "../state/NonceStore.js"
@@ -35,7 +35,7 @@ import { HealthServer, parseListen } from "./HealthServer.js"
 import { HubLink } from "./HubLink.js"
 import { checkDesiredFile, localDesiredLayer, pveConnectionOf, seconds, signedOpsLayer, signersOf } from "./layers.js"
 import { SdNotify, SystemdLifecycle } from "./SdNotify.js"
-import { gatherStatus, type LastPass, type StatusSource } from "./status.js"
+import { gatherStatus, type LastPass, noPassYet, type PassRecord, type StatusSource } from "./status.js"
 import { tracingLayer } from "./Tracing.js"
 import { Watchdog } from "./Watchdog.js"
 
@@ -213,8 +213,15 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
           interval: settings.reconcile.interval,
           plan: { shutdownTimeout: Math.round(Duration.toSeconds(settings.reconcile.shutdownTimeout)) },
           onPass: (pass) =>
-            Effect.flatMap(Clock.currentTimeMillis, (at) => Ref.set(lastPass, Option.some({ pass, at }))).pipe(
-              Effect.zipRight(liveness.beat)
+            Effect.flatMap(
+              Clock.currentTimeMillis,
+              (at) => Ref.set(lastPass, { last: Option.some({ pass, at }), failure: Option.none() })
+            ).pipe(Effect.zipRight(liveness.beat)),
+          // Told to status and the hub: a daemon that is ready but cannot pass says why.
+          onPassFailed: (error) =>
+            Effect.flatMap(
+              Clock.currentTimeMillis,
+              (at) => Ref.update(lastPass, (r) => ({ ...r, failure: Option.some({ message: error.message, at }) }))
             )
         }
       }))).pipe(Layer.provideMerge(Layer.succeed(PveConnection, pveConnection)))
@@ -244,6 +251,6 @@ export const daemonLayer = (config: AgentConfigShape, lastPass: LastPass) =>
 
 export const runDaemon = (config: AgentConfigShape) =>
   Effect.flatMap(
-    Ref.make(Option.none<{ readonly pass: PassResult; readonly at: number }>()),
+    Ref.make<PassRecord>(noPassYet),
     (lastPass) => Effect.scoped(main(config, lastPass)).pipe(Effect.provide(daemonLayer(config, lastPass)))
   )

@@ -49,11 +49,13 @@ export const hubClientSettingsOf = (config: AgentConfigShape) =>
 /** What the hub hears about the last pass, including the actions the gate refused. */
 const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
   Effect.gen(function*() {
-    const pass = Option.map(yield* last.get, (l) => l.pass)
+    const record = yield* last.get
+    const pass = Option.map(record.last, (l) => l.pass)
+    const failed = Option.map(record.failure, (f) => `the last reconcile pass failed: ${f.message}`)
     const at = yield* Clock.currentTimeMillis
     if (Option.isNone(pass)) {
       return {
-        observed: { guests: [], error: "no reconcile pass yet" },
+        observed: { guests: [], error: Option.getOrElse(failed, () => "no reconcile pass yet") },
         drift: { actions: 0, planned: [] },
         restart_required: [],
         refusals: []
@@ -70,7 +72,8 @@ const reportOf = (last: LastPass): Effect.Effect<ReportInput> =>
           type: o.guest.type,
           status: o.status?.status ?? o.guest.status,
           ...(o.guest.name === undefined ? {} : { name: o.guest.name })
-        }))
+        })),
+        ...Option.match(failed, { onNone: () => ({}), onSome: (error) => ({ error }) })
       },
       drift: {
         actions: plan.actions.length,

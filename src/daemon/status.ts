@@ -24,6 +24,8 @@ export interface AgentStatus {
   readonly pve: { readonly url: string; readonly version: string | null; readonly error: string | null }
   /** The guests this agent owns: one node's (node scope) or every node's (cluster scope). */
   readonly scope: { readonly mode: "node" | "cluster"; readonly node: string | null; readonly error: string | null }
+  /** The latest pass could not complete: why, and when (ISO). Cleared by the next good pass. */
+  readonly lastFailure: { readonly at: string; readonly message: string } | null
   readonly lastPass: {
     readonly at: string
     readonly durationMillis: number
@@ -60,7 +62,14 @@ export interface AgentStatus {
 const iso = (ms: number): string => new Date(ms).toISOString()
 
 /** The last reconcile pass and when it ended: kept by the daemon for `status` and the hub's report. */
-export type LastPass = Ref.Ref<Option.Option<{ readonly pass: PassResult; readonly at: number }>>
+/** The last pass that completed, and the failure of any pass since (cleared by the next good one). */
+export interface PassRecord {
+  readonly last: Option.Option<{ readonly pass: PassResult; readonly at: number }>
+  readonly failure: Option.Option<{ readonly message: string; readonly at: number }>
+}
+export type LastPass = Ref.Ref<PassRecord>
+
+export const noPassYet: PassRecord = { last: Option.none(), failure: Option.none() }
 
 export interface StatusSource {
   readonly agentId: string
@@ -97,7 +106,8 @@ export const gatherStatus = (source: StatusSource) =>
       onNone: () => Effect.succeed(null),
       onSome: (h) => Effect.map(h.status, Option.some)
     })
-    const last = Option.getOrNull(yield* source.lastPass.get)
+    const record = yield* source.lastPass.get
+    const last = Option.getOrNull(record.last)
     const lastPass: AgentStatus["lastPass"] = last === null ? null : (() => {
       const outcomes: Record<string, number> = {}
       for (const r of last.pass.results) outcomes[r.outcome._tag] = (outcomes[r.outcome._tag] ?? 0) + 1
@@ -125,6 +135,7 @@ export const gatherStatus = (source: StatusSource) =>
       notReadyReason: readiness.ready ? null : readiness.reason,
       pve: { url: source.pveUrl, ...version },
       scope,
+      lastFailure: Option.getOrNull(Option.map(record.failure, (f) => ({ at: iso(f.at), message: f.message }))),
       lastPass,
       ops: {
         inFlight: unfinished.map((o) => ({
@@ -173,14 +184,17 @@ export const renderStatus = (s: AgentStatus, now: number): string => {
     `  scope:      ${scopeLine(s.scope)}`,
     `  state dir:  ${s.stateDir}`
   ]
-  if (s.lastPass === null) lines.push("  last pass:  none yet")
+  if (s.lastFailure !== null) lines.push(`  last pass:  FAILED ${ago(s.lastFailure.at, now)}: ${s.lastFailure.message}`)
+  if (s.lastPass === null) lines.push(s.lastFailure === null ? "  last pass:  none yet" : "  good pass:  none yet")
   else {
     const p = s.lastPass
     const outcomes = Object.entries(p.outcomes).map(([k, n]) => `${n} ${k}`).join(", ")
     lines.push(
-      `  last pass:  ${ago(p.at, now)}, ${p.durationMillis} ms, ${p.pveRequests} PVE call(s), revision ${
-        p.revision ?? "-"
-      }, ${p.actions} action(s)${outcomes === "" ? "" : `: ${outcomes}`}`
+      `  ${s.lastFailure === null ? "last pass: " : "good pass: "} ${
+        ago(p.at, now)
+      }, ${p.durationMillis} ms, ${p.pveRequests} PVE call(s), revision ${p.revision ?? "-"}, ${p.actions} action(s)${
+        outcomes === "" ? "" : `: ${outcomes}`
+      }`
     )
     for (const n of p.notApplied) lines.push(`    ✗ ${n.vmid} ${n.action}: ${n.reason}`)
     for (const k of p.skipped) lines.push(`    ! ${k.vmid} skipped: ${k.reason}`)

@@ -62,6 +62,8 @@ export interface ReconcilerOptions {
   readonly plan?: PlanOptions
   /** Told of each pass `run` completes: the daemon's heartbeat and hub report read it. */
   readonly onPass?: (pass: PassResult) => Effect.Effect<void>
+  /** Told of each pass `run` could not complete (PVE unreadable, the node unknown), with why. */
+  readonly onPassFailed?: (error: PassError) => Effect.Effect<void>
 }
 
 export interface PassOptions {
@@ -239,7 +241,8 @@ const make = (options: ReconcilerOptions) =>
           Effect.flatMap(onPass),
           Effect.catchAll((e) =>
             Effect.logError("reconcile pass failed; retrying next interval").pipe(
-              Effect.annotateLogs({ error: e.message })
+              Effect.annotateLogs({ error: e.message }),
+              Effect.zipRight(options.onPassFailed?.(e) ?? Effect.void)
             )
           )
         )

@@ -10,6 +10,7 @@ import { Effect, Either } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { RunningSim, SimGuestSeed, SimTokenSeed } from "../../src/sim/Simulator.js"
+import { runCli } from "../support/cli.js"
 import {
   freePort,
   journalOps,
@@ -115,5 +116,40 @@ describe("daemons on a two-node cluster", () => {
         expect(one.daemon.hasExited()).toBe(false)
       }).pipe(Effect.provide(Sim.layer({ nodes: NODES, guests: GUESTS, tokens: NODES.map(tokenOf), taskDuration: 5 }))),
     150_000
+  )
+
+  it.scopedLive(
+    "a node the agent cannot own (a typo in `node:`) is said: status and every pass tell why, nothing is changed",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const dir = yield* tempDir("felhom-typo-")
+        const token = tokenOf("pve1")
+        const tokenFile = path.join(dir, "token-pve1")
+        yield* writeFile(tokenFile, `${token.tokenid}=${token.secret}\n`)
+        const env = yield* writeDaemonConfig(dir, sim, yield* freePort, {
+          node: "pve9",
+          pve: { url: sim.nodeUrls["pve1"], tokenFile, fingerprint: sim.fingerprint, requestTimeout: "10s" }
+        })
+        const daemon = yield* spawnDaemon(env.configFile)
+        const status = yield* pollUntil(
+          "a failed pass in status",
+          runCli(["status", "--state-dir", env.stateDir, "--json"]),
+          (r) => r.code === 0 && (JSON.parse(r.stdout) as { lastFailure: unknown }).lastFailure !== null,
+          { context: daemon.output }
+        )
+        const json = JSON.parse(status.stdout) as {
+          lastFailure: { message: string }
+          scope: { node: string | null; error: string }
+        }
+        expect(json.lastFailure.message).toContain(`node "pve9" is not a node of this cluster (PVE lists: pve1, pve2)`)
+        expect(json.scope.node).toBeNull()
+        const text = yield* runCli(["status", "--state-dir", env.stateDir])
+        expect(text.stdout).toMatch(
+          /\n {2}last pass: {2}FAILED \d+s ago: cannot tell which PVE node this agent runs on: node "pve9"/
+        )
+        expect(sim.cluster.mutations()).toEqual([])
+      }).pipe(Effect.provide(Sim.layer({ nodes: NODES, guests: GUESTS, tokens: NODES.map(tokenOf), taskDuration: 5 }))),
+    120_000
   )
 })
