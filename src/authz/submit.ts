@@ -18,11 +18,12 @@ import {
   SnapshotRollback,
   Start
 } from "../domain/Action.js"
-import { GuestRef } from "../domain/Guest.js"
-import { Pve } from "../pve/Pve.js"
+import type { GuestRef } from "../domain/Guest.js"
+import type { Pve } from "../pve/Pve.js"
 import type { PveError } from "../pve/PveError.js"
 import { Engine, type RunOptions } from "../reconcile/Engine.js"
 import { NodeScope, type NodeScopeUnknown, owns } from "../reconcile/NodeScope.js"
+import { locateGuest } from "../reconcile/opShape.js"
 import type { OpResult } from "../reconcile/Outcome.js"
 import type { NonceStoreStorageError } from "../state/NonceStore.js"
 import type { OpPayload } from "./OpPayload.js"
@@ -93,20 +94,15 @@ export const actionOf = (op: OpPayload, guest: GuestRef): Action => {
   }
 }
 
-const decodeRef = Schema.decodeUnknownOption(GuestRef)
-
 /**
  * Where the op's guest lives now (by vmid, wherever it migrated: invariant 3), if this agent
  * owns that node.
  */
 const resolveGuest = (op: OpPayload) =>
   Effect.gen(function*() {
-    const pve = yield* Pve
     const ownership = yield* Effect.flatMap(NodeScope, (scope) => scope.current)
-    const rows = yield* pve.guests
-    const row = rows.find((r) => r.vmid === op.target.vmid)
-    const ref = row === undefined ? undefined : decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
-    if (ref === undefined || ref._tag === "None") {
+    const ref = yield* locateGuest(op.target.vmid)
+    if (Option.isNone(ref)) {
       return yield* new SubmitGuestNotFound({ opId: op.op_id, vmid: op.target.vmid })
     }
     if (!owns(ownership, ref.value.node)) {

@@ -192,13 +192,16 @@ export const configShows = (
   deleted.every((k) => !Object.hasOwn(values, k))
 
 /**
- * Where the guest of `ref` lives now, by vmid (a migration moves it between nodes); None when
- * the cluster no longer lists it.
+ * Where the guest `vmid` lives now (a migration moves it between nodes), optionally only if it
+ * is of `type`; None when the cluster does not list it (or lists a row PVE would never produce).
  */
-export const locateGuest = (ref: GuestRef): Effect.Effect<Option.Option<GuestRef>, PveError, Pve> =>
+export const locateGuest = (
+  vmid: number,
+  type?: GuestRef["type"]
+): Effect.Effect<Option.Option<GuestRef>, PveError, Pve> =>
   Effect.map(Effect.flatMap(Pve, (pve) => pve.guests), (rows) =>
     Option.flatMap(
-      Option.fromNullable(rows.find((r) => r.vmid === ref.vmid && r.type === ref.type)),
+      Option.fromNullable(rows.find((r) => r.vmid === vmid && (type === undefined || r.type === type))),
       (row) => decodeRef({ vmid: row.vmid, node: row.node, type: row.type })
     ))
 
@@ -219,11 +222,16 @@ export const checkPostState = (op: OpRecord): Effect.Effect<boolean, PveError | 
       Effect.catchTag(
         "PveNotFound",
         (notThere) =>
-          Effect.flatMap(locateGuest(ref.value), (now) =>
-            Option.isSome(now) && now.value.node !== ref.value.node
-              ? Effect.flatMap(postStateOn(op, now.value), (applied) =>
-                applied ? movedAndShown(op, now.value.node) : Effect.succeed(false))
-              : Effect.fail(notThere))
+          Effect.flatMap(
+            locateGuest(ref.value.vmid, ref.value.type),
+            (now) =>
+              Option.isSome(now) && now.value.node !== ref.value.node
+                ? Effect.flatMap(
+                  postStateOn(op, now.value),
+                  (applied) => applied ? movedAndShown(op, now.value.node) : Effect.succeed(false)
+                )
+                : Effect.fail(notThere)
+          )
       )
     )
   })

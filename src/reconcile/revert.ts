@@ -119,7 +119,7 @@ export const revertOp = (requested: string): Effect.Effect<OpResult, RevertError
     const ref = refOfOp(op)
     if (Option.isNone(ref)) return yield* refuse(opId, "bad-record", "the journaled guest reference is not valid")
     // The guest may have migrated since the op: the inverse goes to the node it lives on now.
-    const now = yield* locateGuest(ref.value)
+    const now = yield* locateGuest(ref.value.vmid, ref.value.type)
     if (Option.isNone(now)) return yield* refuse(opId, "guest-gone", `guest ${op.vmid} is no longer in the cluster`)
     // In node scope another node's guest is its agent's alone: a write from here would bypass
     // that agent's lane for the guest, and its next pass would undo it.

@@ -125,6 +125,26 @@ const startAgent = (node: string, mode: ScopeMode = "node", token: SimTokenSeed 
     return agent
   })
 
+/** The agents of pve1 and pve2. */
+const pve1AndPve2 = Effect.all([startAgent("pve1"), startAgent("pve2")])
+
+/** `agent` (pve1's) journaled "description: new" for lxc 101 and died before sending it. */
+const journalUnsent = (agent: Agent, opId: string) =>
+  agent.run(Effect.flatMap(Journal, (j) =>
+    j.intent({
+      opId,
+      origin: "planned",
+      vmid: 101,
+      node: "pve1",
+      guestType: "lxc",
+      action: "set-config",
+      params: { set: { description: "new" }, delete: [] },
+      preState: { values: { description: "old" } },
+      preDigest: "0123456789abcdef0123456789abcdef01234567",
+      inverse: null,
+      tokenUser: agent.token
+    })))
+
 const pass = (agent: Agent, desired: DesiredState) => agent.run(Effect.flatMap(Reconciler, (r) => r.runWith(desired)))
 
 /** Changes the sim logged on this guest, by kind, with who made them. */
@@ -200,27 +220,13 @@ describe("one agent per node", () => {
     () =>
       Effect.gen(function*() {
         const sim = yield* Sim
-        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
-        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const [one, two] = yield* pve1AndPve2
         const desired: DesiredState = {
           revision: "r1",
           guests: { 101: { power: "running", config: { description: "new" } } }
         }
         // pve1's agent had journaled this change and died before sending it.
-        yield* one.run(Effect.flatMap(Journal, (j) =>
-          j.intent({
-            opId: "op-before-migration",
-            origin: "planned",
-            vmid: 101,
-            node: "pve1",
-            guestType: "lxc",
-            action: "set-config",
-            params: { set: { description: "new" }, delete: [] },
-            preState: { values: { description: "old" } },
-            preDigest: "0123456789abcdef0123456789abcdef01234567",
-            inverse: null,
-            tokenUser: one.token
-          })))
+        yield* journalUnsent(one, "op-before-migration")
         const migration = sim.cluster.beginMigration(101, "pve2")
         expect(migration._tag).toBe("Right")
         const locked = yield* Effect.forEach([one, two], (a) => pass(a, desired))
@@ -254,8 +260,7 @@ describe("one agent per node", () => {
     () =>
       Effect.gen(function*() {
         const sim = yield* Sim
-        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
-        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const [one, two] = yield* pve1AndPve2
         const desired: DesiredState = { revision: "r1", guests: { 100: { config: { description: "new" } } } }
         const planned = yield* one.run(
           Effect.map(observe(desired, {}, "pve1"), (observed) => plan(desired, observed, { node: "pve1" }))
@@ -313,23 +318,9 @@ describe("one agent per node", () => {
     () =>
       Effect.gen(function*() {
         const sim = yield* Sim
-        const [one, two] = yield* Effect.forEach(["pve1", "pve2"], (node) => startAgent(node))
-        if (one === undefined || two === undefined) return yield* Effect.die("two agents")
+        const [one, two] = yield* pve1AndPve2
         const desired: DesiredState = { revision: "r1", guests: { 101: { config: { description: "new" } } } }
-        yield* one.run(Effect.flatMap(Journal, (j) =>
-          j.intent({
-            opId: "op-raced",
-            origin: "planned",
-            vmid: 101,
-            node: "pve1",
-            guestType: "lxc",
-            action: "set-config",
-            params: { set: { description: "new" }, delete: [] },
-            preState: { values: { description: "old" } },
-            preDigest: "0123456789abcdef0123456789abcdef01234567",
-            inverse: null,
-            tokenUser: one.token
-          })))
+        yield* journalUnsent(one, "op-raced")
         expect(sim.cluster.beginMigration(101, "pve2")._tag).toBe("Right")
         expect(sim.cluster.finishMigration(101)._tag).toBe("Right")
         const applied = yield* pass(two, desired)

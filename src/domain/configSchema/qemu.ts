@@ -57,7 +57,8 @@ const bootdisk = makeFormat(
   (v) => (isDriveName(v) ? undefined : `invalid boot disk ${JSON.stringify(v)}`)
 )
 
-const NIC_MODELS = [
+/** qemu's NIC models (qemu-server `PVE::QemuServer::Network` `$nic_model_list`). */
+export const NIC_MODELS = [
   "e1000",
   "e1000-82540em",
   "e1000-82544gc",

@@ -5,6 +5,7 @@
  * when none is given and keeps the case of a MAC the user gave. So: compare as maps, MACs
  * case-insensitively, and ignore the observed MAC unless the desired value names one.
  */
+import { NIC_MODELS } from "../../domain/configSchema/qemu.js"
 import type { ConfigValue } from "../../domain/GuestConfig.js"
 import {
   canonicalizeMap,
@@ -16,22 +17,7 @@ import {
 import type { FieldNormalizer, InputValue } from "./types.js"
 
 /** qemu NIC models; each doubles as a key whose value is the MAC (`virtio=BC:24:11:…`). */
-export const QEMU_NIC_MODELS: ReadonlySet<string> = new Set([
-  "e1000",
-  "e1000-82540em",
-  "e1000-82544gc",
-  "e1000-82545em",
-  "e1000e",
-  "i82551",
-  "i82557b",
-  "i82559er",
-  "ne2k_isa",
-  "ne2k_pci",
-  "pcnet",
-  "rtl8139",
-  "virtio",
-  "vmxnet3"
-])
+export const QEMU_NIC_MODELS: ReadonlySet<string> = new Set(NIC_MODELS)
 
 const qemuSpec: PropertySpec = {
   family: "net",
