@@ -13,7 +13,7 @@ import effect from "@effect/eslint-plugin"
 import tseslint from "typescript-eslint"
 
 export default [
-  { ignores: ["dist/", "coverage/", "node_modules/"] },
+  { ignores: ["dist/", "dist-test/", "coverage/", "node_modules/"] },
   // A directive for a rule that is not enabled, or no longer fires, only misleads.
   { linterOptions: { reportUnusedDisableDirectives: "error" } },
   {

@@ -10,6 +10,9 @@
  * entry last), unchanged files are not rewritten, and files of older builds are pruned only
  * once they are 10 minutes old — a process started just before keeps finding its chunks.
  *
+ * `buildCrash` bundles the crash tests' program (test/support/crashEntry.ts: the same CLI, with
+ * the engine able to pause at a phase) into dist-test/, the same way; it is never shipped.
+ *
  *   node scripts/build.mjs        (npm run build; also the vitest globalSetup)
  */
 import * as esbuild from "esbuild"
@@ -20,6 +23,8 @@ import { fileURLToPath } from "node:url"
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const OUT_DIR = "dist"
 export const ENTRY_OUT = "dist/main.js"
+export const CRASH_OUT_DIR = "dist-test"
+export const CRASH_ENTRY_OUT = "dist-test/crash.js"
 
 const PRUNE_AFTER_MS = 10 * 60_000
 
@@ -167,6 +172,9 @@ export const options = {
   }
 }
 
+/** The crash tests' program: everything as above but the entry and where it goes. */
+const crashOptions = { ...options, entryPoints: { crash: "test/support/crashEntry.ts" }, outdir: CRASH_OUT_DIR }
+
 /** Bundles in memory: the output files and esbuild's metafile (what each chunk imports). */
 export const bundle = () => esbuild.build({ ...options, write: false })
 
@@ -189,11 +197,14 @@ const filesUnder = (dir) =>
       .map((e) => path.join(e.parentPath ?? e.path, e.name))
     : []
 
-/** Builds dist/ (the metafile, esbuild's account of every chunk's inputs and imports, is returned). */
-export const build = async () => {
-  const result = await bundle()
-  const outDir = path.join(ROOT, OUT_DIR)
-  const entry = path.join(ROOT, ENTRY_OUT)
+/**
+ * Builds `outDirName` from `buildOptions`, and returns the metafile: esbuild's account of every
+ * chunk's inputs and imports.
+ */
+const buildInto = async (buildOptions, outDirName, entryOut) => {
+  const result = await esbuild.build({ ...buildOptions, write: false })
+  const outDir = path.join(ROOT, outDirName)
+  const entry = path.join(ROOT, entryOut)
   const written = new Set(result.outputFiles.map((f) => f.path))
   // Chunks before the entry that imports them.
   const ordered = [...result.outputFiles].sort((a, b) => Number(a.path === entry) - Number(b.path === entry))
@@ -214,6 +225,12 @@ export const build = async () => {
   }
   return result.metafile
 }
+
+/** Builds dist/, the program. */
+export const build = () => buildInto(options, OUT_DIR, ENTRY_OUT)
+
+/** Builds dist-test/, the crash tests' program. */
+export const buildCrash = () => buildInto(crashOptions, CRASH_OUT_DIR, CRASH_ENTRY_OUT)
 
 if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const t0 = performance.now()

@@ -1,26 +1,29 @@
 /**
  * The crash matrix, shared by scripts/crash-matrix.ts and
- * test/evidence/crashMatrix.test.ts. The real CLI (`node dist/main.js apply`, the bundle) runs as
- * a child process against the simulator (in this process, over HTTPS, pinned) and is SIGKILLed
- * at a point of an op's life; then `apply` is run again to completion, and once more to show
- * the plan is empty. Checks, per run:
+ * test/evidence/crashMatrix.test.ts. The real CLI's `apply` runs as a child process against the
+ * simulator (in this process, over HTTPS, pinned) and is SIGKILLed at a point of an op's life;
+ * then `apply` is run again to completion, and once more to show the plan is empty. A run killed
+ * at an engine phase is the crash runs' build of the CLI (`node dist-test/crash.js`, which pauses
+ * there when FELHOM_TEST_PAUSE_AT names the phase); every other run is the bundle as shipped
+ * (`node dist/main.js`). Checks, per run:
  * - duplicates (our token's mutation log): a config (vmid, key, value) written twice, or two
  *   power changes of one kind on one vmid with no opposite one between;
  * - lost journal entries: a logged mutation whose UPID no journal op in phase done holds, or a
  *   logged mutation with no done op for that vmid and action at all; and no op left unfinished;
  * - converged: the third apply plans 0 actions and exits 0.
- * Points: the engine's four FELHOM_TEST_PAUSE_AT phases (the first action to reach the phase
- * pauses; all guests run in parallel, so the others are at various points), a random-time kill
- * during a multi-guest apply, and a double crash (killed after the call, then the recovering
- * apply killed while waiting on the task).
+ * Points: the engine's four phases (src/reconcile/EnginePhases.ts; the first action to reach
+ * the phase pauses; all guests run in parallel, so the others are at various points), a
+ * random-time kill during a multi-guest apply, and a double crash (killed after the call, then
+ * the recovering apply killed while waiting on the task).
  */
 import { Effect, Redacted } from "effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import type { EnginePhase } from "../../src/reconcile/EnginePhases.js"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
-import { CLI, cliReady } from "./cliBundle.js"
+import { CLI, cliReady, CRASH_CLI, crashCliReady } from "./cliBundle.js"
 
 export const ROOT = path.resolve(import.meta.dirname, "../..")
 
@@ -95,17 +98,20 @@ interface Child {
   readonly stderr: string
 }
 
+/** The crash runs' CLI pauses at the engine phase this names. */
+const PAUSE_AT = "FELHOM_TEST_PAUSE_AT"
+
 const runChild = (
   args: ReadonlyArray<string>,
-  env: Record<string, string>,
-  killWhen?: { readonly marker?: string; readonly afterMs?: number }
-) =>
-  Effect.zipRight(
-    Effect.promise(cliReady),
+  killWhen?: { readonly marker?: EnginePhase; readonly afterMs?: number }
+) => {
+  const marker = killWhen?.marker
+  return Effect.zipRight(
+    Effect.promise(marker === undefined ? cliReady : crashCliReady),
     Effect.async<Child>((resume) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
+      const child = spawn(process.execPath, [marker === undefined ? CLI : CRASH_CLI, ...args], {
         cwd: ROOT,
-        env: { ...process.env, NO_COLOR: "1", ...env },
+        env: { ...process.env, NO_COLOR: "1", ...(marker === undefined ? {} : { [PAUSE_AT]: marker }) },
         stdio: ["ignore", "pipe", "pipe"]
       })
       let stdout = ""
@@ -118,7 +124,7 @@ const runChild = (
       })
       child.stderr.on("data", (d: Buffer) => {
         stderr += d.toString()
-        if (killWhen?.marker !== undefined && stderr.includes(`FELHOM_TEST_PAUSED ${killWhen.marker}`)) {
+        if (marker !== undefined && stderr.includes(`FELHOM_TEST_PAUSED ${marker}`)) {
           child.kill("SIGKILL")
         }
       })
@@ -133,6 +139,7 @@ const runChild = (
       })
     })
   )
+}
 
 const duplicatesOf = (log: ReadonlyArray<SimMutation>): Array<string> => {
   const seen = new Map<string, number>()
@@ -185,9 +192,9 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
     const conn = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint]
     const apply = ["apply", ...conn, "--desired", desired, "--state-dir", state]
     const killed: Array<string> = []
-    const kill = (marker: string | undefined, afterMs?: number) =>
+    const kill = (marker: EnginePhase | undefined, afterMs?: number) =>
       Effect.map(
-        runChild(apply, marker === undefined ? {} : { FELHOM_TEST_PAUSE_AT: marker }, {
+        runChild(apply, {
           ...(marker === undefined ? {} : { marker }),
           ...(afterMs === undefined ? {} : { afterMs })
         }),
@@ -207,8 +214,8 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
       default:
         yield* kill(point)
     }
-    const recovery = yield* runChild([...apply, "--json"], {})
-    const final = yield* runChild([...apply, "--json"], {})
+    const recovery = yield* runChild([...apply, "--json"])
+    const final = yield* runChild([...apply, "--json"])
     const finalActions = (() => {
       try {
         return (JSON.parse(final.stdout) as { readonly results: ReadonlyArray<unknown> }).results.length
@@ -216,7 +223,7 @@ export const runCrashPoint = (point: CrashPoint, run: number) =>
         return -1
       }
     })()
-    const journalOut = yield* runChild(["journal", "list", "--json", "--limit", "1000", "--state-dir", state], {})
+    const journalOut = yield* runChild(["journal", "list", "--json", "--limit", "1000", "--state-dir", state])
     const rows: ReadonlyArray<JournalRow> = (() => {
       try {
         return JSON.parse(journalOut.stdout) as ReadonlyArray<JournalRow>

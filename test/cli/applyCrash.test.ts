@@ -1,19 +1,20 @@
 /**
  * Crash recovery (docs/architecture.md, invariant 5): `apply` runs as a child process and
  * is SIGKILLed at each phase of an action — before the PVE call, after the call but before the
- * UPID is journaled, while waiting on the task, after the task ended but before done — using
- * the engine's FELHOM_TEST_PAUSE_AT hook. A second `apply` must resolve the op and converge,
- * and the simulator's mutation log must show the Start applied exactly once.
+ * UPID is journaled, while waiting on the task, after the task ended but before done — by the
+ * crash tests' build of the CLI (test/support/crashCli.ts). A second `apply`, the program as
+ * shipped, must resolve the op and converge, and the simulator's mutation log must show the
+ * Start applied exactly once.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
-import { MAIN, runCli } from "../support/cli.js"
+import { runCli } from "../support/cli.js"
+import { killedAt } from "../support/crashCli.js"
 import { Sim } from "../support/sim.js"
 
 const ARGS = (
@@ -21,21 +22,6 @@ const ARGS = (
   desired: string,
   state: string
 ) => ["apply", ...connection, "--desired", desired, "--state-dir", state]
-
-/** Runs apply until it reports the pause marker, then SIGKILLs it (runCli only runs to completion). */
-const killAt = (args: ReadonlyArray<string>, phase: string) =>
-  Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, [MAIN, ...args], {
-      env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase },
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let err = ""
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString()
-      if (err.includes(`FELHOM_TEST_PAUSED ${phase}`)) child.kill("SIGKILL")
-    })
-    child.on("exit", (_code, signal) => resume(Effect.succeed(signal ?? `exited without pausing: ${err}`)))
-  })
 
 const runApply = (args: ReadonlyArray<string>) => Effect.map(runCli(args, {}, { timeout: 60_000 }), (r) => r.code)
 
@@ -59,7 +45,7 @@ describe("apply: crash recovery by SIGKILL at each phase", () => {
             desired,
             path.join(dir, "state")
           )
-          expect(yield* killAt(args, phase)).toBe("SIGKILL")
+          expect(yield* killedAt(args, phase)).toBe("SIGKILL")
           expect(yield* runApply(args)).toBe(0)
           const starts = sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID && m.kind === "start")
           expect(starts.map((m) => m.vmid)).toEqual([102])

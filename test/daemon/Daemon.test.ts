@@ -3,11 +3,11 @@
  * --config FILE` as a child process against the simulator over HTTPS (pinned fingerprint),
  * health on a free loopback port, a temp state dir. Start-up order (recovery before ready),
  * zero mutations with no desired state, SIGTERM mid-apply (a clean exit 0 and a journal the
- * next start can resolve), and a bad configuration stopping everything before it starts.
+ * next start can resolve), SIGKILL mid-op (the next start resolves it), and a bad configuration
+ * stopping everything before it starts.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
@@ -15,7 +15,8 @@ import { listen } from "../../src/net/listen.js"
 import { DEFAULT_TOKEN_ID, type RunningSim } from "../../src/sim/Simulator.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
-import { MAIN, runCli } from "../support/cli.js"
+import { runCli } from "../support/cli.js"
+import { killedAt } from "../support/crashCli.js"
 import {
   awaitExit,
   type DaemonProcess,
@@ -55,24 +56,6 @@ const expectConsistent = (ops: ReadonlyArray<OpRecord>) => {
   }
 }
 
-/** `apply` SIGKILLed at a phase (FELHOM_TEST_PAUSE_AT), as test/cli/applyCrash.test.ts does. */
-const applyKilledAt = (args: ReadonlyArray<string>, phase: string) =>
-  Effect.async<string>((resume) => {
-    const child = spawn(process.execPath, [MAIN, "apply", ...args], {
-      env: { ...process.env, FELHOM_TEST_PAUSE_AT: phase },
-      stdio: ["ignore", "ignore", "pipe"]
-    })
-    let err = ""
-    child.stderr.on("data", (d: Buffer) => {
-      err += d.toString()
-      if (err.includes(`FELHOM_TEST_PAUSED ${phase}`)) child.kill("SIGKILL")
-    })
-    child.on("exit", (_code, signal) => resume(Effect.succeed(signal ?? `exited without pausing: ${err}`)))
-    return Effect.sync(() => {
-      child.kill("SIGKILL")
-    })
-  })
-
 const waitReady = (d: DaemonProcess, port: number) =>
   pollUntil("/readyz 200", readyz(port), (a) => a.status === 200, { context: d.output })
 
@@ -100,7 +83,7 @@ describe("daemon: start-up order", () => {
         "--state-dir",
         env.stateDir
       ]
-      expect(yield* applyKilledAt(applyArgs, "waiting")).toBe("SIGKILL")
+      expect(yield* killedAt(["apply", ...applyArgs], "waiting")).toBe("SIGKILL")
       const stuck = runningTask(sim, 102)
       expect(stuck).toBeDefined()
 
@@ -125,6 +108,41 @@ describe("daemon: start-up order", () => {
       expect(start).toMatchObject({ phase: "done", upid: stuck?.upid })
       expect(startsOf(sim, 102)).toHaveLength(1)
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 90_000)
+})
+
+describe("daemon: killed mid-op", () => {
+  it.scopedLive(
+    "SIGKILLed while waiting on its Start: the next start resolves the op, and the Start ran once",
+    () =>
+      Effect.gen(function*() {
+        const sim = yield* Sim
+        const dir = yield* tempDir()
+        const port = yield* freePort
+        const desired = path.join(dir, "desired.yaml")
+        yield* writeFile(desired, "guests:\n  \"102\":\n    power: running\n")
+        const env = yield* writeDaemonConfig(dir, sim, port, {
+          desired: { source: "file", file: desired, pollInterval: "200ms" }
+        })
+        expect(yield* killedAt(["daemon", "--config", env.configFile], "waiting")).toBe("SIGKILL")
+        const left = yield* journalOps(env.stateDir)
+        const upid = left.find((o) => o.vmid === 102)?.upid
+        expect(left.filter((o) => o.vmid === 102)).toEqual([
+          expect.objectContaining({ action: "start", phase: "in-flight", upid: expect.any(String) })
+        ])
+
+        const daemon = yield* spawnDaemon(env.configFile)
+        yield* waitReady(daemon, port)
+        const before = yield* passCount(port)
+        yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: daemon.output })
+        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        const ops = yield* journalOps(env.stateDir)
+        expectConsistent(ops)
+        expect(ops.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
+        expect(startsOf(sim, 102)).toHaveLength(1)
+        expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
+      }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
+    90_000
+  )
 })
 
 describe("daemon: no desired state (the Empty default)", () => {
