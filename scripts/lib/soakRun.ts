@@ -1,8 +1,9 @@
 /**
  * The fault soak, shared by scripts/soak.ts and test/evidence/soak.test.ts.
  * In-process: the simulator over HTTPS with the real Pve client, an in-memory journal, the real
- * GuestQueue, Gate.allowAll and the Engine, driven pass by pass like the Reconciler does
- * (observe → plan → per guest, actions in order, guests in parallel).
+ * GuestQueue, the gate with its default policy (the soak changes only `description` and power,
+ * which automatic reconcile may) and the Engine, composed as app/Agent.ts does, driven pass by
+ * pass like the Reconciler does (observe → plan → per guest, actions in order, guests in parallel).
  *
  * Each round r rewrites the desired document: every 3rd guest (shifted by r) gets
  * `description: "soak r<r> v<vmid>"`, and every 7th guest (shifted) flips its power. One "op" is
@@ -29,12 +30,14 @@
  * Skipped with a reason), every journal row in phase failed must carry an errorTag, and no op
  * may stay unfinished (intent / in-flight) once the soak ends.
  */
-import { Effect, Layer, Schema } from "effect"
+import { Effect, Layer, Logger, LogLevel, Schema } from "effect"
 import type { Action } from "../../src/domain/Action.js"
 import { DesiredState } from "../../src/domain/DesiredState.js"
+import { Gate } from "../../src/gate/Gate.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { makeConnectionSettings, PveConnection } from "../../src/pve/PveConnection.js"
 import { Engine } from "../../src/reconcile/Engine.js"
+import { GuestQueue } from "../../src/reconcile/GuestQueue.js"
 import { observe } from "../../src/reconcile/observe.js"
 import { isSuccess, type OpResult, Outcome } from "../../src/reconcile/Outcome.js"
 import { type ObservedGuest, plan } from "../../src/reconcile/plan.js"
@@ -42,7 +45,7 @@ import { byGuest } from "../../src/reconcile/Reconciler.js"
 import { DEFAULT_TOKEN_ID, type RunningSim, type SimMutation, startSimulator } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import type { OpRecord } from "../../src/state/OpRecord.js"
-import { engineStack } from "../../test/support/engine.js"
+import { StateStore } from "../../src/state/StateStore.js"
 
 export interface SoakOptions {
   readonly ops: number
@@ -245,7 +248,12 @@ const stack = (sim: RunningSim) => {
     }))
   )
   const pve = Pve.layer.pipe(Layer.provide(connection))
-  return engineStack({ engine: { readRetry: READ_RETRY, taskDeadline: "30 seconds" } }).pipe(Layer.provideMerge(pve))
+  return Engine.layer({ tokenUser: sim.tokenId, readRetry: READ_RETRY, taskDeadline: "30 seconds" }).pipe(
+    Layer.provideMerge(Layer.mergeAll(GuestQueue.layer(), Journal.layer, Gate.layer())),
+    Layer.provideMerge(StateStore.layerMemory),
+    Layer.provideMerge(pve),
+    Layer.provide(Logger.minimumLogLevel(LogLevel.None))
+  )
 }
 
 export const runSoak = (options: SoakOptions): Effect.Effect<SoakReport, unknown> =>

@@ -80,8 +80,6 @@ export interface GatePolicy {
   readonly allowKeys?: ReadonlyArray<string>
   /** Take a safety snapshot before every rollback, making it reversible. Default false. */
   readonly safetySnapshot?: boolean
-  /** Test and `allowAll` only: let planned ops through whatever they touch. */
-  readonly allowEverything?: boolean
 }
 
 const countRefusal = (e: GateRefused) => Effect.zipRight(recordGateRefusal(e.reason), Effect.fail(e))
@@ -96,7 +94,6 @@ export const plannedRefusal = (
   extend?: GateContext["extend"]
 ): GateRefused | undefined => {
   if (!isReversible(action)) return new GateRefused({ reason: "irreversible-unsigned", keys: [], action: action._tag })
-  if (policy.allowEverything === true) return undefined
   const allow = new Set([...DEFAULT_ALLOWLIST, ...(policy.allowKeys ?? []), ...(extend?.allowKeys ?? [])])
   const outside = configKeysOf(action).filter((k) => !allow.has(k))
   return outside.length > 0
@@ -107,7 +104,7 @@ export const plannedRefusal = (
 export const makeGate = (policy: GatePolicy): GateShape => {
   const check = (action: Action, context: GateContext): Effect.Effect<GateDecision, GateRefused> => {
     if (context.origin === "planned") {
-      // Even with allowEverything an unsigned irreversible action never runs (invariant 6).
+      // Whatever keys are allowed, an unsigned irreversible action never runs (invariant 6).
       const refused = plannedRefusal(policy, action, context.extend)
       if (refused !== undefined) return countRefusal(refused)
     }
@@ -151,9 +148,4 @@ export class Gate extends Context.Tag("felhom/Gate")<Gate, GateShape>() {
     Gate,
     Effect.map(gatePolicyConfig, makeGate)
   )
-  /**
-   * Allows every reversible action whatever keys it touches, and records inverses; unsigned
-   * irreversible actions are still refused. For tests and the pre-gate behaviour of `apply`.
-   */
-  static readonly allowAll: Layer.Layer<Gate> = Layer.succeed(Gate, makeGate({ allowEverything: true }))
 }

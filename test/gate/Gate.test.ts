@@ -9,6 +9,7 @@ import { inverseOf } from "../../src/gate/inverse.js"
 import { Pve } from "../../src/pve/Pve.js"
 import { Engine } from "../../src/reconcile/Engine.js"
 import { Journal } from "../../src/state/Journal.js"
+import { allowAll, allowAllLayer } from "../support/gate.js"
 import { gateLayer, ourMutations } from "./support.js"
 
 const ref = (vmid: number, type: "qemu" | "lxc" = "qemu") =>
@@ -73,7 +74,7 @@ describe("Gate policy in the engine", () => {
       expect(result.outcome._tag).toBe("Skipped")
       expect(yield* ourMutations).toHaveLength(0)
       expect(yield* refusals("irreversible-unsigned")).toBe(before + 1)
-    }).pipe(Effect.provide(gateLayer({ policy: { allowEverything: true } }))))
+    }).pipe(Effect.provide(gateLayer({ gate: allowAllLayer }))))
 
   it.live("Start is allowed for reconcile and its inverse is the observed power state", () =>
     Effect.gen(function*() {
@@ -99,7 +100,7 @@ describe("Gate (pure)", () => {
       expect(safe.before?.opId).toBe("op-1:safety")
       expect(safe.inverse).toMatchObject({ kind: "snapshot-rollback" })
       const refused = yield* Effect.flip(
-        makeGate({ allowEverything: true }).check(rollback, { origin: "planned", opId: "op-1", pre })
+        allowAll.check(rollback, { origin: "planned", opId: "op-1", pre })
       )
       expect(refused).toBeInstanceOf(GateRefused)
     }))

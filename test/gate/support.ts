@@ -26,11 +26,17 @@ const quiet = Logger.minimumLogLevel(LogLevel.None)
 
 /** Journal + NonceStore + queue + gate + engine + node scope over an existing Pve (and Sim). */
 export const agentLayer = (
-  options: { readonly policy?: GatePolicy; readonly signers?: Signers; readonly dbFile?: string } = {}
+  options: {
+    readonly policy?: GatePolicy
+    /** Instead of the real gate with `policy`, this one (e.g. ../support/gate.ts). */
+    readonly gate?: Layer.Layer<Gate>
+    readonly signers?: Signers
+    readonly dbFile?: string
+  } = {}
 ) =>
   SignedOps.layer({ agentId: AGENT, signers: options.signers ?? noSigners("no signers in this test") }).pipe(
     Layer.provideMerge(Layer.merge(NonceStore.layer(), NodeScope.layer({ mode: "node" }))),
-    Layer.provideMerge(engineStack({ gate: Gate.layer(options.policy ?? {}), dbFile: options.dbFile })),
+    Layer.provideMerge(engineStack({ gate: options.gate ?? Gate.layer(options.policy ?? {}), dbFile: options.dbFile })),
     Layer.provide(quiet)
   )
 
