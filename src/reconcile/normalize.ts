@@ -6,13 +6,14 @@
  */
 import type { GuestType } from "../domain/Guest.js"
 import type { ConfigValue } from "../domain/GuestConfig.js"
-import { LXC_VOLUME_RE, lxcVolume, QEMU_DISK_RE, qemuCpu, qemuDisk, qemuHotplug } from "./normalizers/devices.js"
+import { diskFor, LXC_VOLUME_RE, QEMU_DISK_RE, qemuCpu, qemuHotplug } from "./normalizers/devices.js"
 import { lxcNet, NET_KEY_RE, qemuNet } from "./normalizers/net.js"
 import { lxcFeatures, qemuAgent, qemuMemory, qemuStartup } from "./normalizers/propertyString.js"
 import {
   booleanField,
   exactField,
   lxcDescription,
+  lxcDnsListField,
   numberField,
   qemuDescription,
   sshkeysField,
@@ -95,7 +96,9 @@ const lxc: ReadonlyMap<string, FieldNormalizer> = new Map([
   // lxc memory/swap are integer MiB, default 512 (pve-container `PVE::LXC::Config` `$confdesc`).
   ["memory", numberField(512)],
   ["swap", numberField(512)],
-  ["features", lxcFeatures]
+  ["features", lxcFeatures],
+  ["nameserver", lxcDnsListField],
+  ["searchdomain", lxcDnsListField]
 ])
 
 const registry: Readonly<Record<GuestType, ReadonlyMap<string, FieldNormalizer>>> = { qemu, lxc }
@@ -105,8 +108,9 @@ export const normalizerFor = (type: GuestType, key: string): FieldNormalizer => 
   const known = registry[type].get(key)
   if (known !== undefined) return known
   if (NET_KEY_RE.test(key)) return type === "qemu" ? qemuNet : lxcNet
-  if (type === "qemu" && QEMU_DISK_RE.test(key)) return qemuDisk
-  if (type === "lxc" && LXC_VOLUME_RE.test(key)) return lxcVolume
+  if ((type === "qemu" && QEMU_DISK_RE.test(key)) || (type === "lxc" && LXC_VOLUME_RE.test(key))) {
+    return diskFor(type, key)
+  }
   return exactField
 }
 

@@ -104,6 +104,13 @@ export const normalizeTags = (input: string, style: TagStyle = {}): string => {
   return tags.join(";")
 }
 
+/**
+ * lxc `nameserver` / `searchdomain` as stored (pve-container `PVE::LXC::Config::update_pct_config`
+ * → `PVE::LXC::verify_nameserver_list` / `verify_searchdomain_list`): the items of
+ * `split_list` joined by one space, whatever separated them in the request.
+ */
+export const storeLxcDnsList = (input: string): string => splitList(input).join(" ")
+
 const sortedKeys = (m: ReadonlyMap<string, string>): Array<string> =>
   [...m.keys()].filter((k) => k !== "description").sort()
 

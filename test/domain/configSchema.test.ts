@@ -90,6 +90,19 @@ describe("validateConfig: examples", () => {
     expect(one("qemu", "cores", true)).toContain("must be an integer")
   })
 
+  it("a top-level boolean is check_type's (1/0), one inside a property string parse_boolean's (any case, unpadded)", () => {
+    for (const word of ["on", "off", "yes", "no", "true", "false", "TRUE", " 1", "1 "]) {
+      expect(one("lxc", "onboot", word)).toContain("must be a boolean")
+    }
+    for (const word of ["1", "on", "Yes", "TRUE", "0", "OFF", "no", "False"]) {
+      ok("lxc", { net0: `name=eth0,bridge=vmbr0,firewall=${word}`, features: `nesting=${word}` })
+      ok("qemu", { agent: word, scsi0: `local-lvm:vm-100-disk-0,ssd=${word}` })
+    }
+    for (const word of [" 1", "1 ", "2", "y", "enabled"]) {
+      expect(one("lxc", "net0", `name=eth0,firewall=${word}`)).toContain("firewall: must be a boolean")
+    }
+  })
+
   it("checks enums, with a suggestion when one is close", () => {
     ok("qemu", { bios: "ovmf", ostype: "l26", scsihw: "virtio-scsi-single", keyboard: "de-ch" })
     expect(one("qemu", "bios", "ovfm")).toBe("bios: must be one of seabios, ovmf, got \"ovfm\" (did you mean ovmf?)")

@@ -1,5 +1,5 @@
 /**
- * Write → read through the simulator's model of PVE (description, tags, memory and netN; sources
+ * Write → read through the simulator's model of PVE (description, tags, lxc DNS lists, memory and netN; sources
  * in src/sim/GuestState.ts and src/sim/PropertyString.ts): for any value
  * PVE accepts, what it reads back must compare equal to what was written. Uses the simulator's
  * pure transforms, so a disagreement between the normalizers and the simulator shows up here.
@@ -9,7 +9,12 @@ import { FastCheck as fc } from "effect"
 import type { GuestType } from "../../src/domain/Guest.js"
 import type { ConfigValue } from "../../src/domain/GuestConfig.js"
 import { isEqual, type NormalizeContext } from "../../src/reconcile/normalize.js"
-import { normalizeTags as pveTags, readDescription, storeDescription } from "../../src/sim/GuestState.js"
+import {
+  normalizeTags as pveTags,
+  readDescription,
+  storeDescription,
+  storeLxcDnsList
+} from "../../src/sim/GuestState.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet } from "../../src/sim/PropertyString.js"
 
 const mac = () => "BC:24:11:12:34:56"
@@ -24,6 +29,7 @@ const pveRoundTrip = (type: GuestType, key: string, value: string, ctx: Normaliz
     return stored === undefined ? undefined : readDescription(type, stored)
   }
   if (key === "tags") return pveTags(value, ctx.tagStyle)
+  if (type === "lxc" && (key === "nameserver" || key === "searchdomain")) return storeLxcDnsList(value)
   if (key === "memory" && type === "qemu") return ok(canonicalQemuMemory(value))
   if (key.startsWith("net")) return ok(type === "qemu" ? canonicalQemuNet(value, mac) : canonicalLxcNet(value, mac))
   return value
@@ -78,6 +84,20 @@ const lxcNet = fc.tuple(
   ["name=eth0", ...rest, ...(m === undefined ? [] : [`hwaddr=${m}`]), ...(fw === undefined ? [] : [`firewall=${fw}`])]
     .reverse().join(",")
 )
+const listSeparator = fc.constantFrom(",", ";", " ", "  ", "\t", ", ", ";;", "\n")
+const listOf = (item: fc.Arbitrary<string>) =>
+  fc.tuple(fc.array(fc.tuple(item, listSeparator), { maxLength: 5 }), fc.option(listSeparator, { nil: undefined })).map(
+    (
+      [parts, lead]
+    ) => (lead ?? "") + parts.map(([i, sep]) => i + sep).join("")
+  )
+const nameservers = listOf(
+  fc.oneof(
+    fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join(".")),
+    fc.constantFrom("2001:db8::53", "fe80::1%eth0")
+  )
+)
+const searchdomains = listOf(fc.stringMatching(/^[a-z][a-z0-9-]{0,5}[a-z0-9](\.[a-z]{2,4}){0,2}$/))
 const memory = fc.integer({ min: 16, max: 1 << 20 }).chain((n) => fc.constantFrom(String(n), `current=${n}`))
 
 const roundTrips = (type: GuestType, key: string, arb: fc.Arbitrary<string>) =>
@@ -97,6 +117,8 @@ describe("no drift after a PVE write → read round trip", () => {
   roundTrips("lxc", "description", description)
   roundTrips("qemu", "tags", tags)
   roundTrips("lxc", "tags", tags)
+  roundTrips("lxc", "nameserver", nameservers)
+  roundTrips("lxc", "searchdomain", searchdomains)
   roundTrips("qemu", "memory", memory)
   roundTrips("qemu", "net0", qemuNet)
   roundTrips("lxc", "net1", lxcNet)

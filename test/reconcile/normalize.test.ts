@@ -1,6 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
+import { validateConfig } from "../../src/domain/configSchema.js"
 import type { GuestType } from "../../src/domain/Guest.js"
+import { makeVmid } from "../../src/domain/Vmid.js"
 import {
   ABSENT_DEFAULTS,
   defaultNormalizeContext,
@@ -11,6 +13,7 @@ import {
   normalizeValue,
   valueToSet
 } from "../../src/reconcile/normalize.js"
+import { plan } from "../../src/reconcile/plan.js"
 
 const caseSensitive: NormalizeContext = { tagStyle: { caseSensitive: true, ordering: "alphabetical" } }
 const configOrder: NormalizeContext = { tagStyle: { caseSensitive: false, ordering: "config" } }
@@ -40,7 +43,9 @@ const FAMILY_KEYS: ReadonlyArray<readonly [GuestType, string]> = [
   ["qemu", "hotplug"],
   ["qemu", "scsi0"],
   ["lxc", "rootfs"],
-  ["lxc", "mp0"]
+  ["lxc", "mp0"],
+  ["lxc", "nameserver"],
+  ["lxc", "searchdomain"]
 ]
 
 const piece = fc.constantFrom(
@@ -76,7 +81,12 @@ const piece = fc.constantFrom(
   "link_down",
   "tag",
   "order",
-  "nesting"
+  "nesting",
+  "1.1.1.1",
+  "fe80::1%eth0",
+  "\u0000",
+  "YES",
+  "Off"
 )
 const separator = fc.constantFrom(",", "=", ";", " ", "\n", "\r\n", "\r", "\t", "%")
 const structured = fc.array(fc.tuple(piece, separator), { maxLength: 12 }).map((ps) =>
@@ -155,7 +165,7 @@ describe("quirk table: no spurious drift", () => {
     expect(isEqual("qemu", "acpi", 1, undefined)).toBe(true)
   })
   it("booleans are written as 1/0", () => {
-    expect(valueToSet("qemu", "onboot", "true", undefined)).toBe(1)
+    expect(valueToSet("qemu", "onboot", "1", undefined)).toBe(1)
     expect(valueToSet("qemu", "onboot", 0, 1)).toBe(0)
   })
   it("numbers vs numeric strings", () => {
@@ -250,5 +260,170 @@ describe("normalizer regressions found by the property test", () => {
       expect(normalizeValue("qemu", "hotplug", once ?? "")).toBe(once)
     }
     expect(isEqual("qemu", "hotplug", "1,1", "network,disk,usb")).toBe(true)
+  })
+})
+
+// PVE's own spellings, re-stated here rather than imported: pve-common PVE::JSONSchema
+// `check_type` takes only "1"/"0" for a top-level boolean parameter; `parse_boolean` (used by
+// `parse_property_string` for a boolean sub-key) takes these words in any case.
+const PVE_TRUE = /^(1|on|yes|true)$/i
+const PVE_FALSE = /^(0|off|no|false)$/i
+const boolWord = fc.oneof(
+  fc.constantFrom("1", "0", "on", "off", "yes", "no", "true", "false").chain((w) =>
+    fc.array(fc.boolean(), { minLength: w.length, maxLength: w.length }).map((up) =>
+      [...w].map((c, i) => (up[i] === true ? c.toUpperCase() : c)).join("")
+    )
+  ),
+  fc.constantFrom(" 1", "1 ", "yes ", "2", "", "y", "enabled"),
+  fc.string({ maxLength: 6 }).filter((w) => !w.includes(",") && !w.includes("="))
+)
+
+describe("booleans as PVE takes them", () => {
+  it("top-level: only 1/0 (and JSON true/false) equal 1/0; other words never read as a boolean", () => {
+    fc.assert(
+      fc.property(boolWord, fc.constantFrom<GuestType>("qemu", "lxc"), (word, type) => {
+        expect(isEqual(type, "onboot", word, 1)).toBe(word === "1")
+        expect(isEqual(type, "onboot", word, 0)).toBe(word === "0")
+        expect(isEqual(type, "protection", word, undefined)).toBe(word === "0")
+      }),
+      { numRuns: 400 }
+    )
+    expect(isEqual("qemu", "onboot", true, 1)).toBe(true)
+    expect(isEqual("lxc", "console", false, 0)).toBe(true)
+  })
+
+  it("top-level: the config-key table refuses what PVE refuses, and plan names the path", () => {
+    for (const word of ["yes", "true", "on", "TRUE", " 1", "no"]) {
+      expect(validateConfig("lxc", { onboot: word })).toEqual([
+        { path: "onboot", message: `must be a boolean (true/false or 1/0), got ${JSON.stringify(word)}` }
+      ])
+    }
+    const observed = {
+      guest: { id: "qemu/100", vmid: makeVmid(100), node: "pve1", type: "qemu" as const, status: "running" as const },
+      status: { status: "running" as const },
+      config: { digest: "0123456789abcdef0123456789abcdef01234567", values: { onboot: 1 } },
+      pending: []
+    }
+    const p = plan({ guests: { "100": { config: { onboot: "yes" } } } }, [observed])
+    expect(p.invalid).toEqual([{
+      path: "guests.100.config.onboot",
+      message: expect.stringContaining("must be a boolean")
+    }])
+    expect(p.actions).toEqual([])
+  })
+
+  it("inside a property string: the table takes parse_boolean's words in any case, compared as PVE re-prints them (1/0)", () => {
+    fc.assert(
+      fc.property(boolWord, (word) => {
+        const asPve = PVE_TRUE.test(word) ? "1" : PVE_FALSE.test(word) ? "0" : undefined
+        const cases: ReadonlyArray<readonly [GuestType, string, (v: string) => string, string]> = [
+          // lxc net, re-printed by pve-container `print_lxc_network` (host-managed, firewall, link_down).
+          ["lxc", "net0", (v) => `name=eth0,bridge=vmbr0,host-managed=${v}`, "1"],
+          // qemu drive, re-printed by qemu-server `print_drive`; lxc mount point, by `print_ct_mountpoint`.
+          ["qemu", "scsi0", (v) => `local-lvm:vm-100-disk-0,ssd=${v}`, "0"],
+          ["lxc", "mp0", (v) => `local-lvm:vm-100-disk-1,mp=/data,ro=${v}`, "1"],
+          // qemu agent's default key and lxc features: stored as written, read the same way on both sides.
+          ["qemu", "agent", (v) => v, "1"],
+          ["lxc", "features", (v) => `nesting=${v}`, "1"]
+        ]
+        for (const [type, key, value, bit] of cases) {
+          const accepted = validateConfig(type, { [key]: value(word) }).length === 0
+          // What PVE refuses is refused at plan time; what it takes compares as its 1/0.
+          expect([key, accepted]).toEqual([key, asPve !== undefined])
+          if (accepted) expect([key, isEqual(type, key, value(word), value(bit))]).toEqual([key, asPve === bit])
+        }
+      }),
+      { numRuns: 400 }
+    )
+  })
+
+  it("a sub-key that is not boolean keeps its word (qemu disk discard=on is an enum)", () => {
+    expect(isEqual("qemu", "scsi0", "local-lvm:vm-100-disk-0,discard=on", "local-lvm:vm-100-disk-0,discard=1")).toBe(
+      false
+    )
+    expect(isEqual("qemu", "agent", "1,freeze-fs-on-backup=no", "enabled=1,freeze-fs-on-backup=0")).toBe(true)
+  })
+})
+
+const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((b) => b.join("."))
+const ipv6 = fc.constantFrom("2001:db8::53", "fe80::1%eth0", "::1")
+const domain = fc.stringMatching(/^[a-z][a-z0-9-]{0,6}[a-z0-9](\.[a-z]{2,5}){0,2}$/)
+const listSeparator = fc.constantFrom(",", ";", " ", "  ", "\t", ", ", " ;", ",,", "\n")
+const dnsList = (item: fc.Arbitrary<string>) =>
+  fc.tuple(
+    fc.array(fc.tuple(item, listSeparator), { minLength: 1, maxLength: 5 }),
+    fc.option(listSeparator, { nil: undefined })
+  ).map(([parts, lead]) => ({
+    written: (lead ?? "") + parts.map(([i, sep], n) => (n === parts.length - 1 ? i : i + sep)).join(""),
+    // What pve-container stores: the items, in order, repeats kept, joined by one space.
+    stored: parts.map(([i]) => i).join(" ")
+  }))
+
+describe("lxc nameserver and searchdomain compare as PVE stores them", () => {
+  it("1.1.1.1,8.8.8.8 is stored as 1.1.1.1 8.8.8.8: no drift", () => {
+    expect(isEqual("lxc", "nameserver", "1.1.1.1,8.8.8.8", "1.1.1.1 8.8.8.8")).toBe(true)
+    expect(isEqual("lxc", "nameserver", "1.1.1.1; 8.8.8.8", "1.1.1.1 8.8.8.8")).toBe(true)
+    expect(isEqual("lxc", "nameserver", "1.1.1.1\u00008.8.8.8", "1.1.1.1 8.8.8.8")).toBe(true)
+    expect(isEqual("lxc", "searchdomain", "  a.example.com   b.example.com ", "a.example.com b.example.com")).toBe(true)
+    // Order and repeats are PVE's to keep: they are differences.
+    expect(isEqual("lxc", "nameserver", "8.8.8.8,1.1.1.1", "1.1.1.1 8.8.8.8")).toBe(false)
+    expect(isEqual("lxc", "nameserver", "1.1.1.1,1.1.1.1", "1.1.1.1")).toBe(false)
+    expect(isEqual("lxc", "nameserver", "1.1.1.1", undefined)).toBe(false)
+  })
+  it("any separators: the desired list equals what PVE stores, and PVE's form normalizes to itself", () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          dnsList(fc.oneof(ipv4, ipv6)).map((l) => ["nameserver", l] as const),
+          dnsList(domain).map((l) => ["searchdomain", l] as const)
+        ),
+        ([key, { stored, written }]) => {
+          expect(validateConfig("lxc", { [key]: written })).toEqual([])
+          expect(isEqual("lxc", key, written, stored)).toBe(true)
+          expect(normalizeValue("lxc", key, stored)).toBe(stored)
+          expect(normalizeValue("lxc", key, written)).toBe(stored)
+        }
+      ),
+      { numRuns: 400 }
+    )
+  })
+  it("qemu's cloud-init nameserver is stored as given: compared exactly", () => {
+    expect(isEqual("qemu", "nameserver", "1.1.1.1,8.8.8.8", "1.1.1.1 8.8.8.8")).toBe(false)
+  })
+})
+
+describe("disk sizes compare as PVE stores them (parse_size, then format_size)", () => {
+  const disk = (size: string) => `local-lvm:vm-100-disk-0,size=${size}`
+  it("examples", () => {
+    expect(isEqual("qemu", "scsi0", disk("1024M"), disk("1G"))).toBe(true)
+    expect(isEqual("qemu", "scsi0", disk("1.5G"), disk("1536M"))).toBe(true)
+    expect(isEqual("lxc", "rootfs", "local-lvm:vm-100-disk-0,size=8GiB", "local-lvm:vm-100-disk-0,size=8G")).toBe(true)
+    expect(isEqual("qemu", "scsi0", disk("1073741824"), disk("1G"))).toBe(true)
+    expect(isEqual("qemu", "scsi0", disk("1.5G"), disk("1G"))).toBe(false)
+    expect(isEqual("qemu", "scsi0", disk("lots"), disk("1G"))).toBe(false)
+  })
+  it("any spelling of a byte count equals PVE's", () => {
+    const units = ["", "K", "M", "G", "T"]
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.nat(3), fc.nat(3), fc.boolean(), (n, power, shift, iB) => {
+        const bytes = n * 1024 ** power
+        // PVE's form, worked out here: divide by 1024 while it divides, at most to T.
+        let value = bytes
+        let unit = 0
+        while (unit < 4 && value % 1024 === 0) {
+          value /= 1024
+          unit++
+        }
+        const stored = `${value}${units[unit] ?? ""}`
+        // The same byte count written in a smaller unit (always whole), or in bytes.
+        const down = Math.min(shift, power)
+        const written = `${n * 1024 ** (power - down)}${units[down] ?? ""}${iB && down > 0 ? "iB" : ""}`
+        expect(isEqual("qemu", "virtio0", disk(written), disk(stored))).toBe(true)
+        expect(normalizeValue("lxc", "mp0", `local:vol,mp=/d,size=${written}`)).toBe(
+          `mp=/d,size=${stored},volume=local:vol`
+        )
+      }),
+      { numRuns: 300 }
+    )
   })
 })

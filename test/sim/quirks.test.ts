@@ -49,6 +49,25 @@ describe("round-trip quirks", () => {
       expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).tags).toBe("Web;db")
     }))
 
+  it.scoped("lxc nameserver/searchdomain: split_list items joined by one space, order and repeats kept; qemu's as given", () =>
+    Effect.gen(function*() {
+      const s = yield* start()
+      yield* put(s, "/nodes/pve1/lxc/101/config", {
+        nameserver: "1.1.1.1,8.8.8.8;;  1.1.1.1\tfe80::1%eth0",
+        searchdomain: " b.example.com,a.example.com "
+      })
+      const c = dataObject(yield* request(s, "/nodes/pve1/lxc/101/config"))
+      expect([c.nameserver, c.searchdomain]).toEqual([
+        "1.1.1.1 8.8.8.8 1.1.1.1 fe80::1%eth0",
+        "b.example.com a.example.com"
+      ])
+      // A NUL-separated list (PVE's other split_list form) is stored the same way.
+      yield* put(s, "/nodes/pve1/lxc/101/config", { nameserver: "9.9.9.9\u00002001:db8::53" })
+      expect(dataObject(yield* request(s, "/nodes/pve1/lxc/101/config")).nameserver).toBe("9.9.9.9 2001:db8::53")
+      yield* put(s, "/nodes/pve1/qemu/100/config", { nameserver: "1.1.1.1,8.8.8.8" })
+      expect(dataObject(yield* request(s, "/nodes/pve1/qemu/100/config")).nameserver).toBe("1.1.1.1,8.8.8.8")
+    }))
+
   it.scoped("net canonicalization: qemu model=MAC first, sorted, bools 1/0, MAC kept or generated; lxc name first + hwaddr + type", () =>
     Effect.gen(function*() {
       const s = yield* start()

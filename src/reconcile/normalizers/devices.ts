@@ -4,7 +4,8 @@
  * points. Compared as maps so key order alone is never drift: otherwise every disk would plan a
  * change after each read-back.
  */
-import { parseProperties, printCanonical, propertyField } from "./propertyString.js"
+import type { GuestType } from "../../domain/Guest.js"
+import { booleanSubKeys, canonicalizeMap, parseProperties, printCanonical, propertyField } from "./propertyString.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
 
 /** qemu `cpu`: `host` ≡ `cputype=host`. */
@@ -29,10 +30,47 @@ export const qemuHotplug: FieldNormalizer = {
 
 /**
  * Disks (qemu) and rootfs/mount points (lxc): `size` is written by PVE from the volume, so an
- * observed size is only compared when the document names one.
+ * observed size is only compared when the document names one. Boolean options read as
+ * `parse_boolean` reads them: PVE re-prints a qemu drive (qemu-server `PVE::API2::Qemu`
+ * `$update_vm_api` through `PVE::QemuServer::Drive::print_drive`) and an lxc mount point
+ * (pve-container `PVE::LXC::Config::apply_pending_mountpoint`, `print_ct_mountpoint`) with
+ * 1/0, so `ssd=yes` is `ssd=1`, and `size` through `pveDiskSize`.
  */
-const disk = (defaultKey: string): FieldNormalizer => {
-  const toMap = (text: string) => parseProperties(text, defaultKey)
+const POWERS: Readonly<Record<string, number>> = { K: 1, M: 2, G: 3, T: 4 }
+
+/** pve-common `PVE::JSONSchema::format_size`: the largest unit that divides the byte count. */
+const formatSize = (bytes: number): string => {
+  const kb = Math.trunc(bytes / 1024)
+  if (kb * 1024 !== bytes) return String(bytes)
+  const mb = Math.trunc(kb / 1024)
+  if (mb * 1024 !== kb) return `${kb}K`
+  const gb = Math.trunc(mb / 1024)
+  if (gb * 1024 !== mb) return `${mb}M`
+  const tb = Math.trunc(gb / 1024)
+  return tb * 1024 !== gb ? `${gb}G` : `${tb}T`
+}
+
+/**
+ * `size` as PVE stores it: qemu-server `PVE::QemuServer::Drive::parse_drive` and pve-container
+ * `PVE::LXC::Config` `$parse_ct_mountpoint_full` turn it into bytes (pve-common
+ * `PVE::JSONSchema::parse_size`, truncated to an integer), and `print_property_string` prints it
+ * back through `format_size`: "1024M" is stored as "1G", "1.5G" as "1536M". Text `parse_size`
+ * refuses stays as it is.
+ */
+export const pveDiskSize = (text: string): string => {
+  const m = /^(\d+(?:\.\d+)?)([KMGT](?:iB)?)?$/.exec(text)
+  if (m === null) return text
+  const bytes = Math.trunc(Number(m[1]) * 1024 ** (POWERS[m[2]?.[0] ?? ""] ?? 0))
+  return Number.isSafeInteger(bytes) ? formatSize(bytes) : text
+}
+
+const disk = (defaultKey: string, booleans: ReadonlyArray<string>): FieldNormalizer => {
+  const toMap = (text: string) => {
+    const map = canonicalizeMap({ family: "disk", booleans }, parseProperties(text, defaultKey))
+    const size = map.get("size")
+    if (size !== undefined) map.set("size", pveDiskSize(size))
+    return map
+  }
   return {
     family: "disk",
     normalize: (value: InputValue) => printCanonical(toMap(String(value))),
@@ -45,8 +83,18 @@ const disk = (defaultKey: string): FieldNormalizer => {
   }
 }
 
-export const qemuDisk = disk("file")
-export const lxcVolume = disk("volume")
+// One normalizer per bus: each bus has its own options (`ssd` is not virtio's, `iothread` not ide's).
+const disks = new Map<string, FieldNormalizer>()
+
+/** The disk normalizer of a qemu disk or lxc rootfs/mount point key. */
+export const diskFor = (type: GuestType, key: string): FieldNormalizer => {
+  const family = `${type}/${key.replace(/\d+$/, "")}`
+  const known = disks.get(family)
+  if (known !== undefined) return known
+  const made = disk(type === "qemu" ? "file" : "volume", booleanSubKeys(type, key))
+  disks.set(family, made)
+  return made
+}
 
 export const QEMU_DISK_RE = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/
 export const LXC_VOLUME_RE = /^(rootfs|mp\d+)$/

@@ -8,6 +8,7 @@
 import { NIC_MODELS } from "../../domain/configSchema/qemu.js"
 import type { ConfigValue } from "../../domain/GuestConfig.js"
 import {
+  booleanSubKeys,
   canonicalizeMap,
   parseProperties,
   printCanonical,
@@ -21,7 +22,7 @@ export const QEMU_NIC_MODELS: ReadonlySet<string> = new Set(NIC_MODELS)
 
 const qemuSpec: PropertySpec = {
   family: "net",
-  booleans: ["firewall", "link_down"],
+  booleans: booleanSubKeys("qemu", "net0"),
   numbers: ["mtu", "queues", "rate", "tag"],
   upper: ["macaddr"],
   dropDefaults: { firewall: "0", link_down: "0" }
@@ -29,7 +30,7 @@ const qemuSpec: PropertySpec = {
 
 const lxcSpec: PropertySpec = {
   family: "net",
-  booleans: ["firewall", "link_down"],
+  booleans: booleanSubKeys("lxc", "net0"),
   numbers: ["mtu", "rate", "tag"],
   upper: ["hwaddr"],
   dropDefaults: { firewall: "0", link_down: "0" },

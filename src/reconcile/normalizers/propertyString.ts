@@ -3,10 +3,29 @@
  * lxc `features` and both guests' `netN`. PVE re-prints them in its own key order with
  * booleans as 1/0 (pve-common `PVE::JSONSchema::print_property_string`), so they compare as maps.
  */
-import { normalizeBit, normalizeNumber } from "./scalars.js"
+import { keySpec } from "../../domain/configSchema.js"
+import type { GuestType } from "../../domain/Guest.js"
+import { normalizeNumber, parseBoolean } from "./scalars.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
 
 export type PropertyMap = Map<string, string>
+
+/**
+ * The sub-keys the config-key table (src/domain/configSchema) declares boolean for `key`, so a
+ * property string's booleans are read the way PVE's `parse_boolean` reads them wherever the
+ * table checks them; none for a key that is not a property string there.
+ */
+export const booleanSubKeys = (type: GuestType, key: string): ReadonlyArray<string> => {
+  const value = keySpec(type, key)?.value
+  if (value?.kind !== "property-string" || value.properties === undefined) return []
+  const { aliases = {}, keys } = value.properties
+  const isBoolean = (k: string): boolean => Object.prototype.hasOwnProperty.call(keys, k) && keys[k]?.type === "boolean"
+  // An alias is read as its target (`freeze-fs-on-backup` is `freeze-fs`), booleans included.
+  return [
+    ...Object.keys(keys).filter(isBoolean),
+    ...Object.keys(aliases).filter((a) => isBoolean(aliases[a]?.target ?? ""))
+  ]
+}
 
 /**
  * Splits a property string; a bare part is the default key's value, or else a flag with an
@@ -54,7 +73,7 @@ export interface PropertySpec {
 }
 
 const normalizeSubValue = (spec: PropertySpec, key: string, value: string): string => {
-  if (spec.booleans?.includes(key) === true) return normalizeBit(value)
+  if (spec.booleans?.includes(key) === true) return parseBoolean(value)
   if (spec.numbers?.includes(key) === true) return normalizeNumber(value)
   if (spec.upper?.includes(key) === true) return value.toUpperCase()
   return value
@@ -95,7 +114,7 @@ export const qemuAgent = propertyField(
   {
     family: "agent",
     defaultKey: "enabled",
-    booleans: ["enabled", "fstrim_cloned_disks", "freeze-fs-on-backup", "freeze-fs"],
+    booleans: booleanSubKeys("qemu", "agent"),
     dropDefaults: { fstrim_cloned_disks: "0", "freeze-fs-on-backup": "1", "freeze-fs": "1", type: "virtio" }
   },
   "0"
@@ -105,6 +124,6 @@ export const qemuStartup = propertyField({ family: "startup", defaultKey: "order
 
 export const lxcFeatures = propertyField({
   family: "features",
-  booleans: ["nesting", "keyctl", "fuse", "mknod", "force_rw_sys"],
+  booleans: booleanSubKeys("lxc", "features"),
   dropDefaults: { nesting: "0", keyctl: "0", fuse: "0", mknod: "0", force_rw_sys: "0" }
 })

@@ -2,19 +2,29 @@
  * Scalar families: booleans, numbers, description text, tags, sshkeys and the exact fallback.
  * Each mirrors what PVE does to the value between write and read (sources at each one).
  */
+import { splitList } from "../../domain/configSchema/formats.js"
 import type { FieldNormalizer, InputValue, NormalizeContext } from "./types.js"
 
-const TRUE_WORDS = new Set(["1", "true", "yes", "on"])
-const FALSE_WORDS = new Set(["0", "false", "no", "off"])
-
-/** "1"/"0" for anything PVE's boolean type would read back as 1/0; other input unchanged. */
+/**
+ * A top-level boolean the way PVE's API takes it: pve-common `PVE::JSONSchema::check_type`
+ * accepts only "1" and "0" (or a JSON true/false) for a `boolean` parameter, so "yes", "true"
+ * or " 1" stay as they are: they never equal 1/0, and the config-key table refuses them at plan
+ * time (src/domain/configSchema/check.ts). Only a document can hold such a word: PVE reads every
+ * stored boolean back as 1/0 (qemu-server `PVE::QemuServer::check_type`, pve-container
+ * `PVE::LXC::Config::check_type`).
+ */
 export const normalizeBit = (value: InputValue): string => {
   if (typeof value === "boolean") return value ? "1" : "0"
-  const word = String(value).trim().toLowerCase()
-  if (TRUE_WORDS.has(word)) return "1"
-  if (FALSE_WORDS.has(word)) return "0"
   return String(value)
 }
+
+/**
+ * A boolean inside a property string: pve-common `PVE::JSONSchema::parse_property_string` runs it
+ * through `parse_boolean` (1/on/yes/true and 0/off/no/false, any case, nothing trimmed) before
+ * `check_type` sees it; anything else stays as it is.
+ */
+export const parseBoolean = (value: string): string =>
+  /^(1|on|yes|true)$/i.test(value) ? "1" : /^(0|off|no|false)$/i.test(value) ? "0" : value
 
 /**
  * Numbers and numeric strings compare by value ("4" ≡ 4, "1.50" ≡ 1.5); PVE reads integers as
@@ -33,7 +43,7 @@ export const booleanField = (absent?: "0" | "1"): FieldNormalizer => ({
   normalize: normalizeBit,
   // PVE reads booleans back as 1/0 or leaves them out when never set (`PVE::QemuServer::check_type`).
   ...(absent === undefined ? {} : { absent }),
-  // Documents may say true/"true"; PVE only accepts 1/0 (pve-common `PVE::JSONSchema::check_type`).
+  // Documents may say true/false; PVE's form parameters take only 1/0 (pve-common `PVE::JSONSchema::check_type`).
   toWrite: (desired) => {
     const bit = normalizeBit(desired)
     return bit === "1" ? 1 : bit === "0" ? 0 : desired
@@ -106,6 +116,19 @@ const decodeFully = (s: string): string => {
 export const sshkeysField: FieldNormalizer = {
   family: "sshkeys",
   normalize: (value) => decodeFully(String(value)).replace(/\r+\n/g, "\n").trimEnd()
+}
+
+/**
+ * lxc `nameserver` and `searchdomain`: pve-container `PVE::LXC::Config::update_pct_config` stores
+ * `PVE::LXC::verify_nameserver_list` / `verify_searchdomain_list` of the value, which is the
+ * items of pve-common `PVE::Tools::split_list` joined by one space: "1.1.1.1,8.8.8.8",
+ * "1.1.1.1; 8.8.8.8" and "1.1.1.1  8.8.8.8" are all stored as "1.1.1.1 8.8.8.8", order and
+ * repeats kept. Splitting the joined text once more changes nothing for a list PVE accepts (its
+ * items hold no separator) and makes any other input a fixed point too.
+ */
+export const lxcDnsListField: FieldNormalizer = {
+  family: "dns-list",
+  normalize: (value) => splitList(splitList(String(value)).join(" ")).join(" ")
 }
 
 /** Unknown keys: what PVE stores is what it reads back, so compare the text exactly. */

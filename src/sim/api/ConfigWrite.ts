@@ -11,7 +11,14 @@
 import { Either } from "effect"
 import { appliesLive, configPrivs, keyInfo } from "../ConfigKeys.js"
 import { isDriveName } from "../Formats.js"
-import { digestOf, type GuestKind, type GuestState, normalizeTags, storeDescription } from "../GuestState.js"
+import {
+  digestOf,
+  type GuestKind,
+  type GuestState,
+  normalizeTags,
+  storeDescription,
+  storeLxcDnsList
+} from "../GuestState.js"
 import { splitList } from "../Params.js"
 import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet, qemuMemoryMiB } from "../PropertyString.js"
 import { die, type ParamErrors, paramFail, type Reply } from "../Reply.js"
@@ -38,8 +45,8 @@ export interface ConfigChange {
 }
 
 /**
- * The stored form of a value that passed the schema check: description lines, tags, net
- * property strings with their MAC, qemu memory. Other values are stored as given.
+ * The stored form of a value that passed the schema check: description lines, tags, lxc DNS
+ * lists, net property strings with their MAC, qemu memory. Other values are stored as given.
  */
 const canonical = (
   ctx: Ctx,
@@ -49,6 +56,7 @@ const canonical = (
 ): { ok: string | undefined } | { error: string } => {
   if (key === "description") return { ok: storeDescription(value) }
   if (key === "tags") return { ok: normalizeTags(value, ctx.cluster.settings.tagStyle) }
+  if (kind === "lxc" && (key === "nameserver" || key === "searchdomain")) return { ok: storeLxcDnsList(value) }
   const mac = () => ctx.cluster.newMac()
   if (/^net\d+$/.test(key)) return kind === "qemu" ? canonicalQemuNet(value, mac) : canonicalLxcNet(value, mac)
   if (kind === "qemu" && key === "memory") return canonicalQemuMemory(value)
