@@ -38,7 +38,7 @@ export interface QueueBenchOptions {
   readonly rounds: number
   readonly waiters: number
   readonly bottleneck: boolean
-  /** A directory holding another GuestQueue.ts (with its GuestJob/GuestLane), measured alongside. */
+  /** A directory holding another GuestQueue.ts (and the files it imports), measured alongside. */
   readonly compare?: string | undefined
 }
 

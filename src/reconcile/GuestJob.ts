@@ -5,7 +5,7 @@
  * Deferred and no closures per job: with 100k jobs queued, the closure-per-job shape cost about
  * 3.4 KB/job of heap.
  *
- * Touched only inside synchronous sections of GuestQueue (see GuestLane's header), so no locks.
+ * Touched only inside the synchronous transitions of GuestQueueLanes (see GuestLane), so no locks.
  */
 import type { Context } from "effect"
 import { Cause, Effect, Effectable, Exit } from "effect"
@@ -24,12 +24,13 @@ export type GuestJobOutcome =
   | "cancelled"
   | "shutdown"
 
-export const outcomeOf = (exit: Exit.Exit<unknown, unknown>): GuestJobOutcome =>
-  Exit.isSuccess(exit)
+/** The outcome of a job that ended with `cause`, or succeeded (undefined). */
+export const outcomeOf = (cause: Cause.Cause<unknown> | undefined): GuestJobOutcome =>
+  cause === undefined
     ? "success"
-    : Cause.isInterruptedOnly(exit.cause)
+    : Cause.isInterruptedOnly(cause)
     ? "interrupted"
-    : Cause.isFailure(exit.cause)
+    : Cause.isFailure(cause)
     ? "failure"
     : "defect"
 
@@ -37,7 +38,7 @@ type Waiter = (exit: Exit.Exit<unknown, unknown>) => void
 
 /** The queue's side of awaiting a job, shared by all its jobs. */
 export interface GuestJobHooks {
-  /** Runs when an awaiter is interrupted before the job settled (GuestQueue `abandon`). */
+  /** Runs when an awaiter is interrupted before the job settled (GuestQueueLanes `abandon`). */
   readonly cancel: (job: GuestJob) => Effect.Effect<void>
   /** Called when a job with awaiters settles; the queue calls `job.wake()` later. */
   readonly wake: (job: GuestJob) => void
@@ -53,8 +54,11 @@ export class GuestJob extends Effectable.Class<unknown, unknown> {
   interruptRequested = false
   /** Interrupts the running job's fiber and waits for it; set once the fiber is forked. */
   stop: Effect.Effect<void> | undefined = undefined
-  /** The exit handed to awaiters; set once, by `settle`. */
-  exit: Exit.Exit<unknown, unknown> | undefined = undefined
+  // The result, set once by `settle`. Kept as value or cause, not as an Exit: a job lives until
+  // its ticket is dropped, so an Exit per job outlived the young generation and was copied and
+  // promoted by every scavenge; the Exit an awaiter gets is made when it reads it, and dies young.
+  private value: unknown = undefined
+  private cause: Cause.Cause<unknown> | undefined = undefined
   // One awaiter is the norm (submit, or one await of an enqueue ticket): no array for it.
   private waiter: Waiter | undefined = undefined
   private moreWaiters: Array<Waiter> | undefined = undefined
@@ -75,7 +79,16 @@ export class GuestJob extends Effectable.Class<unknown, unknown> {
 
   /** Awaiting the ticket: the exit at once if settled, else a wait that cancels on interruption. */
   commit(): Effect.Effect<unknown, unknown> {
-    return this.exit ?? this.wait(undefined)
+    return this.exit() ?? this.wait(undefined)
+  }
+
+  /** The job's exit, once settled. */
+  exit(): Exit.Exit<unknown, unknown> | undefined {
+    return this.state !== "finished"
+      ? undefined
+      : this.cause === undefined
+      ? Exit.succeed(this.value)
+      : Exit.failCause(this.cause)
   }
 
   /**
@@ -88,15 +101,16 @@ export class GuestJob extends Effectable.Class<unknown, unknown> {
   }
 
   /** Marks the job finished; its awaiters are resumed when the queue calls `wake`. */
-  settle(exit: Exit.Exit<unknown, unknown>): void {
+  settle(value: unknown, cause: Cause.Cause<unknown> | undefined): void {
     this.state = "finished"
-    this.exit = exit
+    this.value = value
+    this.cause = cause
     if (this.waiter !== undefined || this.moreWaiters !== undefined) this.hooks.wake(this)
   }
 
   /** Resumes every awaiter with the exit (each resume schedules its fiber). */
   wake(): void {
-    const exit = this.exit
+    const exit = this.exit()
     const first = this.waiter
     const more = this.moreWaiters
     if (exit === undefined) return
@@ -109,32 +123,30 @@ export class GuestJob extends Effectable.Class<unknown, unknown> {
   /** Waits until the job is settled, whatever its exit; never cancels it. */
   settled(): Effect.Effect<void> {
     return Effect.async<void>((resume) => {
-      if (this.exit !== undefined) return resume(Effect.void)
+      if (this.state === "finished") return resume(Effect.void)
       this.addWaiter(() => resume(Effect.void))
     })
   }
 
   // Not `Effect.async` with a canceler: Effect wraps that in `onInterrupt`, whose `onExit` runs
-  // a cleanup effect after every successful wait too; one handler frame does the same here. The
-  // awaiter is resumed with the job's exit itself, so a failure that arrives while the job is
-  // not settled can only be the awaiter's own interruption.
+  // a cleanup effect after every successful wait too. One failure-only frame does the same here,
+  // and a success passes through it untouched. The awaiter is resumed with the job's exit itself,
+  // so a failure that arrives while the job is not settled can only be its own interruption.
   private wait(admit: ((job: GuestJob) => void) | undefined): Effect.Effect<unknown, unknown> {
     let registered: Waiter | undefined
     const suspended = Effect.async<unknown, unknown>((resume) => {
       if (admit !== undefined) admit(this)
       // Admission may settle the job at once (queue closed).
-      if (this.exit !== undefined) return resume(this.exit)
+      const exit = this.exit()
+      if (exit !== undefined) return resume(exit)
       registered = resume
       this.addWaiter(resume)
     })
     return Effect.uninterruptibleMask((restore) =>
-      Effect.matchCauseEffect(restore(suspended), {
-        onSuccess: (value) => Exit.succeed(value),
-        onFailure: (cause: Cause.Cause<unknown>) => {
-          if (this.exit !== undefined) return Exit.failCause(cause)
-          if (registered !== undefined) this.removeWaiter(registered)
-          return Effect.zipRight(this.hooks.cancel(this), Exit.failCause(cause))
-        }
+      Effect.catchAllCause(restore(suspended), (cause) => {
+        if (this.state === "finished") return Exit.failCause(cause)
+        if (registered !== undefined) this.removeWaiter(registered)
+        return Effect.zipRight(this.hooks.cancel(this), Exit.failCause(cause))
       })
     )
   }

@@ -2,8 +2,8 @@
  * The data behind one GuestQueue lane: the FIFO of not-yet-started jobs of one vmid, kept as an
  * intrusive doubly linked list so that a cancelled or superseded job leaves the lane in O(1)
  * instead of lingering as a tombstone (a lane holding only tombstones would look busy and could
- * never be reclaimed). Plain mutable data, touched only inside synchronous sections of
- * GuestQueue: JavaScript runs one fiber step at a time, so a section without a yield point is
+ * never be reclaimed). Plain mutable data, touched only inside the synchronous transitions of
+ * GuestQueueLanes: JavaScript runs one fiber step at a time, so a section without a yield point is
  * atomic with respect to every other fiber — that is what makes submit, cancel, start and
  * reclaim race-free without locks.
  */
