@@ -1,6 +1,6 @@
 /**
  * The crash matrix, shared by scripts/crash-matrix.ts and
- * test/evidence/crashMatrix.test.ts. The real CLI's `apply` runs as a child process against the
+ * test/evidence/crashMatrix.process.test.ts. The real CLI's `apply` runs as a child process against the
  * simulator (in this process, over HTTPS, pinned) and is SIGKILLed at a point of an op's life;
  * then `apply` is run again to completion, and once more to show the plan is empty. A run killed
  * at an engine phase is the crash runs' build of the CLI (`node dist-test/crash.js`, which pauses

@@ -12,7 +12,6 @@ import { DesiredState } from "../domain/DesiredState.js"
 import { runActing, writerLayer } from "./acting.js"
 import type { ApplyFlags } from "./commands/apply.js"
 import { keysOf, readDesired } from "./plan.js"
-import { stderrLogger } from "./state.js"
 
 const encodeDesired = Schema.encodeSync(DesiredState)
 
@@ -30,4 +29,4 @@ export const applyHandler = (flags: ApplyFlags) =>
           Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "apply", wait: flags.wait }))
         )
     })
-  }).pipe(Effect.provide(stderrLogger))
+  })

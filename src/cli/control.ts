@@ -46,72 +46,75 @@ export const askDaemon = (
   options: { readonly quiet?: boolean } = {}
 ): Effect.Effect<Option.Option<CommandOutput>, DaemonRefused | DaemonUnreachable> =>
   Effect.flatMap(
-    Effect.async<Settled>((resume) => {
-      const socket = path.join(stateDir, CONTROL_SOCKET)
-      const unreachable = (reason: string) => Either.left(new DaemonUnreachable({ socket, reason }))
-      const conn = net.createConnection(socket)
-      let connected = false
-      let settled = false
-      let buffer = ""
-      const settle = (result: Settled) => {
-        if (settled) return
-        settled = true
-        conn.destroy()
-        resume(Effect.succeed(result))
-      }
-      conn.on("connect", () => {
-        connected = true
-        conn.write(`${JSON.stringify(request)}\n`)
-      })
-      conn.on("data", (chunk: Buffer) => {
-        buffer += chunk.toString("utf8")
-        let newline = buffer.indexOf("\n")
-        while (newline !== -1 && !settled) {
-          const line = buffer.slice(0, newline)
-          buffer = buffer.slice(newline + 1)
-          newline = buffer.indexOf("\n")
-          const reply = decodeReply(line)
-          if (Either.isLeft(reply)) {
-            return settle(unreachable(`sent an answer this CLI does not understand: ${reply.left.message}`))
-          }
-          const r = reply.right
-          switch (r.type) {
-            case "accepted":
-              if (options.quiet === true) break
-              process.stderr.write(
-                `felhom-agent: handed to the running daemon (PID ${r.pid})${
-                  r.ready ? "" : "; waiting for its start-up recovery"
-                }\n`
-              )
-              break
-            case "output":
-              return settle(Either.right(Option.some({
-                exitCode: r.exitCode,
-                text: r.text,
-                json: r.json,
-                ...(r.error === undefined ? {} : { error: r.error })
-              })))
-            case "error":
-              return settle(Either.left(new DaemonRefused({ tag: r.tag, reason: r.message })))
-          }
+    // The progress line is printed from a socket callback, so through the console's unsafe side.
+    Effect.consoleWith((console) =>
+      Effect.async<Settled>((resume) => {
+        const socket = path.join(stateDir, CONTROL_SOCKET)
+        const unreachable = (reason: string) => Either.left(new DaemonUnreachable({ socket, reason }))
+        const conn = net.createConnection(socket)
+        let connected = false
+        let settled = false
+        let buffer = ""
+        const settle = (result: Settled) => {
+          if (settled) return
+          settled = true
+          conn.destroy()
+          resume(Effect.succeed(result))
         }
-      })
-      conn.on("error", (e) => {
-        const code = codeOf(e)
-        if (!connected && code !== undefined && NO_DAEMON.has(code)) return settle(Either.right(Option.none()))
-        settle(
-          unreachable(
-            code === "EACCES" ? "refused the connection: run as root or as the daemon's user" : `failed: ${e.message}`
+        conn.on("connect", () => {
+          connected = true
+          conn.write(`${JSON.stringify(request)}\n`)
+        })
+        conn.on("data", (chunk: Buffer) => {
+          buffer += chunk.toString("utf8")
+          let newline = buffer.indexOf("\n")
+          while (newline !== -1 && !settled) {
+            const line = buffer.slice(0, newline)
+            buffer = buffer.slice(newline + 1)
+            newline = buffer.indexOf("\n")
+            const reply = decodeReply(line)
+            if (Either.isLeft(reply)) {
+              return settle(unreachable(`sent an answer this CLI does not understand: ${reply.left.message}`))
+            }
+            const r = reply.right
+            switch (r.type) {
+              case "accepted":
+                if (options.quiet === true) break
+                console.unsafe.error(
+                  `felhom-agent: handed to the running daemon (PID ${r.pid})${
+                    r.ready ? "" : "; waiting for its start-up recovery"
+                  }`
+                )
+                break
+              case "output":
+                return settle(Either.right(Option.some({
+                  exitCode: r.exitCode,
+                  text: r.text,
+                  json: r.json,
+                  ...(r.error === undefined ? {} : { error: r.error })
+                })))
+              case "error":
+                return settle(Either.left(new DaemonRefused({ tag: r.tag, reason: r.message })))
+            }
+          }
+        })
+        conn.on("error", (e) => {
+          const code = codeOf(e)
+          if (!connected && code !== undefined && NO_DAEMON.has(code)) return settle(Either.right(Option.none()))
+          settle(
+            unreachable(
+              code === "EACCES" ? "refused the connection: run as root or as the daemon's user" : `failed: ${e.message}`
+            )
           )
-        )
+        })
+        conn.on("close", () =>
+          settle(
+            unreachable(
+              "closed the connection before answering; the request may have run: see `felhom-agent journal list`"
+            )
+          ))
+        return Effect.sync(() => conn.destroy())
       })
-      conn.on("close", () =>
-        settle(
-          unreachable(
-            "closed the connection before answering; the request may have run: see `felhom-agent journal list`"
-          )
-        ))
-      return Effect.sync(() => conn.destroy())
-    }),
+    ),
     Either.match({ onLeft: Effect.fail, onRight: Effect.succeed })
   )

@@ -16,7 +16,6 @@ import { fileErrorReason } from "../domain/fileError.js"
 import { runActing, writerLayer } from "./acting.js"
 import type { SubmitFlags } from "./commands/op.js"
 import { FileUnreadable } from "./connectionLayer.js"
-import { stderrLogger } from "./state.js"
 
 /** The body of `felhom-agent op submit` (commands/op.ts). */
 export const submitHandler = (flags: SubmitFlags) =>
@@ -52,4 +51,4 @@ export const submitHandler = (flags: SubmitFlags) =>
       },
       local
     })
-  }).pipe(Effect.provide(stderrLogger))
+  })

@@ -15,7 +15,6 @@ import { type PlanReport, planReport, renderPlan } from "../reconcile/planReport
 import type { PlanFlags } from "./commands/plan.js"
 import { FileUnreadable, pveLayer } from "./connectionLayer.js"
 import { setExitCode } from "./run.js"
-import { stderrLogger } from "./state.js"
 
 /**
  * Reads and decodes the desired document: at most 1 MiB, strict UTF-8, no duplicate keys; a bad
@@ -66,6 +65,5 @@ export const planHandler = (flags: PlanFlags) =>
   }).pipe(
     Effect.provide(
       Layer.unwrapEffect(Effect.map(nodeScopeConfig, NodeScope.layer)).pipe(Layer.provideMerge(pveLayer(flags)))
-    ),
-    Effect.provide(stderrLogger)
+    )
   )

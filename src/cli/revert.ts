@@ -8,7 +8,6 @@ import { Effect } from "effect"
 import { recoverFirst, revertRequest } from "../app/requests.js"
 import { runActing, writerLayer } from "./acting.js"
 import type { RevertFlags } from "./commands/revert.js"
-import { stderrLogger } from "./state.js"
 
 /** The body of `felhom-agent revert` (commands/revert.ts). */
 export const revertHandler = (flags: RevertFlags) =>
@@ -19,4 +18,4 @@ export const revertHandler = (flags: RevertFlags) =>
     local: Effect.zipRight(recoverFirst, revertRequest(flags.opId)).pipe(
       Effect.provide(writerLayer(flags, { stateDir: flags.stateDir, command: "revert", wait: flags.wait }))
     )
-  }).pipe(Effect.provide(stderrLogger))
+  })

@@ -10,7 +10,6 @@ import { Data, Effect, Option } from "effect"
 import { selftestRequest } from "../app/requests.js"
 import { runActing, writerLayer } from "./acting.js"
 import type { SelftestFlags } from "./commands/selftest.js"
-import { stderrLogger } from "./state.js"
 
 export class ReportUnwritable
   extends Data.TaggedError("ReportUnwritable")<{ readonly path: string; readonly reason: string }>
@@ -38,4 +37,4 @@ export const selftestHandler = (flags: SelftestFlags) =>
             Effect.mapError((e) => new ReportUnwritable({ path, reason: e.message }))
           )
       })
-  }).pipe(Effect.provide(stderrLogger))
+  })

@@ -7,7 +7,6 @@ import { Console, Effect, Option } from "effect"
 import type { StatusFlags } from "./commands/status.js"
 import { askDaemon } from "./control.js"
 import { setExitCode } from "./run.js"
-import { stderrLogger } from "./state.js"
 
 export const NOT_RUNNING_EXIT = 3
 
@@ -21,4 +20,4 @@ export const statusHandler = (flags: StatusFlags) =>
     }
     yield* Console.log(flags.json ? JSON.stringify(answer.value.json, null, 2) : answer.value.text)
     yield* setExitCode(answer.value.exitCode)
-  }).pipe(Effect.provide(stderrLogger))
+  })

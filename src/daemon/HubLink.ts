@@ -2,7 +2,7 @@
  * HubLink: what the daemon itself uses of the hub loop — run it, ask how it fares — as a tag of
  * the daemon's own. The hub's code (client, loop, desired provider: src/hub) is wired in
  * hubLayers.ts, which the daemon loads with `import()` only when `desired.source` is "hub"; a
- * daemon that reads a file or nothing never loads it (test/cli/bundle.test.ts). Present in the
+ * daemon that reads a file or nothing never loads it (test/cli/bundle.process.test.ts). Present in the
  * daemon's context exactly when the hub is configured.
  */
 import { Context, type Effect } from "effect"

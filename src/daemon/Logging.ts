@@ -15,6 +15,7 @@
 import {
   Cause,
   Context,
+  Effect,
   Exit,
   FiberRef,
   FiberRefs,
@@ -151,15 +152,27 @@ export const makeLogger = (options: LoggingOptions = {}): Logger.Logger<unknown,
 }
 
 /**
+ * Where the lines of a logger without a `write` of its own go instead of the process stream.
+ * Production never sets it; a test that runs a command or the daemon in this process does, to
+ * read what an operator would see on stderr (the stream is the edge, the formatting is not).
+ */
+export const currentLineSink: FiberRef.FiberRef<Option.Option<(line: string) => void>> = FiberRef.unsafeMake(
+  Option.none()
+)
+
+/**
  * Makes this logger the only one and sets the minimum level. "Only": `NodeRuntime.runMain` has
  * already swapped the default logger for its pretty console logger, which `Logger.replace`
  * would leave in place — every event would then be written twice, once to stdout.
  */
 export const layer = (options: LoggingOptions = {}): Layer.Layer<never> =>
-  Layer.merge(
-    Layer.locallyScoped(FiberRef.currentLoggers, HashSet.make(makeLogger(options))),
-    Logger.minimumLogLevel(options.level ?? LogLevel.Info)
-  )
+  Layer.unwrapEffect(Effect.map(FiberRef.get(currentLineSink), (sink) => {
+    const write = options.write ?? Option.getOrUndefined(sink)
+    return Layer.merge(
+      Layer.locallyScoped(FiberRef.currentLoggers, HashSet.make(makeLogger({ ...options, write }))),
+      Logger.minimumLogLevel(options.level ?? LogLevel.Info)
+    )
+  }))
 
 export const Logging = { layer, makeLogger, makeFormatter } as const
 

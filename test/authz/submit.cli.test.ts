@@ -1,32 +1,20 @@
 /**
- * The hub developer's walk-through as child processes (docs/signed-ops.md): keys generate →
- * op sign → op submit (applied in the simulator) → the same envelope again (refused as a replay)
- * → revert (pre-state back). `revert` runs through a temporary test entry until root.ts mounts it.
+ * The hub developer's walk-through, each command run as `main` runs it, in this process
+ * (support/cliInProcess.ts; docs/signed-ops.md runs word for word as processes in
+ * test/cli/signedOpsDoc.process.test.ts): keys generate → op sign → op submit (applied in the
+ * simulator) → the same envelope again (refused as a replay) → revert (pre-state back).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
-import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { tempDir } from "../state/support.js"
-import { MAIN } from "../support/cli.js"
+import { runCliInProcess } from "../support/cliInProcess.js"
 import { Sim } from "../support/sim.js"
 
-interface Run {
-  readonly code: number
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const cli = (entry: string, args: ReadonlyArray<string>) =>
-  Effect.async<Run>((resume) => {
-    execFile(process.execPath, [entry, ...args], { timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : -1
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-  })
+const cli = runCliInProcess
 
 describe("CLI: keys generate → op sign → op submit → replay refused → revert", () => {
   it.scopedLive(
@@ -48,12 +36,12 @@ describe("CLI: keys generate → op sign → op submit → replay refused → re
           path.join(dir, "state")
         ]
 
-        const keys = yield* cli(MAIN, ["keys", "generate", "--out", path.join(dir, "keys")])
+        const keys = yield* cli(["keys", "generate", "--out", path.join(dir, "keys")])
         expect(keys.code).toBe(0)
         const signersFile = path.join(dir, "signers.json")
         fs.writeFileSync(signersFile, keys.stdout.slice(keys.stdout.indexOf("{")))
 
-        const signed = yield* cli(MAIN, [
+        const signed = yield* cli([
           "op",
           "sign",
           "--key",
@@ -76,18 +64,18 @@ describe("CLI: keys generate → op sign → op submit → replay refused → re
         fs.writeFileSync(envFile, signed.stdout)
 
         const submit = ["op", "submit", envFile, ...connection, "--signers", signersFile, "--agent-id", "agent-1"]
-        const first = yield* cli(MAIN, submit)
+        const first = yield* cli(submit)
         expect(first.stderr).toBe("")
         expect(first.code).toBe(0)
         expect(first.stdout).toContain("✓ qemu/100 SetConfig  applied")
         expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe("from the hub")
 
-        const replay = yield* cli(MAIN, submit)
+        const replay = yield* cli(submit)
         expect(replay.code).toBe(1)
         expect(replay.stderr).toContain("hub-op-1")
         expect(sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toHaveLength(1)
 
-        const revert = yield* cli(MAIN, ["revert", "hub-op-1", ...connection])
+        const revert = yield* cli(["revert", "hub-op-1", ...connection])
         expect(revert.code).toBe(0)
         expect(revert.stdout).toContain("✓ reverted")
         expect((yield* Effect.orDie(sim.cluster.view(100))).config["description"]).toBe(

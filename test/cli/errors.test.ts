@@ -1,13 +1,14 @@
 /**
  * Bad or missing arguments, as an operator types them: every command answers with one
  * `felhom-agent: <what>` line on stderr (plus at most one hint line), nothing on stdout, exit 1.
+ * In-process (support/cliInProcess.ts); help as a piped process shows it: help.process.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { runCli } from "../support/cli.js"
+import { runCliInProcess } from "../support/cliInProcess.js"
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "felhom-errors-"))
 const token = path.join(dir, "token")
@@ -63,7 +64,7 @@ describe("errors have one shape", () => {
       Effect.gen(function*() {
         const results = yield* Effect.forEach(
           CASES,
-          (c) => Effect.map(runCli(c.args, { FELHOM_STATE_DIR: dir }, { timeout: 60_000 }), (r) => ({ c, r })),
+          (c) => Effect.map(runCliInProcess(c.args, { FELHOM_STATE_DIR: dir }), (r) => ({ c, r })),
           { concurrency: 4 }
         )
         for (const { c, r } of results) {
@@ -79,37 +80,5 @@ describe("errors have one shape", () => {
         expect(fs.existsSync(path.join(dir, "no-daemon"))).toBe(false)
       }),
     120_000
-  )
-})
-
-describe("help fits a terminal", () => {
-  it.live(
-    "piped: no colour, wrapped to 80 columns (or COLUMNS), one real description per option with its env variable",
-    () =>
-      Effect.gen(function*() {
-        const piped = yield* runCli(["apply", "--help"], {}, { timeout: 60_000 })
-        expect(piped.code).toBe(0)
-        expect(piped.stdout).not.toContain("\u001b[")
-        expect(piped.stdout).not.toContain("A user-defined piece of text.")
-        expect(piped.stdout).not.toContain("This option can be set from environment variables.")
-        for (const line of piped.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(80)
-        // apply needs the connection only when no daemon runs; the help says so, and where it comes from.
-        expect(piped.stdout.replace(/\s+/g, " ")).toContain(
-          "PVE API base URL, e.g. https://pve1:8006; only without a running daemon (env FELHOM_PVE_URL)"
-        )
-        const plan = yield* runCli(["plan", "--help"], {}, { timeout: 60_000 })
-        expect(plan.stdout).toContain("PVE API base URL, e.g. https://pve1:8006 (env FELHOM_PVE_URL)")
-        // An option that may be repeated zero or more times reads as optional.
-        const sign = yield* runCli(["op", "sign", "--help"], {}, { timeout: 60_000 })
-        const usage = sign.stdout.slice(sign.stdout.indexOf("$ sign"), sign.stdout.indexOf("DESCRIPTION")).replace(
-          /\s+/g,
-          " "
-        )
-        expect(usage).toContain("[--delete text]...")
-        expect(usage).toContain("[--flag vmstate | start | force | force-stop]...")
-        const narrow = yield* runCli(["apply", "--help"], { COLUMNS: "60" }, { timeout: 60_000 })
-        for (const line of narrow.stdout.split("\n")) expect(line.length, line).toBeLessThanOrEqual(60)
-      }),
-    60_000
   )
 })

@@ -1,6 +1,6 @@
 /**
- * `plan`, `apply` and `journal` as an operator runs them: child processes against a simulator
- * in this process over HTTPS with a pinned fingerprint. Exit codes are the contract: plan 0/2/1,
+ * `plan`, `apply` and `journal` as an operator runs them, in-process (support/cliInProcess.ts)
+ * against a simulator over HTTPS with a pinned fingerprint. Exit codes are the contract: plan 0/2/1,
  * apply 0 only when every action succeeded.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -10,10 +10,10 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
-import { runCli } from "../support/cli.js"
+import { runCliInProcess } from "../support/cliInProcess.js"
 import { Sim } from "../support/sim.js"
 
-const cli = (args: ReadonlyArray<string>, env: Record<string, string> = {}) => runCli(args, env, { timeout: 60_000 })
+const cli = runCliInProcess
 
 const setup = Effect.gen(function*() {
   const sim = yield* Sim
@@ -33,7 +33,7 @@ const setup = Effect.gen(function*() {
 })
 
 describe("CLI: plan / apply / journal", () => {
-  it.scoped(
+  it.scopedLive(
     "plan exits 2 with changes, apply applies them (exit 0), plan then exits 0; journal shows the ops",
     () =>
       Effect.gen(function*() {

@@ -1,13 +1,15 @@
 /**
- * The README's first steps, as an operator runs them: `felhom-agent sim`, then
- * `felhom-agent guests` against it — real processes, real HTTPS, exit codes and stderr.
+ * The README's first steps: `felhom-agent sim`, then `felhom-agent guests` against it, each as
+ * `main` runs it, in this process (support/cliInProcess.ts): real HTTPS, exit codes and stderr.
+ * The README itself runs word for word as processes (readme.process.test.ts).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { runCli, spawnCli } from "../support/cli.js"
+import { runCliInProcess as runCli, startCliInProcess } from "../support/cliInProcess.js"
+import { pollUntil } from "../support/daemon.js"
 
 const tempDir = Effect.acquireRelease(
   Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "felhom-cli-"))),
@@ -23,8 +25,8 @@ describe("felhom-agent sim + guests", () => {
   it.live("sim prints URL, token file (0600) and fingerprint; guests --json lists its guests", () =>
     Effect.scoped(Effect.gen(function*() {
       const dir = yield* tempDir
-      const sim = yield* spawnCli(["sim", "--port", "0", "--control-port", "0", "--guests", "5", "--dir", dir], /try: /)
-      const out = sim.output()
+      const sim = yield* startCliInProcess(["sim", "--port", "0", "--control-port", "0", "--guests", "5", "--dir", dir])
+      const out = yield* pollUntil("the simulator's banner", Effect.sync(sim.stdout), (o) => /try: /.test(o))
       const url = /listening on (https:\/\/\S+)/.exec(out)?.[1] ?? ""
       const tokenFile = field(out, "token file:")
       const fingerprint = field(out, "fingerprint:")

@@ -5,7 +5,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { decodeSettings, load, withAgentId } from "../../src/config/AgentConfig.js"
-import { runCli } from "../support/cli.js"
+import { runCliInProcess as runCli } from "../support/cliInProcess.js"
 
 const SECRET = "7d9e1c2b-aaaa-bbbb-cccc-0123456789ab"
 

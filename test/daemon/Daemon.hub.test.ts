@@ -1,6 +1,6 @@
 /**
  * The daemon end to end with a hub (docs/hub-protocol.md): `felhom-agent daemon`
- * as a child process, the simulator over HTTPS and the reference TestHub on loopback. A signed
+ * in this process (support/cliInProcess.ts), the simulator over HTTPS and the reference TestHub on loopback. A signed
  * desired document is reconciled and reported; with the hub down the last good document stays
  * in force, also across a restart (it is kept in state.db); unsigned or wrongly signed
  * documents are refused, logged and reported, and the last good one stays.
@@ -10,18 +10,8 @@ import { Effect } from "effect"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID, type RunningSim } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
-import {
-  AGENT_ID,
-  type DaemonProcess,
-  freePort,
-  health,
-  pollUntil,
-  spawnDaemon,
-  stopDaemon,
-  tempDir,
-  writeDaemonConfig,
-  writeFile
-} from "../support/daemon.js"
+import { type RunningCommand, startDaemonInProcess } from "../support/cliInProcess.js"
+import { AGENT_ID, freePort, health, pollUntil, tempDir, writeDaemonConfig, writeFile } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 import { type HubKey, makeHubKey, startTestHub, type TestHub, unsignedDesired } from "../support/TestHub.js"
 
@@ -69,10 +59,10 @@ const setup = (extraSigners: ReadonlyArray<ReturnType<typeof signerEntry>> = [])
     return { sim, hub, env, port }
   })
 
-const waitReady = (d: DaemonProcess, port: number) =>
+const waitReady = (d: RunningCommand, port: number) =>
   pollUntil("/readyz 200", health(port, "/readyz"), (a) => a.status === 200, { context: d.output })
 
-const waitDescription = (sim: RunningSim, vmid: number, text: string, d: DaemonProcess) =>
+const waitDescription = (sim: RunningSim, vmid: number, text: string, d: RunningCommand) =>
   pollUntil(`guest ${vmid} description ${JSON.stringify(text)}`, description(sim, vmid), (v) => v === text, {
     context: d.output
   })
@@ -81,7 +71,7 @@ const waitDescription = (sim: RunningSim, vmid: number, text: string, d: DaemonP
 const convergedOnR1 = (s: Effect.Effect.Success<ReturnType<typeof setup>>) =>
   Effect.gen(function*() {
     s.hub.setDesired(doc("managed by the hub"), { revision: "r1" })
-    const daemon = yield* spawnDaemon(s.env.configFile)
+    const daemon = yield* startDaemonInProcess(s.env.configFile)
     yield* waitReady(daemon, s.port)
     yield* waitDescription(s.sim, 100, "managed by the hub", daemon)
     return daemon
@@ -114,7 +104,7 @@ describe("daemon with a hub", () => {
         expect(s.hub.seen.every((r) => r.headers.authorization === `Bearer ${s.hub.token}`)).toBe(true)
         expect(configWrites(s.sim, 100)).toHaveLength(1)
         expect(s.sim.cluster.mutations().filter((m) => m.user === DEFAULT_TOKEN_ID)).toHaveLength(1)
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     60_000
   )
@@ -126,7 +116,7 @@ describe("daemon with a hub", () => {
         const s = yield* setup()
         // memory is not on the benign allowlist: automatic reconcile may not change it.
         s.hub.setDesired({ guests: { "100": { config: { memory: 8192 } } } }, { revision: "r-mem" })
-        const daemon = yield* spawnDaemon(s.env.configFile)
+        const daemon = yield* startDaemonInProcess(s.env.configFile)
         yield* waitReady(daemon, s.port)
         const report = yield* pollUntil(
           "a report with the gate's refusal",
@@ -149,7 +139,7 @@ describe("daemon with a hub", () => {
         ) {
           expect(warning).toContain(part)
         }
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     60_000
   )
@@ -162,10 +152,10 @@ describe("daemon with a hub", () => {
       yield* pollUntil("a failed hub pass", Effect.sync(daemon.output), (o) => /hub pass failed/.test(o))
       s.sim.cluster.edit(100, { set: { description: "drifted while the hub is down" } })
       yield* waitDescription(s.sim, 100, "managed by the hub", daemon)
-      expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+      expect((yield* daemon.stop).code).toBe(0)
 
       // Restart with the hub still down: the document comes from state.db.
-      const again = yield* spawnDaemon(s.env.configFile)
+      const again = yield* startDaemonInProcess(s.env.configFile)
       yield* waitReady(again, s.port)
       yield* pollUntil("the stored document in force", Effect.sync(again.output), (o) =>
         /serving the stored desired state until the hub answers.*revision=r1/.test(o))
@@ -173,7 +163,7 @@ describe("daemon with a hub", () => {
       yield* waitDescription(s.sim, 100, "managed by the hub", again)
       expect(again.output()).toMatch(/hub pass failed/)
       expect(configWrites(s.sim, 100)).toHaveLength(3)
-      expect(yield* stopDaemon(again)).toEqual({ code: 0, signal: null })
+      expect((yield* again.stop).code).toBe(0)
     }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))), 90_000)
 
   it.scopedLive(
@@ -209,7 +199,7 @@ describe("daemon with a hub", () => {
         s.sim.cluster.edit(100, { set: { description: "drifted" } })
         yield* waitDescription(s.sim, 100, "managed by the hub", daemon)
         expect(configWrites(s.sim, 100)).toHaveLength(2)
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     60_000
   )

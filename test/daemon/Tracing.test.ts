@@ -1,5 +1,5 @@
 /**
- * Traces end to end: the daemon as a child process (as systemd runs it) against the simulator,
+ * Traces end to end: the daemon in this process (support/cliInProcess.ts), as `main` runs it, against the simulator,
  * exporting to an OTLP/HTTP receiver in this test process. The receiver decodes the JSON it is
  * sent with Schema, so the assertions are about what a collector would actually store: one
  * trace per reconcile pass, its plan, the engine op, the queue wait, the PVE requests and the
@@ -13,7 +13,7 @@ import { makeVmid } from "../../src/domain/Vmid.js"
 import { listen } from "../../src/net/listen.js"
 import { envelopeJson, makeKey, opFor } from "../authz/support.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
-import { runCli } from "../support/cli.js"
+import { runCliInProcess as runCli, startDaemonInProcess } from "../support/cliInProcess.js"
 import {
   AGENT_ID,
   freePort,
@@ -21,8 +21,6 @@ import {
   journalOps,
   metricValue,
   pollUntil,
-  spawnDaemon,
-  stopDaemon,
   tempDir,
   writeDaemonConfig,
   writeFile
@@ -170,7 +168,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
       Effect.gen(function*() {
         const receiver = yield* otlpReceiver
         const { env } = yield* startingGuest102({ telemetry: { otlpEndpoint: receiver.url } })
-        const daemon = yield* spawnDaemon(env.configFile)
+        const daemon = yield* startDaemonInProcess(env.configFile)
         const trace = yield* pollUntil(
           "a pass trace with the Start of guest 102",
           Effect.sync(() => passTraceFor(receiver, 102)),
@@ -225,7 +223,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
             context: daemon.output
           }
         )
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
         expect(receiver.rejected()).toEqual([])
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     60_000
@@ -252,7 +250,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
           })
         )
         const env = yield* writeDaemonConfig(dir, sim, port, { signersFile, telemetry: { otlpEndpoint: receiver.url } })
-        const daemon = yield* spawnDaemon(env.configFile)
+        const daemon = yield* startDaemonInProcess(env.configFile)
         yield* pollUntil("the daemon ready", health(port, "/readyz"), (a) => a.status === 200, {
           context: daemon.output
         })
@@ -281,9 +279,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
             path.join(dir, "pve-token"),
             "--fingerprint",
             sim.fingerprint
-          ],
-          {},
-          { timeout: 60_000 }
+          ]
         )
         expect(submitted.code, submitted.stderr).toBe(0)
         const trace = yield* pollUntil(
@@ -312,7 +308,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
         )
           .toBe(engineOp?.spanId)
         expect(receiver.rejected()).toEqual([])
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     90_000
   )
@@ -325,7 +321,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
         // The receiver listens where an exporter using OTLP's default environment would look,
         // so only the settings decide.
         const { env, port } = yield* startingGuest102({})
-        const daemon = yield* spawnDaemon(env.configFile, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url })
+        const daemon = yield* startDaemonInProcess(env.configFile, { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url })
         yield* pollUntil("the Start of guest 102 done", journalOps(env.stateDir), (ops) =>
           ops.some((o) =>
             o.vmid === 102 && o.phase === "done"
@@ -336,7 +332,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
         const passes = yield* passCount(port)
         yield* pollUntil("two more passes", passCount(port), (n) =>
           n >= passes + 2, { context: daemon.output })
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+        expect((yield* daemon.stop).code).toBe(0)
         expect(receiver.requests()).toBe(0)
         expect(daemon.output()).not.toMatch(/trace_id|span_id/)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),

@@ -1,7 +1,8 @@
 /**
  * The daemon as the state directory's single writer: while it runs, `apply`, `revert` and
  * `op submit` hand their request to it over the control socket, and it runs them through its
- * own queue, gate and journal. Processes all: the daemon and the CLI as an operator runs them.
+ * own queue, gate and journal. The daemon and the CLI run in this process
+ * (support/cliInProcess.ts), each as `main` runs it; the requests cross the real control socket.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
@@ -9,17 +10,8 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
-import { runCli } from "../support/cli.js"
-import {
-  freePort,
-  health,
-  journalOps,
-  pollUntil,
-  spawnDaemon,
-  stopDaemon,
-  tempDir,
-  writeDaemonConfig
-} from "../support/daemon.js"
+import { runCliInProcess as runCli, startCliInProcess } from "../support/cliInProcess.js"
+import { freePort, health, journalOps, pollUntil, tempDir, writeDaemonConfig } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const GUESTS: ReadonlyArray<SimGuestSeed> = Array.from({ length: 20 }, (_, i) =>
@@ -37,7 +29,7 @@ const setup = Effect.gen(function*() {
   const dir = yield* tempDir("felhom-control-")
   const port = yield* freePort
   const env = yield* writeDaemonConfig(dir, sim, port)
-  const daemon = yield* spawnDaemon(env.configFile)
+  const daemon = yield* startCliInProcess(["daemon", "--config", env.configFile])
   yield* pollUntil("the daemon ready", health(port, "/readyz"), (a) => a.status === 200, { context: daemon.output })
   const tokenFile = path.join(dir, "pve-token")
   const connection = [
@@ -77,7 +69,7 @@ interface ApplyJson {
 
 describe("daemon control socket", () => {
   it.scopedLive(
-    "20 concurrent apply processes: each handed to the daemon, each change applied once, each told the truth",
+    "20 concurrent applies: each handed to the daemon, each change applied once, each told the truth",
     () =>
       Effect.gen(function*() {
         const { sim, dir, env, daemon, connection } = yield* setup
@@ -88,11 +80,11 @@ describe("daemon control socket", () => {
               file,
               JSON.stringify({ guests: { [g.vmid]: { config: { description: `set by process ${g.vmid}` } } } })
             )
-            return yield* runCli(["apply", ...connection, "--desired", file, "--json"], {}, { timeout: 120_000 })
+            return yield* runCli(["apply", ...connection, "--desired", file, "--json"])
           }), { concurrency: "unbounded" })
         for (const [i, run] of runs.entries()) {
           expect(run.code, run.stderr).toBe(0)
-          expect(run.stderr).toBe(`felhom-agent: handed to the running daemon (PID ${daemon.child.pid})\n`)
+          expect(run.stderr).toBe(`felhom-agent: handed to the running daemon (PID ${process.pid})\n`)
           const report = JSON.parse(run.stdout) as ApplyJson
           expect(report.succeeded).toBe(true)
           expect(report.results.map((r) => [r.vmid, r.outcome._tag])).toEqual([[200 + i, "Applied"]])
@@ -107,9 +99,7 @@ describe("daemon control socket", () => {
             }
           })
         )
-        const noFlags = yield* runCli(["apply", "--state-dir", env.stateDir, "--desired", bare, "--json"], {}, {
-          timeout: 120_000
-        })
+        const noFlags = yield* runCli(["apply", "--state-dir", env.stateDir, "--desired", bare, "--json"])
         expect(noFlags.code, noFlags.stderr).toBe(0)
         expect((JSON.parse(noFlags.stdout) as ApplyJson).results).toEqual([])
         // Exactly one write per guest reached PVE, and each guest shows its own process's change.
@@ -123,7 +113,7 @@ describe("daemon control socket", () => {
         const ops = yield* journalOps(env.stateDir)
         expect(ops).toHaveLength(20)
         expect(new Set(ops.map((o) => o.phase))).toEqual(new Set(["done"]))
-        expect((yield* stopDaemon(daemon)).code).toBe(0)
+        expect((yield* daemon.stop).code).toBe(0)
         expect(fs.existsSync(path.join(env.stateDir, "control.sock"))).toBe(false)
       }).pipe(Effect.provide(Sim.layer({ guests: GUESTS }))),
     240_000
@@ -133,13 +123,13 @@ describe("daemon control socket", () => {
     "revert and a refused op submit through the daemon: same lines and exit codes as a run of their own",
     () =>
       Effect.gen(function*() {
-        const { sim, dir, daemon, connection } = yield* setup
+        const { sim, dir, connection } = yield* setup
         const file = path.join(dir, "desired.json")
         fs.writeFileSync(file, JSON.stringify({ guests: { 201: { config: { description: "to be reverted" } } } }))
-        const applied = yield* runCli(["apply", ...connection, "--desired", file, "--json"], {}, { timeout: 60_000 })
+        const applied = yield* runCli(["apply", ...connection, "--desired", file, "--json"])
         expect(applied.code).toBe(0)
         const opId = (JSON.parse(applied.stdout) as ApplyJson).results[0]?.opId ?? ""
-        const reverted = yield* runCli(["revert", opId, ...connection], {}, { timeout: 60_000 })
+        const reverted = yield* runCli(["revert", opId, ...connection])
         expect(reverted.code, reverted.stderr).toBe(0)
         expect(reverted.stdout).toMatch(
           new RegExp(`^✓ reverted: lxc/201 SetConfig  applied.*\\(op revert:${opId}\\)\\n$`)
@@ -149,14 +139,12 @@ describe("daemon control socket", () => {
         const envelope = path.join(dir, "op.json")
         fs.writeFileSync(envelope, JSON.stringify({ payloadType: "x", payload: "", signatures: [] }))
         const submitted = yield* runCli(
-          ["op", "submit", envelope, ...connection, "--signers", "/nonexistent", "--agent-id", "a"],
-          {},
-          { timeout: 60_000 }
+          ["op", "submit", envelope, ...connection, "--signers", "/nonexistent", "--agent-id", "a"]
         )
         expect(submitted.code).toBe(1)
         expect(submitted.stdout).toBe("")
         const lines = submitted.stderr.trimEnd().split("\n")
-        expect(lines[0]).toBe(`felhom-agent: handed to the running daemon (PID ${daemon.child.pid})`)
+        expect(lines[0]).toBe(`felhom-agent: handed to the running daemon (PID ${process.pid})`)
         expect(lines.slice(1)).toHaveLength(1)
         expect(lines[1]).toMatch(/^felhom-agent: /)
         expect(ours(sim)).toHaveLength(2)
@@ -179,7 +167,7 @@ describe("daemon control socket", () => {
         const json = yield* runCli(["status", ...stateDir, "--json"])
         expect(json.stderr).toBe("")
         expect(JSON.parse(json.stdout)).toMatchObject({
-          pid: daemon.child.pid,
+          pid: process.pid,
           agentId: "agent-pve1",
           ready: true,
           notReadyReason: null,
@@ -195,7 +183,7 @@ describe("daemon control socket", () => {
         const text = yield* runCli(["status", ...stateDir])
         expect(text.code).toBe(0)
         expect(text.stdout).toMatch(
-          new RegExp(`^felhom-agent agent-pve1 \\(PID ${daemon.child.pid}\\): ready\n  PVE: +${sim.url} \\(version `)
+          new RegExp(`^felhom-agent agent-pve1 \\(PID ${process.pid}\\): ready\n  PVE: +${sim.url} \\(version `)
         )
         expect(text.stdout).toContain("0 in flight, 0 waiting for an operator")
         expect(text.stdout).toContain("\n  scope:      node pve1 (the guests on this node only)\n")
@@ -207,7 +195,7 @@ describe("daemon control socket", () => {
             /^\{"type":"error","tag":"ControlRequestInvalid","message":"bad control request: /
           )
         }
-        expect((yield* stopDaemon(daemon)).code).toBe(0)
+        expect((yield* daemon.stop).code).toBe(0)
         const none = yield* runCli(["status", ...stateDir])
         expect(none.code).toBe(3)
         expect(none.stdout).toBe("")

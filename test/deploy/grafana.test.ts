@@ -3,7 +3,7 @@
  * import it: the datasource is a variable (so it imports into any Grafana and provisions from
  * a file), agents are chosen with an `instance` variable that every agent query honours, panels
  * do not overlap, and every series named is one the agent defines.
- * test/deploy/prometheusLive.test.ts runs each query against a real Prometheus.
+ * test/deploy/prometheusLive.process.test.ts runs each query against a real Prometheus.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { allPanels, dashboard, dashboardQueries, definedFamilies, familyOf, selectors } from "./monitoring.js"

@@ -1,7 +1,8 @@
 /**
- * `felhom-agent selftest` as an operator runs it: a child process against a simulator in this
- * process over HTTPS with a pinned fingerprint. The contract: the report file is written,
- * `--json` prints the same report as parseable JSON, exit 0 only when every task passed.
+ * `felhom-agent selftest` as an operator runs it (in this process, as `main` runs it:
+ * support/cliInProcess.ts) against a simulator over HTTPS with a pinned fingerprint. The
+ * contract: the report file is written, `--json` prints the same report as parseable JSON,
+ * exit 0 only when every task passed.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Redacted } from "effect"
@@ -9,11 +10,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import type { SelftestReport } from "../../src/selftest/report.js"
-import { runCli } from "../support/cli.js"
+import { runCliInProcess } from "../support/cliInProcess.js"
 import { Sim } from "../support/sim.js"
 import { GUESTS, QEMU_VMID, UNTAGGED_VMID } from "./support.js"
 
-const cli = (args: ReadonlyArray<string>) => runCli(args, {}, { timeout: 60_000 })
+const cli = (args: ReadonlyArray<string>) => runCliInProcess(args)
 
 const setup = Effect.gen(function*() {
   const sim = yield* Sim
@@ -38,7 +39,7 @@ const setup = Effect.gen(function*() {
 })
 
 describe("CLI: selftest", () => {
-  it.scoped("passes on a tagged guest: exit 0, Markdown report written, --json parses with the same verdict", () =>
+  it.scopedLive("passes on a tagged guest: exit 0, Markdown report written, --json parses with the same verdict", () =>
     Effect.gen(function*() {
       const { dir, base, secret } = yield* setup
       const reportFile = path.join(dir, "REPORT.md")
@@ -57,7 +58,7 @@ describe("CLI: selftest", () => {
       expect(fs.existsSync(path.join(dir, "state", "state.db"))).toBe(true)
     }).pipe(Effect.provide(Sim.layer({ guests: GUESTS, taskDuration: 5 }))))
 
-  it.scoped("refuses an untagged guest: exit 1 and the report says why", () =>
+  it.scopedLive("refuses an untagged guest: exit 1 and the report says why", () =>
     Effect.gen(function*() {
       const { sim, dir, base } = yield* setup
       const reportFile = path.join(dir, "REPORT.md")
