@@ -43,4 +43,17 @@ describe("deploy files", () => {
     expect(nix).toBe("--max-semi-space-size=2")
     expect([...unit.matchAll(/^Environment=NODE_OPTIONS=(.*)$/gm)].map((m) => m[1])).toEqual([nix])
   })
+
+  it("the systemd unit and the NixOS module keep Node's compile cache in the service's own cache directory", async () => {
+    const { readFileSync } = await import("node:fs")
+    const unit = readFileSync(`${ROOT}/deploy/felhom-agent.service`, "utf8")
+    const module = readFileSync(`${ROOT}/nix/module.nix`, "utf8")
+    const nix = /^\s*environment\.NODE_COMPILE_CACHE\s*=\s*"([^"]*)";/m.exec(module)?.[1]
+    expect(nix).toBe("/var/cache/felhom-agent/node-compile-cache")
+    expect([...unit.matchAll(/^Environment=NODE_COMPILE_CACHE=(.*)$/gm)].map((m) => m[1])).toEqual([nix])
+    expect(unit).toMatch(/^CacheDirectory=felhom-agent$/m)
+    expect(unit).toMatch(/^CacheDirectoryMode=0700$/m)
+    expect(module).toMatch(/^\s*CacheDirectory = "felhom-agent";$/m)
+    expect(module).toMatch(/^\s*CacheDirectoryMode = "0700";$/m)
+  })
 })
