@@ -40,3 +40,25 @@ export const words = (line: string): ReadonlyArray<string> => {
   if (started) out.push(current)
   return out
 }
+
+/** Every ```sh block of a doc, each with the nearest heading above it. */
+export const allShBlocks = (doc: string): ReadonlyArray<{ readonly heading: string; readonly text: string }> => {
+  const text = fs.readFileSync(path.join(ROOT, doc), "utf8")
+  const blocks: Array<{ heading: string; text: string }> = []
+  let heading = ""
+  let inBlock: string | undefined
+  let fence = false
+  for (const line of text.split("\n")) {
+    if (inBlock !== undefined) {
+      if (line.startsWith("```")) {
+        blocks.push({ heading, text: inBlock })
+        inBlock = undefined
+      } else inBlock += `${line}\n`
+    } else if (fence) {
+      if (line.startsWith("```")) fence = false
+    } else if (line.startsWith("```sh")) inBlock = ""
+    else if (line.startsWith("```")) fence = true
+    else if (/^#{1,6} /.test(line)) heading = line
+  }
+  return blocks
+}
