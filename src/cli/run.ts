@@ -11,6 +11,7 @@ import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, FiberRef } from "effect"
 import { teardown } from "../daemon/Logging.js"
 import { argumentErrorLines, colourAllowed, formatHelp, helpWidth } from "./errorLines.js"
+import { stopWithLauncher } from "./launcherWatch.js"
 import { stderrLogger } from "./state.js"
 
 /**
@@ -86,6 +87,7 @@ export const runCommand = <E, A, R>(
 /** `main`: the command line as this process, logs on stderr, exit code as computed. */
 export const runCli = <E, A>(program: Effect.Effect<A, E | ValidationError.ValidationError, never>): void => {
   let code = 0
+  stopWithLauncher(process.env)
   NodeRuntime.runMain(
     runCommand(program, { isTTY: process.stdout.isTTY === true, columns: process.stdout.columns, env: process.env })
       .pipe(
