@@ -7,6 +7,7 @@
  * started with `nohup … &` must outlive the shell that started it.
  */
 import * as fs from "node:fs"
+import { isProcessAlive } from "../os/processes.js"
 
 /** How many launcher processes up the tree are watched (sh, tsx, npm and the like). */
 const DEPTH = 4
@@ -20,16 +21,6 @@ const parentOf = (pid: number): number | undefined => {
     return Number.isInteger(ppid) && ppid > 0 ? ppid : undefined
   } catch {
     return undefined
-  }
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    // EPERM: it exists, it is just not ours to signal.
-    return typeof e === "object" && e !== null && "code" in e && e.code === "EPERM"
   }
 }
 
@@ -50,7 +41,7 @@ export const stopWithLauncher = (env: NodeJS.ProcessEnv, intervalMillis = 1_000)
   const ppid = process.ppid
   const watched = launchers(ppid)
   const timer = setInterval(() => {
-    if (process.ppid !== ppid || !watched.every(isAlive)) {
+    if (process.ppid !== ppid || !watched.every(isProcessAlive)) {
       clearInterval(timer)
       process.kill(process.pid, "SIGTERM")
     }

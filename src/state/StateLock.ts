@@ -17,6 +17,7 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Clock, Context, Data, Duration, Effect, Exit, Layer, Option, Schedule, Schema, Scope } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { isProcessAlive } from "../os/processes.js"
 
 export const Holder = Schema.Struct({
   pid: Schema.Int,
@@ -81,17 +82,7 @@ export const readHolder = (stateDir: string): Option.Option<Holder> => {
   } catch {
     return Option.none()
   }
-  return Option.filter(decodeHolder(text), (h) => isAlive(h.pid))
-}
-
-const isAlive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    // EPERM: it exists but belongs to another user.
-    return typeof e === "object" && e !== null && "code" in e && e.code === "EPERM"
-  }
+  return Option.filter(decodeHolder(text), (h) => isProcessAlive(h.pid))
 }
 
 const isBusy = (cause: unknown): boolean =>

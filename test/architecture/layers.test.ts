@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { ROOT } from "../support/cli.js"
 
 const FLOORS: ReadonlyArray<ReadonlyArray<string>> = [
-  ["domain", "net"],
+  ["domain", "net", "os"],
   ["pve", "state", "sim", "config"],
   ["gate"],
   ["reconcile"],
