@@ -6,7 +6,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Effect, Schema } from "effect"
-import type { Migration } from "../state/StateStore.js"
+import type { Migration } from "../state/Migration.js"
 import { StateStore } from "../state/StateStore.js"
 import { HubStoreError } from "./HubError.js"
 

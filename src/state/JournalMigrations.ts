@@ -5,7 +5,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
-import type { Migration } from "./StateStore.js"
+import type { Migration } from "./Migration.js"
 
 export const journalMigrations: ReadonlyArray<Migration> = [
   {

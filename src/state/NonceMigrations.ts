@@ -4,7 +4,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect } from "effect"
-import type { Migration } from "./StateStore.js"
+import type { Migration } from "./Migration.js"
 
 export const nonceMigrations: ReadonlyArray<Migration> = [
   {

@@ -8,8 +8,9 @@ import * as path from "node:path"
 import { makeHubStore } from "../../src/hub/HubStore.js"
 import { Journal } from "../../src/state/Journal.js"
 import { journalMigrations } from "../../src/state/JournalMigrations.js"
+import type { Migration } from "../../src/state/Migration.js"
 import { NonceStore } from "../../src/state/NonceStore.js"
-import { type Migration, StateStore } from "../../src/state/StateStore.js"
+import { StateStore } from "../../src/state/StateStore.js"
 import { mode, tempDir } from "./support.js"
 
 const counterMigrations = (log: Array<string>): ReadonlyArray<Migration> => [

@@ -8,7 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Clock, Data, Effect, Schema } from "effect"
-import type { Migration } from "../../src/state/StateStore.js"
+import type { Migration } from "../../src/state/Migration.js"
 
 export class LegacyMigrationError extends Data.TaggedError("LegacyMigrationError")<{
   readonly owner: string
