@@ -3,28 +3,16 @@
  * faults. Handlers and the control API both act on it. Invariant: a mutation is logged
  * exactly when a guest's state changed (a no-op or a failed request logs nothing).
  */
-import { Data, Either } from "effect"
+import { Either } from "effect"
 import type { TokenRecord } from "./Access.js"
+import { SimControlError } from "./ControlError.js"
 import { activate, type ActiveFaults, noFaults, type SimFaults } from "./Faults.js"
-import {
-  digestOf,
-  type GuestState,
-  type HaRequest,
-  type RunState,
-  serializeConfig,
-  type TagStyle,
-  touched
-} from "./GuestState.js"
+import type { GuestState, HaRequest, RunState, TagStyle } from "./GuestState.js"
+import { type SimGuestView, viewOf } from "./GuestView.js"
 import { type FinishOptions, Migrations, type SimMigration } from "./Migrate.js"
+import * as Outside from "./OutsideChanges.js"
 import { Prng } from "./Prng.js"
-import {
-  buildGuest,
-  canonicalSeedValue,
-  generateSeeds,
-  type SeedContext,
-  type SimGuestSeed,
-  type SimTokenSeed
-} from "./Seeds.js"
+import { buildGuest, generateSeeds, type SeedContext, type SimGuestSeed, type SimTokenSeed } from "./Seeds.js"
 import { StatsPushes } from "./Stats.js"
 import { TaskEngine } from "./Tasks.js"
 
@@ -44,25 +32,6 @@ export interface SimMutation {
   readonly upid?: string
   readonly user: string
 }
-
-export interface SimGuestView {
-  readonly vmid: number
-  readonly type: "qemu" | "lxc"
-  readonly node: string
-  readonly status: "running" | "stopped"
-  /** qemu QMP status while running (`running`, `paused`, `suspended`); `stopped` otherwise. */
-  readonly qmpstatus: RunState | "stopped"
-  /** HA resource: requested state and CRM state; undefined when not configured. */
-  readonly ha: { readonly state: HaRequest; readonly crm: string } | undefined
-  readonly config: Readonly<Record<string, string>>
-  readonly pending: Readonly<Record<string, string>>
-  readonly pendingDelete: ReadonlyArray<string>
-  readonly snapshots: Readonly<Record<string, Readonly<Record<string, string>>>>
-  readonly configText: string
-  readonly digest: string
-}
-
-export class SimControlError extends Data.TaggedError("SimControlError")<{ readonly message: string }> {}
 
 export interface ClusterSettings {
   readonly seed: number
@@ -211,87 +180,27 @@ export class SimCluster {
   view(vmid: number): Either.Either<SimGuestView, SimControlError> {
     const g = this.guests.get(vmid)
     if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    return Either.right({
-      vmid: g.vmid,
-      type: g.kind,
-      node: g.node,
-      status: g.running ? "running" : "stopped",
-      qmpstatus: g.running ? g.runState : "stopped",
-      ha: g.ha === undefined ? undefined : { state: g.ha.state, crm: g.ha.crm },
-      config: Object.fromEntries(g.config),
-      pending: Object.fromEntries(g.pending),
-      pendingDelete: [...g.pendingDelete.keys()],
-      snapshots: Object.fromEntries([...g.snapshots].map(([n, m]) => [n, Object.fromEntries(m)])),
-      configText: serializeConfig(g),
-      digest: digestOf(g)
-    })
+    return Either.right(viewOf(g))
   }
 
-  /** Sets a lock as another actor would (e.g. a backup job): visible everywhere, logged. */
+  // Other actors' changes, staged through the control API or by the demo (OutsideChanges.ts).
   setLock(vmid: number, lock: string): Either.Either<void, SimControlError> {
-    const g = this.guests.get(vmid)
-    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    if (g.config.get("lock") === lock) return Either.void
-    g.config.set("lock", lock)
-    touched(g)
-    this.record(g, "lock", { lock }, "root@pam")
-    return Either.void
+    return Outside.setLock(this, vmid, lock)
   }
-
   clearLock(vmid: number): Either.Either<void, SimControlError> {
-    const g = this.guests.get(vmid)
-    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    if (!g.config.has("lock")) return Either.void
-    g.config.delete("lock")
-    touched(g)
-    this.record(g, "unlock", {}, "root@pam")
-    return Either.void
+    return Outside.clearLock(this, vmid)
   }
-
-  /** A concurrent edit by another user: changes the live config (and so the digest). */
   edit(
     vmid: number,
     change: { readonly set?: Record<string, string | number>; readonly delete?: ReadonlyArray<string> }
   ): Either.Either<string, SimControlError> {
-    const g = this.guests.get(vmid)
-    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    const ctx = this.seedContext()
-    for (const [k, raw] of Object.entries(change.set ?? {})) {
-      const v = canonicalSeedValue(g.kind, k, raw, ctx)
-      if (v === undefined) g.config.delete(k)
-      else g.config.set(k, v)
-    }
-    for (const k of change.delete ?? []) g.config.delete(k)
-    touched(g)
-    this.record(g, "edit", { ...change }, "root@pam")
-    return Either.right(digestOf(g))
+    return Outside.edit(this, vmid, change)
   }
-
-  /**
-   * The guest changes its own run state, as a guest OS does when it suspends to RAM (QMP
-   * `suspended`) — or an operator pauses it outside the API. Only for a running qemu guest.
-   */
   setRunState(vmid: number, state: RunState): Either.Either<void, SimControlError> {
-    const g = this.guests.get(vmid)
-    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    if (g.kind !== "qemu" || !g.running) {
-      return Either.left(new SimControlError({ message: `guest ${vmid} is not a running qemu guest` }))
-    }
-    if (g.runState === state) return Either.void
-    g.runState = state
-    this.record(g, "runstate", { state }, "root@pam")
-    return Either.void
+    return Outside.setRunState(this, vmid, state)
   }
-
-  /**
-   * Puts a guest under HA with a requested state (as `ha-manager add/set` would), or takes it
-   * out (`undefined`). The CRM state follows the guest's current power state.
-   */
   setHa(vmid: number, state: HaRequest | undefined): Either.Either<void, SimControlError> {
-    const g = this.guests.get(vmid)
-    if (g === undefined) return Either.left(new SimControlError({ message: `no guest ${vmid}` }))
-    g.ha = state === undefined ? undefined : { state, crm: g.running ? "started" : "stopped", stopCommand: undefined }
-    return Either.void
+    return Outside.setHa(this, vmid, state)
   }
 
   /**

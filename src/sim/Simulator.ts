@@ -14,9 +14,11 @@ import { Prng } from "./Prng.js"
 import type { SimGuestSeed, SimTokenSeed } from "./Seeds.js"
 import { generateTls, type SimTls } from "./Tls.js"
 
-export type { SimGuestView, SimMutation } from "./Cluster.js"
-export { SimCluster, SimControlError } from "./Cluster.js"
+export type { SimMutation } from "./Cluster.js"
+export { SimCluster } from "./Cluster.js"
+export { SimControlError } from "./ControlError.js"
 export type { SimFaults } from "./Faults.js"
+export type { SimGuestView } from "./GuestView.js"
 export type { FinishOptions, SimMigration } from "./Migrate.js"
 export type { SimGuestSeed, SimSnapshotSeed, SimTokenSeed } from "./Seeds.js"
 
