@@ -41,6 +41,53 @@ export interface SelftestReport {
   readonly cleanup: ReadonlyArray<StepRecord>
 }
 
+/**
+ * The report of a run however far it got: a selected task the run never reached is skipped,
+ * for the reason the run ended.
+ */
+export const reportOf = (run: {
+  readonly verdict: Verdict
+  readonly reason: string | undefined
+  readonly started: Date
+  /** ms epoch */
+  readonly finished: number
+  readonly tokenUser: string
+  readonly pveVersion: string | undefined
+  readonly vmid: number
+  readonly guest: GuestSummary | undefined
+  readonly selected: ReadonlyArray<TaskName>
+  /** The tasks the run reached, in the order it reached them. */
+  readonly done: ReadonlyArray<TaskResult>
+  readonly missingPrivileges: ReadonlyArray<MissingPrivilege>
+  /** Every step recorded, cleanup steps among them. */
+  readonly steps: ReadonlyArray<StepRecord>
+}): SelftestReport => {
+  const doneNames = new Set(run.done.map((t) => t.task))
+  return {
+    verdict: run.verdict,
+    reason: run.reason,
+    startedAt: run.started.toISOString(),
+    finishedAt: new Date(run.finished).toISOString(),
+    durationMs: run.finished - run.started.getTime(),
+    tokenUser: run.tokenUser,
+    pveVersion: run.pveVersion,
+    vmid: run.vmid,
+    guest: run.guest,
+    selected: run.selected,
+    tasks: [
+      ...run.done,
+      ...run.selected.filter((t) => !doneNames.has(t)).map((task): TaskResult => ({
+        task,
+        status: "skipped",
+        reason: run.reason ?? "not run"
+      }))
+    ],
+    missingPrivileges: run.missingPrivileges,
+    steps: run.steps.filter((s) => !s.cleanup),
+    cleanup: run.steps.filter((s) => s.cleanup)
+  }
+}
+
 /** A table cell: one line, pipes escaped. */
 const cell = (
   s: string | undefined

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { renderMarkdown } from "../../src/selftest/report.js"
-import { hasSelftestTag, Selftest } from "../../src/selftest/Selftest.js"
+import { Selftest } from "../../src/selftest/Selftest.js"
+import { hasSelftestTag } from "../../src/selftest/tag.js"
 import { Journal } from "../../src/state/Journal.js"
 import { Sim } from "../support/sim.js"
 import {
