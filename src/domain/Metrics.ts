@@ -10,6 +10,9 @@
  * in description are two registry keys, and a duplicated family is a parse error for Prometheus.
  * We render by hand (about a page) rather than through OpenTelemetry, which drags in a pinned SDK
  * line and many peer packages; `Metric.snapshot` already holds everything the text needs.
+ *
+ * Just over 300 lines because it holds two halves of about a page each, the definitions and
+ * their exposition, which the invariant above ties together.
  */
 import { Effect, Metric, MetricBoundaries, MetricLabel, MetricState, Option } from "effect"
 import type { MetricPair } from "effect"

@@ -10,6 +10,9 @@
  * `validate_vm_cpu_conf`, `$sev_fmt`, `$tdx_fmt`, `$arch_desc`), `::CPUFlags`; keyboard layouts
  * from pve-common `PVE::Tools::kvmkeymaplist`. The PUT/POST config parameters are
  * `json_config_properties` with disk allocation: every key but its skip list. Pure.
+ *
+ * Long because it is a table: one entry per upstream key or format, each to be read against
+ * its declaration in qemu-server.
  */
 import { isDriveName, pveFormats } from "./Formats.js"
 import { formats, type ParamSpec } from "./Params.js"

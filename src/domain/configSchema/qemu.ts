@@ -11,6 +11,9 @@
  * what: PVE::API2::Qemu `$check_vm_modify_config_perm` (keys in none of its option lists are
  * root-only); keys not accepted at all: PVE::QemuServer `json_config_properties` (its skip
  * list).
+ *
+ * Long because it is a table: one entry per key, each read against its upstream declaration;
+ * the formats it shares with other keys already live in the sibling modules named above.
  */
 import { CPU } from "./cpu.js"
 import { driveSpec, EFIDISK, TPMSTATE } from "./drives.js"

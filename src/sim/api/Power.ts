@@ -5,6 +5,9 @@
  * the rest happens in the worker (PowerTasks.ts), which checks when it starts and changes the
  * guest when it ends.
  * HA-managed guests get an `hastart`/`hastop` request task instead (Ha.ts).
+ *
+ * Just over 300 lines because it restates the handlers' checks one by one, qemu and lxc side by
+ * side, so each can be read against its upstream method; the worker half is already PowerTasks.ts.
  */
 import { Either } from "effect"
 import { effectivePrivs } from "../Access.js"
