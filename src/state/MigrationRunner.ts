@@ -85,39 +85,48 @@ export const migrateWith =
       const before = yield* recordedWith(sql)(owner)
       yield* disagreement(owner, before, sorted)
       yield* newerThanKnown(filename, owner, before, sorted)
-      const ran = yield* runMigrator({
-        table: migrationsTable(owner),
-        loader: Effect.succeed(sorted.map((m) =>
-          [
-            m.id,
-            m.name,
-            // Recorded already (by the runner before the Migrator): the Migrator only records it.
-            // A failure dies, because the Migrator turns failures into untyped defects anyway.
-            Effect.succeed(
-              before.has(m.id) ?
-                Effect.void :
-                Effect.catchAll(
-                  m.up,
-                  (e) =>
-                    Effect.die(
-                      new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason: e.message, cause: e })
-                    )
-                )
-            )
-          ] as const
-        ))
-      }).pipe(
-        Effect.provideService(SqlClient.SqlClient, sql),
-        Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: e.message, cause: e })),
-        Effect.catchSomeDefect((d) =>
-          d instanceof StateStoreMigrationError ? Option.some(Effect.fail(d)) : Option.none()
+      // The migrations, their records and the old runner's rows commit together (the Migrator's
+      // and keepLegacyRows' own transactions become savepoints): a crash between them must not
+      // leave rows that tell a rolled-back binary the old schema is still current.
+      const ran = yield* Effect.gen(function*() {
+        const applied = yield* runMigrator({
+          table: migrationsTable(owner),
+          loader: Effect.succeed(sorted.map((m) =>
+            [
+              m.id,
+              m.name,
+              // Recorded already (by the runner before the Migrator): the Migrator only records it.
+              // A failure dies, because the Migrator turns failures into untyped defects anyway.
+              Effect.succeed(
+                before.has(m.id) ?
+                  Effect.void :
+                  Effect.catchAll(
+                    m.up,
+                    (e) =>
+                      Effect.die(
+                        new StateStoreMigrationError({ owner, id: m.id, name: m.name, reason: e.message, cause: e })
+                      )
+                  )
+              )
+            ] as const
+          ))
+        }).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql),
+          Effect.mapError((e) => new StateStoreMigrationError({ owner, reason: e.message, cause: e })),
+          Effect.catchSomeDefect((d) =>
+            d instanceof StateStoreMigrationError ? Option.some(Effect.fail(d)) : Option.none()
+          )
         )
+        // The Migrator answers "nothing applied" when writing its records fails (it takes that for
+        // another process migrating) and skips an id below its latest: check the outcome.
+        const after = yield* recordedWith(sql)(owner)
+        yield* disagreement(owner, after, sorted, "not applied")
+        yield* keepLegacyRows(sql, owner, after)
+        return applied
+      }).pipe(
+        sql.withTransaction,
+        Effect.catchTag("SqlError", (e) => new StateStoreMigrationError({ owner, reason: e.message, cause: e }))
       )
-      // The Migrator answers "nothing applied" when writing its records fails (it takes that for
-      // another process migrating) and skips an id below its latest: check the outcome.
-      const after = yield* recordedWith(sql)(owner)
-      yield* disagreement(owner, after, sorted, "not applied")
-      yield* keepLegacyRows(sql, owner, after)
       return ran.map(([id]) => id).filter((id) => !before.has(id))
     })
 

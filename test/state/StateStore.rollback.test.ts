@@ -132,6 +132,29 @@ describe("a rolled-back binary (the runner before the Migrator) on this binary's
     }))
 })
 
+describe("an upgrade that fails between the migration and the old runner's rows", () => {
+  it.scoped("commits neither: the new migration is not recorded, and the old runner's rows stay true", () =>
+    Effect.gen(function*() {
+      const filename = path.join(yield* tempDir, "state.db")
+      yield* writeWithThisBinary(filename)
+      // A failed write of the old runner's rows (a full disk, a crash) after the migration ran.
+      yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql.unsafe(
+          "CREATE TRIGGER fail_legacy BEFORE INSERT ON schema_migrations BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )).pipe(Effect.provide(raw(filename)))
+      const before = yield* snapshot(filename)
+      const failed = yield* Effect.flatMap(
+        StateStore,
+        (store) => store.migrate("journal", [...journalMigrations, journalNext])
+      ).pipe(Effect.provide(StateStore.layer({ filename })), Effect.flip)
+      expect(failed.message).toBe(
+        "migrations of journal failed: cannot keep the old runner's records: Failed to execute statement"
+      )
+      // Nothing of the upgrade is left: no journal#2, no new column, the rows as they were.
+      expect(yield* snapshot(filename)).toEqual(before)
+    }))
+})
+
 describe("this binary on a newer binary's state.db", () => {
   it.scoped("refuses with a typed error naming the versions; nothing runs, nothing is written", () =>
     Effect.gen(function*() {
