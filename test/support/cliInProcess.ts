@@ -8,7 +8,7 @@
  * the `*.process.test.ts` files.
  */
 import { NodeContext } from "@effect/platform-node"
-import { ConfigProvider, type Console, Effect, Exit, Fiber, Option } from "effect"
+import { Cause, ConfigProvider, type Console, Effect, Exit, Fiber, Option } from "effect"
 import { cli } from "../../src/cli/root.js"
 import { runCommand } from "../../src/cli/run.js"
 import { currentLineSink, Logging } from "../../src/daemon/Logging.js"
@@ -72,8 +72,9 @@ const start = (args: ReadonlyArray<string>, env: Record<string, string>): Effect
     // a process is always interruptible by SIGTERM.
     const fiber = yield* Effect.forkDaemon(Effect.interruptible(program))
     const resultOf = (exit: Exit.Exit<number>): CliResult => ({
-      // Interrupted is how runMain ends on SIGTERM; the process then exits 0 (daemon/Logging.ts teardown).
-      code: Exit.isSuccess(exit) ? exit.value : 0,
+      // As the process's teardown (daemon/Logging.ts) decides: interrupted only is how runMain
+      // ends on SIGTERM, exit 0; anything else that went wrong on the way out, exit 1.
+      code: Exit.isSuccess(exit) ? exit.value : Cause.isInterruptedOnly(exit.cause) ? 0 : 1,
       stdout,
       stderr
     })
