@@ -2,18 +2,29 @@
  * One PVE request, start to finish: bounded concurrency (pveproxy serves 3 at a time), the
  * token header, a deadline, the `{"data": …}` envelope decoded with Schema, and every failure
  * turned into a typed `PveError`. Reads retry once on a stale keep-alive socket (pveproxy closes
- * idle ones after 5 s); mutations are sent exactly once and never retried here.
+ * idle ones after 5 s); mutations are sent exactly once and never retried here. Reading the
+ * answer (decompressing, error bodies, the envelope) is PveAnswer.ts.
  */
-import { HttpClient, type HttpClientError, HttpClientRequest, type HttpClientResponse } from "@effect/platform"
-import { NodeHttpClient } from "@effect/platform-node"
-import { Clock, Duration, Effect, Exit, Option, ParseResult, Queue, Schema, type Scope } from "effect"
-import * as Zlib from "node:zlib"
+import type { Schema } from "effect"
+import {
+  Clock,
+  Context,
+  DefaultServices,
+  Duration,
+  Effect,
+  Exit,
+  type Fiber,
+  FiberRef,
+  Queue,
+  type Scope,
+  Tracer
+} from "effect"
 import type { Dispatcher } from "undici"
 import { endpointTemplate, recordPveRequestAt } from "../domain/Metrics.js"
-import { REASON_HEADER } from "./dispatcher.js"
-import { toPveError } from "./errorMapping.js"
+import { bodyText, causeMessage, decodeEnvelope, errorAnswer } from "./PveAnswer.js"
 import type { PveConnectionSettings } from "./PveConnection.js"
-import { PveBadResponse, type PveError, PveTimeout, PveTransport } from "./PveError.js"
+import type { PveBadResponse } from "./PveError.js"
+import { type PveError, PveTimeout, PveTransport } from "./PveError.js"
 import { authorizationHeader } from "./PveToken.js"
 import type { ServerClock } from "./ServerClock.js"
 
@@ -73,10 +84,7 @@ const errorCode = (cause: unknown): string | undefined => {
   return typeof cause.code === "string" ? cause.code : undefined
 }
 
-const causeMessage = (cause: unknown): string => cause instanceof Error ? cause.message : String(cause)
-
-const toTransport = (method: string, path: string, error: HttpClientError.HttpClientError): PveTransport => {
-  const cause = error.cause
+const toTransport = (method: string, path: string, cause: unknown): PveTransport => {
   const code = errorCode(cause)
   const reason = code !== undefined ? `${code}: ${causeMessage(cause)}` : causeMessage(cause)
   return new PveTransport({ method, path, code, requestSent: code === undefined || !NOT_SENT_CODES.has(code), reason })
@@ -85,35 +93,8 @@ const toTransport = (method: string, path: string, error: HttpClientError.HttpCl
 const isStaleSocket = (error: PveError): boolean =>
   error._tag === "PveTransport" && error.code !== undefined && STALE_SOCKET_CODES.has(error.code)
 
-/**
- * pveproxy compresses bodies over 1 KiB when asked (pve-http-server
- * `PVE::APIServer::AnyEvent::response`). undici's request API does not decode them (its
- * decompress interceptor is experimental and warns on stderr).
- */
-const bodyText = (method: string, path: string, response: HttpClientResponse.HttpClientResponse) =>
-  Effect.flatMap(
-    Effect.mapError(response.arrayBuffer, (error) => toTransport(method, path, error)),
-    (buffer) =>
-      Effect.try({
-        try: () => {
-          const bytes = Buffer.from(buffer)
-          const encoding = (response.headers["content-encoding"] ?? "").trim().toLowerCase()
-          const plain = encoding === "gzip"
-            ? Zlib.gunzipSync(bytes)
-            : encoding === "deflate"
-            ? Zlib.inflateSync(bytes)
-            : bytes
-          return plain.toString("utf8")
-        },
-        catch: (cause) =>
-          new PveBadResponse({ method, path, issue: `undecodable compressed body: ${causeMessage(cause)}` })
-      })
-  )
-
-const ErrorBody = Schema.parseJson(Schema.Struct({
-  message: Schema.optional(Schema.String),
-  errors: Schema.optional(Schema.Record({ key: Schema.String, value: Schema.String }))
-}))
+const headerText = (value: string | ReadonlyArray<string> | undefined): string =>
+  typeof value === "string" ? value : value?.[0] ?? ""
 
 /**
  * A FIFO permit pool: Queue takers are served in arrival order, in O(1). Effect 3.22's
@@ -127,132 +108,167 @@ const makePermits = (n: number) =>
       Effect.acquireUseRelease(Queue.take(tokens), () => effect, () => Queue.offer(tokens, undefined))
   })
 
+/** The longest delay `setTimeout` takes (a signed 32-bit count of milliseconds). */
+const MAX_TIMER_MILLIS = 2 ** 31 - 1
+
+/** What came back: the status line and the body, decompressed, as text. */
+interface Answer {
+  readonly status: number
+  readonly reason: string
+  readonly text: string
+}
+
+/**
+ * Effect's own tracer (`DefaultServices.liveServices`): its spans are kept by nothing and sent
+ * nowhere, so a request's span is built only when another tracer is installed (the OTLP exporter
+ * of daemon/Tracing.ts) and tracing is on for the fiber.
+ */
+const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+const spansWanted = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) && fiber.currentTracer !== builtInTracer &&
+  fiber.currentSpan?.sampled !== false
+
 export const makeSend = (
   settings: PveConnectionSettings,
   dispatcher: Dispatcher,
   serverClock: ServerClock
 ): Effect.Effect<Send, never, Scope.Scope> =>
   Effect.gen(function*() {
-    // The HttpClient's own span and propagation headers stay off: building them for thousands of
-    // requests per pass was measurable CPU, and PVE reads no traceparent. Each request gets one
-    // "pve.request" span of ours instead, which is Effect's no-op span unless tracing is on.
-    const client = NodeHttpClient.makeUndici(dispatcher).pipe(
-      HttpClient.withTracerDisabledWhen(() => true),
-      HttpClient.withTracerPropagation(false)
-    )
     const withPermit = yield* makePermits(settings.concurrency)
-    const base = `${settings.url.origin}/api2/json`
-    const auth = authorizationHeader(settings.token)
-    const timeout = settings.requestTimeout
+    const origin = settings.url.origin
+    const base = `${origin}/api2/json`
+    const headers = {
+      authorization: authorizationHeader(settings.token),
+      "accept-encoding": "gzip, deflate",
+      accept: "application/json"
+    }
+    const formHeaders = { ...headers, "content-type": "application/x-www-form-urlencoded" }
+    const timeoutMillis = Duration.toMillis(settings.requestTimeout)
 
-    const once = <A, I>(req: PveRequest<A, I>): Effect.Effect<PveResponse<A>, PveError> => {
-      // Computed once per request, for the metric and the span: a bounded label, never the path.
-      const endpoint = endpointTemplate(req.path)
-      const params = encodeParams(req.params ?? {})
-      const url = new URL(base + req.path)
-      const request = HttpClientRequest.make(req.method)(url).pipe(
-        HttpClientRequest.setHeaders({
-          authorization: auth,
-          "accept-encoding": "gzip, deflate",
-          accept: "application/json"
-        }),
+    /**
+     * One exchange on undici's dispatcher, with a handler of our own: no stream per body, no
+     * HttpClient request/response objects, one callback per event. undici's `request()` API and
+     * @effect/platform's HttpClient over it (each answer a Readable, an AbortController, a
+     * FinalizationRegistry entry, a cached body effect run through `Effect.runSync`) were most of
+     * the client's CPU per request. The deadline covers the whole exchange, body included, and
+     * aborts the request when it passes; so does interruption. It is one wall-clock timer, like
+     * undici's own timeouts, rather than `Effect.timeoutFail`, whose race (effect `timeoutTo`,
+     * `raceFibersWith`) forks two fibers per request; so a TestClock does not move it.
+     */
+    const exchange = (
+      method: PveRequest<unknown, unknown>["method"],
+      path: string,
+      target: string,
+      body: string | undefined,
+      clock: Clock.Clock
+    ): Effect.Effect<Answer, PveTransport | PveTimeout | PveBadResponse> =>
+      Effect.async((resume) => {
+        let controller: Dispatcher.DispatchController | undefined
+        let finished = false
+        let status = 0
+        let reason = ""
+        let encoding = ""
+        let chunks: Array<Buffer> = []
+        const abort = (why: Error) => {
+          if (controller !== undefined && !controller.aborted) controller.abort(why)
+        }
+        const finish = (effect: Effect.Effect<Answer, PveTransport | PveTimeout | PveBadResponse>) => {
+          if (finished) return
+          finished = true
+          clearTimeout(timer)
+          resume(effect)
+        }
+        // Beyond a timer's range node would fire at once; Effect's clock never fires then (effect
+        // `Clock` `globalClockScheduler.unsafeSchedule`), and neither does this deadline.
+        const timer = timeoutMillis > MAX_TIMER_MILLIS ? undefined : setTimeout(() => {
+          // Settled first: undici reports the abort to the handler synchronously, as a transport error.
+          finish(Effect.fail(new PveTimeout({ operation: `${method} ${path}`, afterMillis: timeoutMillis })))
+          abort(new Error(`no answer within ${timeoutMillis} ms`))
+        }, timeoutMillis)
+        const handler: Dispatcher.DispatchHandler = {
+          onRequestStart: (c) => {
+            controller = c
+            // Interrupted or timed out while undici still queued it: never send it.
+            if (finished) c.abort(new Error("request abandoned"))
+          },
+          onResponseStart: (_c, statusCode, responseHeaders, statusMessage) => {
+            status = statusCode
+            // Older PVE puts an error's text only in the status line (before libpve-http-server-perl
+            // 5.2.0, `PVE::APIServer::Formatter::Standard::prepare_response_data`).
+            reason = statusMessage ?? ""
+            encoding = headerText(responseHeaders["content-encoding"]).trim().toLowerCase()
+            chunks = []
+            serverClock.observe(headerText(responseHeaders["date"]) || undefined, clock.unsafeCurrentTimeMillis())
+          },
+          onResponseData: (_c, chunk) => {
+            chunks.push(chunk)
+          },
+          onResponseEnd: () =>
+            finish(Effect.map(bodyText(method, path, encoding, chunks), (text) => ({ status, reason, text }))),
+          onResponseError: (_c, error) => finish(Effect.fail(toTransport(method, path, error)))
+        }
+        dispatcher.dispatch(
+          { origin, path: target, method, headers: body === undefined ? headers : formHeaders, body },
+          handler
+        )
+        return Effect.sync(() => {
+          if (finished) return
+          finished = true
+          clearTimeout(timer)
+          abort(new Error("request interrupted"))
+        })
+      })
+
+    const once = <A, I>(req: PveRequest<A, I>): Effect.Effect<PveResponse<A>, PveError> =>
+      Effect.withFiberRuntime((fiber) => {
+        // Computed once per request, for the metric and the span: a bounded label, never the path.
+        const endpoint = endpointTemplate(req.path)
+        const params = new URLSearchParams(encodeParams(req.params ?? {})).toString()
+        const url = new URL(base + req.path)
         // GET/DELETE carry parameters in the query; a body there is a 501 (pve-http-server
         // `PVE::APIServer::AnyEvent::authenticate_and_handle_request`).
-        (r) =>
-          req.method === "GET" || req.method === "DELETE"
-            ? HttpClientRequest.setUrlParams(r, params)
-            : HttpClientRequest.bodyUrlParams(r, params)
-      )
-      const attempt = client.execute(request).pipe(
-        Effect.mapError((error) => toTransport(req.method, req.path, error)),
-        Effect.tap((response) =>
-          Effect.map(Clock.currentTimeMillis, (now) => serverClock.observe(response.headers["date"], now))
-        ),
-        Effect.flatMap((response) =>
-          Effect.map(bodyText(req.method, req.path, response), (text) => ({
-            status: response.status,
-            reason: Option.getOrElse(Option.fromNullable(response.headers[REASON_HEADER]), () => ""),
-            text
-          }))
-        ),
-        Effect.timeoutFail({
-          duration: timeout,
-          onTimeout: () =>
-            new PveTimeout({ operation: `${req.method} ${req.path}`, afterMillis: Duration.toMillis(timeout) })
+        const inQuery = req.method === "GET" || req.method === "DELETE"
+        const target = url.pathname + url.search +
+          (inQuery && params !== "" ? `${url.search === "" ? "?" : "&"}${params}` : "")
+        const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+        const traced = spansWanted(fiber)
+        // Latency by endpoint template and status, per attempt (a retried read counts twice).
+        const timed = Effect.suspend(() => {
+          const started = clock.unsafeCurrentTimeMillis()
+          return Effect.onExit(
+            exchange(req.method, req.path, target, inQuery ? undefined : params, clock),
+            (exit) => {
+              if (Exit.isInterrupted(exit)) return Effect.void
+              const status = Exit.isSuccess(exit) ? exit.value.status : "error"
+              const recorded = recordPveRequestAt(
+                req.method,
+                endpoint,
+                status,
+                (clock.unsafeCurrentTimeMillis() - started) / 1000
+              )
+              return traced && status !== "error"
+                ? Effect.zipRight(recorded, Effect.annotateCurrentSpan("http.response.status_code", status))
+                : recorded
+            }
+          )
         })
-      )
-      // Latency by endpoint template and status, per attempt (a retried read counts twice).
-      const timed = Effect.gen(function*() {
-        const started = yield* Clock.currentTimeMillis
-        const exit = yield* Effect.exit(attempt)
-        const seconds = ((yield* Clock.currentTimeMillis) - started) / 1000
-        const status = Exit.isSuccess(exit) ? exit.value.status : "error"
-        yield* recordPveRequestAt(req.method, endpoint, status, seconds)
-        if (status !== "error") yield* Effect.annotateCurrentSpan("http.response.status_code", status)
-        return yield* exit
+        const sent = Effect.flatMap(
+          withPermit(timed),
+          ({ reason, status, text }) =>
+            status >= 400 ? Effect.fail(errorAnswer(req, status, reason, text)) : decodeEnvelope(req, text)
+        )
+        return traced
+          ? Effect.withSpan(sent, "pve.request", {
+            kind: "client",
+            // No stack capture: an Error per request, for a trace line nobody reads.
+            captureStackTrace: false,
+            attributes: { "http.request.method": req.method, "pve.endpoint": endpoint }
+          })
+          : sent
       })
-      return withPermit(timed).pipe(
-        Effect.flatMap(({ reason, status, text }) =>
-          status >= 400 ? Effect.fail(errorAnswer(req, status, reason, text)) : decodeEnvelope(req, text)
-        ),
-        // No stack capture: an Error per request is the one cost a span would add when tracing is off.
-        Effect.withSpan("pve.request", {
-          kind: "client",
-          captureStackTrace: false,
-          attributes: { "http.request.method": req.method, "pve.endpoint": endpoint }
-        })
-      )
-    }
 
     return (req) =>
       req.method === "GET"
         ? once(req).pipe(Effect.catchIf(isStaleSocket, () => once(req)))
         : once(req)
   })
-
-const errorAnswer = <A, I>(req: PveRequest<A, I>, status: number, reason: string, text: string): PveError => {
-  // Older PVE sends no `message` in the body; the reason phrase then holds the text
-  // (`message` came with libpve-http-server-perl 5.2.0).
-  const body = Schema.decodeUnknownOption(ErrorBody)(text)
-  const message = Option.flatMap(body, (b) => Option.fromNullable(b.message))
-  return toPveError({
-    method: req.method,
-    path: req.path,
-    status,
-    text: Option.getOrElse(message, () => reason),
-    errors: Option.getOrElse(Option.flatMap(body, (b) => Option.fromNullable(b.errors)), () => ({}))
-  })
-}
-
-type EnvelopeDecoder<A> = (
-  text: string
-) => Effect.Effect<{ readonly data: A; readonly total?: number | undefined }, ParseResult.ParseError>
-
-/**
- * One compiled envelope decoder per response schema. Building `parseJson(Struct({ data }))` per
- * request gave every request a fresh AST, so Effect's per-AST parser cache never hit and each
- * response recompiled its whole decoder (the bulk of the client's CPU per call).
- */
-const envelopeDecoders = new WeakMap<Schema.Schema.All, EnvelopeDecoder<unknown>>()
-const envelopeDecoder = <A, I>(data: Schema.Schema<A, I>): EnvelopeDecoder<A> => {
-  const cached = envelopeDecoders.get(data)
-  if (cached !== undefined) return cached as EnvelopeDecoder<A>
-  const decode = Schema.decodeUnknown(Schema.parseJson(Schema.Struct({ data, total: Schema.optional(Schema.Number) })))
-  const decoder: EnvelopeDecoder<A> = (text) => decode(text, { errors: "all", onExcessProperty: "ignore" })
-  envelopeDecoders.set(data, decoder as EnvelopeDecoder<unknown>)
-  return decoder
-}
-
-const decodeEnvelope = <A, I>(req: PveRequest<A, I>, text: string): Effect.Effect<PveResponse<A>, PveBadResponse> =>
-  envelopeDecoder(req.data)(text).pipe(
-    Effect.map(({ data, total }) => ({ data, total })),
-    Effect.mapError((error) =>
-      new PveBadResponse({
-        method: req.method,
-        path: req.path,
-        issue: ParseResult.ArrayFormatter.formatErrorSync(error)
-          .map((issue) => `${issue.path.length > 0 ? issue.path.join(".") + ": " : ""}${issue.message}`)
-          .join("; ")
-      })
-    )
-  )

@@ -66,12 +66,10 @@ export const make = Effect.gen(function*() {
   // Requests sent so far (a retried read counts twice): how much a pass asked of pveproxy.
   let requests = 0
   const send: typeof sendOnce = (req) =>
-    Effect.zipRight(
-      Effect.sync(() => {
-        requests += 1
-      }),
-      sendOnce(req)
-    )
+    Effect.suspend(() => {
+      requests += 1
+      return sendOnce(req)
+    })
   const get = <A, I>(path: string, data: Schema.Schema<A, I>, params?: Params) =>
     Effect.map(send({ method: "GET", path, data, params }), (r) => r.data)
   const mutate = (method: "POST" | "PUT" | "DELETE", path: string, params?: Params) =>
@@ -119,6 +117,7 @@ export const make = Effect.gen(function*() {
             method: "GET",
             path: `${p}/log`,
             data: TaskLogLines,
+            withTotal: true,
             params: { start: options?.start, limit: options?.limit }
           }),
           (r) => ({ lines: r.data, total: r.total ?? r.data.length })

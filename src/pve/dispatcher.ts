@@ -1,16 +1,12 @@
 /**
- * The undici dispatcher PVE requests travel through: the TLS trust decision, keep-alive tuned
- * below pveproxy's 5 s idle close (pve-http-server `PVE::APIServer::AnyEvent::new`), and the
- * status line's reason phrase — the only place older PVE servers put an error's text (before
- * libpve-http-server-perl 5.2.0, `PVE::APIServer::Formatter::Standard::prepare_response_data`).
+ * The undici dispatcher PVE requests travel through: the TLS trust decision and keep-alive tuned
+ * below pveproxy's 5 s idle close (pve-http-server `PVE::APIServer::AnyEvent::new`). PveHttp.ts
+ * dispatches on it with its own handler, which also reads the status line's reason phrase.
  */
 import { Effect, type Scope } from "effect"
 import * as Tls from "node:tls"
-import { Agent, buildConnector, DecoratorHandler, type Dispatcher } from "undici"
+import { Agent, buildConnector, type Dispatcher } from "undici"
 import type { PveConnectionSettings } from "./PveConnection.js"
-
-/** Header under which the reason phrase of the status line is handed to the response reader. */
-export const REASON_HEADER = "x-felhom-reason-phrase"
 
 /** Raised by the pinning connector; a transport failure that must never be retried. */
 export class FingerprintMismatch extends Error {
@@ -40,25 +36,6 @@ export const pinningConnector = (fingerprint: string): buildConnector.connector 
     })
 }
 
-type ResponseStart = NonNullable<Dispatcher.DispatchHandler["onResponseStart"]>
-
-// undici's typings declare DecoratorHandler without its methods; at run time it forwards every
-// handler callback (old and new API) to the wrapped handler, which is what we extend.
-interface Forwarding extends Dispatcher.DispatchHandler {
-  onResponseStart(...args: Parameters<ResponseStart>): void
-}
-const ForwardingHandler = DecoratorHandler as unknown as new(handler: Dispatcher.DispatchHandler) => Forwarding
-
-class ReasonPhraseHandler extends ForwardingHandler {
-  override onResponseStart(...[controller, statusCode, headers, statusMessage]: Parameters<ResponseStart>): void {
-    const withReason = statusMessage === undefined ? headers : { ...headers, [REASON_HEADER]: statusMessage }
-    return super.onResponseStart(controller, statusCode, withReason, statusMessage)
-  }
-}
-
-const reasonPhrase: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (options, handler) =>
-  dispatch(options, new ReasonPhraseHandler(handler))
-
 const connectOptions = (settings: PveConnectionSettings): Agent.Options["connect"] => {
   switch (settings.trust._tag) {
     case "Fingerprint":
@@ -80,7 +57,7 @@ export const makeDispatcher = (settings: PveConnectionSettings): Effect.Effect<D
         // pveproxy closes idle keep-alive sockets after 5 s; retire ours first.
         keepAliveTimeout: 3_000,
         keepAliveMaxTimeout: 4_000
-      }).compose(reasonPhrase)
+      })
     ),
     (dispatcher) => Effect.promise(() => dispatcher.destroy()).pipe(Effect.ignore)
   )

@@ -1,11 +1,11 @@
 /**
  * Transport realities the client must survive: TLS trust (CA file, pin, refused pin, no
  * silent insecurity), stale keep-alive sockets (reads retried once, mutations never),
- * old servers that put the error text only in the status line, gzip, undecodable answers
- * and bounded concurrency.
+ * old servers that put the error text only in the status line, gzip, undecodable answers,
+ * bounded concurrency, the request deadline and the request's span.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Layer, Redacted, Schema, type Scope } from "effect"
+import { Context, Effect, Exit, Layer, Redacted, Schedule, Schema, type Scope, Tracer } from "effect"
 import * as Zlib from "node:zlib"
 import { GuestRef } from "../../src/domain/Guest.js"
 import { prometheusText } from "../../src/domain/Metrics.js"
@@ -205,6 +205,52 @@ describe("transport", () => {
       expect(text).toMatch(
         /felhom_pve_request_seconds_count\{[^}]*endpoint="\/nodes\/\{node\}\/qemu\/\{vmid\}\/status\/stop"[^}]*status="error"[^}]*\} [1-9]/
       )
+    })))
+
+  it.live("a request with no answer is PveTimeout at the deadline, and its connection is dropped", () =>
+    Effect.scoped(Effect.gen(function*() {
+      let closed = false
+      const server = yield* rawServer((req) => {
+        req.socket.once("close", () => {
+          closed = true
+        })
+      })
+      const pve = yield* pveOf({ url: server.url, token, requestTimeout: "200 millis" })
+      expect(yield* failureOf(pve.version)).toMatchObject({
+        _tag: "PveTimeout",
+        operation: "GET /version",
+        afterMillis: 200
+      })
+      yield* Effect.retry(
+        Effect.suspend(() => (closed ? Effect.void : Effect.fail("still open"))),
+        Schedule.intersect(Schedule.spaced("20 millis"), Schedule.recurs(100))
+      )
+      expect(server.seen).toHaveLength(1)
+    })))
+
+  it.live("with a tracer installed, each request is one client span named by its endpoint template", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const server = yield* rawServer(json({ data: { status: "running" } }))
+      const pve = yield* pveOf({ url: server.url, token })
+      const base = yield* Effect.tracer
+      const spans: Array<Tracer.Span> = []
+      const recording = Tracer.make({
+        span: (name, parent, context, links, startTime, kind, options) => {
+          const span = base.span(name, parent, context, links, startTime, kind, options)
+          spans.push(span)
+          return span
+        },
+        context: (f, fiber) => base.context(f, fiber)
+      })
+      yield* pve.status(guest).pipe(Effect.withTracer(recording))
+      expect(spans.map((s) => s.name)).toEqual(["pve.request"])
+      expect(spans[0]?.kind).toBe("client")
+      expect(Object.fromEntries(spans[0]?.attributes ?? [])).toEqual({
+        "http.request.method": "GET",
+        "pve.endpoint": "/nodes/{node}/qemu/{vmid}/status/current",
+        "http.response.status_code": 200
+      })
+      expect(spans[0]?.status._tag).toBe("Ended")
     })))
 
   it.live("the Authorization header carries the token in PVE's form", () =>
