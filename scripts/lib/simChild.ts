@@ -119,3 +119,17 @@ export const processCpuSeconds = (pid: number): number => {
     return NaN
   }
 }
+
+/**
+ * CPU seconds this process's main thread (the event loop) has used so far, from /proc (Linux):
+ * process CPU also counts V8's helper threads (GC, JIT compilation), which run beside it.
+ */
+export const mainThreadCpuSeconds = (): number => {
+  try {
+    const stat = fs.readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8")
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return NaN
+  }
+}
