@@ -1,7 +1,7 @@
 /**
  * PVE's named string formats that config values are checked against, each answering the die
  * text of its validator (ending in `\n`) or undefined: pve-common `PVE::JSONSchema`
- * (`pve_verify_*`, `parse_id`, `parse_bridge_id`, `pve_parse_startup_order`, `parse_size`,
+ * (`pve_verify_*`, `parse_id`, `parse_bridge_id`, `pve_parse_startup_order`, `parse_size`, `format_size`,
  * `check_format`'s `-list` handling), `PVE::ParseUtils` (`$IPV4RE`, `$IPV6RE`), `PVE::CpuSet`
  * `parse_cpuset`; pve-storage `PVE::Storage::Plugin::parse_volume_id`; qemu-server
  * `PVE::QemuServer` (`pve_verify_hotplug_features`, `verify_volume_id_or_qm_path`,
@@ -103,6 +103,21 @@ export const parseSize = (v: string): number | undefined => {
   const unit = m[3]
   const power = unit === undefined ? 0 : "KMGT".indexOf(unit.charAt(0)) + 1
   return Math.trunc(Number(m[1]) * 1024 ** power)
+}
+
+/**
+ * `format_size`: the largest unit that divides the byte count exactly; 0 is "0T", as PVE's loop
+ * never stops before it.
+ */
+export const formatSize = (bytes: number): string => {
+  const kb = Math.trunc(bytes / 1024)
+  if (kb * 1024 !== bytes) return String(bytes)
+  const mb = Math.trunc(kb / 1024)
+  if (mb * 1024 !== kb) return `${kb}K`
+  const gb = Math.trunc(mb / 1024)
+  if (gb * 1024 !== mb) return `${mb}M`
+  const tb = Math.trunc(gb / 1024)
+  return tb * 1024 !== gb ? `${gb}G` : `${tb}T`
 }
 
 /** Perl's `split(/,/, …)`: trailing empty fields are dropped. */

@@ -1,6 +1,7 @@
 /**
- * Write → read through the simulator's model of PVE (description, tags, lxc DNS lists, memory and netN; sources
- * in src/sim/GuestState.ts and src/sim/PropertyString.ts): for any value
+ * Write → read through the simulator's model of PVE (description, tags, lxc DNS lists, memory,
+ * netN, qemu drives and lxc mount points; sources in src/sim/GuestState.ts and
+ * src/sim/PropertyString.ts): for any value
  * PVE accepts, what it reads back must compare equal to what was written. Uses the simulator's
  * pure transforms, so a disagreement between the normalizers and the simulator shows up here.
  */
@@ -15,7 +16,15 @@ import {
   storeDescription,
   storeLxcDnsList
 } from "../../src/sim/GuestState.js"
-import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet } from "../../src/sim/PropertyString.js"
+import { parseProperties as pveParse } from "../../src/sim/PropertyFormat.js"
+import {
+  appliedLxcMountPoint,
+  canonicalLxcNet,
+  canonicalQemuDrive,
+  canonicalQemuMemory,
+  canonicalQemuNet
+} from "../../src/sim/PropertyString.js"
+import { driveFormat } from "../../src/sim/QemuConfigSchema.js"
 
 const mac = () => "BC:24:11:12:34:56"
 const ok = (
@@ -32,6 +41,13 @@ const pveRoundTrip = (type: GuestType, key: string, value: string, ctx: Normaliz
   if (type === "lxc" && (key === "nameserver" || key === "searchdomain")) return storeLxcDnsList(value)
   if (key === "memory" && type === "qemu") return ok(canonicalQemuMemory(value))
   if (key.startsWith("net")) return ok(type === "qemu" ? canonicalQemuNet(value, mac) : canonicalLxcNet(value, mac))
+  if (type === "qemu" && driveFormat(key) !== undefined) {
+    // The simulator's schema check first: a value it refuses is no value PVE accepts.
+    const format = driveFormat(key)
+    const checked = format === undefined ? { error: "no format" } : pveParse(format, value)
+    return "error" in checked ? `REJECTED ${checked.error}` : ok(canonicalQemuDrive(key, value))
+  }
+  if (type === "lxc") return appliedLxcMountPoint(key, value)
   return value
 }
 
@@ -98,6 +114,79 @@ const nameservers = listOf(
   )
 )
 const searchdomains = listOf(fc.stringMatching(/^[a-z][a-z0-9-]{0,5}[a-z0-9](\.[a-z]{2,4}){0,2}$/))
+// Every spelling of a size `parse_size` takes: a fraction, K/M/G/T with or without `iB`, or none.
+const size = fc.tuple(
+  fc.oneof(fc.integer({ min: 0, max: 1 << 20 }).map(String), fc.constantFrom("1.5", "0.25", "2.0", "0.001", "10.75")),
+  fc.constantFrom("", "K", "M", "G", "T", "KiB", "MiB", "GiB", "TiB")
+).map(([n, unit]) => `size=${n}${unit}`)
+const boolWords = fc.constantFrom("1", "0", "yes", "no", "on", "off", "true", "false", "YES", "Off", "True")
+const flags = (names: ReadonlyArray<string>) =>
+  fc.subarray([...names]).chain((ks) =>
+    fc.tuple(...ks.map((k) => boolWords.map((w) => `${k}=${w}`))).map((parts): Array<string> => parts)
+  )
+const volumeSpelling = (volume: string, keys: ReadonlyArray<string>) =>
+  fc.constantFrom(volume, ...keys.map((k) => `${k}=${volume}`))
+/** The parts in any order: PVE's parser does not care, its printer sorts them. */
+const anyOrder = (parts: fc.Arbitrary<ReadonlyArray<string>>) =>
+  parts.chain((ps) => fc.shuffledSubarray([...ps], { minLength: ps.length, maxLength: ps.length })).map((ps) =>
+    ps.join(",")
+  )
+// Burst lengths through their legacy alias or their own key; each needs its pool and base. No
+// `bps*`: PVE stores `mbps*=0.000` for any of them (qemu-server `parse_drive`), which no
+// normalizer can read back as the limit written.
+const throttle = fc.constantFrom(
+  [],
+  ["mbps=10.5"],
+  ["mbps_rd=10", "mbps_rd_max=20", "bps_rd_length=5"],
+  ["mbps_wr=10", "mbps_wr_max=20", "bps_wr_max_length=5"],
+  ["iops_rd=100", "iops_rd_max=200", "iops_rd_length=3"],
+  ["iops_wr=100", "iops_wr_max=200", "iops_wr_max_length=3"],
+  ["iops=500", "iops_max=1000", "iops_max_length=2"]
+)
+const scsiDrive = fc.tuple(
+  fc.constantFrom("local-lvm:vm-200-disk-0", "none", "cdrom").chain((v) =>
+    volumeSpelling(v, ["file", "volume"]).map((spelled) => ({ volume: v, spelled }))
+  ),
+  fc.constantFrom(undefined, "cdrom", "disk"),
+  fc.option(size, { nil: undefined }),
+  flags(["ssd", "iothread", "backup", "replicate", "ro", "detect_zeroes"]),
+  fc.option(fc.constantFrom("cache=writeback", "cache=none", "discard=on", "aio=io_uring"), { nil: undefined }),
+  throttle
+).filter(([v, media]) => !(v.volume === "cdrom" && media === "disk")).chain(([v, media, sz, bools, opt, limits]) =>
+  anyOrder(fc.constant([
+    v.spelled,
+    ...(media === undefined ? [] : [`media=${media}`]),
+    ...(sz === undefined ? [] : [sz]),
+    ...bools,
+    ...(opt === undefined ? [] : [opt]),
+    ...limits
+  ]))
+)
+const efidisk = fc.tuple(
+  volumeSpelling("local-lvm:vm-200-disk-1", ["file", "volume"]),
+  fc.option(size, { nil: undefined }),
+  flags(["pre-enrolled-keys"]),
+  fc.option(fc.constantFrom("efitype=4m", "efitype=2m"), { nil: undefined })
+).chain(([v, sz, bools, type]) =>
+  anyOrder(fc.constant([v, ...(sz === undefined ? [] : [sz]), ...bools, ...(type === undefined ? [] : [type])]))
+)
+const lxcVolume = (withMp: boolean) =>
+  fc.tuple(
+    volumeSpelling("local-lvm:vm-201-disk-1", ["volume"]),
+    fc.option(size, { nil: undefined }),
+    flags(["acl", "ro", "quota", "replicate", ...(withMp ? ["backup"] : [])]),
+    fc.option(fc.constantFrom("mountoptions=noatime;nodev", "mountoptions=discard"), { nil: undefined })
+  ).chain(([v, sz, bools, opts]) =>
+    anyOrder(
+      fc.constant([
+        v,
+        ...(withMp ? ["mp=/data"] : []),
+        ...(sz === undefined ? [] : [sz]),
+        ...bools,
+        ...(opts === undefined ? [] : [opts])
+      ])
+    )
+  )
 const memory = fc.integer({ min: 16, max: 1 << 20 }).chain((n) => fc.constantFrom(String(n), `current=${n}`))
 
 const roundTrips = (type: GuestType, key: string, arb: fc.Arbitrary<string>) =>
@@ -122,4 +211,8 @@ describe("no drift after a PVE write → read round trip", () => {
   roundTrips("qemu", "memory", memory)
   roundTrips("qemu", "net0", qemuNet)
   roundTrips("lxc", "net1", lxcNet)
+  roundTrips("qemu", "scsi1", scsiDrive)
+  roundTrips("qemu", "efidisk0", efidisk)
+  roundTrips("lxc", "mp0", lxcVolume(true))
+  roundTrips("lxc", "rootfs", lxcVolume(false))
 })

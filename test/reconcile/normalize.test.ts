@@ -427,3 +427,33 @@ describe("disk sizes compare as PVE stores them (parse_size, then format_size)",
     )
   })
 })
+
+describe("disk keys compare as PVE files them (parse_property_string aliases, cleanup_drive_path, create_disks)", () => {
+  it("an alias reads as its target: volume= is the drive's file, *_length the burst length", () => {
+    expect(isEqual("qemu", "scsi0", "volume=local-lvm:vm-100-disk-0,size=8G", "local-lvm:vm-100-disk-0,size=8G")).toBe(
+      true
+    )
+    expect(
+      isEqual("qemu", "efidisk0", "volume=local-lvm:vm-100-disk-1,efitype=4m", "local-lvm:vm-100-disk-1,efitype=4m")
+    )
+      .toBe(true)
+    expect(
+      isEqual(
+        "qemu",
+        "virtio0",
+        "local-lvm:vm-100-disk-0,iops_rd=10,iops_rd_max=20,iops_rd_length=5",
+        "local-lvm:vm-100-disk-0,iops_rd=10,iops_rd_max=20,iops_rd_max_length=5"
+      )
+    ).toBe(true)
+    expect(isEqual("qemu", "scsi0", "volume=local-lvm:vm-100-disk-0", "local-lvm:vm-100-disk-9")).toBe(false)
+  })
+
+  it("an empty qemu drive is a CD-ROM unless a media is named, and has no size", () => {
+    expect(isEqual("qemu", "ide2", "none", "none,media=cdrom")).toBe(true)
+    expect(isEqual("qemu", "ide2", "none,size=4G", "none,media=cdrom")).toBe(true)
+    expect(isEqual("qemu", "sata0", "none,media=disk", "none,media=disk")).toBe(true)
+    expect(isEqual("qemu", "sata0", "none,media=disk", "none,media=cdrom")).toBe(false)
+    // A volume is no empty drive: its media stays as written.
+    expect(isEqual("qemu", "ide2", "local-lvm:vm-100-disk-0", "local-lvm:vm-100-disk-0,media=cdrom")).toBe(false)
+  })
+})

@@ -5,7 +5,14 @@
  * change after each read-back.
  */
 import type { GuestType } from "../../domain/Guest.js"
-import { booleanSubKeys, canonicalizeMap, parseProperties, printCanonical, propertyField } from "./propertyString.js"
+import {
+  aliasTargets,
+  booleanSubKeys,
+  canonicalizeMap,
+  parseProperties,
+  printCanonical,
+  propertyField
+} from "./propertyString.js"
 import type { FieldNormalizer, InputValue } from "./types.js"
 
 /** qemu `cpu`: `host` ≡ `cputype=host`. */
@@ -34,7 +41,8 @@ export const qemuHotplug: FieldNormalizer = {
  * `parse_boolean` reads them: PVE re-prints a qemu drive (qemu-server `PVE::API2::Qemu`
  * `$update_vm_api` through `PVE::QemuServer::Drive::print_drive`) and an lxc mount point
  * (pve-container `PVE::LXC::Config::apply_pending_mountpoint`, `print_ct_mountpoint`) with
- * 1/0, so `ssd=yes` is `ssd=1`, and `size` through `pveDiskSize`.
+ * 1/0, so `ssd=yes` is `ssd=1`, and `size` through `pveDiskSize`; aliases (`volume=`) as the key
+ * they stand for.
  */
 const POWERS: Readonly<Record<string, number>> = { K: 1, M: 2, G: 3, T: 4 }
 
@@ -64,9 +72,23 @@ export const pveDiskSize = (text: string): string => {
   return Number.isSafeInteger(bytes) ? formatSize(bytes) : text
 }
 
-const disk = (defaultKey: string, booleans: ReadonlyArray<string>): FieldNormalizer => {
+const disk = (
+  defaultKey: string,
+  booleans: ReadonlyArray<string>,
+  aliases: ReadonlyMap<string, string>,
+  qemu: boolean
+): FieldNormalizer => {
   const toMap = (text: string) => {
-    const map = canonicalizeMap({ family: "disk", booleans }, parseProperties(text, defaultKey))
+    const parsed = parseProperties(text, defaultKey)
+    const resolved = new Map([...parsed].map(([k, v]) => [aliases.get(k) ?? k, v]))
+    const map = canonicalizeMap({ family: "disk", booleans }, resolved)
+    const file = map.get("file")
+    if (qemu && (file === "none" || file === "cdrom")) {
+      // qemu-server `PVE::QemuServer::cleanup_drive_path` makes an empty drive a CD-ROM unless
+      // a media is given, and `PVE::API2::Qemu` `create_disks` stores it without a size.
+      if ((map.get("media") ?? "") === "") map.set("media", "cdrom")
+      map.delete("size")
+    }
     const size = map.get("size")
     if (size !== undefined) map.set("size", pveDiskSize(size))
     return map
@@ -91,7 +113,12 @@ export const diskFor = (type: GuestType, key: string): FieldNormalizer => {
   const family = `${type}/${key.replace(/\d+$/, "")}`
   const known = disks.get(family)
   if (known !== undefined) return known
-  const made = disk(type === "qemu" ? "file" : "volume", booleanSubKeys(type, key))
+  const made = disk(
+    type === "qemu" ? "file" : "volume",
+    booleanSubKeys(type, key),
+    aliasTargets(type, key),
+    type === "qemu"
+  )
   disks.set(family, made)
   return made
 }

@@ -28,6 +28,18 @@ export const booleanSubKeys = (type: GuestType, key: string): ReadonlyArray<stri
 }
 
 /**
+ * The aliases the config-key table declares for `key`'s sub-keys, alias → target (a drive's
+ * `volume` → `file`, `bps_rd_length` → `bps_rd_max_length`): pve-common
+ * `PVE::JSONSchema::parse_property_string` files a value under its target, so PVE stores and
+ * reads back only the target.
+ */
+export const aliasTargets = (type: GuestType, key: string): ReadonlyMap<string, string> => {
+  const value = keySpec(type, key)?.value
+  if (value?.kind !== "property-string" || value.properties === undefined) return new Map()
+  return new Map(Object.entries(value.properties.aliases ?? {}).map(([alias, { target }]) => [alias, target]))
+}
+
+/**
  * Splits a property string; a bare part is the default key's value, or else a flag with an
  * empty value (printed back as `k=`, so a canonical string re-parses to the same map).
  */

@@ -20,7 +20,14 @@ import {
   storeLxcDnsList
 } from "../GuestState.js"
 import { splitList } from "../Params.js"
-import { canonicalLxcNet, canonicalQemuMemory, canonicalQemuNet, qemuMemoryMiB } from "../PropertyString.js"
+import {
+  appliedLxcMountPoint,
+  canonicalLxcNet,
+  canonicalQemuDrive,
+  canonicalQemuMemory,
+  canonicalQemuNet,
+  qemuMemoryMiB
+} from "../PropertyString.js"
 import { die, type ParamErrors, paramFail, type Reply } from "../Reply.js"
 import { sshKeysProblem } from "../SshKeys.js"
 import { applyChecks, driveProblem, keyPermission, storagePermission } from "./ConfigChecks.js"
@@ -46,7 +53,9 @@ export interface ConfigChange {
 
 /**
  * The stored form of a value that passed the schema check: description lines, tags, lxc DNS
- * lists, net property strings with their MAC, qemu memory. Other values are stored as given.
+ * lists, net property strings with their MAC, qemu memory. qemu drives are re-printed after
+ * their `parse_drive` check (`precheckWrite`), lxc mount points when applied (`applyChange`);
+ * other values are stored as given.
  */
 const canonical = (
   ctx: Ctx,
@@ -130,10 +139,15 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
     if (sets.size === 0 && deletes.size === 0 && reverts.length === 0) {
       return yield* Either.left(die("no options specified"))
     }
-    // `$check_drive_param`: a drive the schema took but `parse_drive` does not.
+    // `$check_drive_param`: a drive the schema took but `parse_drive` does not; the others are
+    // stored as `print_drive` prints them, and every later check sees that form.
     for (const key of [...sets.keys()].filter(isDriveName).sort()) {
-      const problem = driveProblem(key, sets.get(key) ?? "")
+      const value = sets.get(key) ?? ""
+      const problem = driveProblem(key, value)
       if (problem !== undefined) return yield* Either.left(paramFail({ [key]: problem }))
+      const printed = canonicalQemuDrive(key, value)
+      if ("error" in printed) return yield* Either.left(paramFail({ [key]: "unable to parse drive options" }))
+      sets.set(key, printed.ok)
     }
     const denied = checkPermissions(ctx, kind, req)
     if (denied !== undefined) return yield* Either.left(denied)
@@ -184,7 +198,10 @@ export const precheckWrite = (ctx: Ctx, kind: GuestKind, values: Record<string, 
 export const applyChange = (ctx: Ctx, g: GuestState, change: ConfigChange, upid?: string): void => {
   const before = digestOf(g)
   const hotplug = g.config.get("hotplug")
-  const live = (key: string): boolean => !g.running || appliesLive(g.kind, key, hotplug)
+  // pve-container `vmconfig_hotplug_pending` plugs in new mount points only: a change or delete
+  // of an existing one waits for the next start ("don't try to hotplug over existing mp").
+  const waits = (key: string): boolean => g.kind === "lxc" && /^mp\d+$/.test(key) && g.config.has(key)
+  const live = (key: string): boolean => !g.running || (appliesLive(g.kind, key, hotplug) && !waits(key))
   for (const key of change.reverts) {
     g.pending.delete(key)
     g.pendingDelete.delete(key)
@@ -192,7 +209,7 @@ export const applyChange = (ctx: Ctx, g: GuestState, change: ConfigChange, upid?
   for (const [key, value] of change.sets) {
     g.pendingDelete.delete(key)
     if (live(key)) {
-      g.config.set(key, value)
+      g.config.set(key, g.kind === "lxc" ? appliedLxcMountPoint(key, value) : value)
       g.pending.delete(key)
     } else if (g.config.get(key) === value) g.pending.delete(key)
     else g.pending.set(key, value)

@@ -7,6 +7,7 @@
  */
 import type { SimCluster } from "../Cluster.js"
 import { type GuestKind, type GuestState, touched } from "../GuestState.js"
+import { appliedLxcMountPoint } from "../PropertyString.js"
 import type { TaskBody, TaskRecord } from "../Tasks.js"
 import { findGuest, isTemplate, lockError, notExistText } from "./Context.js"
 
@@ -34,7 +35,8 @@ export const truthy = (v: string | undefined): boolean => v !== undefined && v !
 
 export const applyPending = (g: GuestState): boolean => {
   if (g.pending.size === 0 && g.pendingDelete.size === 0) return false
-  for (const [k, v] of g.pending) g.config.set(k, v)
+  // pve-container `vmconfig_apply_pending` re-prints a mount point as it applies it.
+  for (const [k, v] of g.pending) g.config.set(k, g.kind === "lxc" ? appliedLxcMountPoint(k, v) : v)
   for (const k of g.pendingDelete.keys()) g.config.delete(k)
   g.pending.clear()
   g.pendingDelete.clear()
