@@ -88,10 +88,20 @@ const EXCLUSIVE: ReadonlyArray<readonly [string, string]> = [["mbps", "mbps_rd"]
   "iops_rd"
 ], ["iops", "iops_wr"]]
 
-/** `parse_drive`'s throttle rules: one unit per limit, a burst needs its base, combined or split. */
+/**
+ * `parse_drive`'s throttle rules: one unit per limit, a burst needs its base, combined or split.
+ * And a bps limit is refused outright, though PVE accepts it: parse_drive replaces it with its
+ * mbps key set to "0.000" whatever the limit was, so it would never read back as desired and
+ * every pass would write the drive again.
+ */
 const throttleProblem = (d: PropertyMap): string | undefined => {
   const twice = ["bps", "bps_rd", "bps_wr"].find((k) => d.has(k) && d.has(`m${k}`))
   if (twice !== undefined) return `${twice} and m${twice} set the same limit: give one of them`
+  const bytes = ["bps", "bps_rd", "bps_wr"].find((k) => d.has(k))
+  if (bytes !== undefined) {
+    return `${bytes} is stored by PVE as m${bytes}=0.000 whatever its value (qemu-server parse_drive), so it ` +
+      `would never converge: give m${bytes} in MB/s instead`
+  }
   const missing = REQUIRES.find(([option, base]) => truthy(d.get(option)) && !limit(d, base))
   if (missing !== undefined) return `${missing[0]} requires ${missing[1]}`
   const both = EXCLUSIVE.find(([all, part]) => limit(d, all) && limit(d, part))
