@@ -83,6 +83,16 @@ export const makeOpJob = ({ journal, pve, read }: OpEnv, gate: GateShape, call: 
         if (phase === "done") {
           return Outcome.AlreadyApplied()
         }
+        // PVE took this very change once and stores something else (a value it rewrites in a way
+        // no normalizer here models): sending it again would only write the guest on every pass.
+        // One attempt per change and document revision; a new revision tries again.
+        if (phase === "failed" && known.value.detail?.errorTag === "VerifyFailed") {
+          return yield* stop(Outcome.Skipped({
+            reason: `PVE took this change before (op ${opId.slice(0, 12)}) but shows something else; ` +
+              "it is not sent again for this revision: check the desired value against what PVE stores",
+            refusedBy: "VerifyFailed"
+          }))
+        }
       }
       const pre = yield* preStateFor(action)
       const expected = options.precondition?.digest

@@ -1,7 +1,12 @@
 /** The Engine against the simulator: dual-mode results, power on both guest types, minimal writes. */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Option, Schema } from "effect"
+import * as Action from "../../src/domain/Action.js"
+import { GuestRef, NodeName } from "../../src/domain/Guest.js"
+import { makeVmid } from "../../src/domain/Vmid.js"
+import { Pve } from "../../src/pve/Pve.js"
 import { Engine } from "../../src/reconcile/Engine.js"
+import type { SimGuestSeed } from "../../src/sim/Simulator.js"
 import { Journal } from "../../src/state/Journal.js"
 import { Sim } from "../support/sim.js"
 import { desired, engineLayer, ours, planNow, runAll } from "./EngineSupport.js"
@@ -119,4 +124,40 @@ describe("Engine: idempotency", () => {
       expect(again.opId).toBe(first.opId)
       expect((yield* ours).length).toBe(mutations)
     }).pipe(Effect.provide(engineLayer())))
+})
+
+describe("Engine: a change PVE stores differently", () => {
+  const disk: ReadonlyArray<SimGuestSeed> = [{
+    vmid: 300,
+    type: "qemu",
+    status: "stopped",
+    config: { name: "disk", memory: 512, scsi0: "local-lvm:vm-300-disk-0,size=8G" }
+  }]
+  it.live("is sent once: the next pass with the same op is skipped, naming why, and writes nothing", () =>
+    Effect.gen(function*() {
+      const engine = yield* Engine
+      // PVE keeps a bps limit as mbps_rd=0.000 (qemu-server parse_drive); plan refuses it, a
+      // change built by hand reaches the engine. Any value PVE rewrites unmodelled is the same.
+      const action: Action.Action = Action.SetConfig.make({
+        guest: GuestRef.make({ vmid: makeVmid(300), node: Schema.decodeSync(NodeName)("pve1"), type: "qemu" }),
+        set: { scsi0: "local-lvm:vm-300-disk-0,size=8G,bps_rd=1048576" },
+        delete: [],
+        digest: ""
+      })
+      const pve = yield* Pve
+      const first = yield* engine.run(action, { revision: "r1" })
+      expect(first.outcome).toMatchObject({ _tag: "Failed", errorTag: "VerifyFailed" })
+      expect((yield* ours).map((m) => m.vmid)).toEqual([300])
+      // The same op again: no request reaches PVE at all.
+      const requests = yield* pve.requestCount
+      const again = yield* engine.run(action, { revision: "r1" })
+      expect(again.opId).toBe(first.opId)
+      expect(again.outcome).toMatchObject({ _tag: "Skipped", refusedBy: "VerifyFailed" })
+      expect(yield* pve.requestCount).toBe(requests)
+      // A new revision of the document is a new op: it is read and sent once more.
+      const next = yield* engine.run(action, { revision: "r2" })
+      expect(next.opId).not.toBe(first.opId)
+      expect(next.outcome).toMatchObject({ _tag: "Failed", errorTag: "VerifyFailed" })
+      expect(yield* pve.requestCount).toBeGreaterThan(requests)
+    }).pipe(Effect.provide(engineLayer(disk))))
 })
