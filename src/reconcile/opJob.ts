@@ -19,6 +19,9 @@ import type { OpCall, OpEnv } from "./opCall.js"
 import { journalAction, journalParams, nothingToSend, preStateOf, readPreState } from "./opShape.js"
 import { describeOutcome, isSuccess, Outcome } from "./Outcome.js"
 
+/** How many times one change is sent when PVE shows something else after each (opJob, VerifyFailed). */
+export const VERIFY_ATTEMPTS = 3
+
 /** What one op in a job needs of the engine's `RunOptions`, and the token user it journals. */
 export interface OpJobOptions {
   readonly tokenUser: string
@@ -83,13 +86,16 @@ export const makeOpJob = ({ journal, pve, read }: OpEnv, gate: GateShape, call: 
         if (phase === "done") {
           return Outcome.AlreadyApplied()
         }
-        // PVE took this very change once and stores something else (a value it rewrites in a way
-        // no normalizer here models): sending it again would only write the guest on every pass.
-        // One attempt per change and document revision; a new revision tries again.
-        if (phase === "failed" && known.value.detail?.errorTag === "VerifyFailed") {
+        // PVE took this very change and showed something else, attempt after attempt (a value it
+        // rewrites in a way no normalizer here models): sending it again would only write the
+        // guest on every pass. A few attempts per change and document revision absorb a one-off
+        // race with another writer; a new revision is a new op and tries again.
+        const last = known.value
+        if (phase === "failed" && last.detail?.errorTag === "VerifyFailed" && last.attempt >= VERIFY_ATTEMPTS) {
           return yield* stop(Outcome.Skipped({
-            reason: `PVE took this change before (op ${opId.slice(0, 12)}) but shows something else; ` +
-              "it is not sent again for this revision: check the desired value against what PVE stores",
+            reason: `PVE took this change ${last.attempt} times (op ${opId.slice(0, 12)}) but shows something ` +
+              "else each time; it is not sent again for this revision: check the desired value against what " +
+              "PVE stores",
             refusedBy: "VerifyFailed"
           }))
         }
