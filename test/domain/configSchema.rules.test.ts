@@ -123,11 +123,13 @@ describe("qemu drives", () => {
       "scsi1: file /dev/disk/by-id/ata-X: only root@pam may pass a path on the node (pve-storage PVE::Storage::check_volume_access); the agent's API token never counts as root@pam"
     )
     expect(one("qemu", "ide2", "/var/lib/vz/template/iso/x.iso,media=cdrom")).toContain("only root@pam may pass a path")
-    expect(one("qemu", "ide0", "cdrom")).toContain("file cdrom: only root@pam")
+    expect(one("qemu", "ide0", "cdrom,media=disk")).toContain("file cdrom: only root@pam")
     expect(one("qemu", "scsi0", "local-lvm:0,import-from=/var/tmp/disk.qcow2")).toContain(
       "import-from /var/tmp/disk.qcow2: only root@pam"
     )
-    ok("qemu", { ide2: "cdrom,media=cdrom", ide3: "none,media=cdrom" })
+    // Without a media, qemu-server cleanup_drive_path makes `cdrom` the CD-ROM drive (media=cdrom)
+    // before the storage check, which then asks Sys.Console on / only.
+    ok("qemu", { ide2: "cdrom,media=cdrom", ide3: "none,media=cdrom", ide0: "cdrom" })
   })
 })
 

@@ -181,10 +181,13 @@ const ROOT_ONLY =
 /**
  * `$check_storage_access`: a file that is no storage volume (an absolute path, or the node's
  * CD-ROM drive used as a disk) and an import from a path both reach `check_volume_access`.
+ * `cdrom` without a media is the CD-ROM drive: `$check_drive_param` runs qemu-server
+ * `cleanup_drive_path` first, which sets media=cdrom, and that needs Sys.Console only.
  */
 const pathIsRootOnly = (_: string, d: PropertyMap | undefined): string | undefined => {
   const fileValue = d?.get("file") ?? ""
-  if (fileValue.startsWith("/") || (fileValue === "cdrom" && d?.get("media") !== "cdrom")) {
+  const media = d?.get("media")
+  if (fileValue.startsWith("/") || (fileValue === "cdrom" && media !== undefined && media !== "cdrom")) {
     return `file ${fileValue}: ${ROOT_ONLY}`
   }
   const from = d?.get("import-from") ?? ""
