@@ -1,5 +1,5 @@
 /**
- * The Prometheus alert rules (issue "What an SRE expects on day one", item 2): promtool accepts
+ * The Prometheus alert rules (docs/operations.md, "Alerts and dashboard"): promtool accepts
  * deploy/prometheus/felhom-agent.rules.yml and its unit tests (felhom-agent.rules.test.yml)
  * pass; every alert carries what an operator needs at 3 a.m., and docs/operations.md lists it
  * with the same runbook; every series named is one the agent defines. The promtool checks are
