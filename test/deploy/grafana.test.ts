@@ -1,5 +1,5 @@
 /**
- * The Grafana dashboard (issue "What an SRE expects on day one", item 3), read as Grafana would
+ * The Grafana dashboard (docs/operations.md, "Alerts and dashboard"), read as Grafana would
  * import it: the datasource is a variable (so it imports into any Grafana and provisions from
  * a file), agents are chosen with an `instance` variable that every agent query honours, panels
  * do not overlap, and every series named is one the agent defines.

@@ -1,6 +1,6 @@
 /**
- * The alert rules and the dashboard against a real Prometheus (issue "What an SRE expects on day
- * one", items 2 and 3): Debian's `prometheus` binary on 127.0.0.1 scrapes a running daemon every
+ * The alert rules and the dashboard against a real Prometheus (docs/operations.md, "Alerts and
+ * dashboard"): Debian's `prometheus` binary on 127.0.0.1 scrapes a running daemon every
  * second (the daemon driven by the reference hub against the simulator, so that every series it
  * defines gets recorded: a refused and an accepted hub document, an applied change, a gate
  * refusal, a PVE task, failed passes while PVE answers 500, ops finished by the engine, hub
