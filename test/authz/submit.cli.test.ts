@@ -5,13 +5,14 @@
  * simulator) → the same envelope again (refused as a replay) → revert (pre-state back).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Redacted } from "effect"
+import { Effect } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { tempDir } from "../state/support.js"
 import { runCliInProcess } from "../support/cliInProcess.js"
+import { writeConnectionFlags } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const cli = runCliInProcess
@@ -23,18 +24,7 @@ describe("CLI: keys generate → op sign → op submit → replay refused → re
       Effect.gen(function*() {
         const sim = yield* Sim
         const dir = yield* tempDir
-        const tokenFile = path.join(dir, "token")
-        fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-        const connection = [
-          "--pve-url",
-          sim.url,
-          "--token-file",
-          tokenFile,
-          "--fingerprint",
-          sim.fingerprint,
-          "--state-dir",
-          path.join(dir, "state")
-        ]
+        const connection = [...yield* writeConnectionFlags(dir, sim), "--state-dir", path.join(dir, "state")]
 
         const keys = yield* cli(["keys", "generate", "--out", path.join(dir, "keys")])
         expect(keys.code).toBe(0)

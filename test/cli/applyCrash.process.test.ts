@@ -15,6 +15,7 @@ import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { runCli } from "../support/cli.js"
 import { killedAt } from "../support/crashCli.js"
+import { connectionFlags } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const ARGS = (
@@ -41,7 +42,7 @@ describe("apply: crash recovery by SIGKILL at each phase", () => {
           const desired = path.join(dir, "desired.yaml")
           fs.writeFileSync(desired, "guests:\n  \"102\":\n    power: running\n")
           const args = ARGS(
-            ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint],
+            connectionFlags(sim, tokenFile),
             desired,
             path.join(dir, "state")
           )

@@ -11,7 +11,7 @@ import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { type CliResult, runCli } from "../support/cli.js"
-import { journalOps, pollUntil, tempDir } from "../support/daemon.js"
+import { connectionFlags, journalOps, pollUntil, tempDir } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const setup = Effect.gen(function*() {
@@ -22,16 +22,7 @@ const setup = Effect.gen(function*() {
   const desiredFile = path.join(dir, "desired.yaml")
   fs.writeFileSync(desiredFile, "guests:\n  \"100\":\n    config:\n      description: slow write\n")
   const stateDir = path.join(dir, "state")
-  const connection = [
-    "--pve-url",
-    sim.url,
-    "--token-file",
-    tokenFile,
-    "--fingerprint",
-    sim.fingerprint,
-    "--state-dir",
-    stateDir
-  ]
+  const connection = [...connectionFlags(sim, tokenFile), "--state-dir", stateDir]
   return { sim, desiredFile, connection, stateDir }
 })
 

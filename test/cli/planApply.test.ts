@@ -11,6 +11,7 @@ import * as path from "node:path"
 import { DEFAULT_TOKEN_ID } from "../../src/sim/Simulator.js"
 import { SEEDS } from "../reconcile/EngineSupport.js"
 import { runCliInProcess } from "../support/cliInProcess.js"
+import { connectionFlags } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const cli = runCliInProcess
@@ -28,7 +29,7 @@ const setup = Effect.gen(function*() {
     desiredFile,
     "revision: t1\nguests:\n  \"100\":\n    config:\n      description: from the cli\n  \"102\":\n    power: running\n"
   )
-  const connection = ["--pve-url", sim.url, "--token-file", tokenFile, "--fingerprint", sim.fingerprint]
+  const connection = connectionFlags(sim, tokenFile)
   return { sim, dir, desiredFile, connection, stateDir: path.join(dir, "state") }
 })
 

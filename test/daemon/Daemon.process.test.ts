@@ -28,9 +28,9 @@ import {
   spawnDaemon,
   stopDaemon,
   tempDir,
+  writeConnectionFlags,
   writeDaemonConfig,
-  writeFile,
-  writePveToken
+  writeFile
 } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
@@ -70,14 +70,8 @@ describe("daemon: start-up order", () => {
       sim.cluster.setFaults({ stuckTasks: [{ vmid: 102 }] })
       const desired = path.join(dir, "desired.yaml")
       yield* writeFile(desired, "guests:\n  \"102\":\n    power: running\n")
-      const tokenFile = yield* writePveToken(dir, sim)
       const applyArgs = [
-        "--pve-url",
-        sim.url,
-        "--token-file",
-        tokenFile,
-        "--fingerprint",
-        sim.fingerprint,
+        ...yield* writeConnectionFlags(dir, sim),
         "--desired",
         desired,
         "--state-dir",

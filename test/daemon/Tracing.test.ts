@@ -16,6 +16,7 @@ import { SEEDS } from "../reconcile/EngineSupport.js"
 import { runCliInProcess as runCli, startDaemonInProcess } from "../support/cliInProcess.js"
 import {
   AGENT_ID,
+  connectionFlags,
   freePort,
   health,
   journalOps,
@@ -273,12 +274,7 @@ describe("daemon: traces over OTLP/HTTP", () => {
             envelope,
             "--state-dir",
             env.stateDir,
-            "--pve-url",
-            sim.url,
-            "--token-file",
-            path.join(dir, "pve-token"),
-            "--fingerprint",
-            sim.fingerprint
+            ...connectionFlags(sim, path.join(dir, "pve-token"))
           ]
         )
         expect(submitted.code, submitted.stderr).toBe(0)

@@ -11,7 +11,15 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { DEFAULT_TOKEN_ID, type SimGuestSeed } from "../../src/sim/Simulator.js"
 import { runCliInProcess as runCli, startCliInProcess } from "../support/cliInProcess.js"
-import { freePort, health, journalOps, pollUntil, tempDir, writeDaemonConfig } from "../support/daemon.js"
+import {
+  connectionFlags,
+  freePort,
+  health,
+  journalOps,
+  pollUntil,
+  tempDir,
+  writeDaemonConfig
+} from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 
 const GUESTS: ReadonlyArray<SimGuestSeed> = Array.from({ length: 20 }, (_, i) =>
@@ -31,17 +39,7 @@ const setup = Effect.gen(function*() {
   const env = yield* writeDaemonConfig(dir, sim, port)
   const daemon = yield* startCliInProcess(["daemon", "--config", env.configFile])
   yield* pollUntil("the daemon ready", health(port, "/readyz"), (a) => a.status === 200, { context: daemon.output })
-  const tokenFile = path.join(dir, "pve-token")
-  const connection = [
-    "--pve-url",
-    sim.url,
-    "--token-file",
-    tokenFile,
-    "--fingerprint",
-    sim.fingerprint,
-    "--state-dir",
-    env.stateDir
-  ]
+  const connection = [...connectionFlags(sim, path.join(dir, "pve-token")), "--state-dir", env.stateDir]
   return { sim, dir, env, daemon, connection }
 })
 

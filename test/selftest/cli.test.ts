@@ -11,6 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import type { SelftestReport } from "../../src/selftest/report.js"
 import { runCliInProcess } from "../support/cliInProcess.js"
+import { writeConnectionFlags } from "../support/daemon.js"
 import { Sim } from "../support/sim.js"
 import { GUESTS, QEMU_VMID, UNTAGGED_VMID } from "./support.js"
 
@@ -22,19 +23,7 @@ const setup = Effect.gen(function*() {
     Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "felhom-selftest-"))),
     (d) => Effect.sync(() => fs.rmSync(d, { recursive: true, force: true }))
   )
-  const tokenFile = path.join(dir, "token")
-  fs.writeFileSync(tokenFile, `${sim.tokenId}=${Redacted.value(sim.tokenSecret)}\n`, { mode: 0o600 })
-  const base = [
-    "selftest",
-    "--pve-url",
-    sim.url,
-    "--token-file",
-    tokenFile,
-    "--fingerprint",
-    sim.fingerprint,
-    "--state-dir",
-    path.join(dir, "state")
-  ]
+  const base = ["selftest", ...yield* writeConnectionFlags(dir, sim), "--state-dir", path.join(dir, "state")]
   return { sim, dir, base, secret: Redacted.value(sim.tokenSecret) }
 })
 

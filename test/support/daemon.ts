@@ -50,6 +50,20 @@ export const writePveToken = (dir: string, sim: RunningSim) =>
     path.join(dir, "pve-token")
   )
 
+/** The CLI's flags to reach the simulator: its URL, the token file, its certificate pin. */
+export const connectionFlags = (sim: RunningSim, tokenFile: string): ReadonlyArray<string> => [
+  "--pve-url",
+  sim.url,
+  "--token-file",
+  tokenFile,
+  "--fingerprint",
+  sim.fingerprint
+]
+
+/** `connectionFlags` with the token file written into `dir` first. */
+export const writeConnectionFlags = (dir: string, sim: RunningSim) =>
+  Effect.map(writePveToken(dir, sim), (tokenFile) => connectionFlags(sim, tokenFile))
+
 export interface DaemonEnv {
   readonly dir: string
   readonly stateDir: string
