@@ -59,6 +59,30 @@ const expectConsistent = (ops: ReadonlyArray<OpRecord>) => {
 const waitReady = (d: DaemonProcess, port: number) =>
   pollUntil("/readyz 200", readyz(port), (a) => a.status === 200, { context: d.output })
 
+/**
+ * Starts the daemon again after a crash, lets it pass twice and stops it: the Start of guest 102
+ * the crash left is done with its UPID, it ran once, and the guest runs.
+ */
+const restartResolvesStart = (
+  sim: RunningSim,
+  configFile: string,
+  stateDir: string,
+  port: number,
+  upid: string | null | undefined
+) =>
+  Effect.gen(function*() {
+    const daemon = yield* spawnDaemon(configFile)
+    yield* waitReady(daemon, port)
+    const before = yield* passCount(port)
+    yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: daemon.output })
+    expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
+    const ops = yield* journalOps(stateDir)
+    expectConsistent(ops)
+    expect(ops.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
+    expect(startsOf(sim, 102)).toHaveLength(1)
+    expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
+  })
+
 describe("daemon: start-up order", () => {
   it.scopedLive("is ready only after journal recovery resolved the unfinished op", () =>
     Effect.gen(function*() {
@@ -124,16 +148,7 @@ describe("daemon: killed mid-op", () => {
           expect.objectContaining({ action: "start", phase: "in-flight", upid: expect.any(String) })
         ])
 
-        const daemon = yield* spawnDaemon(env.configFile)
-        yield* waitReady(daemon, port)
-        const before = yield* passCount(port)
-        yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: daemon.output })
-        expect(yield* stopDaemon(daemon)).toEqual({ code: 0, signal: null })
-        const ops = yield* journalOps(env.stateDir)
-        expectConsistent(ops)
-        expect(ops.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
-        expect(startsOf(sim, 102)).toHaveLength(1)
-        expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
+        yield* restartResolvesStart(sim, env.configFile, env.stateDir, port, upid)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     90_000
   )
@@ -198,16 +213,7 @@ describe("daemon: SIGTERM mid-apply", () => {
         // The task ends while no agent runs; the next start recovers the op and does not redo it.
         sim.cluster.clearFaults()
         yield* pollUntil("the held task to end", Effect.sync(() => runningTask(sim, 102)), (t) => t === undefined)
-        const again = yield* spawnDaemon(env.configFile)
-        yield* waitReady(again, port)
-        const before = yield* passCount(port)
-        yield* pollUntil("two more passes", passCount(port), (n) => n >= before + 2, { context: again.output })
-        expect(yield* stopDaemon(again)).toEqual({ code: 0, signal: null })
-        const after = yield* journalOps(env.stateDir)
-        expectConsistent(after)
-        expect(after.filter((o) => o.vmid === 102)).toEqual([expect.objectContaining({ phase: "done", upid })])
-        expect(startsOf(sim, 102)).toHaveLength(1)
-        expect(yield* Effect.orDie(sim.cluster.view(102))).toMatchObject({ status: "running" })
+        yield* restartResolvesStart(sim, env.configFile, env.stateDir, port, upid)
       }).pipe(Effect.provide(Sim.layer({ guests: SEEDS }))),
     90_000
   )
