@@ -41,19 +41,20 @@ interface Ran {
   readonly output: string
 }
 
-/** A documented command line as a process in the repository, to completion. */
+/** A documented command line as a process in the repository; `felhom-agent` is the bundle. */
+const spawnLine = (line: string, env: Record<string, string> = {}) => {
+  const [command = "", ...args] = words(line)
+  return ChildProcess.spawn(
+    command === "felhom-agent" ? process.execPath : command,
+    command === "felhom-agent" ? [MAIN, ...args] : args,
+    { cwd: ROOT, env: { ...process.env, NO_COLOR: "1", ...env }, stdio: ["ignore", "pipe", "pipe"] }
+  )
+}
+
+/** A documented command line, to completion. */
 const sh = (line: string, env: Record<string, string> = {}): Effect.Effect<Ran> =>
   Effect.async<Ran>((resume) => {
-    const [command = "", ...args] = words(line)
-    const child = ChildProcess.spawn(
-      command === "felhom-agent" ? process.execPath : command,
-      command === "felhom-agent" ? [MAIN, ...args] : args,
-      {
-        cwd: ROOT,
-        env: { ...process.env, NO_COLOR: "1", ...env },
-        stdio: ["ignore", "pipe", "pipe"]
-      }
-    )
+    const child = spawnLine(line, env)
     let output = ""
     child.stdout.on("data", (d: Buffer) => {
       output += d.toString()
@@ -70,16 +71,7 @@ const sh = (line: string, env: Record<string, string> = {}): Effect.Effect<Ran> 
 /** `daemon --config FILE` from a documented line, until ready on `port`; then SIGTERM, exit 0. */
 const daemonReadyThenStopped = (line: string, port: number) =>
   Effect.gen(function*() {
-    const [command = "", ...args] = words(line)
-    const child = ChildProcess.spawn(
-      command === "felhom-agent" ? process.execPath : command,
-      command === "felhom-agent" ? [MAIN, ...args] : args,
-      {
-        cwd: ROOT,
-        env: { ...process.env, NO_COLOR: "1" },
-        stdio: ["ignore", "pipe", "pipe"]
-      }
-    )
+    const child = spawnLine(line)
     let output = ""
     child.stderr.on("data", (d: Buffer) => {
       output += d.toString()
